@@ -1,0 +1,45 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.c2m-installed
+WORKSPACE ?= demo-workspace
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench lint docs browser clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/c2m demo $(WORKSPACE) --verbose
+
+# Report tests drive a real headless Chromium: install Debian's package when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the report tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	    echo "warning: could not install chromium; browser tests will be skipped"; }
+
+test: setup browser
+	$(PY) -m ruff check c2m_cli tests benchmarks examples
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check c2m_cli tests benchmarks examples
+	$(PY) -m mypy
+
+docs: setup
+	$(PY) -m c2m_cli.docs_gen > docs/cli.md
+
+bench: setup
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,3 @@
+from c2m_cli.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""Options shared by every command, and the adapter that runs a command body.
+
+``run_command`` configures output, calls the body (which returns a JSON-able summary), prints
+that summary as ``--json`` on stdout and lets errors propagate to ``cli.main``, the single place
+that turns them into the exit codes of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from c2m_cli import console
+from c2m_cli.errors import UsageError
+
+WorkspaceArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Workspace directory (created if absent); steps read and write Parquet there.",
+        show_default=False,
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed: the same seed gives byte-identical outputs.")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one machine-readable JSON summary on stdout.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No human output on stderr.")]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Human output even off a terminal; tracebacks on errors."),
+]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where per-series/per-partition work runs: `local` or `dask://HOST:PORT`.",
+    ),
+]
+
+# The arguments of the current invocation (after `c2m`), recorded so `c2m verify` can replay.
+_invocation: dict[str, list[str]] = {"argv": []}
+
+
+def set_invocation(argv: list[str]) -> None:
+    _invocation["argv"] = list(argv)
+
+
+def step_argv(workspace: Path) -> list[str]:
+    """The current argv with the workspace replaced by ``{workspace}`` and paths made absolute."""
+    argv = list(_invocation["argv"])
+    out: list[str] = []
+    replaced = False
+    for arg in argv:
+        if not replaced and not arg.startswith("-") and _same_path(arg, workspace):
+            out.append("{workspace}")
+            replaced = True
+        else:
+            out.append(arg)
+    return out
+
+
+def _same_path(arg: str, workspace: Path) -> bool:
+    try:
+        return Path(arg).resolve() == Path(workspace).resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def validate_executor(spec: str) -> str:
+    if spec == "local" or (spec.startswith("dask://") and ":" in spec[len("dask://") :]):
+        return spec
+    raise UsageError(f"--executor must be `local` or `dask://HOST:PORT`, got {spec!r}")
+
+
+def run_command(
+    name: str,
+    body: Callable[[], dict[str, Any]],
+    *,
+    json_output: bool,
+    quiet: bool,
+    verbose: bool,
+    render: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Run one command body; emit its summary as JSON (``--json``) and for people (stderr)."""
+    console.configure(quiet=quiet, verbose=verbose, json_output=json_output)
+    summary = body()
+    if render is not None:
+        render(summary)
+    if json_output:
+        console.emit_json({"command": name, "ok": True, **summary})

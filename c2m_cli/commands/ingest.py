@@ -1,0 +1,72 @@
+"""`c2m ingest`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from c2m_cli.commands._common import (
+    ExecutorOpt,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    VerboseOpt,
+    WorkspaceArg,
+    run_command,
+    step_argv,
+    validate_executor,
+)
+
+NAME = "ingest"
+HELP = "Read raw exports into the canonical tables orders, customers, products, events, reviews."
+EPILOG = "Example: c2m ingest ./ws --orders '../exports/订单*.csv' --mapping shop.toml"
+
+SrcOpt = Annotated[str | None, typer.Option(help="File, glob, directory or database URI.")]
+
+
+def command(
+    workspace: WorkspaceArg,
+    orders: Annotated[str, typer.Option("--orders", help="Orders SRC: file, glob, directory or database URI.")],
+    customers: Annotated[str | None, typer.Option("--customers", help="Customers SRC.")] = None,
+    products: Annotated[str | None, typer.Option("--products", help="Products SRC.")] = None,
+    events: Annotated[str | None, typer.Option("--events", help="Events SRC (search/view/cart/fav/presale).")] = None,
+    reviews: Annotated[str | None, typer.Option("--reviews", help="Reviews SRC.")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping TOML: canonical column → source column.")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="A built-in layout: completejourney, cdnow.")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="Zone of naive timestamps (default UTC, or the mapping's).")] = None,
+    seed: SeedOpt = 0,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    executor: ExecutorOpt = "local",
+) -> None:
+    def body() -> dict[str, Any]:
+        from c2m_cli.ingest import run_ingest
+        from c2m_cli.workspace import Workspace
+
+        sources = {
+            name: src
+            for name, src in (
+                ("orders", orders),
+                ("customers", customers),
+                ("products", products),
+                ("events", events),
+                ("reviews", reviews),
+            )
+            if src is not None
+        }
+        ws = Workspace(workspace)
+        return run_ingest(
+            ws,
+            sources,
+            mapping=mapping,
+            preset=preset,
+            timezone=timezone,
+            seed=seed,
+            executor=validate_executor(executor),
+            argv=step_argv(workspace),
+        )
+
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)

@@ -1,0 +1,53 @@
+"""`c2m verify`: replay the recorded steps and compare output hashes (exit 5 on mismatch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from c2m_cli import console
+from c2m_cli.commands._common import (
+    ExecutorOpt,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    VerboseOpt,
+    WorkspaceArg,
+    run_command,
+)
+
+NAME = "verify"
+HELP = (
+    "Re-run the steps recorded in WORKSPACE/manifest.json into a scratch directory and compare "
+    "every output's SHA-256. Exit 5 when anything differs."
+)
+EPILOG = "Example: c2m verify ./demo-workspace --keep"
+
+
+def command(
+    workspace: WorkspaceArg,
+    scratch: Annotated[
+        Path | None, typer.Option("--scratch", help="Replay here instead of a temp directory.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch directory.")] = False,
+    seed: SeedOpt = 0,
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    executor: ExecutorOpt = "local",
+) -> None:
+    def body() -> dict[str, Any]:
+        from c2m_cli.verify import verify_workspace
+        from c2m_cli.workspace import Workspace
+
+        return verify_workspace(Workspace(workspace, create=False), scratch=scratch, keep=keep)
+
+    def render(summary: dict[str, Any]) -> None:
+        console.info(
+            f"reproduced: {summary['steps_replayed']} steps replayed, "
+            f"{summary['files_compared']} files identical"
+        )
+
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
