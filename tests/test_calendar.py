@@ -1,0 +1,32 @@
+"""The festival calendar: real lunar dates, festival windows, official 调休 days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from c2m_cli.calendar import festival_days, official_days, spring_festival
+
+
+def test_spring_festival_dates_match_the_lunar_calendar():
+    # 正月初一 as published: 2023-01-22, 2024-02-10, 2025-01-29, 2026-02-17
+    assert [spring_festival(y) for y in (2023, 2024, 2025, 2026)] == [
+        dt.date(2023, 1, 22), dt.date(2024, 2, 10), dt.date(2025, 1, 29), dt.date(2026, 2, 17)]
+
+
+def test_festival_windows_and_peaks():
+    days = festival_days(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    peaks = days.filter("is_peak").select("festival", "date").sort("date").rows()
+    assert ("双11", dt.date(2024, 11, 11)) in peaks
+    assert ("618", dt.date(2024, 6, 18)) in peaks
+    assert ("春节", dt.date(2024, 2, 10)) in peaks
+    pause = days.filter(festival="春节")["date"]
+    assert pause.min() == dt.date(2024, 2, 5) and pause.max() == dt.date(2024, 2, 15)
+    ny = days.filter(festival="年货节")["date"]
+    assert ny.max() < pause.min()
+
+
+def test_makeup_working_days_of_2024():
+    makeup = official_days(2024, 2024).filter(kind="makeup_workday")["date"].to_list()
+    # the State Council's 2024 schedule: Sundays/Saturdays worked to bridge holidays
+    assert dt.date(2024, 2, 4) in makeup and dt.date(2024, 2, 18) in makeup
+    assert dt.date(2024, 9, 29) in makeup

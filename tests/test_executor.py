@@ -1,0 +1,41 @@
+"""Executors give identical, ordered results: serial, a process pool, a real Dask cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from c2m_cli.errors import UsageError
+from c2m_cli.executor import LocalExecutor, get_executor
+
+
+def _work(item: tuple[int, float]) -> float:
+    seed, scale = item
+    import numpy as np
+
+    return float(np.random.default_rng(seed).normal(size=1000).sum() * scale)
+
+
+ITEMS = [(i, 1.0 + i / 10) for i in range(12)]
+
+
+def test_pool_and_serial_agree():
+    executor = LocalExecutor(processes=2)
+    assert executor.map(_work, ITEMS, parallel=True) == executor.map(_work, ITEMS, parallel=False)
+
+
+def test_dask_local_cluster_agrees_with_local():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address.replace("tcp://", "dask://")
+        executor = get_executor(address)
+        try:
+            assert executor.map(_work, ITEMS) == LocalExecutor().map(_work, ITEMS)
+        finally:
+            executor.close()
+
+
+def test_unknown_executor_is_a_usage_error():
+    with pytest.raises(UsageError, match="dask://HOST:PORT"):
+        get_executor("ray://x")
