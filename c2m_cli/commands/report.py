@@ -1,4 +1,4 @@
-"""`c2m report`."""
+"""`c2m report`: parse options, call ``run_report``, say where the page is."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from c2m_cli import console
 from c2m_cli.commands._common import (
     ExecutorOpt,
     JsonOpt,
@@ -19,13 +20,23 @@ from c2m_cli.commands._common import (
 )
 
 NAME = "report"
-HELP = "Write report.html: one self-contained HTML report of the workspace."
+HELP = (
+    "Write report.html: one self-contained HTML report of the workspace (charts inline, works "
+    "offline). Sections whose step has not run say which command to run."
+)
 EPILOG = "Example: c2m report ./ws --lang zh"
 
 
 def command(
     workspace: WorkspaceArg,
-    lang: Annotated[str | None, typer.Option("--lang", help="zh or en; default: the language of the data.")] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="zh or en; default: the language of the data (Chinese data → zh)."),
+    ] = None,
+    include_ids: Annotated[
+        bool,
+        typer.Option("--include-ids", help="List user ids of the audiences (left out by default)."),
+    ] = False,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -37,6 +48,21 @@ def command(
         from c2m_cli.workspace import Workspace
 
         ws = Workspace(workspace, create=False)
-        return run_report(ws, lang=lang, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace))
+        return run_report(
+            ws,
+            lang=lang,
+            include_ids=include_ids,
+            seed=seed,
+            executor=validate_executor(executor),
+            argv=step_argv(workspace),
+        )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    def render(summary: dict[str, Any]) -> None:
+        console.info(
+            f"wrote {workspace / summary['report']} ({summary['bytes'] / 1024:,.0f} KB, "
+            f"{summary['lang']}, {len(summary['sections'])} sections)"
+        )
+        if summary["missing"]:
+            console.info(f"sections waiting for earlier steps: {', '.join(summary['missing'])}")
+
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)

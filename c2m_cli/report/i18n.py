@@ -1,0 +1,260 @@
+"""Report strings in Chinese and English, number formats, and the choice of language.
+
+Chinese first: Chinese data gives a Chinese report. ``detect_language`` looks for CJK characters
+in the text the data carries (product names and categories, reviews, segment names); ``--lang``
+overrides it. Numbers follow the reader's habits: 1,234,567 and 12.3% in English, 123.5万 and
+1.2亿 for large amounts in Chinese.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import polars as pl
+
+LANGS = ("zh", "en")
+CJK_PATTERN = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+# Share of non-empty texts holding a CJK character above which the data counts as Chinese.
+CJK_SHARE = 0.2
+
+STRINGS: dict[str, dict[str, str]] = {
+    "title": {"zh": "C2M 分析报告", "en": "C2M analytics report"},
+    "generated": {"zh": "生成于工作区", "en": "Generated from workspace"},
+    "contents": {"zh": "目录", "en": "Contents"},
+    "missing": {"zh": "尚无数据：运行 {command} 生成{what}", "en": "Not available yet: run {command} to produce {what}"},
+    # sections
+    "overview": {"zh": "运行概览", "en": "Run overview"},
+    "consumers": {"zh": "消费者", "en": "Consumers"},
+    "segments": {"zh": "人群分群", "en": "Segments"},
+    "demand": {"zh": "需求预测", "en": "Demand"},
+    "opportunities": {"zh": "C2M 机会与产品简报", "en": "C2M opportunities and briefs"},
+    "quantities": {"zh": "建议生产量", "en": "Quantities"},
+    "audiences": {"zh": "目标人群", "en": "Audiences"},
+    "bundles": {"zh": "组合推荐", "en": "Bundles"},
+    "scorecard": {"zh": "演示评分卡（植入真值）", "en": "Demo scorecard (planted truth)"},
+    # what each missing step would produce
+    "what_orders": {"zh": "规范订单表", "en": "the canonical orders table"},
+    "what_labels": {"zh": "消费者标签", "en": "consumer labels"},
+    "what_segments": {"zh": "人群分群", "en": "segments"},
+    "what_forecast": {"zh": "需求预测", "en": "demand forecasts"},
+    "what_recommend": {"zh": "机会、简报、生产量、人群与组合", "en": "opportunities, briefs, quantities, audiences and bundles"},
+    "what_scorecard": {"zh": "评分卡", "en": "the scorecard"},
+    # overview
+    "data_period": {"zh": "数据期间", "en": "Data period"},
+    "timezone": {"zh": "数据时区", "en": "Data time zone"},
+    "tables": {"zh": "数据表", "en": "Tables"},
+    "table": {"zh": "表", "en": "Table"},
+    "rows": {"zh": "行数", "en": "Rows"},
+    "rejected": {"zh": "拒收行", "en": "Rejected rows"},
+    "rejects_why": {"zh": "拒收原因", "en": "Why rows were rejected"},
+    "no_rejects": {"zh": "没有拒收行。", "en": "No rows were rejected."},
+    "column": {"zh": "列", "en": "Column"},
+    "reason": {"zh": "原因", "en": "Reason"},
+    "steps": {"zh": "已运行的步骤（manifest.json）", "en": "Steps run (manifest.json)"},
+    "command": {"zh": "命令", "en": "Command"},
+    "version": {"zh": "版本", "en": "Version"},
+    "seed": {"zh": "随机种子", "en": "Seed"},
+    "wall_time": {"zh": "耗时（秒）", "en": "Wall time (s)"},
+    "outputs": {"zh": "输出", "en": "Outputs"},
+    "orders_per_period": {"zh": "每周订单行数", "en": "Order lines per week"},
+    "users": {"zh": "消费者", "en": "Consumers"},
+    "skus": {"zh": "商品", "en": "Products"},
+    "revenue": {"zh": "销售额", "en": "Revenue"},
+    # consumers
+    "family_coverage": {"zh": "标签族覆盖率", "en": "Label family coverage"},
+    "family": {"zh": "标签族", "en": "Family"},
+    "columns": {"zh": "列数", "en": "Columns"},
+    "coverage": {"zh": "覆盖率", "en": "Coverage"},
+    "lifecycle": {"zh": "生命周期分布", "en": "Lifecycle stages"},
+    "lifecycle_flows": {"zh": "生命周期流转", "en": "Lifecycle flows"},
+    "from_stage": {"zh": "原阶段", "en": "From"},
+    "no_flows": {"zh": "标签表没有上期阶段列，无法显示流转。", "en": "The labels carry no previous stage, so flows cannot be shown."},
+    "value_dist": {"zh": "未来12个月预期价值（CLV）分布", "en": "Expected value over the next 12 months (CLV)"},
+    "value_total": {"zh": "CLV 合计", "en": "Total CLV"},
+    "value_median": {"zh": "CLV 中位数", "en": "Median CLV"},
+    "value_top10": {"zh": "前10%消费者的价值占比", "en": "Value share of the top 10%"},
+    "value_by_stage": {"zh": "各阶段价值", "en": "Value by stage"},
+    "stage": {"zh": "阶段", "en": "Stage"},
+    "share": {"zh": "占比", "en": "Share"},
+    "count": {"zh": "人数", "en": "Count"},
+    "p_alive_mean": {"zh": "平均存活概率", "en": "Mean P(alive)"},
+    "stage_new": {"zh": "新客", "en": "new"},
+    "stage_active": {"zh": "活跃", "en": "active"},
+    "stage_sleeping": {"zh": "沉睡", "en": "sleeping"},
+    "stage_dormant": {"zh": "休眠", "en": "dormant"},
+    "stage_lost": {"zh": "流失", "en": "lost"},
+    # segments
+    "size": {"zh": "人数", "en": "Size"},
+    "value_share": {"zh": "价值占比", "en": "Value share"},
+    "top_tags": {"zh": "主要标签", "en": "Top tags"},
+    "action": {"zh": "建议行动", "en": "Suggested action"},
+    "portrait": {"zh": "画像（与整体相比）", "en": "Portrait (vs everyone)"},
+    # demand
+    "forecast_for": {"zh": "预测：{level} · {uid}", "en": "Forecast: {level} · {uid}"},
+    "history": {"zh": "历史", "en": "History"},
+    "forecast": {"zh": "预测（P50）", "en": "Forecast (P50)"},
+    "interval80": {"zh": "80% 区间", "en": "80% interval"},
+    "interval90": {"zh": "90% 区间", "en": "90% interval"},
+    "accuracy": {"zh": "回测准确度（对比季节性朴素基线）", "en": "Backtest accuracy against the seasonal naive baseline"},
+    "level": {"zh": "层级", "en": "Level"},
+    "selected": {"zh": "所选模型", "en": "Selected"},
+    "baseline": {"zh": "季节性朴素", "en": "Seasonal naive"},
+    "improvement": {"zh": "WAPE 改善", "en": "WAPE improvement"},
+    "no_baseline": {"zh": "无基线", "en": "no baseline"},
+    "festival_effects": {"zh": "节日效应（节日期间日均销量 ÷ 节前四周日均）", "en": "Festival effects (daily units during the festival ÷ the four weeks before)"},
+    "festival": {"zh": "节日", "en": "Festival"},
+    "year": {"zh": "年份", "en": "Year"},
+    "uplift": {"zh": "提升倍数", "en": "Uplift ×"},
+    "no_festivals": {"zh": "数据期间内没有可比较的节日。", "en": "No festival with a comparable baseline falls in the data period."},
+    "festival_not_applicable": {"zh": "节日效应基于中国电商日历，仅对中文数据显示。", "en": "Festival effects use the Chinese e-commerce calendar and are shown for Chinese data only."},
+    "units": {"zh": "件数", "en": "Units"},
+    # opportunities
+    "rank": {"zh": "排名", "en": "Rank"},
+    "kind": {"zh": "类型", "en": "Kind"},
+    "category": {"zh": "品类", "en": "Category"},
+    "subject": {"zh": "机会", "en": "Opportunity"},
+    "evidence": {"zh": "证据", "en": "Evidence"},
+    "score": {"zh": "得分", "en": "Score"},
+    "kind_search_gap": {"zh": "搜索缺口", "en": "search gap"},
+    "kind_rising_demand": {"zh": "需求上升", "en": "rising demand"},
+    "kind_micro_demand": {"zh": "微需求", "en": "micro-demand"},
+    "kind_price_band": {"zh": "价格带", "en": "price band"},
+    "kind_attribute_gap": {"zh": "属性缺口", "en": "attribute gap"},
+    "kind_festival": {"zh": "节日", "en": "festival"},
+    "search_vs_sales": {"zh": "搜索与销量趋势（指数，均值=100）", "en": "Search vs sales trend (index, mean = 100)"},
+    "searches": {"zh": "搜索", "en": "Searches"},
+    "sales": {"zh": "销量", "en": "Sales"},
+    "quotes": {"zh": "消费者原声", "en": "What consumers say"},
+    "price_portrait": {"zh": "价格带分布（件数）", "en": "Units by price band"},
+    "briefs": {"zh": "产品简报", "en": "Product briefs"},
+    # quantities / audiences / bundles
+    "sku": {"zh": "商品", "en": "SKU"},
+    "brief": {"zh": "简报", "en": "Brief"},
+    "presale_orders": {"zh": "预售订单", "en": "Presale orders"},
+    "forecast_p50": {"zh": "预测 P50", "en": "Forecast P50"},
+    "recommended_qty": {"zh": "建议量", "en": "Recommended qty"},
+    "service_level": {"zh": "服务水平", "en": "Service level"},
+    "method": {"zh": "方法", "en": "Method"},
+    "audience": {"zh": "人群", "en": "Audience"},
+    "mean_score": {"zh": "平均得分", "en": "Mean score"},
+    "top_reason": {"zh": "主要原因", "en": "Main reason"},
+    "ids_hidden": {"zh": "报告不含用户 ID；需要时用 --include-ids 重新生成。", "en": "The report holds no user ids; rerun with --include-ids to list them."},
+    "ids_listed": {"zh": "用户 ID（每个人群最多 {n} 个）", "en": "User ids (at most {n} per audience)"},
+    "user_id": {"zh": "用户 ID", "en": "User id"},
+    "antecedent": {"zh": "购买了", "en": "Bought"},
+    "consequent": {"zh": "也会买", "en": "Also buys"},
+    "support": {"zh": "支持度", "en": "Support"},
+    "confidence": {"zh": "置信度", "en": "Confidence"},
+    "lift": {"zh": "提升度", "en": "Lift"},
+    # scorecard
+    "check": {"zh": "检查项", "en": "Check"},
+    "value": {"zh": "结果", "en": "Value"},
+    "target": {"zh": "目标", "en": "Target"},
+    "passed": {"zh": "通过", "en": "Passed"},
+    "detail": {"zh": "说明", "en": "Detail"},
+    "yes": {"zh": "是", "en": "yes"},
+    "no": {"zh": "否", "en": "no"},
+    "na": {"zh": "—", "en": "—"},
+    "passed_count": {"zh": "通过 {passed}/{total} 项", "en": "{passed} of {total} checks passed"},
+    "more_rows": {"zh": "另有 {n} 行未显示", "en": "{n} more rows not shown"},
+}
+
+
+def t(key: str, lang: str, **values: object) -> str:
+    """The ``lang`` string for ``key``, with ``{name}`` placeholders filled in."""
+    text = STRINGS[key][lang]
+    return text.format(**values) if values else text
+
+
+def has_cjk(texts: Iterable[str | None]) -> float:
+    """Share of the non-empty ``texts`` that hold at least one CJK character."""
+    series = pl.Series("t", list(texts), dtype=pl.String).drop_nulls()
+    series = series.filter(series.str.len_chars() > 0)
+    if series.len() == 0:
+        return 0.0
+    return float(series.str.contains(CJK_PATTERN).mean() or 0.0)
+
+
+def detect_language(samples: Iterable[pl.Series]) -> str:
+    """``zh`` when the data's text is Chinese, else ``en``; the first series with text decides."""
+    for series in samples:
+        texts = series.cast(pl.String, strict=False).drop_nulls()
+        texts = texts.filter(texts.str.len_chars() > 0)
+        if texts.len() == 0:
+            continue
+        return "zh" if has_cjk(texts.to_list()) >= CJK_SHARE else "en"
+    return "en"
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+
+def _finite(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def fmt_int(value: object, lang: str) -> str:
+    """A count: 1,234,567 (en) or 123.5万 / 1.2亿 from ten thousand up (zh)."""
+    number = _finite(value)
+    if number is None:
+        return "—"
+    number = round(number)
+    if lang == "zh" and abs(number) >= 100_000_000:
+        return f"{number / 100_000_000:.2f}亿"
+    if lang == "zh" and abs(number) >= 10_000:
+        return f"{number / 10_000:.1f}万"
+    return f"{number:,.0f}"
+
+
+def fmt_num(value: object, lang: str, digits: int = 2) -> str:
+    """A measure with ``digits`` decimals (large amounts abbreviated in Chinese)."""
+    number = _finite(value)
+    if number is None:
+        return "—"
+    if lang == "zh" and abs(number) >= 10_000:
+        return fmt_int(number, lang)
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    return f"{number:,.{digits}f}"
+
+
+def fmt_pct(value: object, lang: str, digits: int = 1) -> str:
+    """A share (0–1) as a percentage."""
+    number = _finite(value)
+    if number is None:
+        return "—"
+    return f"{number * 100:.{digits}f}%"
+
+
+def fmt_signed_pct(value: object, lang: str) -> str:
+    number = _finite(value)
+    if number is None:
+        return "—"
+    return f"{number * 100:+.1f}%"
+
+
+def fmt_date(value: object, lang: str) -> str:
+    """A date: 2024年11月11日 (zh) or 2024-11-11 (en)."""
+    if value is None:
+        return "—"
+    text = str(value)[:10]
+    if lang == "zh" and len(text) == 10 and text[4] == "-" and text[7] == "-":
+        return f"{int(text[:4])}年{int(text[5:7])}月{int(text[8:10])}日"
+    return text
+
+
+def stage_name(stage: object, lang: str) -> str:
+    key = f"stage_{stage}"
+    return t(key, lang) if key in STRINGS else str(stage)
+
+
+def kind_name(kind: object, lang: str) -> str:
+    key = f"kind_{kind}"
+    return t(key, lang) if key in STRINGS else str(kind)
