@@ -1,0 +1,236 @@
+"""`c2m segment`: stable, sized, described segments from labels.parquet (+ tags.parquet).
+
+    labels.parquet, tags.parquet ─features─▶ X ─select k (fit × bootstrap ARI)─▶ k
+        ─cluster─▶ segments.parquet, segment_profiles.parquet, segment_model.json
+
+``run_segment(ws, assign=OTHER_LABELS.parquet)`` instead scores other users with the stored
+model and writes segment_assignments.parquet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from c2m_cli.errors import InvalidDataError, UsageError
+from c2m_cli.executor import get_executor
+from c2m_cli.segment import cluster
+from c2m_cli.segment.features import build_features
+from c2m_cli.segment.model import MODEL_NAME, assign_users, fit_pca, load, project, to_json
+from c2m_cli.segment.profile import build_profiles, data_language
+from c2m_cli.segment.stability import segment_jaccard, select_k
+from c2m_cli.workspace import Workspace
+
+__all__ = ["run_segment", "parse_k"]
+
+K_LIMIT = 50
+MIN_USERS_PER_SEGMENT = 5  # --k auto considers k only up to distinct users / this
+
+
+def parse_k(k: str | int) -> int | None:
+    """``auto`` → None, otherwise an integer in 2…K_LIMIT (a usage error otherwise)."""
+    if isinstance(k, int):
+        value = k
+    else:
+        text = str(k).strip().lower()
+        if text == "auto":
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise UsageError(f"--k must be `auto` or an integer from 2 to {K_LIMIT}, got {k!r}") from None
+    if not 2 <= value <= K_LIMIT:
+        raise UsageError(f"--k must be `auto` or an integer from 2 to {K_LIMIT}, got {value}")
+    return value
+
+
+def run_segment(
+    ws: Workspace,
+    *,
+    k: str | int = "auto",
+    method: str = "kmeans",
+    assign: Path | str | None = None,
+    k_min: int = 3,
+    k_max: int = 12,
+    n_boot: int = 5,
+    sample_size: int = 12_000,
+    min_stability: float = 0.8,
+    reduce: str = "none",
+    max_categories: int = 12,
+    family_balance: bool = True,
+    seed: int = 0,
+    executor: str = "local",
+    argv: list[str] | None = None,
+    via: str | None = None,
+) -> dict[str, Any]:
+    """Segment the labelled users (or, with ``assign``, score other users); returns a summary."""
+    if method not in cluster.METHODS:
+        raise UsageError(f"--method must be one of {', '.join(cluster.METHODS)}, got {method!r}")
+    if reduce not in ("none", "pca"):
+        raise UsageError(f"--reduce must be `none` or `pca`, got {reduce!r}")
+    if not 2 <= k_min <= k_max <= K_LIMIT:
+        raise UsageError(f"k range {k_min}–{k_max} must satisfy 2 ≤ k-min ≤ k-max ≤ {K_LIMIT}")
+    if n_boot < 1:
+        raise UsageError(f"--bootstrap must be at least 1, got {n_boot}")
+    fixed_k = parse_k(k)
+    if assign is not None:
+        return _run_assign(ws, Path(assign), seed=seed, argv=argv, via=via)
+
+    parameters: dict[str, Any] = {
+        "k": "auto" if fixed_k is None else fixed_k,
+        "method": method,
+        "assign": None,
+        "k_min": k_min,
+        "k_max": k_max,
+        "n_boot": n_boot,
+        "sample_size": sample_size,
+        "min_stability": min_stability,
+        "reduce": reduce,
+        "max_categories": max_categories,
+        "family_balance": family_balance,
+        "executor": executor,
+    }
+    with ws.step("segment", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+        labels = step.read("labels")
+        tags = step.read_optional("tags")
+        fm, raw = build_features(labels, tags, max_categories=max_categories, family_balance=family_balance)
+        n = fm.X.shape[0]
+        distinct = _distinct_rows(fm.X)
+        if n < 2 or distinct < 2:
+            raise InvalidDataError(
+                f"labels.parquet has {n} user(s) with {distinct} distinct feature profile(s): at least 2 are needed to segment"
+            )
+        reduction = fit_pca(fm.X, seed=seed) if reduce == "pca" else None
+        X = project(fm.X, reduction)
+
+        if fixed_k is not None:
+            if fixed_k > distinct:
+                raise InvalidDataError(
+                    f"--k {fixed_k} asks for more segments than the {distinct} distinct user profile(s) in labels.parquet"
+                )
+            ks = [fixed_k]
+        else:
+            upper = min(k_max, distinct // MIN_USERS_PER_SEGMENT)
+            if upper < k_min:
+                raise InvalidDataError(
+                    f"--k auto needs at least {k_min * MIN_USERS_PER_SEGMENT} distinct users for k ≥ {k_min}; "
+                    f"labels.parquet has {distinct}: pass --k N with N ≤ {distinct}"
+                )
+            ks = list(range(k_min, upper + 1))
+
+        runner = get_executor(executor)
+        try:
+            mapper = None if executor == "local" else (lambda fn, items: runner.map(fn, items))
+            selection = select_k(
+                X, ks, method=method, seed=seed, n_boot=n_boot, sample_size=sample_size,
+                min_stability=min_stability, mapper=mapper,
+            )
+        finally:
+            runner.close()
+        chosen = selection.chosen_k
+        fitted = cluster.fit(X, chosen, method=method, seed=seed)
+        idx, _ = cluster.assign(fitted, X)
+        fitted, idx = cluster.order_by_size(fitted, idx)
+        idx, dist = cluster.assign(fitted, X)
+        k_eff = fitted.k
+        segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
+        jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
+
+        orders = step.read_optional("orders")
+        products = step.read_optional("products")
+        lang = data_language(labels, tags, products)
+        profiles = build_profiles(
+            labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,
+            jaccard=jaccard, lang=lang, orders=orders, products=products,
+        )
+        names = profiles["segment_name"].to_list()
+        segments = pl.DataFrame(
+            {
+                "user_id": fm.user_ids,
+                "segment_id": pl.Series(segment_ids, dtype=pl.String).gather(idx),
+                "segment_name": pl.Series(names, dtype=pl.String).gather(idx),
+                "distance": dist,
+            }
+        )
+        selection_json = {
+            "mode": "auto" if fixed_k is None else "fixed",
+            "criterion": selection.criterion,
+            "chosen_k": chosen,
+            "sample_size": int(len(selection.sample_index)),
+            "n_boot": n_boot,
+            "table": selection.table,
+        }
+        model = to_json(
+            specs=fm.specs, dropped=fm.dropped, reduction=reduction, clustering=fitted,
+            segment_ids=segment_ids, segment_names=names, selection=selection_json,
+            parameters={**parameters, "seed": seed}, language=lang,
+        )
+        step.write_table("segments", segments)
+        step.write_table("segment_profiles", profiles)
+        step.write_json(MODEL_NAME, model)
+        summary: dict[str, Any] = {
+            "users": n,
+            "k": k_eff,
+            "method": method,
+            "algorithm": fitted.algorithm,
+            "k_mode": selection_json["mode"],
+            "criterion": selection.criterion,
+            "selection": selection.table,
+            "features": len(fm.specs),
+            "dropped_columns": fm.dropped,
+            "language": lang,
+            "segments": [
+                {
+                    "segment_id": r["segment_id"],
+                    "segment_name": r["segment_name"],
+                    "size": r["size"],
+                    "share": r["share"],
+                    "value_share": r["value_share"],
+                    "stability_jaccard": r["stability_jaccard"],
+                    "description": r["description"],
+                }
+                for r in profiles.iter_rows(named=True)
+            ],
+        }
+        step.summary.update(summary)
+    return summary
+
+
+def _distinct_rows(X: np.ndarray, limit: int = 100_000) -> int:
+    """Distinct feature rows among the first ``limit`` users (a lower bound beyond)."""
+    rows = X[:limit]
+    return int(np.unique(np.round(rows, 6), axis=0).shape[0])
+
+
+def _run_assign(ws: Workspace, path: Path, *, seed: int, argv: list[str] | None, via: str | None) -> dict[str, Any]:
+    if not path.is_file():
+        raise UsageError(f"--assign: file {path} does not exist")
+    model = load(ws.root / MODEL_NAME)
+    parameters = {"assign": str(path.resolve())}
+    with ws.step("segment", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+        step.read_json(MODEL_NAME)
+        step.note_input_file(path.resolve())
+        try:
+            labels = pl.read_parquet(path)
+        except Exception as exc:  # a corrupt or non-Parquet file is bad data, not a bug
+            raise InvalidDataError(f"--assign: {path} is not a readable Parquet file ({type(exc).__name__})") from exc
+        tags = None
+        tags_path = path.parent / "tags.parquet"
+        if tags_path.is_file() and tags_path.resolve() != path.resolve():
+            step.note_input_file(tags_path.resolve())
+            tags = pl.read_parquet(tags_path)
+        out = assign_users(model, labels, tags)
+        step.write_table("segment_assignments", out)
+        counts = out.group_by("segment_id", "segment_name").len().sort("segment_id")
+        summary = {
+            "assigned": out.height,
+            "output": "segment_assignments.parquet",
+            "segments": [
+                {"segment_id": a, "segment_name": b, "size": int(c)} for a, b, c in counts.iter_rows()
+            ],
+        }
+        step.summary.update(summary)
+    return summary

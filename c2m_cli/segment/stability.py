@@ -1,0 +1,137 @@
+"""Choosing k and measuring stability: bootstrap ARI per k, bootstrap Jaccard per segment.
+
+All of it runs on one random sample of at most ``sample_size`` users (the same for every k):
+
+* for each k, a reference clustering of the sample and ``n_boot`` clusterings of bootstrap
+  resamples of it; each bootstrap clustering labels the whole sample, and its adjusted Rand
+  index with the reference measures how reproducible k clusters are (Lange et al. 2004);
+* fit: the silhouette of the reference clustering (on at most ``silhouette_size`` users) for
+  k-means, the BIC for the Gaussian mixture;
+* the criterion (stated in --help and the model): among k whose mean bootstrap ARI is at least
+  ``min_stability``, the best fit (highest silhouette / lowest BIC); when no k is that stable,
+  the most stable k.
+
+Per-segment stability (Hennig 2007, ``clusterboot``): for each final segment, the mean over
+bootstrap runs of its best Jaccard overlap with a bootstrap cluster, on the sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from c2m_cli.segment import cluster
+
+
+@dataclass
+class Selection:
+    chosen_k: int
+    criterion: str
+    table: list[dict[str, Any]]
+    sample_index: np.ndarray
+    boot_labels: dict[int, list[np.ndarray]] = field(default_factory=dict)
+
+
+def _boot_task(args: tuple[np.ndarray, np.ndarray | None, int, str, int, int]) -> np.ndarray:
+    """Fit on rows ``index`` of ``Xs`` (all rows when None) and label every row of ``Xs``."""
+    Xs, index, k, method, seed, n_init = args
+    fitted = cluster.fit(Xs if index is None else Xs[index], k, method=method, seed=seed, n_init=n_init)
+    labels, _ = cluster.assign(fitted, Xs)
+    return labels
+
+
+def select_k(
+    X: np.ndarray,
+    ks: list[int],
+    *,
+    method: str = "kmeans",
+    seed: int = 0,
+    n_boot: int = 5,
+    sample_size: int = 12_000,
+    silhouette_size: int = 4_000,
+    min_stability: float = 0.8,
+    n_init: int = 3,
+    mapper: Any = None,
+) -> Selection:
+    """Score every k in ``ks`` on one sample; return the chosen k and the table it chose from."""
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    if n > sample_size:
+        sample_index = np.sort(rng.choice(n, size=sample_size, replace=False))
+    else:
+        sample_index = np.arange(n)
+    Xs = np.ascontiguousarray(X[sample_index])
+    m = Xs.shape[0]
+    boot_index = [rng.integers(0, m, size=m) for _ in range(n_boot)]
+    sil_index = np.sort(rng.choice(m, size=min(m, silhouette_size), replace=False))
+
+    tasks: list[tuple[np.ndarray, np.ndarray | None, int, str, int, int]] = []
+    for k in ks:
+        tasks.append((Xs, None, k, method, seed, n_init))
+        for b in range(n_boot):
+            tasks.append((Xs, boot_index[b], k, method, seed + 1 + b, n_init))
+    results = mapper(_boot_task, tasks) if mapper is not None else [_boot_task(t) for t in tasks]
+
+    table: list[dict[str, Any]] = []
+    boot_labels: dict[int, list[np.ndarray]] = {}
+    per_k = 1 + n_boot
+    for i, k in enumerate(ks):
+        ref = results[i * per_k]
+        boots = results[i * per_k + 1 : (i + 1) * per_k]
+        boot_labels[k] = list(boots)
+        aris = [float(adjusted_rand_score(ref, b)) for b in boots]
+        row: dict[str, Any] = {
+            "k": k,
+            "stability_ari": float(np.mean(aris)) if aris else None,
+            "stability_ari_min": float(np.min(aris)) if aris else None,
+        }
+        n_found = len(np.unique(ref))
+        if method == "gmm":
+            fitted = cluster.fit(Xs, k, method=method, seed=seed, n_init=n_init)
+            row["bic"] = cluster.fit_score(fitted, Xs)["bic"]
+        else:
+            ref_s = ref[sil_index]
+            row["silhouette"] = (
+                float(silhouette_score(Xs[sil_index], ref_s)) if len(np.unique(ref_s)) > 1 else None
+            )
+        row["clusters_found"] = n_found
+        table.append(row)
+
+    fit_key = "bic" if method == "gmm" else "silhouette"
+    criterion = (
+        f"among k with mean bootstrap ARI ≥ {min_stability}, the "
+        + ("lowest BIC" if method == "gmm" else "highest silhouette")
+        + "; if none is that stable, the most stable k"
+    )
+    usable = [r for r in table if r[fit_key] is not None and r["clusters_found"] == r["k"]]
+    stable = [r for r in usable if r["stability_ari"] is not None and r["stability_ari"] >= min_stability]
+    if stable:
+        best = min(stable, key=lambda r: (r["bic"], r["k"])) if method == "gmm" else max(
+            stable, key=lambda r: (r["silhouette"], -r["k"])
+        )
+    else:
+        pool = usable or table
+        best = max(pool, key=lambda r: ((r["stability_ari"] or 0.0), -r["k"]))
+    for r in table:
+        r["chosen"] = r["k"] == best["k"]
+    return Selection(best["k"], criterion, table, sample_index, boot_labels)
+
+
+def segment_jaccard(reference: np.ndarray, boots: list[np.ndarray], k: int) -> np.ndarray:
+    """Mean over bootstrap runs of each reference cluster's best Jaccard with a bootstrap cluster."""
+    if not boots:
+        return np.full(k, np.nan)
+    out = np.zeros(k, dtype=np.float64)
+    ref_sizes = np.bincount(reference, minlength=k).astype(np.float64)
+    for b in boots:
+        kb = int(b.max()) + 1
+        inter = np.zeros((k, kb), dtype=np.float64)
+        np.add.at(inter, (reference, b), 1.0)
+        b_sizes = np.bincount(b, minlength=kb).astype(np.float64)
+        union = ref_sizes[:, None] + b_sizes[None, :] - inter
+        jac = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        out += jac.max(axis=1)
+    return out / len(boots)
