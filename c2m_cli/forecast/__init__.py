@@ -1,0 +1,68 @@
+"""Demand forecasts per level, with Chinese festivals, intermittent demand and backtests.
+
+Writes ``forecast.parquet`` (every candidate model plus ``selected``, with quantiles),
+``backtest.parquet`` and ``forecast_metrics.parquet`` (DESIGN.md pins their columns).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from c2m_cli.errors import UsageError
+from c2m_cli.workspace import Workspace
+
+
+def run_forecast(
+    ws: Workspace,
+    *,
+    horizon: int = 8,
+    freq: str = "W",
+    levels: str = "total,category_l1,sku",
+    net_returns: bool = False,
+    reconcile: str = "bottom_up",
+    seed: int = 0,
+    executor: str = "local",
+    argv: list[str] | None = None,
+    via: str | None = None,
+) -> dict[str, Any]:
+    """Forecast ``horizon`` periods of ``freq`` for each level; returns a JSON-able summary."""
+    from c2m_cli.forecast.engine import RECONCILE, compute_forecast
+    from c2m_cli.forecast.series import check_freq, parse_levels
+
+    if horizon < 1:
+        raise UsageError(f"--horizon must be at least 1, got {horizon}")
+    check_freq(freq)
+    level_tuple = parse_levels(levels)
+    if reconcile not in RECONCILE:
+        raise UsageError(f"--reconcile must be one of {', '.join(RECONCILE)}, got {reconcile!r}")
+    parameters = {
+        "horizon": horizon,
+        "freq": freq,
+        "levels": ",".join(level_tuple),
+        "net_returns": net_returns,
+        "reconcile": reconcile,
+        "executor": executor,
+    }
+    with ws.step("forecast", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+        orders = step.scan("orders")
+        products = step.read_optional("products")
+        timezone = str(ws.manifest().get("data_timezone") or "UTC")
+        result = compute_forecast(
+            orders,
+            products,
+            horizon=horizon,
+            freq=freq,
+            levels=level_tuple,
+            timezone=timezone,
+            net_returns=net_returns,
+            reconcile=reconcile,
+            executor=executor,
+        )
+        rows = {
+            "forecast": step.write_table("forecast", result.forecast),
+            "backtest": step.write_table("backtest", result.backtest),
+            "forecast_metrics": step.write_table("forecast_metrics", result.metrics),
+        }
+        summary = {**result.summary, "rows": rows, "timezone": timezone}
+        step.summary = summary
+        return summary

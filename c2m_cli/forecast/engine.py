@@ -1,0 +1,446 @@
+"""The forecast of every level: series → models → backtest → selection → intervals → coherence.
+
+``compute_forecast`` is pure (frames in, frames out); ``run_forecast`` wraps it in a step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from c2m_cli.forecast.backtest import (
+    make_cutoffs,
+    metrics_frame,
+    select_models,
+    series_scale,
+    window_errors,
+)
+from c2m_cli.forecast.features import festival_factors, festival_keys
+from c2m_cli.forecast.intervals import (
+    QUANTILE_COLUMNS,
+    apply_quantiles,
+    heldout_bounds,
+    residual_quantiles,
+)
+from c2m_cli.forecast.models import MODELS, BatchTask, forecast_batch
+from c2m_cli.forecast.reconcile import (
+    bottom_up,
+    mint,
+    scale_to_total,
+    shrunk_covariance,
+    summing_matrix,
+)
+from c2m_cli.forecast.series import (
+    ORDER_LEVELS,
+    PRODUCT_LEVELS,
+    SEASON_LENGTH,
+    build_series,
+    next_periods,
+    period_start,
+    presale_lines,
+)
+
+BATCH_ROWS = 256
+# Below this many series × periods the process pool costs more than it saves (~1–2 s of work).
+PARALLEL_CELLS = 150_000
+MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
+RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
+RECONCILE = ("bottom_up", "mint_shrink")
+
+
+@dataclass
+class LevelResult:
+    level: str
+    ids: list[str]
+    y: np.ndarray  # (series, T)
+    scale: np.ndarray  # (series,)
+    names: list[str]
+    backtest: dict[str, np.ndarray]  # model → (series, windows, h)
+    final: dict[str, np.ndarray]  # model → (series, h)
+    choice: np.ndarray  # (series,) index into names, -1 none
+    held_choice: np.ndarray  # (series, windows)
+    seen: np.ndarray  # observations per series
+    method: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ForecastResult:
+    forecast: pl.DataFrame
+    backtest: pl.DataFrame
+    metrics: pl.DataFrame
+    summary: dict[str, Any]
+
+
+def _matrix(frame: pl.DataFrame, level: str, periods: list[dt.date]) -> tuple[list[str], np.ndarray]:
+    part = frame.filter(pl.col("level") == level)
+    ids = sorted(part["unique_id"].unique().to_list())
+    if not ids:
+        return [], np.zeros((0, len(periods)))
+    index = {d: i for i, d in enumerate(periods)}
+    row = part["unique_id"].replace_strict({u: i for i, u in enumerate(ids)}, return_dtype=pl.Int64).to_numpy()
+    col = part["ds"].replace_strict(index, return_dtype=pl.Int64).to_numpy()
+    y = np.full((len(ids), len(periods)), np.nan)
+    y[row, col] = part["y"].to_numpy()
+    return ids, y
+
+
+def _run_batches(tasks: list[BatchTask], executor: str, cells: int) -> list[dict[str, dict[str, np.ndarray]]]:
+    from c2m_cli.executor import get_executor
+
+    ex = get_executor(executor)
+    try:
+        return ex.map(forecast_batch, tasks, parallel=cells >= PARALLEL_CELLS)
+    finally:
+        ex.close()
+
+
+def _split(y: np.ndarray, m_bt: np.ndarray, m_fc: np.ndarray, cutoffs: list[int], h: int, season: int, hw: bool) -> list[BatchTask]:
+    return [
+        BatchTask(y[i : i + BATCH_ROWS], m_bt[i : i + BATCH_ROWS], m_fc[i : i + BATCH_ROWS], cutoffs, h, season, hw)
+        for i in range(0, y.shape[0], BATCH_ROWS)
+    ]
+
+
+def compute_forecast(
+    orders: pl.LazyFrame,
+    products: pl.DataFrame | None,
+    *,
+    horizon: int = 8,
+    freq: str = "W",
+    levels: tuple[str, ...] = ("total", "category_l1", "sku"),
+    timezone: str = "UTC",
+    net_returns: bool = False,
+    reconcile: str = "bottom_up",
+    executor: str = "local",
+) -> ForecastResult:
+    internal = tuple(dict.fromkeys(("total", *levels)))
+    series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
+    periods = series.periods
+    n_periods = len(periods)
+    future = next_periods(periods[-1], freq, horizon)
+    season = SEASON_LENGTH[freq]
+    cutoffs = make_cutoffs(n_periods, horizon, freq)
+    keys = festival_keys(periods + future, freq)["festival_key"].fill_null("").to_numpy().astype(str)
+    n_train_bt = cutoffs[0] if cutoffs else n_periods
+    hw = bool(cutoffs) and cutoffs[0] >= 2 * season + 2
+
+    results: dict[str, LevelResult] = {}
+    parent_bt: dict[str, float] | None = None
+    parent_fc: dict[str, float] | None = None
+    festival_effects: dict[str, float] = {}
+    for level in internal:
+        ids, y = _matrix(series.frame, level, periods)
+        if not ids:
+            continue
+        y_pos = np.where(np.isnan(y), np.nan, np.clip(y, 0.0, None))
+        m_bt, pooled_bt = festival_factors(y_pos, keys, n_train_bt, freq, parent_bt)
+        m_fc, pooled_fc = festival_factors(y_pos, keys, n_periods, freq, parent_fc)
+        if level == "total":
+            parent_bt, parent_fc, festival_effects = pooled_bt, pooled_fc, pooled_fc
+        tasks = _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw)
+        outs = _run_batches(tasks, executor, y.size)
+        names = [m for m in (*MODELS, "holt_winters") if m in outs[0]["final"]]
+        backtest = {m: np.concatenate([o["backtest"][m] for o in outs]) for m in names} if cutoffs else {}
+        final = {m: np.concatenate([o["final"][m] for o in outs]) for m in names}
+        scale = series_scale(y_pos, n_train_bt)
+        seen = (~np.isnan(y)).sum(axis=1)
+        if cutoffs:
+            actual = _actuals(y_pos, cutoffs, horizon)
+            errors = window_errors(actual, backtest)
+            choice, held = select_models(errors, names)
+        else:
+            choice = np.full(len(ids), -1)
+            held = np.zeros((len(ids), 0), dtype=int)
+        results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, choice, held, seen)
+
+    # selected = chosen model (fallback: ensemble, or ses when too short to smooth)
+    fallback_model = "ensemble"
+    sel_final: dict[str, np.ndarray] = {}
+    sel_bt: dict[str, np.ndarray] = {}
+    for level, res in results.items():
+        idx = {m: i for i, m in enumerate(res.names)}
+        pick = np.where(res.choice >= 0, res.choice, idx[fallback_model])
+        stack = np.stack([res.final[m] for m in res.names], axis=1)  # (series, models, h)
+        sel_final[level] = stack[np.arange(len(res.ids)), pick]
+        res.method = [res.names[i] for i in pick]
+        if cutoffs:
+            bstack = np.stack([res.backtest[m] for m in res.names], axis=2)  # (s, w, models, h)
+            hp = np.where(res.held_choice >= 0, res.held_choice, idx[fallback_model])
+            rows = np.arange(len(res.ids))[:, None]
+            wins = np.arange(len(cutoffs))[None, :]
+            sel_bt[level] = bstack[rows, wins, hp]
+
+    # new products: too little history → their share of the parent's forecast
+    info: dict[str, Any] = {}
+    product_levels = [lv for lv in PRODUCT_LEVELS if lv in results]
+    if "sku" in results:
+        sku = results["sku"]
+        parent_level = next((lv for lv in ("category_l3", "category_l2", "category_l1") if lv in results), "total")
+        parent_of = _parent_keys(series.hierarchy, sku.ids, parent_level)
+        parent = results[parent_level]
+        p_index = {u: i for i, u in enumerate(parent.ids)}
+        new = sku.seen < MIN_HISTORY[freq]
+        if new.any():
+            rows = np.flatnonzero(new)
+            prow = np.array([p_index.get(parent_of[r], -1) for r in rows])
+            ok = prow >= 0
+            rows, prow = rows[ok], prow[ok]
+            life = ~np.isnan(sku.y[rows])
+            own = np.where(life, sku.y[rows], 0.0).sum(axis=1)
+            par = np.where(life, parent.y[prow], 0.0).sum(axis=1)
+            share = np.divide(own, par, out=np.zeros_like(own), where=par > 0)
+            sel_final["sku"][rows] = share[:, None] * sel_final[parent_level][prow]
+            for r in rows:
+                sku.method[r] = "category_share"
+        info["new_products"] = int(new.sum())
+        # retired products: no sale for longer than RETIRE_AFTER (stretched for slow movers)
+        last_sale = np.array([_last_nonzero(r) for r in sku.y])
+        nonzero = (np.nan_to_num(sku.y) > 0).sum(axis=1)
+        gap = np.divide(sku.seen, np.maximum(nonzero, 1))
+        limit = np.maximum(RETIRE_AFTER[freq], 3 * gap)
+        retired = (n_periods - 1 - last_sale) > limit
+        info["retired_products"] = int(retired.sum())
+        sku_retired = retired
+    else:
+        sku_retired = None
+
+    # coherence over the product tree
+    bottom_level = product_levels[-1]
+    if bottom_level != "total":
+        bottom = results[bottom_level]
+        if sku_retired is not None and bottom_level == "sku":
+            sel_final["sku"] = np.where(sku_retired[:, None], 0.0, sel_final["sku"])
+        mats = {}
+        for level in product_levels[:-1]:
+            keys_b = np.array(["total"] * len(bottom.ids)) if level == "total" else np.array(
+                _parent_keys(series.hierarchy, bottom.ids, level, bottom_level)
+            )
+            mats[level] = summing_matrix(keys_b, np.array(results[level].ids))
+        if reconcile == "mint_shrink" and cutoffs:
+            nodes = product_levels
+            s_full = np.vstack([mats[lv] for lv in nodes[:-1]] + [np.eye(len(bottom.ids))])
+            base_f = np.concatenate([sel_final[lv] for lv in nodes])
+            resid = np.concatenate(
+                [(_actuals(results[lv].y, cutoffs, horizon) - sel_bt[lv]).reshape(len(results[lv].ids), -1) for lv in nodes]
+            )
+            cov = shrunk_covariance(resid)
+            coherent = np.clip(mint(s_full, base_f, cov), 0.0, None)
+            bottom_f = coherent[-len(bottom.ids):]
+            base_b = np.concatenate([sel_bt[lv] for lv in nodes])
+            bottom_b = np.clip(mint(s_full, base_b, cov), 0.0, None)[-len(bottom.ids):]
+            sel_final[bottom_level] = bottom_f
+            sel_bt[bottom_level] = bottom_b
+            tag = "mint_shrink"
+        else:
+            tag = "bottom_up"
+        for level in product_levels[:-1]:
+            sel_final[level] = bottom_up(mats[level], sel_final[bottom_level])
+            if cutoffs:
+                sel_bt[level] = bottom_up(mats[level], sel_bt[bottom_level])
+            results[level].method = [tag] * len(results[level].ids)
+    for level in (lv for lv in ORDER_LEVELS if lv in results):
+        sel_final[level] = scale_to_total(sel_final[level], sel_final["total"][0])
+        if cutoffs:
+            sel_bt[level] = scale_to_total(sel_bt[level], sel_bt["total"][0])
+        results[level].method = [f"{m}+scaled_to_total" for m in results[level].method]
+
+    # frames
+    fc_parts, bt_parts = [], []
+    quantile_cols = list(QUANTILE_COLUMNS)
+    for level in levels:
+        if level not in results:
+            continue
+        res = results[level]
+        models = {**res.final, "selected": sel_final[level]}
+        bmodels = {**res.backtest, "selected": sel_bt[level]} if cutoffs else {}
+        keep = np.ones(len(res.ids), dtype=bool)
+        if level == "sku" and sku_retired is not None:
+            keep = ~sku_retired
+        for name, point in models.items():
+            if cutoffs:
+                actual = _actuals(res.y, cutoffs, horizon)
+                q = residual_quantiles(actual, bmodels[name], res.scale)
+                bounds = heldout_bounds(actual, bmodels[name], res.scale)
+                bt_parts.append(_backtest_frame(level, res.ids, periods, cutoffs, horizon, name, actual, bmodels[name], bounds))
+            else:
+                q = np.zeros((horizon, len(quantile_cols)))
+            quant = apply_quantiles(point, res.scale, q)
+            method = res.method if name == "selected" else [name] * len(res.ids)
+            fc_parts.append(_forecast_frame(level, res.ids, future, name, point, quant, method, keep))
+    forecast = pl.concat(fc_parts).sort("level", "unique_id", "model", "ds") if fc_parts else _empty_forecast()
+    if bt_parts:
+        backtest_long = pl.concat(bt_parts)
+        scales = pl.concat(
+            [pl.DataFrame({"level": lv, "unique_id": results[lv].ids, "scale": results[lv].scale}) for lv in levels if lv in results]
+        )
+        metrics = metrics_frame(backtest_long, scales)
+        backtest = backtest_long.select("level", "unique_id", "cutoff", "ds", "model", "y", "y_hat").sort(
+            "level", "unique_id", "model", "cutoff", "ds"
+        )
+    else:
+        backtest = pl.DataFrame(
+            schema={"level": pl.String, "unique_id": pl.String, "cutoff": pl.Date, "ds": pl.Date, "model": pl.String, "y": pl.Float64, "y_hat": pl.Float64}
+        )
+        metrics = pl.DataFrame(schema={"level": pl.String, "unique_id": pl.String, "model": pl.String, "metric": pl.String, "value": pl.Float64})
+
+    # pre-sale orders as a leading signal: committed demand floors the forecast of its period
+    presale = _presale(orders, products, timezone, freq, future)
+    if presale is not None and presale.height and "sku" in levels:
+        forecast = _apply_presale(forecast, presale, quantile_cols)
+        info["presale_skus"] = presale["unique_id"].n_unique()
+
+    summary = {
+        "levels": list(levels),
+        "freq": freq,
+        "horizon": horizon,
+        "periods": n_periods,
+        "first_period": str(periods[0]),
+        "last_period": str(periods[-1]),
+        "forecast_from": str(future[0]),
+        "cutoffs": [str(periods[c - 1]) for c in cutoffs],
+        "series": {lv: len(results[lv].ids) for lv in levels if lv in results},
+        "reconcile": reconcile,
+        "festival_effects": {k: round(v, 3) for k, v in sorted(festival_effects.items())},
+        "dropped_partial_periods": series.info["dropped_partial_periods"],
+        **info,
+    }
+    if metrics.height:
+        agg = metrics.filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected"))
+        summary["backtest"] = {
+            lv: {r["metric"]: (None if r["value"] is None else round(r["value"], 4)) for r in agg.filter(pl.col("level") == lv).iter_rows(named=True)}
+            for lv in levels
+            if lv in results
+        }
+        chosen = forecast.filter(pl.col("model") == "selected").group_by("level", "method").agg(pl.col("unique_id").n_unique().alias("n"))
+        summary["selected_models"] = {
+            lv: {r["method"]: r["n"] for r in chosen.filter(pl.col("level") == lv).sort("method").iter_rows(named=True)}
+            for lv in levels
+            if lv in results
+        }
+    return ForecastResult(forecast, backtest, metrics, summary)
+
+
+def _actuals(y: np.ndarray, cutoffs: list[int], horizon: int) -> np.ndarray:
+    n_series, n_periods = y.shape
+    out = np.full((n_series, len(cutoffs), horizon), np.nan)
+    for i, c in enumerate(cutoffs):
+        span = min(horizon, n_periods - c)
+        out[:, i, :span] = y[:, c : c + span]
+    return out
+
+
+def _last_nonzero(row: np.ndarray) -> int:
+    idx = np.flatnonzero(np.nan_to_num(row) > 0)
+    return int(idx[-1]) if idx.size else -1
+
+
+def _parent_keys(hierarchy: pl.DataFrame, ids: list[str], level: str, bottom: str = "sku") -> list[str]:
+    if level == "total":
+        return ["total"] * len(ids)
+    mapping = hierarchy.select(bottom, level).unique(bottom, keep="first")
+    lookup = dict(zip(mapping[bottom].to_list(), mapping[level].to_list(), strict=True))
+    return [lookup.get(u, "") for u in ids]
+
+
+def _forecast_frame(level: str, ids: list[str], future: list[dt.date], model: str, point: np.ndarray, quant: np.ndarray, method: list[str], keep: np.ndarray) -> pl.DataFrame:
+    h = len(future)
+    rows = np.flatnonzero(keep)
+    n = rows.size
+    data: dict[str, Any] = {
+        "level": [level] * (n * h),
+        "unique_id": np.repeat(np.array(ids, dtype=object)[rows], h).tolist() if n else [],
+        "ds": pl.Series(future * n, dtype=pl.Date) if n else pl.Series([], dtype=pl.Date),
+        "model": [model] * (n * h),
+        "y_hat": np.clip(point[rows], 0.0, None).reshape(-1),
+    }
+    for j, col in enumerate(QUANTILE_COLUMNS):
+        data[col] = quant[rows, :, j].reshape(-1)
+    data["method"] = np.repeat(np.array(method, dtype=object)[rows], h).tolist() if n else []
+    return pl.DataFrame(data, schema_overrides={"unique_id": pl.String, "method": pl.String, "level": pl.String, "model": pl.String})
+
+
+def _backtest_frame(level: str, ids: list[str], periods: list[dt.date], cutoffs: list[int], h: int, model: str, actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray) -> pl.DataFrame:
+    n, w = len(ids), len(cutoffs)
+    ds_idx = np.array([[c + k for k in range(h)] for c in cutoffs])  # (w, h)
+    valid = ~np.isnan(actual) & (ds_idx[None] < len(periods)) & ~np.isnan(fc)
+    s_i, w_i, k_i = np.nonzero(valid)
+    per = np.array(periods + [periods[-1]] * h, dtype="datetime64[D]")
+    cut = np.array([periods[c - 1] for c in cutoffs], dtype="datetime64[D]")
+    q = list(QUANTILE_COLUMNS)
+    return pl.DataFrame(
+        {
+            "level": [level] * s_i.size,
+            "unique_id": np.array(ids, dtype=object)[s_i].tolist(),
+            "cutoff": cut[w_i],
+            "ds": per[ds_idx[w_i, k_i]],
+            "model": [model] * s_i.size,
+            "y": actual[s_i, w_i, k_i],
+            "y_hat": fc[s_i, w_i, k_i],
+            "lo80": bounds[s_i, w_i, k_i, q.index("q0.1")],
+            "hi80": bounds[s_i, w_i, k_i, q.index("q0.9")],
+            "lo90": bounds[s_i, w_i, k_i, q.index("q0.05")],
+            "hi90": bounds[s_i, w_i, k_i, q.index("q0.95")],
+        },
+        schema_overrides={"unique_id": pl.String, "level": pl.String, "model": pl.String},
+    ).with_columns(pl.col("cutoff").cast(pl.Date), pl.col("ds").cast(pl.Date))
+
+
+def _empty_forecast() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"level": pl.String, "unique_id": pl.String, "ds": pl.Date, "model": pl.String, "y_hat": pl.Float64, **dict.fromkeys(QUANTILE_COLUMNS, pl.Float64), "method": pl.String}
+    )
+
+
+def _presale(orders: pl.LazyFrame, products: pl.DataFrame | None, timezone: str, freq: str, future: list[dt.date]) -> pl.DataFrame | None:
+    """Pre-sale quantity per sku and forecast period (the launch period, else the first one)."""
+    lines = presale_lines(orders, timezone=timezone).collect()
+    if lines.height == 0:
+        return None
+    per_sku = lines.group_by("sku").agg(pl.col("qty").sum())
+    if products is not None and "launch_date" in products.columns:
+        launch = products.select(pl.col("sku").cast(pl.String), pl.col("launch_date").cast(pl.Date, strict=False))
+        per_sku = per_sku.join(launch, on="sku", how="left")
+    else:
+        per_sku = per_sku.with_columns(pl.lit(None, dtype=pl.Date).alias("launch_date"))
+    first, last = future[0], future[-1]
+    return (
+        per_sku.with_columns(
+            period_start(pl.col("launch_date"), freq).alias("launch_period")
+        )
+        .with_columns(
+            pl.when(pl.col("launch_period").is_null() | (pl.col("launch_period") < first))
+            .then(pl.lit(first))
+            .otherwise(pl.col("launch_period"))
+            .alias("ds")
+        )
+        .filter(pl.col("ds") <= last)
+        .select(pl.col("sku").alias("unique_id"), "ds", pl.col("qty").alias("presale_qty"))
+    )
+
+
+def _apply_presale(forecast: pl.DataFrame, presale: pl.DataFrame, quantile_cols: list[str]) -> pl.DataFrame:
+    """Floor the selected sku forecast (and its quantiles) by the pre-sale quantity of its period.
+
+    A pre-sold sku missing from the forecast (no sales history yet) gets rows of its own.
+    """
+    sel = (pl.col("level") == "sku") & (pl.col("model") == "selected")
+    known = forecast.filter(sel).select("unique_id").unique()
+    future = forecast.select("ds").unique().sort("ds")
+    missing = presale.join(known, on="unique_id", how="anti").select("unique_id").unique()
+    if missing.height:
+        extra = missing.join(future, how="cross").with_columns(
+            pl.lit("sku").alias("level"), pl.lit("selected").alias("model"), pl.lit(0.0).alias("y_hat"),
+            *(pl.lit(0.0).alias(c) for c in quantile_cols), pl.lit("presale").alias("method"),
+        ).select(forecast.columns)
+        forecast = pl.concat([forecast, extra])
+    joined = forecast.join(presale, on=["unique_id", "ds"], how="left").with_columns(
+        pl.when(sel).then(pl.col("presale_qty").fill_null(0.0)).otherwise(0.0).alias("presale_qty")
+    )
+    return joined.with_columns(
+        pl.max_horizontal("y_hat", "presale_qty").alias("y_hat"),
+        *(pl.max_horizontal(c, "presale_qty").alias(c) for c in quantile_cols),
+    ).drop("presale_qty").sort("level", "unique_id", "model", "ds")

@@ -1,0 +1,277 @@
+"""Per-series models, vectorised with numpy over a batch of series and a parameter grid.
+
+Every model here is a function of one series alone: a batch is only stacked rows, and a row's
+result does not depend on its neighbours, so any split of the series over processes or Dask
+workers gives the same numbers.
+
+One pass of each recursion over a series yields its state at every backtest cutoff and at the
+end. Smoothing parameters are chosen at each cutoff by the one-step squared error *up to that
+cutoff* (a grid search over the batch at once), so the backtest is leak-free without refitting.
+
+- ``naive``, ``seasonal_naive``: baselines on the raw series.
+- ``ses`` (simple exponential smoothing), ``damped`` (additive damped-trend ETS(A,Ad,N)),
+  ``theta`` (the standard Theta method: SES with half the linear-trend drift, Hyndman & Billah
+  2003), ``croston``, ``sba`` (Syntetos–Boylan), ``tsb`` (Teunter–Syntetos–Babai), ``adida``
+  (temporal aggregation to the mean inter-demand interval, SES, even split): fitted on the
+  festival-adjusted series, festival effects put back on the forecast.
+- ``holt_winters``: statsmodels ``ExponentialSmoothing`` (heuristic initialisation,
+  ``use_brute=False``) for series with two full seasons before a cutoff (see ``hw.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SES_ALPHAS = np.array([0.1, 0.02, 0.05, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.95])
+HOLT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5, 0.8])
+HOLT_BETAS = np.array([0.05, 0.01, 0.15])  # as a share of alpha (beta* = alpha * beta)
+HOLT_PHIS = np.array([0.9, 0.8, 0.95, 0.98])
+CROSTON_ALPHA = 0.1
+TSB_ALPHA = 0.1
+TSB_BETA = 0.1
+
+SMOOTH_MODELS = ("ses", "damped", "theta")
+INTERMITTENT_MODELS = ("croston", "sba", "tsb", "adida")
+BASELINES = ("naive", "seasonal_naive")
+MODELS = BASELINES + SMOOTH_MODELS + INTERMITTENT_MODELS + ("ensemble",)
+
+
+@dataclass
+class BatchTask:
+    """A batch of series and what to compute for it (all arrays row-aligned)."""
+
+    y: np.ndarray  # (series, T) raw history, NaN before a series starts
+    mult_backtest: np.ndarray  # (series, T + horizon) festival multipliers known at the cutoffs
+    mult_final: np.ndarray  # (series, T + horizon) festival multipliers from all history
+    cutoffs: list[int]  # training lengths of the backtest windows
+    horizon: int
+    season: int
+    holt_winters: bool = False
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """SES grid (beta = 0, phi = 1) followed by the damped-trend grid."""
+    a, b, p = np.meshgrid(HOLT_ALPHAS, HOLT_BETAS, HOLT_PHIS, indexing="ij")
+    alphas = np.concatenate([SES_ALPHAS, a.ravel()])
+    betas = np.concatenate([np.zeros(SES_ALPHAS.size), (a * b).ravel()])
+    phis = np.concatenate([np.ones(SES_ALPHAS.size), p.ravel()])
+    return alphas, betas, phis, SES_ALPHAS.size
+
+
+def es_pass(
+    z: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray, snaps: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exponential smoothing (error-correction form) over a grid of parameters.
+
+    Returns level, trend and cumulative one-step SSE after ``c`` observations for each ``c`` in
+    ``snaps`` (shape (series, snaps, grid)), and the number of observations seen (series, snaps).
+    A series starts at its first non-NaN value (level = that value, trend = 0).
+    """
+    n_series, n_periods = z.shape
+    g = alpha.size
+    level = np.full((n_series, g), np.nan)
+    trend = np.zeros((n_series, g))
+    sse = np.zeros((n_series, g))
+    seen = np.zeros(n_series)
+    out_l = np.full((n_series, len(snaps), g), np.nan)
+    out_b = np.zeros((n_series, len(snaps), g))
+    out_s = np.zeros((n_series, len(snaps), g))
+    out_n = np.zeros((n_series, len(snaps)))
+    where = {c: i for i, c in enumerate(snaps)}
+    ab = alpha * beta
+    for t in range(n_periods):
+        y = z[:, t : t + 1]
+        has = ~np.isnan(y)
+        fresh = has & np.isnan(level)
+        upd = has & ~fresh
+        pred = level + phi * trend
+        err = np.where(upd, y - pred, 0.0)
+        sse += err * err
+        level = np.where(fresh, y, np.where(upd, pred + alpha * err, level))
+        trend = np.where(upd, phi * trend + ab * err, trend)
+        seen += has[:, 0]
+        i = where.get(t + 1)
+        if i is not None:
+            out_l[:, i], out_b[:, i], out_s[:, i], out_n[:, i] = level, trend, sse, seen
+    return out_l, out_b, out_s, out_n
+
+
+def _pick(sse: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Index (lo..hi) of the smallest SSE per row; ties go to the first (the grid's default)."""
+    return lo + np.argmin(sse[..., lo:hi], axis=-1)
+
+
+def damped_path(level: np.ndarray, trend: np.ndarray, phi: np.ndarray, horizon: int) -> np.ndarray:
+    """l + (phi + ... + phi^k) b for k = 1..horizon; inputs (...,), output (..., horizon)."""
+    k = np.arange(1, horizon + 1)
+    weights = np.where(
+        np.isclose(phi[..., None], 1.0),
+        k * 1.0,
+        phi[..., None] * (1 - phi[..., None] ** k) / np.where(np.isclose(phi, 1.0), 0.5, 1 - phi)[..., None],
+    )
+    return level[..., None] + trend[..., None] * weights
+
+
+def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
+    """Croston, SBA and TSB forecasts (flat over the horizon) after ``c`` obs, c in snaps."""
+    n_series, n_periods = z.shape
+    size = np.full(n_series, np.nan)
+    interval = np.full(n_series, np.nan)
+    since = np.zeros(n_series)
+    started = np.zeros(n_series, dtype=bool)
+    prob = np.full(n_series, np.nan)
+    tsb_size = np.full(n_series, np.nan)
+    out = {m: np.full((n_series, len(snaps)), np.nan) for m in ("croston", "sba", "tsb")}
+    where = {c: i for i, c in enumerate(snaps)}
+    for t in range(n_periods):
+        y = z[:, t]
+        has = ~np.isnan(y)
+        started |= has
+        demand = has & (y > 0)
+        since = np.where(has, since + 1, since)
+        first = demand & np.isnan(size)
+        later = demand & ~first
+        size = np.where(first, y, np.where(later, size + CROSTON_ALPHA * (y - size), size))
+        interval = np.where(
+            first, since, np.where(later, interval + CROSTON_ALPHA * (since - interval), interval)
+        )
+        since = np.where(demand, 0.0, since)
+        d = demand.astype(float)
+        prob_fresh = has & np.isnan(prob)
+        prob = np.where(prob_fresh, d, np.where(has, prob + TSB_BETA * (d - prob), prob))
+        tsb_fresh = demand & np.isnan(tsb_size)
+        tsb_size = np.where(
+            tsb_fresh, y, np.where(demand & ~tsb_fresh, tsb_size + TSB_ALPHA * (y - tsb_size), tsb_size)
+        )
+        i = where.get(t + 1)
+        if i is not None:
+            rate = np.where(np.isnan(size), 0.0, size / np.where(np.isnan(interval), 1.0, interval))
+            rate = np.where(started, rate, np.nan)
+            out["croston"][:, i] = rate
+            out["sba"][:, i] = rate * (1 - CROSTON_ALPHA / 2)
+            out["tsb"][:, i] = np.where(
+                started, np.where(np.isnan(tsb_size), 0.0, prob * tsb_size), np.nan
+            )
+    return out
+
+
+def adida(z: np.ndarray, c: int) -> np.ndarray:
+    """ADIDA per series after ``c`` observations: per-period rate (series,)."""
+    hist = z[:, :c]
+    seen = (~np.isnan(hist)).sum(axis=1)
+    nonzero = (np.nan_to_num(hist) > 0).sum(axis=1)
+    k = np.clip(np.rint(seen / np.maximum(nonzero, 1)), 1, np.maximum(seen, 1)).astype(int)
+    out = np.full(z.shape[0], np.nan)
+    for width in np.unique(k[seen > 0]):
+        rows = np.flatnonzero((k == width) & (seen > 0))
+        buckets = c // width
+        block = hist[rows, c - buckets * width :].reshape(rows.size, buckets, width)
+        sums = block.sum(axis=2)  # a bucket with any period before the start is NaN
+        alpha, beta, phi = SES_ALPHAS, np.zeros(SES_ALPHAS.size), np.ones(SES_ALPHAS.size)
+        level, _, sse, n = es_pass(sums, alpha, beta, phi, [buckets])
+        best = np.argmin(sse[:, 0], axis=1)
+        rate = level[np.arange(rows.size), 0, best] / width
+        # too short to make one full bucket: the plain mean rate
+        fallback = np.nanmean(np.where(np.isnan(hist[rows]), np.nan, hist[rows]), axis=1)
+        out[rows] = np.where(n[:, 0] > 0, rate, fallback)
+    return out
+
+
+def _theta_drift(z: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """OLS slope of the observed values before ``c`` and their count, per series."""
+    hist = z[:, :c]
+    ok = ~np.isnan(hist)
+    n = ok.sum(axis=1)
+    t = np.arange(c, dtype=float)[None, :]
+    nn = np.maximum(n, 1)
+    t_mean = np.where(ok, t, 0.0).sum(axis=1) / nn
+    y_mean = np.where(ok, hist, 0.0).sum(axis=1) / nn
+    dt = np.where(ok, t - t_mean[:, None], 0.0)
+    num = (dt * np.where(ok, hist - y_mean[:, None], 0.0)).sum(axis=1)
+    den = (dt * dt).sum(axis=1)
+    slope = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return slope, n
+
+
+def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
+    """Forecasts of every adjusted-scale model after ``c`` obs, c in snaps: (series, snaps, h)."""
+    alpha, beta, phi, n_ses = _grid()
+    level, trend, sse, seen = es_pass(z, alpha, beta, phi, snaps)
+    rows = np.arange(z.shape[0])[:, None]
+    cols = np.arange(len(snaps))[None, :]
+    out: dict[str, np.ndarray] = {}
+    s = _pick(sse, 0, n_ses)
+    ses_level = level[rows, cols, s]
+    out["ses"] = np.repeat(ses_level[..., None], horizon, axis=2)
+    d = _pick(sse, n_ses, alpha.size)
+    out["damped"] = damped_path(level[rows, cols, d], trend[rows, cols, d], phi[d], horizon)
+    a = alpha[s]
+    k = np.arange(1, horizon + 1)
+    theta = np.empty_like(out["ses"])
+    for i, c in enumerate(snaps):
+        slope, n = _theta_drift(z, c)
+        ai = a[:, i][:, None]
+        drift = (k[None, :] - 1) + 1 / ai - ((1 - ai) ** n[:, None]) / ai
+        theta[:, i] = ses_level[:, i][:, None] + slope[:, None] / 2 * drift
+    out["theta"] = theta
+    for name, rate in croston_pass(z, snaps).items():
+        out[name] = np.repeat(rate[..., None], horizon, axis=2)
+    ad = np.stack([adida(z, c) for c in snaps], axis=1)
+    out["adida"] = np.repeat(ad[..., None], horizon, axis=2)
+    # a series with too few observations to smooth keeps its mean (no fabricated trend)
+    few = seen < 3
+    if few.any():
+        for name in ("damped", "theta"):
+            out[name] = np.where(few[..., None], out["ses"], out[name])
+    return out
+
+
+def baseline_forecasts(y: np.ndarray, snaps: list[int], horizon: int, season: int) -> dict[str, np.ndarray]:
+    """Naive and seasonal naive on the raw series: (series, snaps, h)."""
+    n_series = y.shape[0]
+    naive = np.full((n_series, len(snaps), horizon), np.nan)
+    snaive = np.full((n_series, len(snaps), horizon), np.nan)
+    k = np.arange(horizon)
+    for i, c in enumerate(snaps):
+        if c >= 1:
+            naive[:, i] = y[:, c - 1][:, None]
+        idx = c - season + (k % season)
+        if c >= season:
+            snaive[:, i] = y[:, idx]
+    return {"naive": naive, "seasonal_naive": snaive}
+
+
+def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
+    """Backtest forecasts (series, cutoffs, h) and final forecasts (series, h) of every model.
+
+    A pure function of the rows of ``task``: row i of every output depends on row i only.
+    """
+    y, h = task.y, task.horizon
+    n_periods = y.shape[1]
+    cut = list(task.cutoffs)
+    results: dict[str, dict[str, np.ndarray]] = {"backtest": {}, "final": {}}
+    for phase, mult, snaps in (
+        ("backtest", task.mult_backtest, cut),
+        ("final", task.mult_final, [n_periods]),
+    ):
+        if not snaps:
+            continue
+        z = y / mult[:, :n_periods]
+        fc = smooth_forecasts(z, snaps, h)
+        target = np.stack([mult[:, c : c + h] for c in snaps], axis=1)
+        if target.shape[2] < h:  # (never for the final phase: mult covers T + h)
+            target = np.pad(target, ((0, 0), (0, 0), (0, h - target.shape[2])), constant_values=1.0)
+        fc = {name: values * target for name, values in fc.items()}
+        fc.update(baseline_forecasts(y, snaps, h, task.season))
+        if task.holt_winters:
+            from c2m_cli.forecast.hw import holt_winters_forecasts
+
+            fc["holt_winters"] = holt_winters_forecasts(y, snaps, h, task.season)
+        fc["ensemble"] = np.mean(np.stack([fc[m] for m in SMOOTH_MODELS]), axis=0)
+        for name, values in fc.items():
+            clipped = np.clip(values, 0.0, None)
+            results[phase][name] = clipped if phase == "backtest" else clipped[:, 0, :]
+    return results

@@ -1,0 +1,212 @@
+"""Demand series per level, built with polars from paid order lines.
+
+A series is ``level, unique_id, ds, y``: ``ds`` is the first day of its period (weeks start on
+Monday) in the data's local zone, ``y`` the quantity sold. Missing periods are filled with zeros
+from the series' first sale to the last complete period of the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from c2m_cli.errors import InvalidDataError, UsageError
+
+FREQS = {"D": "1d", "W": "1w", "M": "1mo"}
+SEASON_LENGTH = {"D": 7, "W": 52, "M": 12}
+PRODUCT_LEVELS = ("total", "category_l1", "category_l2", "category_l3", "sku")
+ORDER_LEVELS = ("province", "city", "channel")
+KNOWN_LEVELS = PRODUCT_LEVELS + ORDER_LEVELS
+UNKNOWN_KEY = "未知"
+
+
+@dataclass(frozen=True)
+class SeriesSet:
+    """The series of every requested level and what was done to build them."""
+
+    frame: pl.DataFrame  # level, unique_id, ds, y
+    periods: list[dt.date]  # the complete periods of history, oldest first
+    hierarchy: pl.DataFrame  # sku plus its product-level keys (for bottom-up)
+    levels: tuple[str, ...]
+    info: dict[str, int | str | None]
+
+
+def parse_levels(levels: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = levels.split(",") if isinstance(levels, str) else list(levels)
+    out: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        if item not in KNOWN_LEVELS:
+            raise UsageError(
+                f"--levels: unknown level {item!r}; choose from {', '.join(KNOWN_LEVELS)}"
+            )
+        if item not in out:
+            out.append(item)
+    if not out:
+        raise UsageError("--levels: give at least one level, e.g. total,category_l1,sku")
+    return tuple(out)
+
+
+def check_freq(freq: str) -> str:
+    if freq not in FREQS:
+        raise UsageError(f"--freq must be one of D, W, M, got {freq!r}")
+    return freq
+
+
+def period_start(expr: pl.Expr, freq: str) -> pl.Expr:
+    """The first day of the period holding a date (weeks start on Monday)."""
+    return expr.dt.truncate(FREQS[freq])
+
+
+def period_range(first: dt.date, last: dt.date, freq: str) -> list[dt.date]:
+    if last < first:
+        return []
+    return list(pl.date_range(first, last, FREQS[freq], eager=True))
+
+
+def next_periods(last: dt.date, freq: str, horizon: int) -> list[dt.date]:
+    """The ``horizon`` periods following the period that starts on ``last``."""
+    step = FREQS[freq]
+    days = pl.date_range(last, last + dt.timedelta(days=40 * (horizon + 1)), step, eager=True)
+    return list(days[1 : horizon + 1])
+
+
+def period_end(start: dt.date, freq: str) -> dt.date:
+    """The last day of the period starting on ``start``."""
+    return next_periods(start, freq, 1)[0] - dt.timedelta(days=1)
+
+
+def order_lines(
+    orders: pl.LazyFrame, *, timezone: str, net_returns: bool
+) -> pl.LazyFrame:
+    """Paid order lines as (date, sku, qty, + order-level keys); cancelled lines are dropped.
+
+    Lines without a status count as paid. By default demand is what was ordered: returned
+    lines count and refund lines (negative qty) do not; with ``net_returns`` returned lines are
+    dropped and refund lines netted in. Pre-sale lines (status ``presale``) are not demand yet:
+    see ``presale_lines``.
+    """
+    schema = orders.collect_schema()
+    missing = [c for c in ("sku", "ts", "qty") if c not in schema]
+    if missing:
+        raise InvalidDataError(f"orders.parquet: missing column(s) {', '.join(missing)}")
+    status = pl.col("status") if "status" in schema else pl.lit(None, dtype=pl.String)
+    if net_returns:  # a returned line is no sale; negative lines (refunds) are netted in
+        keep = status.is_null() | (status == "paid")
+    else:  # demand as ordered: returned lines count, refund lines (qty < 0) do not
+        keep = (status.is_null() | status.is_in(["paid", "returned"])) & (pl.col("qty") >= 0)
+    extra = [pl.col(c).cast(pl.String) for c in ORDER_LEVELS if c in schema]
+    return orders.filter(keep & pl.col("ts").is_not_null()).select(
+        pl.col("ts").dt.convert_time_zone(timezone).dt.date().alias("date"),
+        pl.col("sku").cast(pl.String),
+        pl.col("qty").cast(pl.Float64).alias("qty"),
+        *extra,
+    )
+
+
+def presale_lines(orders: pl.LazyFrame, *, timezone: str) -> pl.LazyFrame:
+    """Pre-sale order lines (status ``presale``: paid deposits, not shipped) as (date, sku, qty)."""
+    schema = orders.collect_schema()
+    if "status" not in schema:
+        return pl.LazyFrame(schema={"date": pl.Date, "sku": pl.String, "qty": pl.Float64})
+    return orders.filter((pl.col("status") == "presale") & pl.col("ts").is_not_null()).select(
+        pl.col("ts").dt.convert_time_zone(timezone).dt.date().alias("date"),
+        pl.col("sku").cast(pl.String),
+        pl.col("qty").cast(pl.Float64).alias("qty"),
+    )
+
+
+def product_keys(products: pl.DataFrame | None, levels: tuple[str, ...]) -> pl.DataFrame:
+    """sku → category_l1..l3 (``未知`` when the products table lacks them)."""
+    wanted = [c for c in ("category_l1", "category_l2", "category_l3") if c in levels]
+    if products is None:
+        return pl.DataFrame(schema={"sku": pl.String, **dict.fromkeys(wanted, pl.String)})
+    cols = []
+    for column in wanted:
+        if column in products.columns:
+            cols.append(pl.col(column).cast(pl.String).fill_null(UNKNOWN_KEY))
+        else:
+            cols.append(pl.lit(UNKNOWN_KEY).alias(column))
+    return products.select(pl.col("sku").cast(pl.String), *cols).unique("sku", keep="first")
+
+
+def build_series(
+    orders: pl.LazyFrame,
+    products: pl.DataFrame | None,
+    *,
+    levels: tuple[str, ...],
+    freq: str,
+    timezone: str = "UTC",
+    net_returns: bool = False,
+) -> SeriesSet:
+    """The zero-filled series of every level, over the complete periods of the data."""
+    lines = order_lines(orders, timezone=timezone, net_returns=net_returns)
+    schema = lines.collect_schema()
+    for level in levels:
+        if level in ORDER_LEVELS and level not in schema:
+            raise InvalidDataError(
+                f"orders.parquet: level {level!r} asked for but the orders have no {level} column"
+            )
+    keys = product_keys(products, levels)
+    needed_keys = [c for c in keys.columns if c != "sku"]
+    frame = lines.with_columns(period_start(pl.col("date"), freq).alias("ds"))
+    if needed_keys:
+        frame = frame.join(keys.lazy(), on="sku", how="left").with_columns(
+            pl.col(c).fill_null(UNKNOWN_KEY) for c in needed_keys
+        )
+    lines_df = frame.collect()
+    if lines_df.height == 0:
+        raise InvalidDataError("orders.parquet: no paid order lines to forecast from")
+    first_day, last_day = lines_df["date"].min(), lines_df["date"].max()
+    assert isinstance(first_day, dt.date) and isinstance(last_day, dt.date)
+    first_period = period_start(pl.lit(first_day), freq)
+    first_p = pl.select(first_period).item()
+    last_p = pl.select(period_start(pl.lit(last_day), freq)).item()
+    dropped_tail = 0
+    # An incomplete last period would read as a collapse of demand: leave it out.
+    if period_end(last_p, freq) > last_day and last_p > first_p:
+        last_p = pl.select(period_start(pl.lit(last_p - dt.timedelta(days=1)), freq)).item()
+        dropped_tail = 1
+    dropped_head = 0
+    if first_p < first_day and first_p < last_p:
+        first_p = next_periods(first_p, freq, 1)[0]
+        dropped_head = 1
+    periods = period_range(first_p, last_p, freq)
+    lines_df = lines_df.filter(pl.col("ds").is_between(first_p, last_p))
+    parts = []
+    for level in levels:
+        key = pl.lit("total") if level == "total" else pl.col(level).cast(pl.String)
+        agg = (
+            lines_df.group_by(key.fill_null(UNKNOWN_KEY).alias("unique_id"), "ds")
+            .agg(pl.col("qty").sum().alias("y"))
+            .with_columns(pl.lit(level).alias("level"))
+        )
+        parts.append(agg)
+    sums = pl.concat(parts)
+    grid = pl.DataFrame({"ds": periods}, schema={"ds": pl.Date})
+    starts = sums.filter(pl.col("y") != 0).group_by("level", "unique_id").agg(
+        pl.col("ds").min().alias("start")
+    )
+    filled = (
+        starts.join(grid, how="cross")
+        .filter(pl.col("ds") >= pl.col("start"))
+        .join(sums, on=["level", "unique_id", "ds"], how="left")
+        .select("level", "unique_id", "ds", pl.col("y").fill_null(0.0))
+        .sort("level", "unique_id", "ds")
+    )
+    hierarchy = (
+        lines_df.select("sku", *needed_keys).unique("sku", keep="first").sort("sku")
+        if needed_keys
+        else lines_df.select("sku").unique().sort("sku")
+    )
+    info: dict[str, int | str | None] = {
+        "order_lines": lines_df.height,
+        "first_period": str(first_p),
+        "last_period": str(last_p),
+        "periods": len(periods),
+        "dropped_partial_periods": dropped_head + dropped_tail,
+    }
+    return SeriesSet(filled, periods, hierarchy, levels, info)
