@@ -225,13 +225,12 @@ def _overview(data: dict[str, Any], lang: str) -> str:
         parts.append(f"<h3>{esc(t('steps', lang))}</h3>")
         parts.append(
             _table(
-                [_h("command", lang), _h("version", lang), _h("seed", lang, True), _h("wall_time", lang, True), _h("outputs", lang)],
+                [_h("command", lang), _h("version", lang), _h("seed", lang, True), _h("outputs", lang)],
                 [
                     [
                         text(s["command"]) + (f' <span class="meta">({text(s["via"])})</span>' if s["via"] else ""),
                         text(s["version"]),
                         esc(s["seed"]),
-                        esc(fmt_num(s["wall_time_s"], lang, 2)),
                         text(s["outputs"]),
                     ]
                     for s in data["steps"]

@@ -133,6 +133,13 @@ def stage_flows(labels: pl.DataFrame, previous: str) -> list[dict[str, Any]]:
     ]
 
 
+def bin_index(expr: pl.Expr, edges: list[float]) -> pl.Expr:
+    """The bin of each value for equally spaced ``edges`` (left-closed; outside → first/last)."""
+    step = edges[1] - edges[0]
+    last = len(edges) - 2
+    return ((expr - edges[0]) / step + 1e-9).floor().clip(0, last).cast(pl.Int64)
+
+
 def value_histogram(values: pl.Series, bins: int = 10) -> list[dict[str, Any]]:
     """Equal-width bins from 0 (or the minimum) to the 99th percentile; the last bin is open.
 
@@ -151,7 +158,7 @@ def value_histogram(values: pl.Series, bins: int = 10) -> list[dict[str, Any]]:
     index = (
         clean.to_frame("v")
         .with_columns(
-            pl.col("v").cut(edges[1:-1], left_closed=True, include_breaks=False).to_physical().alias("bin")
+            bin_index(pl.col("v"), edges).alias("bin")
         )
         .group_by("bin")
         .agg(pl.len().alias("count"))
@@ -207,19 +214,26 @@ def festival_uplift(daily: pl.DataFrame, calendar: pl.DataFrame, baseline_days: 
     festive_days = (
         calendar.select(pl.date_ranges("start", "end", interval="1d").alias("date")).explode("date").unique()
     )
+    keys = ["festival", "year", "start"]
     during = (
-        occurrences.join_where(daily, pl.col("date") >= pl.col("start"), pl.col("date") <= pl.col("end"))
-        .group_by("festival", "year", "start")
+        occurrences.with_columns(pl.date_ranges("start", "end", interval="1d").alias("date"))
+        .explode("date")
+        .join(daily, on="date", how="inner")
+        .group_by(keys)
         .agg(pl.col("units").mean().alias("during"))
     )
     quiet = daily.join(festive_days, on="date", how="anti")
     before = (
-        occurrences.join_where(
-            quiet,
-            pl.col("date") < pl.col("start"),
-            pl.col("date") >= pl.col("start") - pl.duration(days=baseline_days),
+        occurrences.with_columns(
+            pl.date_ranges(
+                pl.col("start") - pl.duration(days=baseline_days),
+                pl.col("start") - pl.duration(days=1),
+                interval="1d",
+            ).alias("date")
         )
-        .group_by("festival", "year", "start")
+        .explode("date")
+        .join(quiet, on="date", how="inner")
+        .group_by(keys)
         .agg(pl.col("units").mean().alias("before"))
     )
     return (
@@ -311,7 +325,7 @@ def price_histogram(orders: pl.LazyFrame, skus: pl.DataFrame, bins: int = 12) ->
     edges = nice_ticks(low, high if high > low else low + 1.0, bins)
     binned = (
         lines.with_columns(
-            pl.col("unit_price").clip(edges[0], edges[-1]).cut(edges[1:-1], left_closed=True).to_physical().alias("bin")
+            bin_index(pl.col("unit_price"), edges).alias("bin")
         )
         .group_by("bin")
         .agg(pl.col("qty").sum().alias("units"))
@@ -352,11 +366,12 @@ def gather_overview(ctx: Context) -> dict[str, Any]:
             "command": s.get("command"),
             "version": s.get("c2m_version"),
             "seed": s.get("seed"),
-            "wall_time_s": s.get("wall_time_s"),
             "via": s.get("via"),
             "outputs": ", ".join(f"{o.get('path')} ({o.get('rows')})" if o.get("rows") is not None else str(o.get("path")) for o in s.get("outputs", [])),
         }
         for s in ws.manifest().get("steps", [])
+        # earlier reports and wall times are left out: the page must not change when only they do
+        if s.get("command") != "report"
     ]
     out: dict[str, Any] = {"tables": tables, "rejects": rejects, "steps": steps, "timezone": ctx.timezone}
     if not ws.has("orders"):
