@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from c2m_cli import console
 from c2m_cli.commands._common import (
     ExecutorOpt,
     JsonOpt,
@@ -19,13 +20,32 @@ from c2m_cli.commands._common import (
 )
 
 NAME = "label"
-HELP = "Label every consumer: eight label families, lifecycle and customer value."
-EPILOG = "Example: c2m label ./ws --as-of 2024-06-30"
+HELP = (
+    "Label every consumer: geography, demographics, value (RFM, BG/NBD P(alive), Gamma-Gamma CLV), "
+    "occasion, behaviour, motive, attitude, lifestyle, lifecycle stage and growth ladder. "
+    "Writes labels.parquet, tags.parquet and value_model.json."
+)
+EPILOG = (
+    "Example: c2m label ./ws --as-of 2024-06-30 --active-days 60  "
+    "(lifecycle thresholds stretch with each user's own purchase rhythm: "
+    "stretch = max(1, rhythm-multiple × typical gap / active-days))"
+)
 
 
 def command(
     workspace: WorkspaceArg,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Reference date (YYYY-MM-DD); default: the date of the latest order, inclusive.")] = None,
+    new_days: Annotated[int, typer.Option("--new-days", help="New: first purchase within this many days of the as-of date.")] = 30,
+    active_days: Annotated[int, typer.Option("--active-days", help="Active: last purchase within this many days (× the user's stretch).")] = 90,
+    sleeping_days: Annotated[int, typer.Option("--sleeping-days", help="Sleeping up to this many days since the last purchase (× stretch).")] = 180,
+    dormant_days: Annotated[int, typer.Option("--dormant-days", help="Dormant up to this many days (× stretch); lost beyond.")] = 365,
+    rhythm_multiple: Annotated[float, typer.Option("--rhythm-multiple", help="A user is still active within this many typical gaps between purchases.")] = 2.0,
+    p_alive_floor: Annotated[float, typer.Option("--p-alive-floor", help="Active-by-recency users with BG/NBD P(alive) below this are sleeping.")] = 0.05,
+    loyal_orders: Annotated[int, typer.Option("--loyal-orders", help="Purchase days to count as loyal on the growth ladder.")] = 4,
+    clv_months: Annotated[int, typer.Option("--clv-months", help="Horizon of value_clv and expected purchases, in months.")] = 12,
+    fit_sample: Annotated[int, typer.Option("--fit-sample", help="Customers sampled to fit BG/NBD and Gamma-Gamma (everyone is scored).")] = 100_000,
+    tag_saturation: Annotated[float, typer.Option("--tag-saturation", help="Weighted term count at which a tag's score reaches 1 − 1/e.")] = 3.0,
+    min_tag_score: Annotated[float, typer.Option("--min-tag-score", help="Tags at or above this score are listed in labels.parquet.")] = 0.5,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -37,6 +57,34 @@ def command(
         from c2m_cli.workspace import Workspace
 
         ws = Workspace(workspace, create=False)
-        return run_label(ws, as_of=as_of, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace))
+        return run_label(
+            ws,
+            as_of=as_of,
+            new_days=new_days,
+            active_days=active_days,
+            sleeping_days=sleeping_days,
+            dormant_days=dormant_days,
+            rhythm_multiple=rhythm_multiple,
+            p_alive_floor=p_alive_floor,
+            loyal_orders=loyal_orders,
+            clv_months=clv_months,
+            fit_sample=fit_sample,
+            tag_saturation=tag_saturation,
+            min_tag_score=min_tag_score,
+            seed=seed,
+            executor=validate_executor(executor),
+            argv=step_argv(workspace),
+        )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    def render(summary: dict[str, Any]) -> None:
+        console.info(f"labelled {summary['users']:,} users as of {summary['as_of']} ({summary['data_timezone']}); {summary['tags']:,} tags")
+        console.table("lifecycle", ["stage", "users"], [(k, f"{v:,}") for k, v in summary["lifecycle"].items()])
+        if summary["bgnbd"]:
+            bg, gg = summary["bgnbd"], summary["gamma_gamma"]
+            console.info(
+                "BG/NBD r={r} α={alpha} a={a} b={b}".format(**bg)
+                + (" · Gamma-Gamma p={p} q={q} γ={v}".format(**gg) if gg else "")
+                + (f" · mean 12-month CLV {summary['mean_clv']}" if summary["mean_clv"] is not None else "")
+            )
+
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)

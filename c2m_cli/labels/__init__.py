@@ -1,0 +1,260 @@
+"""`c2m label`: the eight label families, lifecycle and customer value for every consumer.
+
+Reads orders (required) and customers, products, events, reviews (optional); writes
+``labels.parquet`` (one row per user in orders ∪ customers, ``user_id`` first, columns prefixed
+by family), ``tags.parquet`` (long: user_id, family, tag, score, evidence),
+``value_model.json`` (BG/NBD and Gamma-Gamma parameters, weeks) and, when there are reviews,
+``review_sentiment.parquet`` (one sentiment score per review).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from c2m_cli.errors import InvalidDataError
+from c2m_cli.labels.base import LabelOptions, parse_as_of, prepare_orders
+from c2m_cli.labels.behavior import behavior_labels, purchase_rhythm
+from c2m_cli.labels.demographics import demographics_labels
+from c2m_cli.labels.geography import geography_labels
+from c2m_cli.labels.lifecycle import lifecycle_labels
+from c2m_cli.labels.occasion import occasion_labels
+from c2m_cli.labels.text import (
+    TAG_SCHEMA,
+    behaviour_hits,
+    score_tags,
+    term_hits,
+    text_documents,
+    wide_tags,
+)
+from c2m_cli.labels.value import rfm_scores, value_labels
+
+__all__ = ["LabelOptions", "compute_labels", "run_label"]
+
+FAMILY_ORDER = ("geo_", "demo_", "value_", "occasion_", "behavior_", "motive_", "attitude_", "lifestyle_", "lifecycle_")
+
+
+def _review_sentiment(reviews: pl.DataFrame | None) -> pl.DataFrame | None:
+    if reviews is None or "text" not in reviews.columns or reviews.is_empty():
+        return None
+    from c2m_cli.labels.sentiment import load_model
+
+    model = load_model()
+    cols = [c for c in ("review_id", "user_id", "sku", "category", "rating") if c in reviews.columns]
+    frame = reviews.select(*cols, pl.col("text").cast(pl.String).fill_null(""))
+    unique = frame.select("text").unique().sort("text")
+    unique = unique.with_columns(pl.Series("sentiment", model.predict_proba(unique["text"].to_list())).round(6))
+    return frame.join(unique, on="text", how="left").drop("text")
+
+
+def compute_labels(
+    *,
+    orders: pl.LazyFrame,
+    customers: pl.DataFrame | None,
+    products: pl.DataFrame | None,
+    events: pl.LazyFrame | None,
+    reviews: pl.DataFrame | None,
+    timezone: str,
+    as_of: dt.date | None,
+    options: LabelOptions,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Pure computation: returns labels, tags, value_model, review_sentiment and as_of."""
+    lines, as_of = prepare_orders(orders, timezone, as_of)
+    lines = lines.collect().lazy()  # prepared once, reused by every family
+    if customers is not None:
+        if "user_id" not in customers.columns:
+            raise InvalidDataError("customers.parquet: missing required column user_id")
+        customers = customers.with_columns(pl.col("user_id").cast(pl.String)).filter(pl.col("user_id").is_not_null())
+        if "signup_ts" in customers.columns:
+            customers = customers.with_columns(
+                _signup_day=pl.col("signup_ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.date()
+            )
+    ids = [lines.select("user_id").unique().collect()]
+    if customers is not None:
+        ids.append(customers.select("user_id").unique())
+    users = pl.concat(ids).unique().sort("user_id")
+    if users.is_empty():
+        raise InvalidDataError("orders.parquet: no user to label (no order line with a user_id on or before the as-of date)")
+
+    behavior = users.join(behavior_labels(lines, products, as_of), on="user_id", how="left").with_columns(
+        pl.col("behavior_orders", "behavior_purchase_days", "behavior_returns").fill_null(0),
+        pl.col("behavior_total_spend").fill_null(0.0),
+        pl.col("behavior_presale_buyer").fill_null(False),
+    )
+    value, model = value_labels(lines.filter(pl.col("is_purchase")), as_of, options, seed)
+    value = users.join(value, on="user_id", how="left")
+    value = value.join(rfm_scores(behavior, value, options), on="user_id", how="left")
+    occasion = users.join(occasion_labels(lines, as_of, options.festival_buyer_share), on="user_id", how="left")
+    geo = geography_labels(users, customers, lines)
+    demo = demographics_labels(users, customers, as_of)
+
+    sentiment = _review_sentiment(reviews)
+    review_stats = None
+    if sentiment is not None and "user_id" in sentiment.columns:
+        positive = pl.col("sentiment") >= 0.6
+        negative = pl.col("sentiment") < 0.4
+        if "rating" in sentiment.columns:
+            rating = pl.col("rating").cast(pl.Float64)
+            positive = pl.when(rating.is_not_null()).then(rating >= 4).otherwise(positive)
+            negative = pl.when(rating.is_not_null()).then(rating <= 2).otherwise(negative)
+        review_stats = (
+            sentiment.filter(pl.col("user_id").is_not_null())
+            .with_columns(pl.col("user_id").cast(pl.String))
+            .group_by("user_id")
+            .agg(
+                pl.len().alias("attitude_reviews"),
+                pl.col("sentiment").mean().alias("attitude_sentiment"),
+                positive.sum().alias("_positive_reviews"),
+                negative.sum().alias("_negative_reviews"),
+            )
+        )
+    view_counts = None
+    if events is not None and "event" in events.collect_schema().names():
+        view_counts = (
+            events.filter(pl.col("event") == "view")
+            .group_by(pl.col("user_id").cast(pl.String))
+            .agg(pl.len().alias("_views"))
+            .collect()
+        )
+
+    docs = text_documents(reviews, events, lines, products)
+    hits = pl.concat([term_hits(docs), behaviour_hits(behavior, review_stats, view_counts, options.loyal_orders)])
+    tags = score_tags(hits, options.tag_saturation)
+    text_wide = wide_tags(users, tags, options.min_tag_score)
+    if review_stats is not None:
+        text_wide = text_wide.join(review_stats.select("user_id", "attitude_reviews", "attitude_sentiment"), on="user_id", how="left").with_columns(
+            pl.col("attitude_reviews").fill_null(0)
+        )
+
+    rhythm = purchase_rhythm(lines)
+    life_in = (
+        behavior.select("user_id", "behavior_recency_days", "behavior_first_purchase", "behavior_purchase_days")
+        .join(value.select("user_id", "value_p_alive", "value_tier"), on="user_id", how="left")
+        .join(rhythm, on="user_id", how="left")
+        .join(
+            review_stats.select("user_id", "_positive_reviews")
+            if review_stats is not None
+            else pl.DataFrame(schema={"user_id": pl.String, "_positive_reviews": pl.UInt32}),
+            on="user_id",
+            how="left",
+        )
+    )
+    if customers is not None and "_signup_day" in customers.columns:
+        life_in = life_in.join(customers.select("user_id", "_signup_day").unique("user_id", keep="first"), on="user_id", how="left")
+    lifecycle = lifecycle_labels(life_in, options, as_of, customers)
+
+    labels = users
+    for part in (geo, demo, value, occasion, behavior, text_wide, lifecycle):
+        labels = labels.join(part, on="user_id", how="left")
+    ordered = ["user_id"] + [c for prefix in FAMILY_ORDER for c in labels.columns if c.startswith(prefix)]
+    labels = labels.select(ordered).sort("user_id")
+    if labels.height != users.height:
+        raise AssertionError("labels must hold exactly one row per user")
+    return {
+        "labels": labels,
+        "tags": tags.cast(TAG_SCHEMA),  # type: ignore[arg-type]
+        "value_model": model,
+        "review_sentiment": sentiment,
+        "as_of": as_of,
+    }
+
+
+def run_label(
+    ws: Any,
+    *,
+    as_of: str | None = None,
+    new_days: int = 30,
+    active_days: int = 90,
+    sleeping_days: int = 180,
+    dormant_days: int = 365,
+    rhythm_multiple: float = 2.0,
+    p_alive_floor: float = 0.05,
+    loyal_orders: int = 4,
+    clv_months: int = 12,
+    fit_sample: int = 100_000,
+    tag_saturation: float = 3.0,
+    min_tag_score: float = 0.5,
+    seed: int = 0,
+    executor: str = "local",
+    argv: list[str] | None = None,
+    via: str | None = None,
+) -> dict[str, Any]:
+    """Label every user of the workspace; see the module docstring for the outputs."""
+    options = LabelOptions(
+        new_days=new_days,
+        active_days=active_days,
+        sleeping_days=sleeping_days,
+        dormant_days=dormant_days,
+        rhythm_multiple=rhythm_multiple,
+        p_alive_floor=p_alive_floor,
+        loyal_orders=loyal_orders,
+        clv_months=clv_months,
+        fit_sample=fit_sample,
+        tag_saturation=tag_saturation,
+        min_tag_score=min_tag_score,
+    )
+    _validate(options)
+    as_of_date = parse_as_of(as_of)
+    parameters = {"as_of": as_of, **options.as_parameters(), "executor": executor}
+    timezone = str(ws.manifest().get("data_timezone") or "UTC")
+    with ws.step("label", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+        orders = step.scan("orders")
+        customers = step.read_optional("customers")
+        products = step.read_optional("products")
+        events = step.scan("events") if ws.has("events") else None
+        reviews = step.read_optional("reviews")
+        result = compute_labels(
+            orders=orders,
+            customers=customers,
+            products=products,
+            events=events,
+            reviews=reviews,
+            timezone=timezone,
+            as_of=as_of_date,
+            options=options,
+            seed=seed,
+        )
+        labels: pl.DataFrame = result["labels"]
+        step.write_table("labels", labels)
+        step.write_table("tags", result["tags"])
+        step.write_json("value_model.json", result["value_model"])
+        if result["review_sentiment"] is not None:
+            step.write_table("review_sentiment", result["review_sentiment"])
+        else:
+            step.remove_output("review_sentiment.parquet")
+        summary = summarise(labels, result["tags"], result["value_model"], result["as_of"], timezone)
+    return summary
+
+
+def _validate(options: LabelOptions) -> None:
+    from c2m_cli.errors import UsageError
+
+    if not 0 < options.new_days <= options.active_days < options.sleeping_days < options.dormant_days:
+        raise UsageError(
+            "lifecycle thresholds must satisfy 0 < --new-days <= --active-days < --sleeping-days < --dormant-days"
+        )
+    if options.fit_sample < 2:
+        raise UsageError("--fit-sample must be at least 2")
+    if options.tag_saturation <= 0 or not 0 <= options.min_tag_score < 1:
+        raise UsageError("--tag-saturation must be > 0 and --min-tag-score in [0, 1)")
+
+
+def summarise(labels: pl.DataFrame, tags: pl.DataFrame, model: dict[str, Any], as_of: dt.date, timezone: str) -> dict[str, Any]:
+    stages = labels["lifecycle_stage"].value_counts().sort("lifecycle_stage")
+    bg = model.get("bgnbd") or {}
+    gg = model.get("gamma_gamma") or {}
+    return {
+        "users": labels.height,
+        "as_of": str(as_of),
+        "data_timezone": timezone,
+        "tags": tags.height,
+        "lifecycle": {row["lifecycle_stage"]: row["count"] for row in stages.iter_rows(named=True)},
+        "reactivated": int(labels["lifecycle_reactivated"].sum()),
+        "bgnbd": {k: round(v, 4) for k, v in bg.items() if k in ("r", "alpha", "a", "b")},
+        "gamma_gamma": {k: round(v, 4) for k, v in gg.items() if k in ("p", "q", "v")},
+        "mean_clv": None if labels["value_clv"].null_count() == labels.height else round(float(labels["value_clv"].mean()), 2),  # type: ignore[arg-type]
+        "city_tier_known": int((labels["geo_city_tier"] != "unknown").sum()),
+    }

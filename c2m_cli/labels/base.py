@@ -1,0 +1,108 @@
+"""Inputs of the label step, prepared once: order lines in local time with money and flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from c2m_cli.errors import InvalidDataError, UsageError
+
+REQUIRED_ORDER_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """Every threshold of the label step (all shown in ``c2m label --help``)."""
+
+    new_days: int = 30
+    active_days: int = 90
+    sleeping_days: int = 180
+    dormant_days: int = 365
+    rhythm_multiple: float = 2.0
+    p_alive_floor: float = 0.05
+    loyal_orders: int = 4
+    clv_months: int = 12
+    fit_sample: int = 100_000
+    tag_saturation: float = 3.0
+    min_tag_score: float = 0.5
+    high_value_share: float = 0.2
+    festival_buyer_share: float = 0.5
+
+    def as_parameters(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class LabelInputs:
+    orders: pl.LazyFrame
+    customers: pl.DataFrame | None
+    products: pl.DataFrame | None
+    events: pl.LazyFrame | None
+    reviews: pl.DataFrame | None
+    timezone: str
+    as_of: dt.date
+    users: pl.DataFrame = field(default_factory=lambda: pl.DataFrame({"user_id": []}, schema={"user_id": pl.String}))
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise UsageError(f"--as-of must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def check_columns(frame: pl.LazyFrame | pl.DataFrame, required: tuple[str, ...], table: str) -> None:
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise InvalidDataError(f"{table}.parquet: missing required column(s) {', '.join(missing)}")
+
+
+def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -> tuple[pl.LazyFrame, dt.date]:
+    """Order lines with local time, line amount and the purchase / return / cancel flags.
+
+    A line is a *purchase* when it is paid or presale (or has no status), with positive quantity
+    and a positive amount; a *return* when its status is ``returned`` or its quantity or amount is
+    negative; ``cancelled`` lines count for nothing. Lines after ``as_of`` are dropped.
+    """
+    check_columns(orders, REQUIRED_ORDER_COLUMNS, "orders")
+    names = orders.collect_schema().names()
+    status = pl.col("status").cast(pl.String).str.to_lowercase() if "status" in names else pl.lit(None, pl.String)
+    local = pl.col("ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    amount = pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)
+    presale = pl.col("presale").cast(pl.Boolean).fill_null(False) if "presale" in names else pl.lit(False)
+    discount = pl.col("discount").cast(pl.Float64).fill_null(0.0) if "discount" in names else pl.lit(0.0)
+    prepared = orders.select(
+        pl.col("user_id").cast(pl.String),
+        pl.col("order_id").cast(pl.String),
+        pl.col("sku").cast(pl.String),
+        local.alias("ts_local"),
+        pl.col("qty").cast(pl.Float64),
+        amount.alias("amount"),
+        status.alias("status"),
+        (presale | (status == "presale")).alias("is_presale"),
+        (discount > 0).alias("is_discounted"),
+        *( [pl.col("channel").cast(pl.String)] if "channel" in names else [pl.lit(None, pl.String).alias("channel")]),
+        *( [pl.col("province").cast(pl.String)] if "province" in names else [pl.lit(None, pl.String).alias("province")]),
+        *( [pl.col("city").cast(pl.String)] if "city" in names else [pl.lit(None, pl.String).alias("city")]),
+    ).filter(pl.col("user_id").is_not_null() & pl.col("ts_local").is_not_null())
+    prepared = prepared.with_columns(
+        pl.col("ts_local").dt.date().alias("day"),
+        (pl.col("status").is_null() | pl.col("status").is_in(["paid", "presale"])).alias("_ok"),
+    ).with_columns(
+        (pl.col("_ok") & (pl.col("qty") > 0) & (pl.col("amount") > 0)).alias("is_purchase"),
+        ((pl.col("status") == "returned").fill_null(False) | (pl.col("qty") < 0) | (pl.col("amount") < 0)).alias("is_return"),
+        (pl.col("status") == "cancelled").fill_null(False).alias("is_cancelled"),
+    ).drop("_ok")
+    if as_of is None:
+        latest = prepared.select(pl.col("day").max()).collect().item()
+        if latest is None:
+            raise InvalidDataError("orders.parquet: no order line with a user_id and a timestamp")
+        as_of = latest
+    prepared = prepared.filter(pl.col("day") <= as_of)
+    return prepared, as_of

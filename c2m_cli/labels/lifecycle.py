@@ -1,0 +1,100 @@
+"""Lifecycle stage from each user's own purchase rhythm and P(alive); reactivation; growth ladder.
+
+Stages (defaults, all overridable): *new* when the first purchase is within ``new_days`` of the
+as-of date; otherwise by recency against thresholds ``active_days`` / ``sleeping_days`` /
+``dormant_days`` that *stretch* for users whose typical gap between purchases is long:
+``stretch = max(1, rhythm_multiple × typical_gap / active_days)`` — a buyer who comes every four
+months is not asleep after 91 days. P(alive) from BG/NBD then demotes an active-by-recency user
+whose P(alive) is below ``p_alive_floor`` to sleeping (the model has seen a rhythm the recent
+silence breaks). ``lifecycle_reactivated``: the last purchase came after a lapse longer than the
+user's sleeping threshold, i.e. the user had gone dormant and came back.
+
+Growth ladder after 5CM (turning buyers into recommenders): one_time → repeat → loyal
+(≥ ``loyal_orders`` purchase days and still active) → advocate (loyal and recommends: positive
+reviews) → super_user (advocate in the top value tier).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from c2m_cli.labels.base import LabelOptions
+
+STAGES = ("new", "active", "sleeping", "dormant", "lost")
+LADDER = ("none", "one_time", "repeat", "loyal", "advocate", "super_user")
+
+
+def lifecycle_labels(
+    users: pl.DataFrame,
+    options: LabelOptions,
+    as_of: dt.date,
+    customers: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """``users`` holds user_id, behavior_*, value_p_alive, value_tier, lifecycle_typical_gap_days,
+    _last_gap and the review advocacy count ``_positive_reviews``."""
+    o = options
+    gap = pl.col("lifecycle_typical_gap_days")
+    stretch = pl.max_horizontal(pl.lit(1.0), (o.rhythm_multiple * gap / o.active_days).fill_null(1.0))
+    recency = pl.col("behavior_recency_days")
+    first = pl.col("behavior_first_purchase")
+    signup_new = pl.lit(False)
+    if customers is not None and "signup_ts" in customers.columns:
+        signup_new = (pl.col("_signup_day") >= pl.lit(as_of - dt.timedelta(days=o.new_days - 1))).fill_null(False)
+    frame = users.with_columns(lifecycle_stretch=stretch)
+    by_recency = (
+        pl.when(recency <= o.active_days * pl.col("lifecycle_stretch"))
+        .then(pl.lit("active"))
+        .when(recency <= o.sleeping_days * pl.col("lifecycle_stretch"))
+        .then(pl.lit("sleeping"))
+        .when(recency <= o.dormant_days * pl.col("lifecycle_stretch"))
+        .then(pl.lit("dormant"))
+        .otherwise(pl.lit("lost"))
+    )
+    demoted = (
+        pl.when((by_recency == "active") & (pl.col("value_p_alive") < o.p_alive_floor))
+        .then(pl.lit("sleeping"))
+        .otherwise(by_recency)
+    )
+    stage = (
+        pl.when(first.is_null())
+        .then(pl.when(signup_new).then(pl.lit("new")).otherwise(pl.lit("lost")))
+        .when((pl.lit(as_of) - first).dt.total_days() < o.new_days)
+        .then(pl.lit("new"))
+        .otherwise(demoted)
+    )
+    frame = frame.with_columns(
+        lifecycle_stage=stage,
+        lifecycle_recency_days=recency,
+    ).with_columns(
+        lifecycle_reactivated=(
+            (pl.col("_last_gap") > o.sleeping_days * pl.col("lifecycle_stretch")).fill_null(False)
+            & pl.col("lifecycle_stage").is_in(["active", "new"])
+        ),
+    )
+    purchases = pl.col("behavior_purchase_days").fill_null(0)
+    loyal = (purchases >= o.loyal_orders) & pl.col("lifecycle_stage").is_in(["active", "new"])
+    advocate = loyal & (pl.col("_positive_reviews").fill_null(0) > 0)
+    ladder = (
+        pl.when(purchases == 0)
+        .then(pl.lit("none"))
+        .when(advocate & (pl.col("value_tier") == "high"))
+        .then(pl.lit("super_user"))
+        .when(advocate)
+        .then(pl.lit("advocate"))
+        .when(loyal)
+        .then(pl.lit("loyal"))
+        .when(purchases >= 2)
+        .then(pl.lit("repeat"))
+        .otherwise(pl.lit("one_time"))
+    )
+    return frame.with_columns(lifecycle_ladder=ladder).select(
+        "user_id",
+        "lifecycle_stage",
+        "lifecycle_reactivated",
+        "lifecycle_ladder",
+        "lifecycle_recency_days",
+        "lifecycle_typical_gap_days",
+        "lifecycle_stretch",
+    )
