@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from c2m_cli import console
 from c2m_cli.commands._common import (
     ExecutorOpt,
     JsonOpt,
@@ -21,7 +22,11 @@ from c2m_cli.commands._common import (
 
 NAME = "ingest"
 HELP = "Read raw exports into the canonical tables orders, customers, products, events, reviews."
-EPILOG = "Example: c2m ingest ./ws --orders '../exports/订单*.csv' --mapping shop.toml"
+EPILOG = (
+    "Example: c2m ingest ./ws --orders '../exports/订单*.csv' --mapping shop.toml\n\n"
+    "Example: c2m ingest ./ws --preset completejourney --orders transactions.parquet"
+    " --products products.parquet --customers demographics.parquet"
+)
 
 SrcOpt = Annotated[str | None, typer.Option(help="File, glob, directory or database URI.")]
 
@@ -69,4 +74,24 @@ def command(
             argv=step_argv(workspace),
         )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+
+
+def render(summary: dict[str, Any]) -> None:
+    tables = summary["tables"]
+    console.table(
+        f"ingested into {summary['workspace']} (data time zone {summary['data_timezone']})",
+        ["table", "files", "rows in", "written", "rejected", "duplicates"],
+        [
+            (name, t["files"], f"{t['rows_in']:,}", f"{t['rows_written']:,}",
+             f"{t['rows_rejected']:,}", f"{t['duplicates']:,}")
+            for name, t in tables.items()
+        ],
+    )
+    reasons = [
+        (name, reason, f"{count:,}")
+        for name, t in tables.items()
+        for reason, count in t["reject_reasons"].items()
+    ]
+    if reasons:
+        console.table("rejected rows by reason (see _rejects/<table>.parquet)", ["table", "reason", "rows"], reasons)

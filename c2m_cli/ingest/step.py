@@ -1,0 +1,196 @@
+"""The ingest step: sources → canonical tables + ``_rejects/``, with exact row accounting.
+
+For each table, every source unit is coerced lazily into an intermediate Parquet file (one
+streaming pass over the source). From those, duplicates are found, and the table and its
+rejects are streamed into the step's staging area. rows_in = rows_written + rows_rejected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from c2m_cli.errors import InvalidDataError, UsageError
+from c2m_cli.ingest.coerce import check_timezone
+from c2m_cli.ingest.columns import FILE, REASON, canonical_frame
+from c2m_cli.ingest.mapping import Mapping, TableMapping, load_mapping
+from c2m_cli.ingest.presets import preset as load_preset
+from c2m_cli.ingest.readers import LINE, RawSource, is_database_uri, open_sources
+from c2m_cli.ingest.rejects import (
+    DUPLICATE_LINE,
+    REJECT_SCHEMA,
+    coercion_rejects,
+    duplicate_rejects,
+    later_copies,
+    reason_counts,
+)
+from c2m_cli.ingest.schema import KEYS, TABLE_NAMES, specs
+from c2m_cli.workspace import Workspace
+
+
+def resolve_mapping(mapping: Path | None, preset: str | None) -> Mapping:
+    if mapping is not None and preset is not None:
+        raise UsageError("give either --mapping or --preset, not both")
+    if preset is not None:
+        return load_preset(preset)
+    if mapping is not None:
+        return load_mapping(Path(mapping))
+    return Mapping()
+
+
+def _sink_intermediate(
+    raw: RawSource, table: str, tmap: TableMapping, timezone: str, index: int, target: Path
+) -> int:
+    """Coerce one source into ``target``; re-read text exactly when records span lines."""
+    frame = canonical_frame(raw, table, tmap, timezone=timezone, file_index=index)
+    try:
+        frame.sink_parquet(target, compression="lz4", statistics=False)
+        rows = int(pl.scan_parquet(target).select(pl.len()).collect().item())
+        if raw.expected_records is not None and rows != raw.expected_records and raw.exact:
+            exact = raw.exact()
+            frame = canonical_frame(raw, table, tmap, timezone=timezone, file_index=index, frame=exact)
+            frame.sink_parquet(target, compression="lz4", statistics=False)
+            rows = int(pl.scan_parquet(target).select(pl.len()).collect().item())
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidDataError(f"{raw.label}: cannot be read as {table} ({message})") from exc
+    return rows
+
+
+def ingest_table(
+    table: str,
+    sources: list[RawSource],
+    tmap: TableMapping,
+    *,
+    timezone: str,
+    workdir: Path,
+) -> tuple[pl.LazyFrame, pl.LazyFrame, dict[str, Any]]:
+    """(good rows, rejects, accounting) of one canonical table, as lazy frames over temp files."""
+    parts: list[Path] = []
+    rows_in = 0
+    for index, raw in enumerate(sources):
+        target = workdir / f"{table}-{index}.parquet"
+        rows_in += _sink_intermediate(raw, table, tmap, timezone, index, target)
+        parts.append(target)
+    labels = [raw.label for raw in sources]
+    scan = pl.scan_parquet(parts)
+    good = scan.filter(pl.col(REASON).is_null())
+    canonical = [s.name for s in specs(table)]
+    output_columns = [*canonical, *[c for c in tmap.extras if c in scan.collect_schema()]]
+    if table == "orders":
+        copies = later_copies(good, canonical)
+        duplicates = copies.height
+        extra_rejects = duplicate_rejects(copies, labels, reason=DUPLICATE_LINE, column=None)
+    elif table in KEYS:
+        copies = later_copies(good, [KEYS[table]])
+        duplicates = copies.height
+        extra_rejects = duplicate_rejects(
+            copies, labels, reason=f"duplicate {KEYS[table]}", column=KEYS[table]
+        )
+    else:
+        copies = pl.DataFrame(schema={FILE: pl.UInt32, LINE: pl.Int64})
+        duplicates = 0
+        extra_rejects = pl.DataFrame(schema=REJECT_SCHEMA)
+    if copies.height:
+        good = good.join(copies.lazy().select(FILE, LINE), on=[FILE, LINE], how="anti", maintain_order="left")
+    rejects = pl.concat(
+        [coercion_rejects(scan, labels), extra_rejects.lazy()], how="vertical"
+    ).sort(["file", "line"], maintain_order=True) if copies.height else coercion_rejects(scan, labels)
+    accounting = {"rows_in": rows_in, "duplicates": duplicates, "files": labels}
+    return good.select(output_columns), rejects, accounting
+
+
+def _no_usable_rows(table: str, labels: list[str], rows_in: int, rejects: pl.DataFrame) -> InvalidDataError:
+    where = ", ".join(labels)
+    if rows_in == 0:
+        return InvalidDataError(f"{where}: no {table} rows (the file holds no data lines)")
+    first = rejects.row(0, named=True)
+    column = f", column {first['column']}" if first["column"] else ""
+    raw = f" {first['raw_value']!r}" if first["raw_value"] else ""
+    return InvalidDataError(
+        f"{where}: no usable {table} rows ({rows_in:,} read, all rejected;"
+        f" first: {first['file']} line {first['line']}{column}: {first['reason']}{raw})"
+    )
+
+
+def run_ingest(
+    ws: Workspace,
+    sources: dict[str, str],
+    *,
+    mapping: Path | None = None,
+    preset: str | None = None,
+    timezone: str | None = None,
+    seed: int = 0,
+    executor: str = "local",
+    argv: list[str] | None = None,
+    via: str | None = None,
+) -> dict[str, Any]:
+    """Ingest ``sources`` (canonical table → SRC) into the workspace; return the accounting."""
+    unknown = sorted(set(sources) - set(TABLE_NAMES))
+    if unknown:
+        raise UsageError(f"unknown table(s) {', '.join(unknown)}; tables are {', '.join(TABLE_NAMES)}")
+    if "orders" not in sources:
+        raise UsageError("--orders is required")
+    chosen = resolve_mapping(mapping, preset)
+    if timezone is not None:
+        check_timezone(timezone)
+    source_zone = timezone or chosen.timezone or "UTC"
+    data_zone = timezone or chosen.data_timezone or chosen.timezone or "UTC"
+    parameters = {
+        "sources": dict(sources),
+        "mapping": str(mapping) if mapping is not None else None,
+        "preset": preset,
+        "timezone": timezone,
+        "executor": executor,
+    }
+    for name, src in sources.items():
+        if not is_database_uri(src) and not any(ch in src for ch in "*?[") and not Path(src).exists():
+            raise UsageError(f"--{name} {src}: no such file or directory")
+    summary: dict[str, Any] = {"workspace": str(ws.root), "tables": {}, "data_timezone": data_zone}
+    workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=ws.root))
+    try:
+        with ws.step("ingest", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+            for table in TABLE_NAMES:
+                if table not in sources:
+                    step.remove_output(f"{table}.parquet")
+                    step.remove_output(f"_rejects/{table}.parquet")
+                    continue
+                tmap = chosen.table(table)
+                raws = open_sources(sources[table], table, tmap.read, workdir)
+                for raw in raws:
+                    if raw.path is not None:
+                        step.note_input_file(raw.path)
+                good, rejects_lazy, accounting = ingest_table(
+                    table, raws, tmap, timezone=source_zone, workdir=workdir
+                )
+                rejects = rejects_lazy.collect(engine="streaming")
+                step.sink_table(table, good)
+                rows_written = int(pl.scan_parquet(step.staged(f"{table}.parquet")).select(pl.len()).collect().item())
+                if rows_written == 0:
+                    raise _no_usable_rows(table, accounting["files"], accounting["rows_in"], rejects)
+                if rejects.height:
+                    step.write_table(f"_rejects/{table}", rejects)
+                else:
+                    step.remove_output(f"_rejects/{table}.parquet")
+                if accounting["rows_in"] != rows_written + rejects.height:
+                    raise InvalidDataError(
+                        f"{table}: row accounting failed ({accounting['rows_in']} in,"
+                        f" {rows_written} written, {rejects.height} rejected)"
+                    )
+                summary["tables"][table] = {
+                    "rows_in": accounting["rows_in"],
+                    "rows_written": rows_written,
+                    "rows_rejected": rejects.height,
+                    "duplicates": accounting["duplicates"],
+                    "reject_reasons": reason_counts(rejects),
+                    "files": len(accounting["files"]),
+                }
+            step.summary.update(summary)
+        ws.set_manifest_field("data_timezone", data_zone)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return summary
