@@ -6,11 +6,10 @@ import re
 
 import polars as pl
 import pytest
+from report_world import FORMULA_REVIEW, ID_MARK, build_world, manifest_step
 
 from c2m_cli.report import run_report
 from c2m_cli.workspace import Workspace
-
-from report_world import FORMULA_REVIEW, ID_MARK, build_world, manifest_step
 
 SECTIONS = ["overview", "consumers", "segments", "demand", "opportunities", "quantities", "audiences", "bundles", "scorecard"]
 
