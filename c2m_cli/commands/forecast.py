@@ -1,4 +1,4 @@
-"""`c2m forecast`."""
+"""`c2m forecast`: demand per level with festivals, backtests and intervals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from c2m_cli import console
 from c2m_cli.commands._common import (
     ExecutorOpt,
     JsonOpt,
@@ -19,15 +20,43 @@ from c2m_cli.commands._common import (
 )
 
 NAME = "forecast"
-HELP = "Forecast demand per level with festivals, backtests and intervals."
-EPILOG = "Example: c2m forecast ./ws --horizon 8 --freq W --levels total,category_l1"
+HELP = (
+    "Forecast demand per level (total, category, SKU, region, channel) with Chinese festivals, "
+    "intermittent-demand models, rolling-origin backtests, conformal P5–P95 and coherent levels."
+)
+EPILOG = "Example: c2m forecast ./ws --horizon 8 --freq W --levels total,category_l1,sku"
 
 
 def command(
     workspace: WorkspaceArg,
-    horizon: Annotated[int, typer.Option("--horizon", help="Periods of --freq to forecast.")] = 8,
-    freq: Annotated[str, typer.Option("--freq", help="D, W or M.")] = "W",
-    levels: Annotated[str, typer.Option("--levels", help="Comma-separated levels.")] = "total,category_l1,sku",
+    horizon: Annotated[
+        int, typer.Option("--horizon", help="Periods of --freq to forecast.", show_default=True)
+    ] = 8,
+    freq: Annotated[
+        str,
+        typer.Option("--freq", help="Period: D (day), W (week, from Monday) or M (month)."),
+    ] = "W",
+    levels: Annotated[
+        str,
+        typer.Option(
+            "--levels",
+            help=(
+                "Comma-separated levels: total, category_l1, category_l2, category_l3, sku, "
+                "province, city, channel."
+            ),
+        ),
+    ] = "total,category_l1,sku",
+    net_returns: Annotated[
+        bool,
+        typer.Option(
+            "--net-returns/--no-net-returns",
+            help="Net returned lines and refunds out of demand (default: demand as ordered).",
+        ),
+    ] = False,
+    reconcile: Annotated[
+        str,
+        typer.Option("--reconcile", help="How levels are made to add up: bottom_up or mint_shrink."),
+    ] = "bottom_up",
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -39,6 +68,42 @@ def command(
         from c2m_cli.workspace import Workspace
 
         ws = Workspace(workspace, create=False)
-        return run_forecast(ws, horizon=horizon, freq=freq, levels=levels, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace))
+        return run_forecast(
+            ws,
+            horizon=horizon,
+            freq=freq,
+            levels=levels,
+            net_returns=net_returns,
+            reconcile=reconcile,
+            seed=seed,
+            executor=validate_executor(executor),
+            argv=step_argv(workspace),
+        )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    def render(summary: dict[str, Any]) -> None:
+        console.info(
+            f"forecast: {summary['horizon']} × {summary['freq']} from {summary['forecast_from']}, "
+            f"{summary['periods']} periods of history, backtest cutoffs {', '.join(summary['cutoffs']) or 'none'}"
+        )
+        backtest = summary.get("backtest", {})
+        console.table(
+            "series and backtest accuracy of `selected`",
+            ["level", "series", "MASE", "WAPE", "coverage 80%", "coverage 90%"],
+            [
+                (
+                    level,
+                    n,
+                    _fmt(backtest.get(level, {}).get("MASE")),
+                    _fmt(backtest.get(level, {}).get("WAPE")),
+                    _fmt(backtest.get(level, {}).get("coverage_80")),
+                    _fmt(backtest.get(level, {}).get("coverage_90")),
+                )
+                for level, n in summary["series"].items()
+            ],
+        )
+
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"

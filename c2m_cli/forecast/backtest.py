@@ -5,24 +5,28 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-N_WINDOWS = 3
+N_WINDOWS = 6
 MIN_TRAIN = {"D": 28, "W": 8, "M": 6}
 
 
 def make_cutoffs(n_periods: int, horizon: int, freq: str, windows: int = N_WINDOWS) -> list[int]:
     """Training lengths of the backtest windows, oldest first (empty when history is too short).
 
-    Windows of ``horizon`` periods end at the last period, one after the other; when history
-    is too short for that, they are spaced more closely (step < horizon) but never fewer than
-    ``MIN_TRAIN`` periods of training.
+    ``windows`` rolling origins, half a horizon apart, the last one ``horizon`` periods before
+    the end (the last window is a full horizon; later windows would be truncated). When history
+    is too short they are spaced more closely, never with fewer than ``MIN_TRAIN`` periods of
+    training.
     """
     min_train = MIN_TRAIN[freq]
-    room = n_periods - min_train
-    if room < 1:
+    last = n_periods - horizon
+    if last < min_train:
+        last = n_periods - 1
+    room = last - min_train
+    if room < 0:
         return []
-    step = min(horizon, max(1, room // windows))
-    cutoffs = [n_periods - step * k for k in range(windows, 0, -1)]
-    return [c for c in cutoffs if c >= min_train]
+    step = max(1, min(max(1, horizon // 2), room // max(windows - 1, 1)))
+    cutoffs = [last - step * k for k in range(windows - 1, -1, -1)]
+    return sorted({c for c in cutoffs if c >= min_train})
 
 
 def series_scale(y: np.ndarray, n_train: int) -> np.ndarray:
@@ -58,11 +62,26 @@ def window_errors(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict[
     return out
 
 
-def select_models(errors: dict[str, np.ndarray], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def independent_windows(cutoffs: list[int], horizon: int) -> np.ndarray:
+    """(windows, windows) bool: True where window j does not overlap window i (j may be used
+    to judge i). When every window overlaps, the farthest ones are used."""
+    c = np.array(cutoffs)
+    far = np.abs(c[:, None] - c[None, :]) >= horizon
+    for i in range(c.size):
+        if not far[i].any():
+            dist = np.abs(c - c[i])
+            far[i] = dist == dist.max() if dist.max() > 0 else np.ones(c.size, dtype=bool)
+    return far
+
+
+def select_models(
+    errors: dict[str, np.ndarray], names: list[str], usable: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Best model per series over all windows, and per held-out window from the *other* windows.
 
-    Returns (final choice (series,), leave-one-window-out choice (series, windows)) as indices
-    into ``names``; ties go to the earlier name. Series without any scored window get -1.
+    Returns (final choice (series,), held-out choice (series, windows)) as indices into
+    ``names``: the held-out choice of a window ignores that window and the windows overlapping
+    it (``overlap``). Ties go to the earlier name. Series without any scored window get -1.
     """
     stack = np.stack([errors[n] for n in names], axis=-1)  # (series, windows, models)
     scored = ~np.isnan(stack)
@@ -74,8 +93,11 @@ def select_models(errors: dict[str, np.ndarray], names: list[str]) -> tuple[np.n
     windows = stack.shape[1]
     held = np.full((stack.shape[0], windows), -1)
     for w in range(windows):
-        others = np.ones(windows, dtype=bool)
-        others[w] = False
+        if usable is None:
+            others = np.ones(windows, dtype=bool)
+            others[w] = windows == 1
+        else:
+            others = usable[w]
         s = np.where(scored[:, others], stack[:, others], 0.0).sum(axis=1)
         c = scored[:, others].sum(axis=1)
         m = np.where(c > 0, s / np.maximum(c, 1), np.inf)

@@ -13,13 +13,14 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.forecast.backtest import (
+    independent_windows,
     make_cutoffs,
     metrics_frame,
     select_models,
     series_scale,
     window_errors,
 )
-from c2m_cli.forecast.features import festival_factors, festival_keys
+from c2m_cli.forecast.features import festival_exposure, festival_factors
 from c2m_cli.forecast.intervals import (
     QUANTILE_COLUMNS,
     apply_quantiles,
@@ -124,23 +125,25 @@ def compute_forecast(
     future = next_periods(periods[-1], freq, horizon)
     season = SEASON_LENGTH[freq]
     cutoffs = make_cutoffs(n_periods, horizon, freq)
-    keys = festival_keys(periods + future, freq)["festival_key"].fill_null("").to_numpy().astype(str)
+    exposure, effect_names = festival_exposure(periods + future, freq)
     n_train_bt = cutoffs[0] if cutoffs else n_periods
     hw = bool(cutoffs) and cutoffs[0] >= 2 * season + 2
+    usable = independent_windows(cutoffs, horizon) if cutoffs else np.zeros((0, 0), dtype=bool)
 
     results: dict[str, LevelResult] = {}
-    parent_bt: dict[str, float] | None = None
-    parent_fc: dict[str, float] | None = None
+    parent_bt: np.ndarray | None = None
+    parent_fc: np.ndarray | None = None
     festival_effects: dict[str, float] = {}
     for level in internal:
         ids, y = _matrix(series.frame, level, periods)
         if not ids:
             continue
         y_pos = np.where(np.isnan(y), np.nan, np.clip(y, 0.0, None))
-        m_bt, pooled_bt = festival_factors(y_pos, keys, n_train_bt, freq, parent_bt)
-        m_fc, pooled_fc = festival_factors(y_pos, keys, n_periods, freq, parent_fc)
+        m_bt, theta_bt = festival_factors(y_pos, exposure, n_train_bt, freq, parent_bt)
+        m_fc, theta_fc = festival_factors(y_pos, exposure, n_periods, freq, parent_fc)
         if level == "total":
-            parent_bt, parent_fc, festival_effects = pooled_bt, pooled_fc, pooled_fc
+            parent_bt, parent_fc = theta_bt[0], theta_fc[0]
+            festival_effects = {name: float(v) for name, v in zip(effect_names, theta_fc[0], strict=True)}
         tasks = _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw)
         outs = _run_batches(tasks, executor, y.size)
         names = [m for m in (*MODELS, "holt_winters") if m in outs[0]["final"]]
@@ -151,7 +154,7 @@ def compute_forecast(
         if cutoffs:
             actual = _actuals(y_pos, cutoffs, horizon)
             errors = window_errors(actual, backtest)
-            choice, held = select_models(errors, names)
+            choice, held = select_models(errors, names, usable)
         else:
             choice = np.full(len(ids), -1)
             held = np.zeros((len(ids), 0), dtype=int)
@@ -264,7 +267,7 @@ def compute_forecast(
             if cutoffs:
                 actual = _actuals(res.y, cutoffs, horizon)
                 q = residual_quantiles(actual, bmodels[name], res.scale)
-                bounds = heldout_bounds(actual, bmodels[name], res.scale)
+                bounds = heldout_bounds(actual, bmodels[name], res.scale, usable)
                 bt_parts.append(_backtest_frame(level, res.ids, periods, cutoffs, horizon, name, actual, bmodels[name], bounds))
             else:
                 q = np.zeros((horizon, len(quantile_cols)))
@@ -304,7 +307,8 @@ def compute_forecast(
         "cutoffs": [str(periods[c - 1]) for c in cutoffs],
         "series": {lv: len(results[lv].ids) for lv in levels if lv in results},
         "reconcile": reconcile,
-        "festival_effects": {k: round(v, 3) for k, v in sorted(festival_effects.items())},
+        # extra demand per festival day (window) and per peak day, relative to a plain day
+        "festival_effects": {k: round(v, 3) for k, v in festival_effects.items()},
         "dropped_partial_periods": series.info["dropped_partial_periods"],
         **info,
     }
@@ -364,7 +368,6 @@ def _forecast_frame(level: str, ids: list[str], future: list[dt.date], model: st
 
 
 def _backtest_frame(level: str, ids: list[str], periods: list[dt.date], cutoffs: list[int], h: int, model: str, actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray) -> pl.DataFrame:
-    n, w = len(ids), len(cutoffs)
     ds_idx = np.array([[c + k for k in range(h)] for c in cutoffs])  # (w, h)
     valid = ~np.isnan(actual) & (ds_idx[None] < len(periods)) & ~np.isnan(fc)
     s_i, w_i, k_i = np.nonzero(valid)

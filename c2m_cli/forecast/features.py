@@ -1,9 +1,9 @@
 """Calendar and festival features per period, from the built-in Chinese e-commerce calendar.
 
-Each period gets at most one festival key: ``双11`` for the period holding the festival's peak
-day, ``双11·窗口`` for other periods its window touches (pre-sale, logistics pause). The per-series
-models are fitted on demand divided by each key's multiplicative effect and the effect is put
-back on the forecast (``festival_factors``); the global model takes the keys as features.
+Each period is described by the share of its days inside each festival's window and on each
+festival's peak day (``festival_exposure``). The per-series models are fitted on demand divided
+by the fitted festival effect and the effect is put back on the forecast (``festival_factors``);
+the global model takes the exposures as features.
 """
 
 from __future__ import annotations
@@ -16,87 +16,86 @@ import polars as pl
 from c2m_cli.calendar import FESTIVALS, festival_days
 from c2m_cli.forecast.series import period_start
 
-WINDOW_SUFFIX = "·窗口"
 # Periods either side of a festival period whose mean is its baseline, by frequency.
 BASELINE_HALF_WIDTH = {"D": 14, "W": 4, "M": 2}
-# Prior strength (in units of baseline demand) pulling a series' festival effect to its parent's.
+# Prior strength (in units of baseline demand) pulling a series' festival effects to its parent's.
 PRIOR_UNITS = 20.0
 
 
-def festival_keys(periods: list[dt.date], freq: str) -> pl.DataFrame:
-    """ds, festival_key (null outside festivals) for the given periods."""
-    grid = pl.DataFrame({"ds": periods}, schema={"ds": pl.Date})
+def festival_exposure(periods: list[dt.date], freq: str) -> tuple[np.ndarray, list[str]]:
+    """(periods, 2 × festivals) share of each period's days in a festival window / on its peak.
+
+    Column ``f`` is the share of the period's days inside festival f's window (pre-sale and
+    peak included; for 春节 the logistics pause), column ``f·峰值`` the share that is f's peak day.
+    """
+    names = [*FESTIVALS, *(f"{f}·峰值" for f in FESTIVALS)]
+    x = np.zeros((len(periods), len(names)))
     if not periods:
-        return grid.with_columns(pl.lit(None, dtype=pl.String).alias("festival_key"))
-    days = festival_days(min(periods), max(periods) + dt.timedelta(days=31))
-    order = {name: i for i, name in enumerate(FESTIVALS)}
-    keyed = (
-        days.with_columns(period_start(pl.col("date"), freq).alias("ds"))
-        .group_by("ds", "festival")
-        .agg(pl.col("is_peak").any())
-        .with_columns(
-            pl.when(pl.col("is_peak"))
-            .then(pl.col("festival"))
-            .otherwise(pl.col("festival") + WINDOW_SUFFIX)
-            .alias("festival_key"),
-            pl.col("festival").replace_strict(order, return_dtype=pl.Int32).alias("rank"),
-        )
-        # one key per period: a peak beats a window, then the calendar's order
-        .sort("ds", pl.col("is_peak").not_(), "rank")
-        .unique("ds", keep="first")
-        .select("ds", "festival_key")
+        return x, names
+    ends = [*periods[1:], _period_after(periods[-1], freq)]
+    length = np.array([(b - a).days for a, b in zip(periods, ends, strict=True)], dtype=float)
+    days = festival_days(periods[0], ends[-1] - dt.timedelta(days=1))
+    if days.height == 0:
+        return x, names
+    index = {d: i for i, d in enumerate(periods)}
+    keyed = days.with_columns(period_start(pl.col("date"), freq).alias("ds")).filter(
+        pl.col("ds").is_in(periods)
     )
-    return grid.join(keyed, on="ds", how="left").sort("ds")
+    fest = {f: i for i, f in enumerate(FESTIVALS)}
+    rows = np.array([index[d] for d in keyed["ds"].to_list()], dtype=int)
+    cols = np.array([fest[f] for f in keyed["festival"].to_list()], dtype=int)
+    peak = keyed["is_peak"].to_numpy()
+    np.add.at(x, (rows, cols), 1.0)
+    np.add.at(x, (rows[peak], cols[peak] + len(FESTIVALS)), 1.0)
+    return x / length[:, None], names
+
+
+def _period_after(start: dt.date, freq: str) -> dt.date:
+    if freq == "D":
+        return start + dt.timedelta(days=1)
+    if freq == "W":
+        return start + dt.timedelta(days=7)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def festival_factors(
     y: np.ndarray,
-    keys: np.ndarray,
+    exposure: np.ndarray,
     n_train: int,
     freq: str,
-    parent: dict[str, float] | None = None,
-) -> tuple[np.ndarray, dict[str, float]]:
+    parent: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Multiplicative festival effects per series, estimated on the first ``n_train`` periods.
 
-    ``y`` is (series, periods) with NaN before a series starts; ``keys`` the festival key per
-    period over history and future (``""`` for none). Returns the (series, all periods) matrix
-    of multipliers and the pooled effect of each key over all series (the next level's prior).
-    An effect is the ratio of a festival period's demand to the mean of the non-festival periods
-    around it, pooled over the festival's years and shrunk towards ``parent`` (or 1).
+    ``y`` is (series, periods) with NaN before a series starts; ``exposure`` (all periods incl.
+    the future, effects) from ``festival_exposure``. Demand in a period is modelled as
+    ``baseline × (1 + exposure · θ)``: θ_f is the extra demand per festival day (window) and
+    per peak day, relative to a plain day. The baseline of a festival period is the mean of the
+    non-festival periods around it. θ is fitted per series by weighted least squares (weights =
+    baseline, i.e. Poisson-like), shrunk towards ``parent`` (the level above; 0 for the top)
+    with a prior worth ``PRIOR_UNITS`` units of demand. Returns the (series, all periods)
+    multipliers and θ (series, effects).
     """
-    n_series, _ = y.shape
-    total_periods = keys.shape[0]
-    mult = np.ones((n_series, total_periods))
+    n_series = y.shape[0]
+    n_eff = exposure.shape[1]
     train = y[:, :n_train]
-    fest = keys[:n_train] != ""
+    x = exposure[:n_train]
+    fest = x.any(axis=1)
     half = BASELINE_HALF_WIDTH[freq]
     plain = np.where(fest[None, :] | np.isnan(train), 0.0, train)
     plain_n = (~fest[None, :] & ~np.isnan(train)).astype(float)
     sums = _centred_sum(plain, half)
     counts = _centred_sum(plain_n, half)
     baseline = np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
-    pooled: dict[str, float] = {}
-    for key in sorted(set(keys.tolist()) - {""}):
-        cols = np.flatnonzero(keys[:n_train] == key)
-        prior = (parent or {}).get(key, 1.0)
-        if cols.size == 0:
-            if key in (parent or {}):
-                mult[:, keys == key] = prior
-            pooled[key] = prior
-            continue
-        obs = train[:, cols]
-        base = baseline[:, cols]
-        ok = ~np.isnan(obs) & ~np.isnan(base)
-        num = np.where(ok, obs, 0.0).sum(axis=1)
-        den = np.where(ok, base, 0.0).sum(axis=1)
-        factor = (num + PRIOR_UNITS * prior) / (den + PRIOR_UNITS)
-        factor = np.clip(factor, 0.05, 20.0)
-        mult[:, keys == key] = factor[:, None]
-        total_den = den.sum()
-        pooled[key] = float(
-            np.clip((num.sum() + PRIOR_UNITS * prior) / (total_den + PRIOR_UNITS), 0.05, 20.0)
-        )
-    return mult, pooled
+    ok = fest[None, :] & ~np.isnan(train) & ~np.isnan(baseline)
+    w = np.where(ok, baseline, 0.0)
+    excess = np.where(ok, train - baseline, 0.0)
+    prior = np.zeros((n_series, n_eff)) if parent is None else np.broadcast_to(parent, (n_series, n_eff))
+    a = np.einsum("st,ti,tj->sij", w, x, x) + PRIOR_UNITS * np.eye(n_eff)[None]
+    b = excess @ x + PRIOR_UNITS * prior
+    theta = np.linalg.solve(a, b[..., None])[..., 0]
+    mult = np.clip(1.0 + theta @ exposure.T, 0.05, 20.0)
+    return mult, theta
 
 
 def _centred_sum(x: np.ndarray, half: int) -> np.ndarray:

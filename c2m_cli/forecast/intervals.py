@@ -4,7 +4,7 @@ Residuals ``y − ŷ`` of the backtest windows, divided by each series' scale (t
 denominator), are pooled over the series of a level (per horizon step when there are at least
 ``MIN_PER_STEP`` of them, otherwise over all steps). A quantile forecast is
 ``ŷ + scale · Q_τ(residuals)``, floored at zero. The coverage reported is honest: the intervals of
-a backtest window are built from the residuals of the *other* windows only.
+a backtest window are built only from the residuals of windows that do not overlap it.
 """
 
 from __future__ import annotations
@@ -48,16 +48,14 @@ def apply_quantiles(point: np.ndarray, scale: np.ndarray, q: np.ndarray) -> np.n
 
 
 def heldout_bounds(
-    actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray
+    actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray, usable: np.ndarray
 ) -> np.ndarray:
-    """Backtest quantiles per window from the other windows' residuals: (series, windows, h, q)."""
+    """Backtest quantiles per window from the residuals of the windows that do not overlap it
+    (``usable[w]``): (series, windows, h, q)."""
     n_windows = actual.shape[1]
     out = np.empty((*forecast.shape, len(QUANTILES)))
     for w in range(n_windows):
-        others = np.ones(n_windows, dtype=bool)
-        others[w] = False
-        if not others.any():
-            others[w] = True
+        others = usable[w]
         q = residual_quantiles(actual, forecast, scale, others)
         out[:, w] = apply_quantiles(forecast[:, w], scale, q)
     return out
