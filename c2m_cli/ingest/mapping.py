@@ -180,7 +180,10 @@ def load_mapping(path: Path) -> Mapping:
         if key in {"timezone", "data_timezone"}:
             if not isinstance(value, str):
                 raise _bad(path, f"{key} must be a string such as \"Asia/Shanghai\"")
-            setattr(mapping, key, check_timezone(value))
+            try:
+                setattr(mapping, key, check_timezone(value))
+            except UsageError as exc:
+                raise _bad(path, f"{key}: {exc}") from None
         elif key in TABLES:
             if not isinstance(value, dict):
                 raise _bad(path, f"[{key}] must be a table of canonical column = source column")

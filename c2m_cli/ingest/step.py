@@ -89,7 +89,7 @@ def ingest_table(
         copies = later_copies(good, [KEYS[table]])
         duplicates = copies.height
         extra_rejects = duplicate_rejects(
-            copies, labels, reason=f"duplicate {KEYS[table]}", column=KEYS[table]
+            copies, labels, reason="duplicate", column=KEYS[table]
         )
     else:
         copies = pl.DataFrame(schema={FILE: pl.UInt32, LINE: pl.Int64})
