@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from c2m_cli import console
 from c2m_cli.commands._common import (
     ExecutorOpt,
     JsonOpt,
@@ -17,15 +18,23 @@ from c2m_cli.commands._common import (
     step_argv,
     validate_executor,
 )
+from c2m_cli.errors import UsageError
 
 NAME = "demo"
-HELP = "Generate a synthetic C2M world with planted truth, run every step on it, score recovery."
+HELP = (
+    "Generate a synthetic C2M world with planted truth (WORKSPACE/truth/), run every step on it "
+    "and score what was recovered (WORKSPACE/demo_scorecard.json)."
+)
 EPILOG = "Example: c2m demo ./demo-workspace --users 20000 --seed 0"
+
+_MARK = {True: "yes", False: "NO", None: "-"}
 
 
 def command(
     workspace: WorkspaceArg,
-    users: Annotated[int, typer.Option("--users", help="Number of synthetic consumers.")] = 20000,
+    users: Annotated[
+        int, typer.Option("--users", help="Number of synthetic consumers (at least 100).", show_default=True)
+    ] = 20000,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -36,7 +45,34 @@ def command(
         from c2m_cli.demo import run_demo
         from c2m_cli.workspace import Workspace
 
+        if users < 100:
+            raise UsageError(f"--users must be at least 100, got {users}")
         ws = Workspace(workspace)
-        return run_demo(ws, users=users, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace))
+        return run_demo(
+            ws, users=users, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace)
+        )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    def render(summary: dict[str, Any]) -> None:
+        seconds = summary["seconds"]
+        console.table(
+            f"c2m demo: {summary['users']:,} users in {seconds['total']:.1f} s",
+            ["step", "status", "seconds", "error"],
+            [
+                (s["step"], s["status"], seconds.get(s["step"], ""), s["error"] or "")
+                for s in summary["steps"]
+            ],
+        )
+        console.table(
+            "scorecard: planted truth recovered?",
+            ["step", "check", "value", "target", "recovered", "detail"],
+            [
+                (r["step"], r["check"], r["value"], r["target"], _MARK[r["passed"]], r["detail"])
+                for r in summary["checks"]
+            ],
+        )
+        console.info(
+            f"{summary['passed']} recovered, {summary['failed']} not recovered; "
+            f"scorecard written to {summary['scorecard']}"
+        )
+
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
