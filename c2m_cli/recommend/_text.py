@@ -61,6 +61,6 @@ def tagged(text: str) -> list[tuple[str, str]]:
             elif word.isascii():
                 tag = "eng" if word.isalpha() else "m"
             else:
-                tag = "n" if len(word) > 1 else "x"
+                tag = "un"
         out.append((word, tag))
     return out

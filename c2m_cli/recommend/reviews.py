@@ -80,7 +80,13 @@ def clause_aspects(text: str) -> tuple[list[str], bool]:
         if is_noun or is_verb_aspect:
             j = i
             if is_noun:  # merge consecutive nouns (挂绳 + 孔)
-                while j + 1 < n and tags[j + 1].startswith(NOUN_TAGS) and len(words[j + 1]) >= 1 and tags[j + 1] != "eng":
+                while (
+                    j + 1 < n
+                    and tags[j + 1].startswith(NOUN_TAGS)
+                    and tags[j + 1] != "eng"
+                    and words[j + 1] not in NEGATIVE_WORDS
+                    and not words[j + 1].startswith(("太", "很", "不", "没"))
+                ):
                     j += 1
             aspect = "".join(words[i : j + 1])
             window = tagged[j + 1 : j + 4]
@@ -188,7 +194,7 @@ def micro_demands(
     neg = mentions.filter(pl.col("negative")).unique(["rid", "aspect"], keep="first", maintain_order=True)
     totals = mentions.select("group", "reviews").unique()
     counts = neg.group_by("group", "aspect").agg(pl.len().alias("mentions"))
-    all_reviews = float(totals["reviews"].sum())
+    all_reviews = float(reviews.filter(pl.col("text").is_not_null()).height)
     aspect_all = counts.group_by("aspect").agg(pl.col("mentions").sum().alias("aspect_total"))
     table = (
         counts.join(totals, on="group")
