@@ -458,8 +458,11 @@ def gather_segments(ctx: Context) -> dict[str, Any]:
     total_size = float(profiles["size"].sum() or 0)
     cards = []
     for row in profiles.sort("size", "segment_id", descending=[True, False]).iter_rows(named=True):
+        pairs = [(_feature_name(c), row[c]) for c in z_columns]
+        if isinstance(row.get("features"), list):  # long form: [{feature, z, …}]
+            pairs += [(f.get("feature"), f.get("z")) for f in row["features"] if isinstance(f, dict)]
         zs = sorted(
-            ((c, row[c]) for c in z_columns if isinstance(row[c], int | float) and row[c] == row[c]),
+            ((str(f), float(z)) for f, z in pairs if isinstance(z, int | float) and z == z and f is not None),
             key=lambda item: (-abs(item[1]), item[0]),
         )[:5]
         tag_value = row[tags] if tags else None
@@ -479,7 +482,7 @@ def gather_segments(ctx: Context) -> dict[str, Any]:
                 "description": row[describe] if describe else None,
                 "action": row[action] if action else None,
                 "tags": [str(t) for t in (tag_value or [])][:8],
-                "portrait": [{"feature": _feature_name(c), "z": float(z)} for c, z in zs],
+                "portrait": [{"feature": f, "z": z} for f, z in zs],
             }
         )
     return {"cards": cards}
