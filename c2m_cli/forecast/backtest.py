@@ -130,7 +130,7 @@ def metrics_frame(backtest: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
         (pl.col("e").sum() / pl.col("y").abs().sum()).alias("bias"),
         pl.col("in80").mean().alias("coverage_80"),
         pl.col("in90").mean().alias("coverage_90"),
-    )
+    ).sort("level", "unique_id", "model")  # a fixed order: float sums below are then stable
     per_level = (
         frame.group_by("level", "model")
         .agg(

@@ -203,7 +203,8 @@ def compute_forecast(
         # retired products: no sale for longer than RETIRE_AFTER (stretched for slow movers)
         last_sale = np.array([_last_nonzero(r) for r in sku.y])
         nonzero = (np.nan_to_num(sku.y) > 0).sum(axis=1)
-        gap = np.divide(sku.seen, np.maximum(nonzero, 1))
+        first_sale = n_periods - sku.seen  # a series starts at its first sale
+        gap = np.where(nonzero >= 2, (last_sale - first_sale) / np.maximum(nonzero - 1, 1), 0.0)
         limit = np.maximum(RETIRE_AFTER[freq], 3 * gap)
         retired = (n_periods - 1 - last_sale) > limit
         info["retired_products"] = int(retired.sum())

@@ -122,6 +122,7 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
     interval = np.full(n_series, np.nan)
     since = np.zeros(n_series)
     started = np.zeros(n_series, dtype=bool)
+    seen = np.zeros(n_series)
     prob = np.full(n_series, np.nan)
     tsb_size = np.full(n_series, np.nan)
     out = {m: np.full((n_series, len(snaps)), np.nan) for m in ("croston", "sba", "tsb")}
@@ -135,10 +136,15 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
         first = demand & np.isnan(size)
         later = demand & ~first
         size = np.where(first, y, np.where(later, size + CROSTON_ALPHA * (y - size), size))
+        # the interval starts at the first observed gap between two demands
+        second = later & np.isnan(interval)
         interval = np.where(
-            first, since, np.where(later, interval + CROSTON_ALPHA * (since - interval), interval)
+            second,
+            since,
+            np.where(later, interval + CROSTON_ALPHA * (since - interval), interval),
         )
         since = np.where(demand, 0.0, since)
+        seen += has
         d = demand.astype(float)
         prob_fresh = has & np.isnan(prob)
         prob = np.where(prob_fresh, d, np.where(has, prob + TSB_BETA * (d - prob), prob))
@@ -148,7 +154,9 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
         )
         i = where.get(t + 1)
         if i is not None:
-            rate = np.where(np.isnan(size), 0.0, size / np.where(np.isnan(interval), 1.0, interval))
+            # one demand so far: its size spread over the periods seen
+            gap = np.where(np.isnan(interval), np.maximum(seen, 1.0), interval)
+            rate = np.where(np.isnan(size), 0.0, size / gap)
             rate = np.where(started, rate, np.nan)
             out["croston"][:, i] = rate
             out["sba"][:, i] = rate * (1 - CROSTON_ALPHA / 2)

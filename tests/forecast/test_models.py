@@ -1,0 +1,68 @@
+"""The per-series models on series whose right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from c2m_cli.forecast.models import BatchTask, forecast_batch
+
+
+def _task(y: np.ndarray, cutoffs: list[int], h: int = 4, season: int = 4) -> BatchTask:
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    ones = np.ones((y.shape[0], y.shape[1] + h))
+    return BatchTask(y, ones, ones, cutoffs, h, season)
+
+
+def test_constant_series_every_model_forecasts_the_constant() -> None:
+    out = forecast_batch(_task(np.full(20, 5.0), [12, 16]))
+    for name in ("naive", "seasonal_naive", "ses", "damped", "theta", "croston", "tsb", "adida", "ensemble"):
+        assert out["final"][name] == pytest.approx(np.full((1, 4), 5.0)), name
+        assert out["backtest"][name] == pytest.approx(np.full((1, 2, 4), 5.0)), name
+    # SBA's bias correction scales Croston by (1 - alpha / 2)
+    assert out["final"]["sba"] == pytest.approx(np.full((1, 4), 5.0 * 0.95))
+
+
+def test_seasonal_naive_repeats_the_last_season_and_trend_models_extrapolate() -> None:
+    season = np.array([1.0, 5.0, 2.0, 8.0] * 5)
+    out = forecast_batch(_task(season, [16]))
+    assert out["final"]["seasonal_naive"][0].tolist() == [1.0, 5.0, 2.0, 8.0]
+    assert out["backtest"]["seasonal_naive"][0, 0].tolist() == [1.0, 5.0, 2.0, 8.0]
+    trend = np.arange(1.0, 31.0)
+    out = forecast_batch(_task(trend, [20]))
+    for name in ("damped", "theta"):
+        path = out["final"][name][0]
+        assert np.all(np.diff(path) > 0), name  # keeps rising
+        assert path[0] == pytest.approx(31.0, abs=1.5), name
+    assert out["final"]["naive"][0].tolist() == [30.0] * 4
+
+
+def test_intermittent_series_croston_rate() -> None:
+    # demand of 6 every third period: Croston's rate is 6 / 3 = 2 per period
+    y = np.tile([0.0, 0.0, 6.0], 12)
+    y[0:2] = np.nan  # the series starts at its first sale
+    out = forecast_batch(_task(y, [24]))
+    assert out["final"]["croston"][0] == pytest.approx(np.full(4, 2.0), abs=0.05)
+    assert out["final"]["adida"][0] == pytest.approx(np.full(4, 2.0), abs=0.05)
+    # TSB updates its demand probability every period, so right after a demand it sits above
+    # the long-run 1/3 (steady state just after a demand: 0.1 / (1 - 0.9**3) = 0.369 → 2.21)
+    assert out["final"]["tsb"][0] == pytest.approx(np.full(4, 6 * 0.1 / (1 - 0.9**3)), abs=0.15)
+
+
+def test_a_row_depends_on_itself_only() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.poisson(3.0, size=(5, 40)).astype(float)
+    y[2, :10] = np.nan
+    together = forecast_batch(_task(y, [24, 28, 32]))
+    for row in range(5):
+        alone = forecast_batch(_task(y[row], [24, 28, 32]))
+        for phase in ("backtest", "final"):
+            for name, values in alone[phase].items():
+                np.testing.assert_array_equal(values[0], together[phase][name][row])
+
+
+def test_forecasts_are_never_negative() -> None:
+    falling = np.linspace(50, 0, 30)
+    out = forecast_batch(_task(falling, [20], h=12))
+    for name, values in out["final"].items():
+        assert (values >= 0).all(), name
