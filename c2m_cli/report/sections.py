@@ -849,13 +849,27 @@ def gather_scorecard(ctx: Context) -> dict[str, Any] | None:
     """The planted-truth scorecard of ``c2m demo`` (None when the workspace is not a demo)."""
     path = ctx.ws.root / "demo_scorecard.json"
     if not path.is_file():
-        return None
+        if not (ctx.ws.root / "truth" / "world.json").is_file():
+            return None
+        return {"rows": live_scorecard(ctx.ws)}
     ctx.step.note_input_file(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InvalidDataError(f"{path}: not valid JSON ({exc})") from exc
     return {"rows": scorecard_rows(data)}
+
+
+def live_scorecard(ws: Workspace) -> list[dict[str, Any]]:
+    """Score a demo world now (before `c2m demo` writes its scorecard), steps taken from the manifest."""
+    from c2m_cli import scorecard
+
+    ran = {s.get("command") for s in ws.manifest().get("steps", [])}
+    statuses = {
+        step: {"status": "ok" if step in ran or step == "synth" else "not run", "error": None}
+        for step in scorecard.STEP_ORDER
+    }
+    return [row for row in scorecard.collect(ws, statuses) if row["step"] != "report"]
 
 
 def scorecard_rows(data: Any) -> list[dict[str, Any]]:
