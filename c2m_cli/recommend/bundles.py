@@ -30,9 +30,10 @@ def mine_bundles(
     min_support: float = 0.001,
     min_count: int = 5,
     min_confidence: float = 0.0,
+    min_lift: float = 1.0,
     max_size: int = 3,
 ) -> tuple[pl.DataFrame, dict]:
-    """Association rules X → y (|X| = 1 or 2) over baskets, with support, confidence and lift."""
+    """Association rules X → y (|X| = 1 or 2) over baskets with lift above ``min_lift`` (bundles)."""
     pairs = pairs.collect()
     n_baskets = pairs["basket"].n_unique()
     note = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
@@ -90,7 +91,7 @@ def mine_bundles(
                 rules.append(r)
     out = (
         pl.concat(rules)
-        .filter(pl.col("confidence") >= min_confidence)
+        .filter((pl.col("confidence") >= min_confidence) & (pl.col("lift") > min_lift))
         .with_columns(_a=pl.col("antecedent").list.join(","), _c=pl.col("consequent").list.join(","))
         .sort(["lift", "support", "_a", "_c"], descending=[True, True, False, False])
         .drop("_a", "_c")
