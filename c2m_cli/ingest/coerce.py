@@ -120,7 +120,9 @@ def _with_format(normalized: pl.Expr, raw: pl.Expr, fmt: str, timezone: str) -> 
     if fmt in SPECIAL_FORMATS:
         digits = raw.str.contains(r"^\d{9,10}(\.\d+)?$" if fmt == EPOCH_SECONDS else r"^\d{12,13}$")
         return pl.when(digits).then(_epoch(raw, fmt))
-    parsed = normalized.str.strptime(pl.Datetime("us"), fmt, strict=False)
+    # built-in formats read normalized text; a format the user pinned reads the text as it is
+    target = normalized if fmt in DATETIME_FORMATS else raw
+    parsed = target.str.strptime(pl.Datetime("us"), fmt, strict=False)
     if "%z" in fmt or "%#z" in fmt or "%:z" in fmt:
         return parsed.cast(UTC_US)
     return _localize(parsed, timezone)
