@@ -129,10 +129,16 @@ def compute_labels(
             pl.col("attitude_reviews").fill_null(0)
         )
 
-    rhythm = purchase_rhythm(lines)
+    rhythm = purchase_rhythm(
+        lines,
+        as_of,
+        active_days=options.active_days,
+        sleeping_days=options.sleeping_days,
+        rhythm_multiple=options.rhythm_multiple,
+    )
     life_in = (
         behavior.select("user_id", "behavior_recency_days", "behavior_first_purchase", "behavior_purchase_days")
-        .join(value.select("user_id", "value_p_alive", "value_tier"), on="user_id", how="left")
+        .join(value.select("user_id", "value_p_alive", "value_tier", "value_clv_percentile"), on="user_id", how="left")
         .join(rhythm, on="user_id", how="left")
         .join(
             review_stats.select("user_id", "_positive_reviews")
@@ -173,6 +179,7 @@ def run_label(
     rhythm_multiple: float = 2.0,
     p_alive_floor: float = 0.05,
     loyal_orders: int = 4,
+    super_share: float = 0.02,
     clv_months: int = 12,
     fit_sample: int = 100_000,
     tag_saturation: float = 3.0,
@@ -191,6 +198,7 @@ def run_label(
         rhythm_multiple=rhythm_multiple,
         p_alive_floor=p_alive_floor,
         loyal_orders=loyal_orders,
+        super_share=super_share,
         clv_months=clv_months,
         fit_sample=fit_sample,
         tag_saturation=tag_saturation,
@@ -236,6 +244,8 @@ def _validate(options: LabelOptions) -> None:
         raise UsageError(
             "lifecycle thresholds must satisfy 0 < --new-days <= --active-days < --sleeping-days < --dormant-days"
         )
+    if not 0 <= options.super_share <= 1:
+        raise UsageError("--super-share must be between 0 and 1")
     if options.fit_sample < 2:
         raise UsageError("--fit-sample must be at least 2")
     if options.tag_saturation <= 0 or not 0 <= options.min_tag_score < 1:

@@ -24,6 +24,7 @@ class LabelOptions:
     rhythm_multiple: float = 2.0
     p_alive_floor: float = 0.05
     loyal_orders: int = 4
+    super_share: float = 0.02
     clv_months: int = 12
     fit_sample: int = 100_000
     tag_saturation: float = 3.0

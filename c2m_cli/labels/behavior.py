@@ -77,17 +77,30 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
     return frame.sort("user_id")
 
 
-def purchase_rhythm(lines: pl.LazyFrame) -> pl.DataFrame:
-    """Per buyer: median and last gap (days) between distinct purchase days."""
+def purchase_rhythm(
+    lines: pl.LazyFrame, as_of: dt.date, *, active_days: int, sleeping_days: int, rhythm_multiple: float
+) -> pl.DataFrame:
+    """Per buyer: the median gap (days) between distinct purchase days, the rhythm ``stretch``
+    and the day the user last came back after a lapse longer than the (stretched) sleeping
+    threshold (``_return_day``, null if never)."""
     days = lines.filter(pl.col("is_purchase")).select("user_id", "day").unique()
-    return (
+    gaps = (
         days.sort("user_id", "day")
         .with_columns(pl.col("day").diff().over("user_id").dt.total_days().alias("_gap"))
-        .group_by("user_id")
+        .with_columns(pl.col("_gap").median().over("user_id").alias("lifecycle_typical_gap_days"))
+        .with_columns(
+            pl.max_horizontal(
+                pl.lit(1.0), (rhythm_multiple * pl.col("lifecycle_typical_gap_days") / active_days).fill_null(1.0)
+            ).alias("lifecycle_stretch")
+        )
+    )
+    lapse = pl.col("_gap") > sleeping_days * pl.col("lifecycle_stretch")
+    return (
+        gaps.group_by("user_id")
         .agg(
-            pl.col("_gap").median().alias("lifecycle_typical_gap_days"),
-            pl.col("_gap").last().alias("_last_gap"),
-            pl.col("_gap").max().alias("_max_gap"),
+            pl.col("lifecycle_typical_gap_days").first(),
+            pl.col("lifecycle_stretch").first(),
+            pl.col("day").filter(lapse).max().alias("_return_day"),
         )
         .collect()
     )

@@ -18,6 +18,8 @@ from scipy import optimize, special
 
 from c2m_cli.errors import InvalidDataError
 
+LOG_BOUND = 12.0  # parameters stay within e^±12 (in scaled units) while optimising
+
 
 def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows of the given columns and how often each occurs (the likelihood's weights)."""
@@ -27,10 +29,17 @@ def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def _minimise(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float]:
-    """Minimise a negative log-likelihood over log-parameters; Nelder-Mead polish after L-BFGS-B."""
-    first = optimize.minimize(nll, start, method="L-BFGS-B")
+    """Minimise a negative log-likelihood over bounded log-parameters (L-BFGS-B), then a short
+    Nelder-Mead polish; degenerate data (a handful of customers) stops at the bounds instead of
+    wandering off to infinity."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    first = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds)
     second = optimize.minimize(
-        nll, first.x, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20000}
+        nll,
+        first.x,
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 400 * len(start)},
     )
     best = second if second.fun <= first.fun else first
     return np.exp(best.x), float(best.fun)

@@ -6,12 +6,13 @@ as-of date; otherwise by recency against thresholds ``active_days`` / ``sleeping
 ``stretch = max(1, rhythm_multiple × typical_gap / active_days)`` — a buyer who comes every four
 months is not asleep after 91 days. P(alive) from BG/NBD then demotes an active-by-recency user
 whose P(alive) is below ``p_alive_floor`` to sleeping (the model has seen a rhythm the recent
-silence breaks). ``lifecycle_reactivated``: the last purchase came after a lapse longer than the
-user's sleeping threshold, i.e. the user had gone dormant and came back.
+silence breaks). ``lifecycle_reactivated``: the user is active again after a lapse longer than
+their (stretched) sleeping threshold, and came back within the last ``sleeping_days``.
 
 Growth ladder after 5CM (turning buyers into recommenders): one_time → repeat → loyal
 (≥ ``loyal_orders`` purchase days and still active) → advocate (loyal and recommends: positive
-reviews) → super_user (advocate in the top value tier).
+reviews) → super_user (the advocates at the very top — ``super_share`` of all buyers — by
+min(percentile of purchase days, percentile of positive reviews): frequent *and* vocal).
 """
 
 from __future__ import annotations
@@ -33,16 +34,14 @@ def lifecycle_labels(
     customers: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``users`` holds user_id, behavior_*, value_p_alive, value_tier, lifecycle_typical_gap_days,
-    _last_gap and the review advocacy count ``_positive_reviews``."""
+    lifecycle_stretch, _return_day and the review advocacy count ``_positive_reviews``."""
     o = options
-    gap = pl.col("lifecycle_typical_gap_days")
-    stretch = pl.max_horizontal(pl.lit(1.0), (o.rhythm_multiple * gap / o.active_days).fill_null(1.0))
     recency = pl.col("behavior_recency_days")
     first = pl.col("behavior_first_purchase")
     signup_new = pl.lit(False)
     if customers is not None and "signup_ts" in customers.columns:
         signup_new = (pl.col("_signup_day") >= pl.lit(as_of - dt.timedelta(days=o.new_days - 1))).fill_null(False)
-    frame = users.with_columns(lifecycle_stretch=stretch)
+    frame = users.with_columns(pl.col("lifecycle_stretch").fill_null(1.0))
     by_recency = (
         pl.when(recency <= o.active_days * pl.col("lifecycle_stretch"))
         .then(pl.lit("active"))
@@ -69,17 +68,25 @@ def lifecycle_labels(
         lifecycle_recency_days=recency,
     ).with_columns(
         lifecycle_reactivated=(
-            (pl.col("_last_gap") > o.sleeping_days * pl.col("lifecycle_stretch")).fill_null(False)
+            (pl.lit(as_of) - pl.col("_return_day")).dt.total_days().le(o.sleeping_days).fill_null(False)
             & pl.col("lifecycle_stage").is_in(["active", "new"])
         ),
     )
     purchases = pl.col("behavior_purchase_days").fill_null(0)
     loyal = (purchases >= o.loyal_orders) & pl.col("lifecycle_stage").is_in(["active", "new"])
-    advocate = loyal & (pl.col("_positive_reviews").fill_null(0) > 0)
+    positive = pl.col("_positive_reviews").fill_null(0).cast(pl.Float64)
+    advocate = loyal & (positive > 0)
+    buyer = purchases > 0
+    n_buyers = buyer.sum()
+    advocacy_pct = pl.when(buyer).then(positive).rank("average") / n_buyers
+    frequency_pct = pl.when(buyer).then(purchases.cast(pl.Float64)).rank("average") / n_buyers
+    engagement = pl.min_horizontal(frequency_pct.fill_null(0.0), advocacy_pct.fill_null(0.0))
+    # rows are sorted by user_id, so "ordinal" breaks ties deterministically
+    top = pl.when(advocate).then(engagement).rank("ordinal", descending=True) <= (o.super_share * n_buyers).ceil()
     ladder = (
         pl.when(purchases == 0)
         .then(pl.lit("none"))
-        .when(advocate & (pl.col("value_tier") == "high"))
+        .when(advocate & top.fill_null(False))
         .then(pl.lit("super_user"))
         .when(advocate)
         .then(pl.lit("advocate"))

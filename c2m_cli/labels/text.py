@@ -8,7 +8,9 @@ in ``seeds/`` (``lexicon_motive.csv``, ``lexicon_lifestyle.csv``, ``lexicon_atti
 term, tag, weight, lang). Attitudes also draw on behaviour (negative reviews and returns → 挑剔,
 pre-sale buying → 尝鲜, one dominant brand over many orders → 忠诚, many views per order → 理性对比).
 
-A tag's score is ``1 − exp(−Σ weight × count / saturation)`` in [0, 1); its evidence lists the
+A tag's score is ``1 − exp(−Σ_documents weight × source weight × log2(1 + repeats) / saturation)``
+in [0, 1), the source weights being reviewed 1, searched 0.5, bought 0.25 (what users write
+about themselves weighs most); its evidence lists the
 strongest terms, e.g. ``searched 游戏本 ×7; bought 机械键盘 ×2``.
 """
 
@@ -25,8 +27,10 @@ from c2m_cli.errors import C2MError
 from c2m_cli.resources import read_seed
 
 FAMILIES = ("motive", "attitude", "lifestyle")
+HIT_SCHEMA = {"user_id": pl.String, "source": pl.String, "text": pl.String, "family": pl.String, "tag": pl.String, "term": pl.String, "weight": pl.Float64, "n": pl.Float64}
 TAG_SCHEMA = {"user_id": pl.String, "family": pl.String, "tag": pl.String, "score": pl.Float64, "evidence": pl.String}
-_HAS_CJK = re.compile(r"[\u3400-\u9fff]")
+# What a user writes about themselves weighs more than what a search or a basket implies.
+SOURCE_WEIGHTS = {"reviewed": 1.0, "searched": 0.5, "bought": 0.25, "behaviour": 1.0}
 
 
 @cache
@@ -78,18 +82,39 @@ def segment(texts: list[str]) -> list[list[str]]:
 
 
 def term_hits(docs: pl.DataFrame) -> pl.DataFrame:
-    """``docs`` (user_id, source, text, n) → hits (user_id, source, family, tag, term, weight, n)."""
-    empty = pl.DataFrame(schema={"user_id": pl.String, "source": pl.String, "family": pl.String, "tag": pl.String, "term": pl.String, "weight": pl.Float64, "n": pl.Float64})
+    """``docs`` (user_id, source, text, n) → one hit per document and lexicon term found in it:
+    (user_id, source, text, family, tag, term, weight, n)."""
+    empty = pl.DataFrame(schema=HIT_SCHEMA)
     docs = docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
     if docs.is_empty():
         return empty
     lex = lexicon()
     texts = docs.select("text").unique().sort("text")
-    zh_texts = texts.filter(pl.col("text").str.contains(r"[\u3400-\u9fff]"))
-    tokens = pl.DataFrame(
-        {"text": zh_texts["text"], "term": pl.Series(segment(zh_texts["text"].to_list()), dtype=pl.List(pl.String))}
-    ).explode("term")
     zh_lex = lex.filter(pl.col("lang") == "zh")
+    # jieba runs on the distinct clauses that contain a lexicon term at all: it splits text
+    # at punctuation anyway, so the tokens are those of the whole text, at a fraction of the cost
+    clauses = (
+        texts.with_columns(pl.col("text").str.extract_all(r"[^\s，。！？；、,.!?;:：~～…]+").alias("clause"))
+        .explode("clause")
+        .drop_nulls("clause")
+    )
+    zh_terms = zh_lex["term"].unique().sort().to_list()
+    candidates = (
+        clauses.select("clause").unique()
+        .filter(pl.col("clause").str.to_lowercase().str.contains_any(zh_terms))
+        .sort("clause")
+    )
+    tokens = (
+        pl.DataFrame(
+            {
+                "clause": candidates["clause"],
+                "term": pl.Series(segment(candidates["clause"].to_list()), dtype=pl.List(pl.String)),
+            }
+        )
+        .explode("term")
+        .join(clauses, on="clause", how="inner")
+        .select("text", "term")
+    )
     hits_zh = tokens.join(zh_lex, on="term", how="inner")
     en_terms = lex.filter(pl.col("lang") != "zh")["term"].unique().sort(descending=True).to_list()
     hits_en = pl.DataFrame(schema={"text": pl.String, "term": pl.String})
@@ -110,24 +135,41 @@ def term_hits(docs: pl.DataFrame) -> pl.DataFrame:
     if hits.is_empty():
         return empty
     return (
-        docs.join(hits, on="text", how="inner")
-        .group_by("user_id", "source", "family", "tag", "term")
-        .agg(pl.col("weight").first(), pl.col("n").sum().cast(pl.Float64))
+        docs.join(hits.unique(["text", "family", "tag", "term"]), on="text", how="inner")
         .select(empty.columns)
+        .cast(empty.schema)  # type: ignore[arg-type]
     )
 
 
 def score_tags(hits: pl.DataFrame, saturation: float) -> pl.DataFrame:
-    """Long tags (user_id, family, tag, score, evidence) from term hits."""
+    """Long tags (user_id, family, tag, score, evidence) from term hits.
+
+    A document (a review, a distinct search query, a bought product) counts once per tag, with
+    its strongest term's weight, times its source's weight, times ``log2(1 + n)`` for a document
+    repeated ``n`` times (the seventh identical search adds less than the second)."""
     if hits.is_empty():
         return pl.DataFrame(schema=TAG_SCHEMA)
-    per_term = hits.with_columns((pl.col("weight") * pl.col("n")).alias("_w")).with_columns(
-        (pl.col("source") + pl.lit(" ") + pl.col("term") + pl.lit(" ×") + pl.col("n").round(0).cast(pl.Int64).cast(pl.String)).alias("_ev")
+    source_weight = pl.col("source").replace_strict(SOURCE_WEIGHTS, default=1.0, return_dtype=pl.Float64)
+    per_doc = (
+        hits.group_by("user_id", "family", "tag", "source", "text")
+        .agg(pl.col("weight").max(), pl.col("n").max())
+        .with_columns((pl.col("weight") * source_weight * (1.0 + pl.col("n")).log(2)).alias("_w"))
+        .group_by("user_id", "family", "tag")
+        .agg(pl.col("_w").sum().alias("_total"))
+    )
+    per_term = (
+        hits.group_by("user_id", "family", "tag", "source", "term")
+        .agg(pl.col("n").sum(), pl.col("weight").first())
+        .with_columns((pl.col("weight") * pl.col("n") * source_weight).alias("_rank"))
+        .with_columns(
+            (pl.col("source") + pl.lit(" ") + pl.col("term") + pl.lit(" ×") + pl.col("n").round(0).cast(pl.Int64).cast(pl.String)).alias("_ev")
+        )
+        .sort(["user_id", "family", "tag", "_rank", "source", "term"], descending=[False, False, False, True, False, False])
+        .group_by("user_id", "family", "tag", maintain_order=True)
+        .agg(pl.col("_ev").head(3).str.join("; ").alias("evidence"))
     )
     return (
-        per_term.sort(["user_id", "family", "tag", "_w", "source", "term"], descending=[False, False, False, True, False, False])
-        .group_by("user_id", "family", "tag", maintain_order=True)
-        .agg(pl.col("_w").sum().alias("_total"), pl.col("_ev").head(3).str.join("; ").alias("evidence"))
+        per_doc.join(per_term, on=["user_id", "family", "tag"], how="inner")
         .with_columns(score=1.0 - (-pl.col("_total") / saturation).exp())
         .select("user_id", "family", "tag", "score", "evidence")
         .sort("user_id", "family", pl.col("score"), "tag", descending=[False, False, True, False])
@@ -249,5 +291,5 @@ def behaviour_hits(behavior: pl.DataFrame, review_stats: pl.DataFrame | None, vi
         )
     frame = pl.concat(rows)
     return frame.select(
-        "user_id", pl.lit("behaviour").alias("source"), pl.lit("attitude").alias("family"), "tag", "term", "weight", "n"
-    )
+        "user_id", pl.lit("behaviour").alias("source"), pl.col("term").alias("text"), pl.lit("attitude").alias("family"), "tag", "term", "weight", "n"
+    ).cast(HIT_SCHEMA)  # type: ignore[arg-type]
