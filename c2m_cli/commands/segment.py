@@ -1,11 +1,13 @@
-"""`c2m segment`."""
+"""`c2m segment`: parse options, call ``run_segment``, render the selection table and segments."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from c2m_cli import console
 from c2m_cli.commands._common import (
     ExecutorOpt,
     JsonOpt,
@@ -19,13 +21,31 @@ from c2m_cli.commands._common import (
 )
 
 NAME = "segment"
-HELP = "Group labelled consumers into segments a marketer can act on."
-EPILOG = "Example: c2m segment ./ws --k auto"
+HELP = (
+    "Group labelled consumers into segments a marketer can act on.\n\n"
+    "Reads labels.parquet (+ tags.parquet, orders and products when present); writes "
+    "segments.parquet, segment_profiles.parquet and segment_model.json. With --k auto, k is "
+    "chosen in --k-min…--k-max: among k whose mean bootstrap adjusted Rand index reaches "
+    "--min-stability, the highest silhouette; if none is that stable, the most stable k. --assign scores other users with the saved model into "
+    "segment_assignments.parquet."
+)
+EPILOG = (
+    "Example: c2m segment ./ws --k auto --method kmeans --seed 0\n\n"
+    "Example: c2m segment ./ws --assign ./other/labels.parquet"
+)
 
 
 def command(
     workspace: WorkspaceArg,
-    k: Annotated[str, typer.Option("--k", help="Number of segments, or `auto` to choose in 3–12.")] = "auto",
+    k: Annotated[str, typer.Option("--k", help="Number of segments, or `auto` to choose in --k-min…--k-max.")] = "auto",
+    method: Annotated[str, typer.Option("--method", help="Clustering: `kmeans` (MiniBatch beyond 200,000 users) or `gmm` (diagonal Gaussian mixture).")] = "kmeans",
+    assign: Annotated[Path | None, typer.Option("--assign", help="Assign the users of OTHER_LABELS.parquet (tags.parquet beside it is used) with the saved model.", metavar="OTHER_LABELS.parquet")] = None,
+    k_min: Annotated[int, typer.Option("--k-min", help="Smallest k tried by --k auto.")] = 3,
+    k_max: Annotated[int, typer.Option("--k-max", help="Largest k tried by --k auto.")] = 12,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples per k for the stability (ARI, Jaccard).")] = 5,
+    sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability.")] = 12000,
+    min_stability: Annotated[float, typer.Option("--min-stability", help="Mean bootstrap ARI a k needs to be chosen on fit.")] = 0.8,
+    reduce: Annotated[str, typer.Option("--reduce", help="Dimensionality reduction before clustering: `none` or `pca` (90% of variance).")] = "none",
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -37,6 +57,67 @@ def command(
         from c2m_cli.workspace import Workspace
 
         ws = Workspace(workspace, create=False)
-        return run_segment(ws, k=k, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace))
+        return run_segment(
+            ws,
+            k=k,
+            method=method,
+            assign=assign,
+            k_min=k_min,
+            k_max=k_max,
+            n_boot=bootstrap,
+            sample_size=sample_size,
+            min_stability=min_stability,
+            reduce=reduce,
+            seed=seed,
+            executor=validate_executor(executor),
+            argv=step_argv(workspace),
+        )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+
+
+def _num(x: Any, fmt: str) -> str:
+    return "" if x is None else format(x, fmt)
+
+
+def render(summary: dict[str, Any]) -> None:
+    if "assigned" in summary:
+        console.info(f"assigned {summary['assigned']:,} users → {summary['output']}")
+        console.table(
+            "assignments",
+            ["segment", "name", "users"],
+            [(s["segment_id"], s["segment_name"], f"{s['size']:,}") for s in summary["segments"]],
+        )
+        return
+    gmm = summary["method"] == "gmm"
+    console.table(
+        f"choosing k ({summary['k_mode']}): {summary['criterion']}",
+        ["k", "silhouette", *(["BIC"] if gmm else []), "bootstrap ARI", "min ARI", "chosen"],
+        [
+            (
+                r["k"],
+                _num(r.get("silhouette"), ".3f"),
+                *([_num(r.get("bic"), ",.0f")] if gmm else []),
+                _num(r["stability_ari"], ".3f"),
+                _num(r["stability_ari_min"], ".3f"),
+                "◀" if r["chosen"] else "",
+            )
+            for r in summary["selection"]
+        ],
+    )
+    console.table(
+        f"{summary['k']} segments of {summary['users']:,} users ({summary['algorithm']}, {summary['features']} features)",
+        ["segment", "name", "users", "share", "value share", "stability", "description"],
+        [
+            (
+                s["segment_id"],
+                s["segment_name"],
+                f"{s['size']:,}",
+                _num(s["share"], ".1%"),
+                _num(s["value_share"], ".1%"),
+                _num(s["stability_jaccard"], ".2f"),
+                s["description"],
+            )
+            for s in summary["segments"]
+        ],
+    )

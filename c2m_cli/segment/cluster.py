@@ -7,11 +7,13 @@ through the same two functions, ``assign`` and ``distances``, with no scikit-lea
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 METHODS = ("kmeans", "gmm")
@@ -66,7 +68,17 @@ def fit(
     n_init: int = 3,
     minibatch_from: int = MINIBATCH_FROM,
 ) -> Clustering:
-    """Fit ``k`` clusters to ``X`` (rows = users); deterministic for a given seed."""
+    """Fit ``k`` clusters to ``X`` (rows = users); deterministic for a given seed.
+
+    Fewer distinct clusters than ``k`` (duplicate rows, tiny bootstrap resamples) is not an
+    error here: callers count the clusters found (the selection table's ``clusters_found``).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _fit(X, k, method=method, seed=seed, n_init=n_init, minibatch_from=minibatch_from)
+
+
+def _fit(X: np.ndarray, k: int, *, method: str, seed: int, n_init: int, minibatch_from: int) -> Clustering:
     if method == "kmeans":
         if X.shape[0] >= minibatch_from:
             model: Any = MiniBatchKMeans(
@@ -77,7 +89,7 @@ def fit(
         return Clustering("kmeans", np.asarray(model.cluster_centers_, dtype=np.float64), algorithm="kmeans")
     if method == "gmm":
         model = GaussianMixture(
-            n_components=k, covariance_type="diag", random_state=seed, n_init=1, reg_covar=1e-3, max_iter=200
+            n_components=k, covariance_type="diag", random_state=seed, n_init=n_init, reg_covar=0.05, max_iter=200
         ).fit(X)
         return Clustering(
             "gmm",

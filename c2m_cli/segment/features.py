@@ -34,7 +34,7 @@ import polars as pl
 from c2m_cli.errors import InvalidDataError
 
 ID_COLUMN = "user_id"
-SKEW_FOR_LOG = 2.0  # a non-negative column more skewed than this is log1p-transformed
+SKEW_FOR_LOG = 1.0  # a non-negative column more skewed than this is log1p-transformed
 _NUMERIC_KINDS = ("numeric", "bool")
 
 
@@ -196,6 +196,7 @@ def plan_features(
         support = (
             tags.lazy()
             .filter(pl.col("score").is_not_null() & (pl.col("score") > 0))
+            .join(labels.lazy().select(pl.col(ID_COLUMN).cast(pl.String)), on=ID_COLUMN, how="semi")
             .group_by("family", "tag")
             .agg(pl.col("user_id").n_unique().alias("users"))
             .filter(pl.col("users") >= min_users)
@@ -218,8 +219,9 @@ def plan_features(
             )
 
     if not specs:
+        why = "; ".join(f"{d['column']}: {d['reason']}" for d in dropped[:6]) or "no column besides user_id"
         raise InvalidDataError(
-            "labels.parquet has no usable feature column (numeric, boolean or low-cardinality text)"
+            f"labels.parquet has no usable feature column (numeric, boolean or low-cardinality text) — {why}"
         )
     # a unit is one numeric column, one categorical column (all its one-hots) or one tag family
     units: dict[str, set[str]] = {}

@@ -71,41 +71,42 @@ def _spend_lifts(
     lines = orders.lazy()
     if "status" in orders.columns:
         lines = lines.filter(pl.col("status").is_null() | pl.col("status").is_in(["paid", "presale"]))
-    spend = (
+    lines_frame = (
         lines.select(
             pl.col("user_id").cast(pl.String),
             pl.col("sku").cast(pl.String),
             (pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)).alias("spend"),
         )
         .join(
-            products.lazy().select(pl.col("sku").cast(pl.String), pl.col(column).cast(pl.String).alias("value")),
+            products.lazy().select(pl.col("sku").cast(pl.String), pl.col(column).cast(pl.String).alias("value")).unique("sku", keep="first", maintain_order=True),
             on="sku",
             how="inner",
+            maintain_order="left",
         )
         .filter(pl.col("value").is_not_null() & (pl.col("spend") > 0))
-        .join(assignment.lazy(), on="user_id", how="inner")
-        .group_by("seg", "value")
-        .agg(pl.col("spend").sum())
+        .join(assignment.lazy(), on="user_id", how="inner", maintain_order="left")
+        .select("seg", pl.col("value").rank("dense").cast(pl.Int64).alias("code") - 1, "value", "spend")
         .collect()
     )
-    if spend.height == 0:
+    if lines_frame.height == 0:
         return empty
-    base = spend.group_by("value").agg(pl.col("spend").sum().alias("base"))
-    total = float(base["base"].sum())
-    table = (
-        spend.join(base, on="value")
-        .with_columns(
-            (pl.col("spend") / pl.col("spend").sum().over("seg")).alias("share"),
-            (pl.col("base") / total).alias("base_share"),
-        )
-        .with_columns((pl.col("share") / pl.col("base_share")).alias("lift"))
-        .filter(pl.col("share") >= MIN_CATEGORY_SHARE)
-        .sort(["seg", "lift", "value"], descending=[False, True, False])
-        .group_by("seg", maintain_order=True)
-        .head(top)
-    )
-    for seg, value, share, lift in table.select("seg", "value", "share", "lift").iter_rows():
-        empty[int(seg)].append({"value": value, "spend_share": float(share), "lift": float(lift)})
+    # sums by bincount in row order (bit-reproducible, unlike a parallel group-by)
+    codes = lines_frame["code"].to_numpy()
+    nv = int(codes.max()) + 1
+    sums = np.bincount(
+        lines_frame["seg"].to_numpy().astype(np.int64) * nv + codes,
+        weights=lines_frame["spend"].to_numpy(),
+        minlength=k * nv,
+    ).reshape(k, nv)
+    values = lines_frame.select("code", "value").unique("code").sort("code")["value"].to_list()
+    seg_tot = sums.sum(axis=1, keepdims=True)
+    share = np.divide(sums, seg_tot, out=np.zeros_like(sums), where=seg_tot > 0)
+    base_share = sums.sum(axis=0) / sums.sum()
+    lift = np.divide(share, base_share, out=np.zeros_like(share), where=base_share > 0)
+    for j in range(k):
+        ok = np.flatnonzero(share[j] >= MIN_CATEGORY_SHARE)
+        ranked = sorted(ok, key=lambda c: (-lift[j, c], values[c]))[:top]
+        empty[j] = [{"value": values[c], "spend_share": float(share[j, c]), "lift": float(lift[j, c])} for c in ranked]
     return empty
 
 
@@ -127,44 +128,40 @@ def build_profiles(
     p = len(specs)
     fcols = [f"f{i}" for i in range(p)]
     seg_s = pl.Series("seg", seg, dtype=pl.Int32)
-    with_seg = raw.with_columns(seg_s)
-    means = (
-        with_seg.group_by("seg").agg([pl.col(c).mean() for c in fcols]).sort("seg")
-    )
-    present = means["seg"].to_numpy()
+    # sums in numpy, in row order: polars' parallel group-by sums are not bit-reproducible
+    sizes = np.bincount(seg, minlength=k)
+    R = raw.select(fcols).to_numpy().astype(np.float64)
+    order = np.argsort(seg, kind="stable")
+    starts = np.searchsorted(seg[order], np.arange(k))
     seg_means = np.full((k, p), np.nan)
-    seg_means[present] = means.select(fcols).to_numpy()
-    base_stats = raw.select([pl.col(c).mean().alias(f"m{c}") for c in fcols] + [pl.col(c).std().alias(f"s{c}") for c in fcols]).row(0)
-    base_mean = np.asarray(base_stats[:p], dtype=np.float64)
-    base_std = np.asarray(base_stats[p:], dtype=np.float64)
+    nonempty = sizes > 0
+    if p:
+        sums = np.add.reduceat(R[order], starts[nonempty], axis=0)
+        seg_means[nonempty] = sums / sizes[nonempty, None]
+    base_mean = R.mean(axis=0)
+    base_std = R.std(axis=0, ddof=1) if n > 1 else np.full(p, np.nan)
     base_std = np.where(np.isfinite(base_std) & (base_std > 1e-12), base_std, np.nan)
     z = (seg_means - base_mean) / base_std
-    sizes = np.bincount(seg, minlength=k)
+    del R
 
     # value and lifecycle
     value_col = "value_clv" if "value_clv" in labels.columns else None
     frame = labels.select(pl.col("user_id").cast(pl.String)).with_columns(seg_s)
-    if value_col:
-        frame = frame.with_columns(labels[value_col].cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).alias("v"))
-    if "lifecycle_stage" in labels.columns:
-        frame = frame.with_columns(labels["lifecycle_stage"].cast(pl.String).alias("stage"))
     value_share = np.full(k, np.nan)
     avg_value = np.full(k, np.nan)
     if value_col:
-        v = frame.group_by("seg").agg(pl.col("v").sum().alias("s"), pl.col("v").mean().alias("m"))
-        total = float(frame["v"].sum())
-        idx = v["seg"].to_numpy()
+        v = labels[value_col].cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).to_numpy()
+        v_sums = np.bincount(seg, weights=v, minlength=k)
+        total = float(v.sum())
         if total > 0:
-            value_share[idx] = v["s"].to_numpy() / total
-        avg_value[idx] = v["m"].to_numpy()
+            value_share = v_sums / total
+        avg_value = np.divide(v_sums, sizes, out=np.full(k, np.nan), where=nonempty)
     stage_mix = np.full((k, len(STAGES)), np.nan)
-    if "stage" in frame.columns:
-        mix = (
-            frame.group_by("seg")
-            .agg([(pl.col("stage") == s).mean().alias(s) for s in STAGES])
-            .sort("seg")
-        )
-        stage_mix[mix["seg"].to_numpy()] = mix.select(STAGES).to_numpy()
+    if "lifecycle_stage" in labels.columns:
+        stage = labels["lifecycle_stage"].cast(pl.String)
+        for q, s_name in enumerate(STAGES):
+            hits = (stage == s_name).fill_null(False).to_numpy().astype(np.float64)
+            stage_mix[:, q] = np.divide(np.bincount(seg, weights=hits, minlength=k), sizes, out=np.full(k, np.nan), where=nonempty)
 
     assignment = frame.select("user_id", "seg")
     top_categories = _spend_lifts(orders, products, assignment, "category_l1", k)

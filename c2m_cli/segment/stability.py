@@ -5,11 +5,11 @@ All of it runs on one random sample of at most ``sample_size`` users (the same f
 * for each k, a reference clustering of the sample and ``n_boot`` clusterings of bootstrap
   resamples of it; each bootstrap clustering labels the whole sample, and its adjusted Rand
   index with the reference measures how reproducible k clusters are (Lange et al. 2004);
-* fit: the silhouette of the reference clustering (on at most ``silhouette_size`` users) for
-  k-means, the BIC for the Gaussian mixture;
+* fit: the silhouette of the reference clustering (on at most ``silhouette_size`` users), for
+  both methods (the mixture's BIC is reported too, but on one-hot and tag features — discrete
+  values — it keeps falling as k grows, so it does not choose);
 * the criterion (stated in --help and the model): among k whose mean bootstrap ARI is at least
-  ``min_stability``, the best fit (highest silhouette / lowest BIC); when no k is that stable,
-  the most stable k.
+  ``min_stability``, the highest silhouette; when no k is that stable, the most stable k.
 
 Per-segment stability (Hennig 2007, ``clusterboot``): for each final segment, the mean over
 bootstrap runs of its best Jaccard overlap with a bootstrap cluster, on the sample.
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from threadpoolctl import threadpool_limits
 
 from c2m_cli.segment import cluster
 
@@ -35,12 +36,14 @@ class Selection:
     boot_labels: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
 
-def _boot_task(args: tuple[np.ndarray, np.ndarray | None, int, str, int, int]) -> np.ndarray:
+def _boot_task(
+    args: tuple[np.ndarray, np.ndarray | None, int, str, int, int],
+) -> tuple[np.ndarray, cluster.Clustering]:
     """Fit on rows ``index`` of ``Xs`` (all rows when None) and label every row of ``Xs``."""
     Xs, index, k, method, seed, n_init = args
     fitted = cluster.fit(Xs if index is None else Xs[index], k, method=method, seed=seed, n_init=n_init)
     labels, _ = cluster.assign(fitted, Xs)
-    return labels
+    return labels, fitted
 
 
 def select_k(
@@ -73,14 +76,19 @@ def select_k(
         tasks.append((Xs, None, k, method, seed, n_init))
         for b in range(n_boot):
             tasks.append((Xs, boot_index[b], k, method, seed + 1 + b, n_init))
-    results = mapper(_boot_task, tasks) if mapper is not None else [_boot_task(t) for t in tasks]
+    if mapper is not None:
+        results = mapper(_boot_task, tasks)
+    else:
+        # many small fits: one thread each is faster than OpenMP teams on a busy 2-core machine
+        with threadpool_limits(limits=1):
+            results = [_boot_task(t) for t in tasks]
 
     table: list[dict[str, Any]] = []
     boot_labels: dict[int, list[np.ndarray]] = {}
     per_k = 1 + n_boot
     for i, k in enumerate(ks):
-        ref = results[i * per_k]
-        boots = results[i * per_k + 1 : (i + 1) * per_k]
+        ref, ref_fit = results[i * per_k]
+        boots = [labels for labels, _ in results[i * per_k + 1 : (i + 1) * per_k]]
         boot_labels[k] = list(boots)
         aris = [float(adjusted_rand_score(ref, b)) for b in boots]
         row: dict[str, Any] = {
@@ -89,29 +97,25 @@ def select_k(
             "stability_ari_min": float(np.min(aris)) if aris else None,
         }
         n_found = len(np.unique(ref))
-        if method == "gmm":
-            fitted = cluster.fit(Xs, k, method=method, seed=seed, n_init=n_init)
-            row["bic"] = cluster.fit_score(fitted, Xs)["bic"]
-        else:
-            ref_s = ref[sil_index]
-            row["silhouette"] = (
-                float(silhouette_score(Xs[sil_index], ref_s)) if len(np.unique(ref_s)) > 1 else None
-            )
+        if method == "gmm":  # reported, not used: on one-hot data the BIC falls with every k
+            row["bic"] = cluster.fit_score(ref_fit, Xs)["bic"]
+        ref_s = ref[sil_index]
+        row["silhouette"] = (
+            float(silhouette_score(Xs[sil_index], ref_s))
+            if 2 <= len(np.unique(ref_s)) <= len(ref_s) - 1
+            else None
+        )
         row["clusters_found"] = n_found
         table.append(row)
 
-    fit_key = "bic" if method == "gmm" else "silhouette"
     criterion = (
-        f"among k with mean bootstrap ARI ≥ {min_stability}, the "
-        + ("lowest BIC" if method == "gmm" else "highest silhouette")
-        + "; if none is that stable, the most stable k"
+        f"among k with mean bootstrap ARI ≥ {min_stability}, the highest silhouette; "
+        "if none is that stable, the most stable k"
     )
-    usable = [r for r in table if r[fit_key] is not None and r["clusters_found"] == r["k"]]
+    usable = [r for r in table if r["silhouette"] is not None and r["clusters_found"] == r["k"]]
     stable = [r for r in usable if r["stability_ari"] is not None and r["stability_ari"] >= min_stability]
     if stable:
-        best = min(stable, key=lambda r: (r["bic"], r["k"])) if method == "gmm" else max(
-            stable, key=lambda r: (r["silhouette"], -r["k"])
-        )
+        best = max(stable, key=lambda r: (r["silhouette"], -r["k"]))
     else:
         pool = usable or table
         best = max(pool, key=lambda r: ((r["stability_ari"] or 0.0), -r["k"]))
