@@ -19,11 +19,14 @@ $(STAMP): pyproject.toml requirements.lock
 demo: setup
 	$(VENV)/bin/c2m demo $(WORKSPACE) --verbose
 
-# Report tests drive a real headless Chromium: install Debian's package when it is missing.
+# Report tests drive a real headless Chromium (and need a CJK font for Chinese screenshots):
+# install Debian's packages when they are missing.
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  { echo "installing Debian's chromium for the report tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wenquanyi; } || \
+	  { echo "installing Debian's chromium and fonts-wqy-microhei for the report tests"; \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      chromium fonts-wqy-microhei >/dev/null) || \
 	    echo "warning: could not install chromium; browser tests will be skipped"; }
 
 test: setup browser
