@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-BUNDLE_SCHEMA = {
+BUNDLE_SCHEMA: dict[str, pl.DataType] = {
     "antecedent": pl.List(pl.String),
     "consequent": pl.List(pl.String),
     "support": pl.Float64,
@@ -34,14 +34,14 @@ def mine_bundles(
     max_size: int = 3,
 ) -> tuple[pl.DataFrame, dict]:
     """Association rules X → y (|X| = 1 or 2) over baskets with lift above ``min_lift`` (bundles)."""
-    pairs = pairs.collect()
-    n_baskets = pairs["basket"].n_unique()
+    data = pairs.collect()
+    n_baskets = data["basket"].n_unique()
     note = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
     if n_baskets == 0:
         return pl.DataFrame(schema=BUNDLE_SCHEMA), note
     threshold = max(min_count, min_support * n_baskets)
-    item_count = pairs.group_by("item").agg(pl.len().alias("n_item")).filter(pl.col("n_item") >= threshold)
-    frequent = pairs.join(item_count.select("item"), on="item")
+    item_count = data.group_by("item").agg(pl.len().alias("n_item")).filter(pl.col("n_item") >= threshold)
+    frequent = data.join(item_count.select("item"), on="item")
     # baskets with at least two frequent items
     multi = frequent.group_by("basket").agg(pl.len().alias("k")).filter(pl.col("k") >= 2).select("basket")
     frequent = frequent.join(multi, on="basket")
