@@ -41,10 +41,10 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
         all_share=pl.col("len").sum().over("category_l2") / pl.col("len").sum(),
     ).with_columns(index=pl.col("type_share") / pl.col("all_share"))
     top = share.sort("index", descending=True).group_by("consumer_type", maintain_order=True).first()
-    planted = {t["consumer_type"]: t["top_categories"] for t in world["consumer_types"]}
+    planted = {t["consumer_type"]: list(t["category_weights"]) for t in world["consumer_types"]}
     hits = sum(1 for t, c in top.select("consumer_type", "category_l2").iter_rows() if c in planted.get(t, []))
     n_types = len(planted)
-    rows.append(_row("consumer types distinct", f"{hits}/{n_types}", "every type over-indexes on its categories",
+    rows.append(_row("consumer types distinct", f"{hits}/{n_types}", "each type over-indexes most on one of its planted categories",
                      hits == n_types and 5 <= n_types <= 7, "most over-indexed category_l2 per type"))
 
     # lifecycle: stages recomputed from the orders with the default thresholds

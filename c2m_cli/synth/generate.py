@@ -180,8 +180,8 @@ def generate_chunk(
     stage[super_user] = 1
     reactivated = (stage == 1) & (rng.random(n) < REACTIVATED_SHARE / SHARES["active"]) & ~super_user
     regular = (rng.random(n) < REGULAR_SHARE) | super_user
-    gap = np.where(regular, rng.uniform(7, 30, n), rng.uniform(45, 120, n))
-    gap = np.where(super_user, np.maximum(3.0, gap / 2.5), gap)
+    gap = np.where(regular, rng.uniform(12, 30, n), rng.uniform(45, 150, n))
+    gap = np.where(super_user, np.maximum(3.0, gap / 3.0), gap)
     one_time = (stage != 0) & (rng.random(n) < ONE_TIME_SHARE) & ~super_user & ~reactivated
     slowing = (stage == 1) & ~reactivated & ~super_user & (rng.random(n) < SLOWING_SHARE)
     last_idx = D - 1
@@ -199,7 +199,7 @@ def generate_chunk(
         m = stage == s
         recency[m] = rng.integers(a, b + 1, int(m.sum()))
     # many customers were already buying before the window opens (left-censored histories)
-    span = rng.uniform(40, 1000, n).astype(np.int64)
+    span = rng.uniform(40, 800, n).astype(np.int64)
     span = np.where(super_user, rng.uniform(500, 1200, n).astype(np.int64), span)
     nonnew = stage != 0
     first_age[nonnew] = recency[nonnew] + span[nonnew]
@@ -215,6 +215,8 @@ def generate_chunk(
     seg_n = np.where(one_time, 1, seg_n)
     seg_n = np.where((stage == 0), np.minimum(seg_n, 1 + rng.poisson(0.6, n)), seg_n)
     r = np.flatnonzero(reactivated)
+    hole_a = np.full(n, D + 1)
+    hole_b = np.full(n, D + 1)
     if r.size:
         recency[r] = rng.integers(0, 46, r.size)
         last_day[r] = last_idx - recency[r]
@@ -225,6 +227,7 @@ def generate_chunk(
         seg_a[r], seg_b[r] = first_day[r], h1
         seg_n[r] = 2 + rng.poisson((h1 - np.maximum(first_day[r], 0)) / gap[r])
         late_n = 2 + rng.poisson((last_day[r] - h2) / gap[r])
+        hole_a[r], hole_b[r] = h1, h2
         seg_user = np.concatenate([seg_user, r])
         seg_a = np.concatenate([seg_a, h2])
         seg_b = np.concatenate([seg_b, last_day[r]])
@@ -292,11 +295,14 @@ def generate_chunk(
             extra_user.append(users), extra_day.append(day), extra_sku.append(np.full(users.size, sku_idx))
             extra_kind.append(np.full(users.size, 3))
     if extra_user:
-        eu = np.concatenate(extra_user)
+        eu, ed = np.concatenate(extra_user), np.concatenate(extra_day)
+        es, ek = np.concatenate(extra_sku), np.concatenate(extra_kind).astype(np.int8)
+        outside = (ed <= hole_a[eu]) | (ed >= hole_b[eu])  # keep the reactivated users' silence
+        eu, ed, es, ek = eu[outside], ed[outside], es[outside], ek[outside]
         o_user = np.concatenate([o_user, eu])
-        o_day = np.concatenate([o_day, np.concatenate(extra_day)])
-        fixed_sku = np.concatenate([fixed_sku, np.concatenate(extra_sku)])
-        o_kind = np.concatenate([o_kind, np.concatenate(extra_kind).astype(np.int8)])
+        o_day = np.concatenate([o_day, ed])
+        fixed_sku = np.concatenate([fixed_sku, es])
+        o_kind = np.concatenate([o_kind, ek])
         endpoint = np.concatenate([endpoint, np.zeros(eu.size, dtype=bool)])
     o_type = ctype[o_user]
     n_orders = o_day.size
@@ -310,7 +316,7 @@ def generate_chunk(
     # ---------------------------------------------------------------- lines
     n_lines = np.where(
         fixed_sku >= 0, 1,
-        1 + np.minimum(rng.poisson(np.array([c.basket for c in CONSUMER_TYPES])[o_type]), 5),
+        1 + np.minimum(rng.poisson(np.array([c.basket for c in CONSUMER_TYPES])[o_type] + super_user[o_user]), 6),
     )
     l_order = np.repeat(np.arange(n_orders), n_lines)
     l_user = o_user[l_order]
@@ -348,7 +354,7 @@ def generate_chunk(
             w[:, band] *= factor[:, None]
         sup = super_user[l_user[sel]]
         if sup.any():
-            tilt = (cat.price[members] / np.median(cat.price[members])) ** 0.8
+            tilt = (cat.price[members] / np.median(cat.price[members])) ** 1.5
             w[sup] *= tilt[None, :]
         l_sku[sel] = members[_categorical(rng, w)]
     # the co-purchase pair: sku_b joins many orders holding sku_a

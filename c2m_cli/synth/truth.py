@@ -89,6 +89,8 @@ def world_truth(
                 "lifestyle": t.lifestyle,
                 "motive": t.motive,
                 "top_categories": sorted(t.categories, key=lambda k: -t.categories[k])[:3],
+                "favourite_categories": sorted(k for k, w in t.categories.items() if w >= 3.0),
+                "category_weights": dict(sorted(t.categories.items())),
                 "festival_sensitivity": t.festival_sensitivity,
                 "peak_hours": sorted(t.hours, key=lambda h: -t.hours[h])[:3],
             }
