@@ -1,7 +1,8 @@
 """Demand forecasts per level, with Chinese festivals, intermittent demand and backtests.
 
 Writes ``forecast.parquet`` (every candidate model plus ``selected``, with quantiles),
-``backtest.parquet`` and ``forecast_metrics.parquet`` (DESIGN.md pins their columns).
+``backtest.parquet`` and ``forecast_metrics.parquet`` (DESIGN.md pins their columns), and
+``forecast_model.json`` (cutoffs, festival effects, models selected, backtest accuracy).
 """
 
 from __future__ import annotations
@@ -64,5 +65,7 @@ def run_forecast(
             "forecast_metrics": step.write_table("forecast_metrics", result.metrics),
         }
         summary = {**result.summary, "rows": rows, "timezone": timezone}
+        # what was fitted, for people and later steps (no pickle: plain JSON)
+        step.write_json("forecast_model.json", {k: v for k, v in summary.items() if k != "rows"})
         step.summary = summary
         return summary
