@@ -21,15 +21,22 @@ UTC_US = pl.Datetime("us", "UTC")
 # Text that means "no value" in exports, compared after trimming and lower-casing.
 NULL_TOKENS = ["", "null", "none", "nan", "na", "n/a", "#n/a", "-", "--", "\\n", "无", "空"]
 
-_CURRENCY = r"[¥$€£]|RMB|CNY|USD|EUR|元|人民币"
+# Full-width characters of numbers and dates → ASCII (a literal multi-replace: fast).
+_FULLWIDTH = {chr(0xFF10 + i): str(i) for i in range(10)}
+_FULLWIDTH.update({"．": ".", "，": ",", "－": "-", "＋": "+", "：": ":", "／": "/", "　": " ",
+                   "（": "(", "）": ")", "Ｔ": "T", "Ｚ": "Z"})
+# Removed before a number is read: currency symbols and words, thousands separators, spaces.
+_NUMBER_NOISE = ["¥", "￥", "$", "＄", "€", "£", "RMB", "CNY", "USD", "EUR", "人民币", "元", ",", " ", "'"]
 
-# Canonical datetime formats, tried after ``normalize_datetime_text``.
+# Datetime formats tried on text; format detection keeps those that read a sample.
+_DATES = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日"]
+_TIMES = [" %H:%M:%S%.f", " %H:%M", "T%H:%M:%S%.f", "%H:%M:%S%.f", "%H:%M", ""]
 DATETIME_FORMATS: list[str] = [
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M:%S%.f%#z",
     "%Y-%m-%d %H:%M%#z",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
+    *[d + t for d in _DATES for t in _TIMES if not (t.startswith("T") and d != "%Y-%m-%d")
+      and not (t and not t.startswith((" ", "T")) and d != "%Y年%m月%d日")],
     "%Y%m%d%H%M%S",
     "%Y%m%d",
 ]
@@ -45,21 +52,28 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
 
 
 def to_halfwidth(expr: pl.Expr) -> pl.Expr:
-    """Full-width digits, letters and punctuation → ASCII (NFKC), e.g. ``１２３`` → ``123``."""
-    return expr.str.normalize("NFKC")
+    """Full-width digits and punctuation → ASCII, e.g. ``１２３`` → ``123``."""
+    return expr.str.replace_many(list(_FULLWIDTH), list(_FULLWIDTH.values()))
+
+
+def prepare_number(text: pl.Expr) -> pl.Expr:
+    """Half-width, without currency symbols, thousands separators or spaces."""
+    return to_halfwidth(text).str.replace_many(_NUMBER_NOISE, [""] * len(_NUMBER_NOISE))
+
+
+def finish_number(s: pl.Expr) -> pl.Expr:
+    """Float64 from prepared text (best a column: it is referenced several times)."""
+    negative_paren = s.str.starts_with("(") & s.str.ends_with(")")
+    body = s.str.strip_chars("()")
+    base = body.str.strip_suffix("万").str.strip_suffix("亿").cast(pl.Float64, strict=False)
+    base = pl.when(base.is_finite()).then(base)
+    scaled = pl.when(body.str.ends_with("万")).then(base * 1e4).when(body.str.ends_with("亿")).then(base * 1e8).otherwise(base)
+    return pl.when(negative_paren).then(-scaled).otherwise(scaled)
 
 
 def parse_number(text: pl.Expr) -> pl.Expr:
     """``¥1,299.00`` → 1299.0, ``1.2万`` → 12000.0, ``(5.00)`` → -5.0; null when not a number."""
-    s = to_halfwidth(text).str.replace_all(_CURRENCY, "").str.replace_all(r"[,\s']", "")
-    negative_paren = s.str.contains(r"^\(.*\)$")
-    s = s.str.strip_chars("()")
-    wan = s.str.ends_with("万")
-    yi = s.str.ends_with("亿")
-    base = s.str.strip_suffix("万").str.strip_suffix("亿").cast(pl.Float64, strict=False)
-    base = pl.when(base.is_finite()).then(base)
-    scaled = pl.when(wan).then(base * 1e4).when(yi).then(base * 1e8).otherwise(base)
-    return pl.when(negative_paren).then(-scaled).otherwise(scaled)
+    return finish_number(prepare_number(text))
 
 
 def number_from(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -91,16 +105,6 @@ def parse_vocab(text: pl.Expr, vocab: Mapping[str, str]) -> pl.Expr:
     return key.replace_strict(lowered, default=None, return_dtype=pl.String)
 
 
-def normalize_datetime_text(text: pl.Expr) -> pl.Expr:
-    """``2024/1/5``, ``2024.1.5``, ``2024年1月5日`` → ``2024-1-5``; ``T`` → space; ``Z`` → +00:00."""
-    s = to_halfwidth(text)
-    s = s.str.replace(r"^(\d{4})[/.年-](\d{1,2})[/.月-](\d{1,2})[日号]?", "${1}-${2}-${3}")
-    s = s.str.replace(r"^(\d{4}-\d{1,2}-\d{1,2})[T\s]+", "${1} ")
-    s = s.str.replace(r"(\d)\s*(时|点)\s*(\d{1,2})\s*分?", "${1}:${3}")
-    s = s.str.replace(r"\s*(?:Z|UTC|GMT)$", "+00:00")
-    return s.str.replace(r"\s+([+-]\d{2}:?\d{2})$", "${1}")
-
-
 def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
     if timezone == "UTC":
         return naive.dt.replace_time_zone("UTC")
@@ -116,13 +120,11 @@ def _epoch(text: pl.Expr, unit: str) -> pl.Expr:
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def _with_format(normalized: pl.Expr, raw: pl.Expr, fmt: str, timezone: str) -> pl.Expr:
+def _with_format(raw: pl.Expr, fmt: str, timezone: str) -> pl.Expr:
     if fmt in SPECIAL_FORMATS:
         digits = raw.str.contains(r"^\d{9,10}(\.\d+)?$" if fmt == EPOCH_SECONDS else r"^\d{12,13}$")
         return pl.when(digits).then(_epoch(raw, fmt))
-    # built-in formats read normalized text; a format the user pinned reads the text as it is
-    target = normalized if fmt in DATETIME_FORMATS else raw
-    parsed = target.str.strptime(pl.Datetime("us"), fmt, strict=False)
+    parsed = raw.str.strptime(pl.Datetime("us"), fmt, strict=False)
     if "%z" in fmt or "%#z" in fmt or "%:z" in fmt:
         return parsed.cast(UTC_US)
     return _localize(parsed, timezone)
@@ -143,7 +145,7 @@ def detect_datetime_formats(sample: pl.Series) -> list[str]:
         return list(DATETIME_FORMATS)
     frame = pl.DataFrame({"raw": values.cast(pl.String)})
     checks = [
-        _with_format(normalize_datetime_text(pl.col("raw")), to_halfwidth(pl.col("raw")), fmt, "UTC")
+        _with_format(to_halfwidth(pl.col("raw")), fmt, "UTC")
         .is_not_null()
         .sum()
         .alias(fmt)
@@ -154,11 +156,15 @@ def detect_datetime_formats(sample: pl.Series) -> list[str]:
     return found or list(DATETIME_FORMATS)
 
 
-def parse_datetime(text: pl.Expr, *, formats: list[str], timezone: str) -> pl.Expr:
-    """Datetime(us, UTC) from text, trying ``formats`` in order; naive values are in ``timezone``."""
-    normalized = normalize_datetime_text(text)
-    raw = to_halfwidth(text)
-    attempts = [_with_format(normalized, raw, fmt, timezone) for fmt in formats]
+def parse_datetime(
+    text: pl.Expr, *, formats: list[str], timezone: str, prepared: bool = False
+) -> pl.Expr:
+    """Datetime(us, UTC) from text, trying ``formats`` in order; naive values are in ``timezone``.
+
+    ``prepared``: the text is already half-width (a column computed once).
+    """
+    raw = text if prepared else to_halfwidth(text)
+    attempts = [_with_format(raw, fmt, timezone) for fmt in formats]
     return attempts[0] if len(attempts) == 1 else pl.coalesce(attempts)
 
 

@@ -7,19 +7,25 @@ naming the first problem of the row (null for a good row).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
 from c2m_cli.errors import InvalidDataError
 from c2m_cli.ingest.coerce import (
+    DATETIME_FORMATS,
     clean_text,
     datetime_from,
     detect_datetime_formats,
+    finish_number,
     id_from,
     number_from,
     parse_bool,
+    parse_datetime,
     parse_vocab,
+    prepare_number,
+    to_halfwidth,
 )
 from c2m_cli.ingest.mapping import ColumnRule, TableMapping, match_column
 from c2m_cli.ingest.readers import EXTRA_FIELD, LINE, RawSource
@@ -45,9 +51,10 @@ SAMPLE_ROWS = 10_000
 @dataclass
 class _Column:
     spec: ColumnSpec
-    value: pl.Expr  # canonical value (null when unreadable)
+    cleaned: pl.Expr  # the source, trimmed and placeholders nulled when text
+    prepared: pl.Expr  # computed once from the cleaned column
+    finish: Callable[[pl.Expr], pl.Expr]  # the canonical value from the prepared column
     raw: pl.Expr  # the source text, for rejects
-    present: pl.Expr  # the source holds a value (not empty / placeholder)
 
 
 def resolve_rules(table: str, mapping: TableMapping, raw: RawSource) -> dict[str, ColumnRule]:
@@ -79,49 +86,69 @@ def resolve_rules(table: str, mapping: TableMapping, raw: RawSource) -> dict[str
 
 def _coerce(
     spec: ColumnSpec,
-    expr: pl.Expr,
+    cleaned: pl.Expr,
     dtype: pl.DataType,
-    rule: ColumnRule,
     mapping: TableMapping,
     timezone: str,
     formats: list[str] | None,
-) -> tuple[pl.Expr, pl.Expr]:
-    """(value, present) for one canonical column from a source expression of ``dtype``."""
+) -> tuple[pl.Expr, Callable[[pl.Expr], pl.Expr]]:
+    """(prepared, finish) for one canonical column.
+
+    ``cleaned`` is the source column, trimmed with placeholders nulled when it is text;
+    ``prepared`` is computed once into a column, ``finish(col)`` reads the value from it.
+    Staging keeps each costly string operation to one pass over the data.
+    """
     is_text = dtype == pl.String or dtype == pl.Null
-    present = clean_text(expr).is_not_null() if is_text else expr.is_not_null()
     kind = spec.kind
+    prepared = cleaned
+    finish: Callable[[pl.Expr], pl.Expr]
     if kind == "id":
-        value = id_from(expr, dtype)
+        finish = (lambda c: c) if is_text else (lambda c: id_from(c, dtype))
     elif kind == "text":
-        value = clean_text(expr)
+        finish = lambda c: c.cast(pl.String)  # noqa: E731
     elif kind in {"number", "integer"}:
-        value = number_from(expr, dtype)
+        if is_text:
+            prepared = prepare_number(cleaned)
+            number: Callable[[pl.Expr], pl.Expr] = finish_number
+        else:
+            number = lambda c: number_from(c, dtype)  # noqa: E731
         if kind == "integer":
-            value = pl.when(value == value.round(0)).then(value).cast(pl.Int32, strict=False)
+            def finish(c: pl.Expr) -> pl.Expr:
+                value = number(c)
+                return pl.when(value == value.round(0)).then(value).cast(pl.Int32, strict=False)
+        else:
+            finish = number
     elif kind == "bool":
         if dtype == pl.Boolean:
-            value = expr
+            finish = lambda c: c  # noqa: E731
         elif dtype.is_numeric():
-            value = pl.when(expr == 1).then(True).when(expr == 0).then(False)
+            finish = lambda c: pl.when(c == 1).then(True).when(c == 0).then(False)  # noqa: E731
         else:
-            value = parse_bool(clean_text(expr))
+            prepared = to_halfwidth(cleaned)
+            finish = parse_bool
     elif kind in {"datetime", "date"}:
         zone = timezone if kind == "datetime" else "UTC"
-        value = datetime_from(expr, dtype, formats=formats, timezone=zone)
+        if is_text:
+            prepared = to_halfwidth(cleaned)
+            chosen = formats or DATETIME_FORMATS
+            finish = lambda c: parse_datetime(c, formats=chosen, timezone=zone, prepared=True)  # noqa: E731
+        else:
+            finish = lambda c: datetime_from(c, dtype, formats=formats, timezone=zone)  # noqa: E731
         if kind == "date":
-            value = value.dt.date()
+            inner = finish
+            finish = lambda c: inner(c).dt.date()  # noqa: E731
     elif kind == "vocab":
         vocab = mapping.vocabulary(spec.name, spec.vocab)
-        value = parse_vocab(clean_text(expr.cast(pl.String)), vocab)
+        prepared = to_halfwidth(cleaned.cast(pl.String))
+        finish = lambda c: parse_vocab(c, vocab)  # noqa: E731
     elif kind == "json":
         if isinstance(dtype, pl.Struct):
-            value = expr.struct.json_encode()
+            finish = lambda c: c.struct.json_encode()  # noqa: E731
         else:
-            text = clean_text(expr)
-            value = pl.when(text.str.contains(r"^\{[\s\S]*\}$")).then(text)
+            finish = lambda c: pl.when(c.str.contains(r"^\{[\s\S]*\}$")).then(c)  # noqa: E731
     else:  # pragma: no cover - the spec table only holds the kinds above
         raise ValueError(kind)
-    return value.cast(spec.dtype), present
+    return prepared, lambda c: finish(c).cast(spec.dtype)
 
 
 def _datetime_formats(
@@ -177,19 +204,20 @@ def canonical_frame(
             source = pl.lit(None if constant is None else str(constant), dtype=pl.String)
             raw_text = source
         formats = _datetime_formats(raw, spec, rule, dtype)
-        value, present = _coerce(spec, source, dtype, rule, mapping, timezone, formats)
-        columns.append(_Column(spec, value, raw_text, present))
+        cleaned = clean_text(source) if dtype in (pl.String, pl.Null) else source
+        prepared, finish = _coerce(spec, pl.col(f"__c_{spec.name}"), dtype, mapping, timezone, formats)
+        columns.append(_Column(spec, cleaned, prepared, finish, raw_text))
 
-    temporary = []
-    for column in columns:
-        temporary += [
-            column.value.alias(f"__v_{column.spec.name}"),
-            column.raw.alias(f"__r_{column.spec.name}"),
-            column.present.alias(f"__p_{column.spec.name}"),
-        ]
+    stage_clean = [c.cleaned.alias(f"__c_{c.spec.name}") for c in columns] + [
+        c.raw.alias(f"__r_{c.spec.name}") for c in columns
+    ]
+    stage_prepare = [c.prepared.alias(f"__s_{c.spec.name}") for c in columns] + [
+        pl.col(f"__c_{c.spec.name}").is_not_null().alias(f"__p_{c.spec.name}") for c in columns
+    ]
+    stage_value = [c.finish(pl.col(f"__s_{c.spec.name}")).alias(f"__v_{c.spec.name}") for c in columns]
     source_columns = [c for c in raw.columns if c in schema]
     empty_row = pl.all_horizontal(
-        [clean_text(pl.col(c).cast(pl.String)).is_null() for c in source_columns]
+        [pl.col(c).cast(pl.String).fill_null("").str.strip_chars() == "" for c in source_columns]
         or [pl.lit(False)]
     )
     checks: list[tuple[pl.Expr, str | None, pl.Expr, pl.Expr]] = [
@@ -230,7 +258,9 @@ def canonical_frame(
         if src in schema
     ]
     return (
-        lazy.with_columns(temporary)
+        lazy.with_columns(stage_clean)
+        .with_columns(stage_prepare)
+        .with_columns(stage_value)
         .select(
             *outputs,
             *extras,

@@ -85,8 +85,8 @@ def test_datetimes_in_shanghai(text: str, expected: datetime | None):
 def test_format_detection_prefers_what_the_sample_holds():
     sample = pl.Series(["2024/11/11 20:15", "2024/11/12 08:00", "2024/11/12"])
     formats = detect_datetime_formats(sample)
-    assert formats[0] == "%Y-%m-%d %H:%M"
-    assert "%Y-%m-%d" in formats
+    assert formats[0] == "%Y/%m/%d %H:%M"
+    assert "%Y/%m/%d" in formats
     assert "epoch_ms" not in formats
 
 
