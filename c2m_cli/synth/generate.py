@@ -270,7 +270,9 @@ def generate_chunk(
         uu, pp = uu.ravel(), pp.ravel()
         day = cat.launch_day[pp] + rng.integers(0, 14, uu.size)
         keep = (rng.random(uu.size) < 0.5) & (day >= first_day[uu]) & (day <= last_day[uu])
-        extra_user.append(uu[keep]), extra_day.append(day[keep]), extra_sku.append(pp[keep])
+        extra_user.append(uu[keep])
+        extra_day.append(day[keep])
+        extra_sku.append(pp[keep])
         extra_kind.append(np.full(int(keep.sum()), 1))
     # pre-sale: deposits in the 30 days before launch; the reference product also sells after it
     phone_pref = _CAT_P[:, next(i for i, c in enumerate(CATEGORIES) if c.l2 == PRESALE["category"])]
@@ -282,7 +284,9 @@ def generate_chunk(
         ok = (lo_d <= hi_d) & (rng.random(n) < p_pre)
         users = np.flatnonzero(ok)
         day = lo_d[users] + (rng.random(users.size) * (hi_d[users] - lo_d[users] + 1)).astype(np.int64)
-        extra_user.append(users), extra_day.append(day), extra_sku.append(np.full(users.size, sku_idx))
+        extra_user.append(users)
+        extra_day.append(day)
+        extra_sku.append(np.full(users.size, sku_idx))
         extra_kind.append(np.full(users.size, 2))
         if sku_idx == cat.reference_sku:
             qa, qb = launch, launch + int(PRESALE["horizon_days"]) - 1
@@ -292,7 +296,9 @@ def generate_chunk(
             ok = (lo_d <= hi_d) & (rng.random(n) < rate)
             users = np.flatnonzero(ok)
             day = lo_d[users] + (rng.random(users.size) * (hi_d[users] - lo_d[users] + 1)).astype(np.int64)
-            extra_user.append(users), extra_day.append(day), extra_sku.append(np.full(users.size, sku_idx))
+            extra_user.append(users)
+            extra_day.append(day)
+            extra_sku.append(np.full(users.size, sku_idx))
             extra_kind.append(np.full(users.size, 3))
     if extra_user:
         eu, ed = np.concatenate(extra_user), np.concatenate(extra_day)
@@ -422,8 +428,11 @@ def generate_chunk(
 
     def add(users: np.ndarray, secs: np.ndarray, kind: int, sku: np.ndarray, cats: np.ndarray,
             query: np.ndarray | None = None) -> None:
-        ev_user.append(users), ev_sec.append(secs), ev_kind.append(np.full(users.size, kind, dtype=np.int8))
-        ev_sku.append(sku), ev_cat.append(cats)
+        ev_user.append(users)
+        ev_sec.append(secs)
+        ev_kind.append(np.full(users.size, kind, dtype=np.int8))
+        ev_sku.append(sku)
+        ev_cat.append(cats)
         ev_query.append(np.full(users.size, -1) if query is None else query)
 
     add(l_user, view_sec, 1, l_sku, l_cat)
@@ -521,7 +530,7 @@ def generate_chunk(
     np.minimum.at(seen_first, o_user, o_day)
     first_age = np.where(first_day >= 0, last_idx - seen_first, first_age)
     clear = _clear(stage, recency, first_age, regular, one_time, n_user_orders)
-    users = pl.DataFrame(
+    truth_users = pl.DataFrame(
         {
             "user_id": uid,
             "consumer_type": ctype.astype(np.int32),
@@ -593,7 +602,7 @@ def generate_chunk(
         },
         schema_overrides={"rating": pl.Int32},
     )
-    return Chunk(customers, users, orders, events, reviews)
+    return Chunk(customers, truth_users, orders, events, reviews)
 
 
 def _clear(stage: np.ndarray, recency: np.ndarray, first_age: np.ndarray, regular: np.ndarray,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_END = dt.date(2025, 11, 30)
 DATA_TIMEZONE = "Asia/Shanghai"
@@ -171,7 +172,7 @@ SPRING_PAUSE = 0.35  # 春节 logistics pause (除夕 − 4 … 初六)
 WEEKDAY = (0.95, 0.93, 0.95, 0.97, 1.03, 1.08, 1.09)  # Monday … Sunday
 
 # Planted signals.
-NICHE = {
+NICHE: dict[str, Any] = {
     "query": "游戏本",
     "category": "笔记本电脑",
     "category_l1": "电脑办公",
@@ -181,7 +182,7 @@ NICHE = {
     "search_rate": 0.9,  # niche searches per user over the window
     "search_rise": 6.0,  # search intensity at the end / at the start
 }
-MICRO_DEMAND = {
+MICRO_DEMAND: dict[str, Any] = {
     "category": "奶粉",
     "aspect": "罐盖难开",
     "aspect_en": "the tin's lid is hard to open",
@@ -196,13 +197,13 @@ MICRO_DEMAND = {
         "盖子卡扣太硬，老人根本打不开",
     ),
 }
-PRICE_BAND = {"category": "面霜", "low": 600.0, "high": 1600.0, "generation": "80后", "city_tier": "一线",
+PRICE_BAND: dict[str, Any] = {"category": "面霜", "low": 600.0, "high": 1600.0, "generation": "80后", "city_tier": "一线",
               "target_weight": 25.0, "other_weight": 0.08}
-BUNDLE = {"category_a": "猫粮", "category_b": "猫砂", "attach_rate": 0.55}
-PRESALE = {"category": "手机", "brand": "小米", "presale_days": 30, "launch_after_end_days": 15,
+BUNDLE: dict[str, Any] = {"category_a": "猫粮", "category_b": "猫砂", "attach_rate": 0.55}
+PRESALE: dict[str, Any] = {"category": "手机", "brand": "小米", "presale_days": 30, "launch_after_end_days": 15,
            "horizon_days": 56, "conversion": 2.5, "reference_launch": dt.date(2025, 4, 15)}
 SUPER_USER_SHARE = 0.015
-SHARES = {  # lifecycle stage at the end date
+SHARES: dict[str, Any] = {  # lifecycle stage at the end date
     "new": 0.08, "active": 0.40, "sleeping": 0.14, "dormant": 0.16, "lost": 0.22,
 }
 REACTIVATED_SHARE = 0.06
