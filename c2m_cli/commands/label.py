@@ -42,7 +42,7 @@ def command(
     rhythm_multiple: Annotated[float, typer.Option("--rhythm-multiple", help="A user is still active within this many typical gaps between purchases.")] = 2.0,
     p_alive_floor: Annotated[float, typer.Option("--p-alive-floor", help="Active-by-recency users with BG/NBD P(alive) below this are sleeping.")] = 0.05,
     loyal_orders: Annotated[int, typer.Option("--loyal-orders", help="Purchase days to count as loyal on the growth ladder.")] = 4,
-    super_share: Annotated[float, typer.Option("--super-share", help="Share of buyers at most labelled super_user (top advocates by value and voice).")] = 0.02,
+    super_share: Annotated[float, typer.Option("--super-share", help="Share of buyers at most labelled super_user (advocates most frequent and most vocal).")] = 0.02,
     clv_months: Annotated[int, typer.Option("--clv-months", help="Horizon of value_clv and expected purchases, in months.")] = 12,
     fit_sample: Annotated[int, typer.Option("--fit-sample", help="Customers sampled to fit BG/NBD and Gamma-Gamma (everyone is scored).")] = 100_000,
     tag_saturation: Annotated[float, typer.Option("--tag-saturation", help="Weighted term count at which a tag's score reaches 1 − 1/e.")] = 3.0,

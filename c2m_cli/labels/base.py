@@ -67,9 +67,10 @@ def check_columns(frame: pl.LazyFrame | pl.DataFrame, required: tuple[str, ...],
 def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -> tuple[pl.LazyFrame, dt.date]:
     """Order lines with local time, line amount and the purchase / return / cancel flags.
 
-    A line is a *purchase* when it is paid or presale (or has no status), with positive quantity
-    and a positive amount; a *return* when its status is ``returned`` or its quantity or amount is
-    negative; ``cancelled`` lines count for nothing. Lines after ``as_of`` are dropped.
+    A line is a *purchase* when it is paid or presale (or has no status), with quantity and amount
+    not negative and not both zero (a free item is a purchase; a void line with nothing sold is
+    not); a *return* when its status is ``returned`` or its quantity or amount is negative;
+    ``cancelled`` lines count for nothing. Lines after ``as_of`` are dropped.
     """
     check_columns(orders, REQUIRED_ORDER_COLUMNS, "orders")
     names = orders.collect_schema().names()
@@ -96,7 +97,12 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
         pl.col("ts_local").dt.date().alias("day"),
         (pl.col("status").is_null() | pl.col("status").is_in(["paid", "presale"])).alias("_ok"),
     ).with_columns(
-        (pl.col("_ok") & (pl.col("qty") > 0) & (pl.col("amount") > 0)).alias("is_purchase"),
+        (
+            pl.col("_ok")
+            & (pl.col("qty") >= 0)
+            & (pl.col("amount") >= 0)
+            & ((pl.col("qty") > 0) | (pl.col("amount") > 0))
+        ).alias("is_purchase"),
         ((pl.col("status") == "returned").fill_null(False) | (pl.col("qty") < 0) | (pl.col("amount") < 0)).alias("is_return"),
         (pl.col("status") == "cancelled").fill_null(False).alias("is_cancelled"),
     ).drop("_ok")

@@ -49,7 +49,7 @@ def occasion_labels(lines: pl.LazyFrame, as_of: dt.date, festival_buyer_share: f
     )
     if orders.is_empty():
         return pl.DataFrame(schema={"user_id": pl.String})
-    start = orders["day"].min()
+    start: dt.date = orders["day"].min()  # type: ignore[assignment]
     fest = festival_days(start, as_of).filter(pl.col("festival").is_in(list(FESTIVAL_COLUMNS)))
     fest_wide = (
         fest.with_columns(pl.col("festival").replace_strict(FESTIVAL_COLUMNS, return_dtype=pl.String))
