@@ -15,7 +15,6 @@ import polars as pl
 from c2m_cli.forecast.backtest import (
     independent_windows,
     make_cutoffs,
-    metrics_frame,
     select_models,
     series_scale,
     window_errors,
@@ -28,6 +27,7 @@ from c2m_cli.forecast.intervals import (
     residual_quantiles,
 )
 from c2m_cli.forecast.models import MODELS, BatchTask, forecast_batch
+from c2m_cli.forecast.presale import presale_signal
 from c2m_cli.forecast.reconcile import (
     bottom_up,
     mint,
@@ -41,8 +41,7 @@ from c2m_cli.forecast.series import (
     SEASON_LENGTH,
     build_series,
     next_periods,
-    period_start,
-    presale_lines,
+    product_keys,
 )
 
 BATCH_ROWS = 256
@@ -212,6 +211,23 @@ def compute_forecast(
     else:
         sku_retired = None
 
+    # pre-sale orders: the expected demand of upcoming pre-sold products joins the sku level
+    hierarchy = series.hierarchy
+    if "sku" in results:
+        last_day = next_periods(periods[-1], freq, 1)[0] - dt.timedelta(days=1)
+        window_days = (next_periods(periods[-1], freq, horizon)[-1] - periods[-1]).days
+        signal, presale_info = presale_signal(
+            orders, products, timezone=timezone, freq=freq, last_day=last_day, future=future, window_days=window_days
+        )
+        info.update(presale_info)
+        if signal.height:
+            added = _merge_presale(results["sku"], sel_final, sel_bt, signal, future, presale_info["presale_conversion"])
+            if added and sku_retired is not None:
+                sku_retired = np.concatenate([sku_retired, np.zeros(added, dtype=bool)])
+            if added:
+                extra = product_keys(products, internal).filter(pl.col("sku").is_in(results["sku"].ids[-added:]))
+                hierarchy = pl.concat([hierarchy, extra.select(hierarchy.columns)], how="vertical_relaxed")
+
     # coherence over the product tree
     bottom_level = product_levels[-1]
     if bottom_level != "total":
@@ -221,7 +237,7 @@ def compute_forecast(
         mats = {}
         for level in product_levels[:-1]:
             keys_b = np.array(["total"] * len(bottom.ids)) if level == "total" else np.array(
-                _parent_keys(series.hierarchy, bottom.ids, level, bottom_level)
+                _parent_keys(hierarchy, bottom.ids, level, bottom_level)
             )
             mats[level] = summing_matrix(keys_b, np.array(results[level].ids))
         if reconcile == "mint_shrink" and cutoffs:
@@ -252,9 +268,8 @@ def compute_forecast(
             sel_bt[level] = scale_to_total(sel_bt[level], sel_bt["total"][0])
         results[level].method = [f"{m}+scaled_to_total" for m in results[level].method]
 
-    # frames
-    fc_parts, bt_parts = [], []
-    quantile_cols = list(QUANTILE_COLUMNS)
+    # frames, in a fixed order: level, model, unique_id, then time
+    fc_parts, bt_parts, metric_parts = [], [], []
     for level in levels:
         if level not in results:
             continue
@@ -264,38 +279,32 @@ def compute_forecast(
         keep = np.ones(len(res.ids), dtype=bool)
         if level == "sku" and sku_retired is not None:
             keep = ~sku_retired
-        for name, point in models.items():
-            if cutoffs:
-                actual = _actuals(res.y, cutoffs, horizon)
+        ids = pl.Series("unique_id", res.ids, dtype=pl.String)
+        actual = _actuals(res.y, cutoffs, horizon) if cutoffs else None
+        for name in sorted(models):
+            point = models[name]
+            if actual is not None:
                 q = residual_quantiles(actual, bmodels[name], res.scale)
                 bounds = heldout_bounds(actual, bmodels[name], res.scale, usable)
-                bt_parts.append(_backtest_frame(level, res.ids, periods, cutoffs, horizon, name, actual, bmodels[name], bounds))
+                bt_parts.append(_backtest_frame(level, ids, periods, cutoffs, horizon, name, actual, bmodels[name]))
+                metric_parts.append(_metrics(level, ids, name, actual, bmodels[name], bounds, res.scale))
             else:
-                q = np.zeros((horizon, len(quantile_cols)))
+                q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
             quant = apply_quantiles(point, res.scale, q)
+            if name == "selected" and level == "sku":
+                # a product without history sells nothing before its launch
+                quant = np.where((np.isnan(res.y).all(axis=1)[:, None] & (point <= 0))[..., None], 0.0, quant)
             method = res.method if name == "selected" else [name] * len(res.ids)
-            fc_parts.append(_forecast_frame(level, res.ids, future, name, point, quant, method, keep))
-    forecast = pl.concat(fc_parts).sort("level", "unique_id", "model", "ds") if fc_parts else _empty_forecast()
+            fc_parts.append(_forecast_frame(level, ids, future, name, point, quant, method, keep))
+    forecast = pl.concat(fc_parts) if fc_parts else _empty_forecast()
     if bt_parts:
-        backtest_long = pl.concat(bt_parts)
-        scales = pl.concat(
-            [pl.DataFrame({"level": lv, "unique_id": results[lv].ids, "scale": results[lv].scale}) for lv in levels if lv in results]
-        )
-        metrics = metrics_frame(backtest_long, scales)
-        backtest = backtest_long.select("level", "unique_id", "cutoff", "ds", "model", "y", "y_hat").sort(
-            "level", "unique_id", "model", "cutoff", "ds"
-        )
+        backtest = pl.concat(bt_parts)
+        metrics = pl.concat(metric_parts)
     else:
         backtest = pl.DataFrame(
             schema={"level": pl.String, "unique_id": pl.String, "cutoff": pl.Date, "ds": pl.Date, "model": pl.String, "y": pl.Float64, "y_hat": pl.Float64}
         )
         metrics = pl.DataFrame(schema={"level": pl.String, "unique_id": pl.String, "model": pl.String, "metric": pl.String, "value": pl.Float64})
-
-    # pre-sale orders as a leading signal: committed demand floors the forecast of its period
-    presale = _presale(orders, products, timezone, freq, future)
-    if presale is not None and presale.height and "sku" in levels:
-        forecast = _apply_presale(forecast, presale, quantile_cols)
-        info["presale_skus"] = presale["unique_id"].n_unique()
 
     summary = {
         "levels": list(levels),
@@ -351,46 +360,102 @@ def _parent_keys(hierarchy: pl.DataFrame, ids: list[str], level: str, bottom: st
     return [lookup.get(u, "") for u in ids]
 
 
-def _forecast_frame(level: str, ids: list[str], future: list[dt.date], model: str, point: np.ndarray, quant: np.ndarray, method: list[str], keep: np.ndarray) -> pl.DataFrame:
-    h = len(future)
+def _forecast_frame(level: str, ids: pl.Series, future: list[dt.date], model: str, point: np.ndarray, quant: np.ndarray, method: list[str], keep: np.ndarray) -> pl.DataFrame:
+    keep = keep & ~np.isnan(point).any(axis=1)
     rows = np.flatnonzero(keep)
+    h = len(future)
     n = rows.size
     data: dict[str, Any] = {
-        "level": [level] * (n * h),
-        "unique_id": np.repeat(np.array(ids, dtype=object)[rows], h).tolist() if n else [],
-        "ds": pl.Series(future * n, dtype=pl.Date) if n else pl.Series([], dtype=pl.Date),
-        "model": [model] * (n * h),
+        "level": pl.repeat(level, n * h, dtype=pl.String, eager=True),
+        "unique_id": ids.gather(np.repeat(rows, h)),
+        "ds": pl.Series(future * n, dtype=pl.Date),
+        "model": pl.repeat(model, n * h, dtype=pl.String, eager=True),
         "y_hat": np.clip(point[rows], 0.0, None).reshape(-1),
     }
     for j, col in enumerate(QUANTILE_COLUMNS):
         data[col] = quant[rows, :, j].reshape(-1)
-    data["method"] = np.repeat(np.array(method, dtype=object)[rows], h).tolist() if n else []
-    return pl.DataFrame(data, schema_overrides={"unique_id": pl.String, "method": pl.String, "level": pl.String, "model": pl.String})
+    data["method"] = pl.Series(method, dtype=pl.String).gather(np.repeat(rows, h))
+    return pl.DataFrame(data)
 
 
-def _backtest_frame(level: str, ids: list[str], periods: list[dt.date], cutoffs: list[int], h: int, model: str, actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray) -> pl.DataFrame:
+def _backtest_frame(level: str, ids: pl.Series, periods: list[dt.date], cutoffs: list[int], h: int, model: str, actual: np.ndarray, fc: np.ndarray) -> pl.DataFrame:
     ds_idx = np.array([[c + k for k in range(h)] for c in cutoffs])  # (w, h)
-    valid = ~np.isnan(actual) & (ds_idx[None] < len(periods)) & ~np.isnan(fc)
+    valid = ~np.isnan(actual) & ~np.isnan(fc)
     s_i, w_i, k_i = np.nonzero(valid)
     per = np.array(periods + [periods[-1]] * h, dtype="datetime64[D]")
     cut = np.array([periods[c - 1] for c in cutoffs], dtype="datetime64[D]")
-    q = list(QUANTILE_COLUMNS)
     return pl.DataFrame(
         {
-            "level": [level] * s_i.size,
-            "unique_id": np.array(ids, dtype=object)[s_i].tolist(),
-            "cutoff": cut[w_i],
-            "ds": per[ds_idx[w_i, k_i]],
-            "model": [model] * s_i.size,
+            "level": pl.repeat(level, s_i.size, dtype=pl.String, eager=True),
+            "unique_id": ids.gather(s_i),
+            "cutoff": pl.Series(cut[w_i], dtype=pl.Date),
+            "ds": pl.Series(per[ds_idx[w_i, k_i]], dtype=pl.Date),
+            "model": pl.repeat(model, s_i.size, dtype=pl.String, eager=True),
             "y": actual[s_i, w_i, k_i],
             "y_hat": fc[s_i, w_i, k_i],
-            "lo80": bounds[s_i, w_i, k_i, q.index("q0.1")],
-            "hi80": bounds[s_i, w_i, k_i, q.index("q0.9")],
-            "lo90": bounds[s_i, w_i, k_i, q.index("q0.05")],
-            "hi90": bounds[s_i, w_i, k_i, q.index("q0.95")],
-        },
-        schema_overrides={"unique_id": pl.String, "level": pl.String, "model": pl.String},
-    ).with_columns(pl.col("cutoff").cast(pl.Date), pl.col("ds").cast(pl.Date))
+        }
+    )
+
+
+METRICS = ("MASE", "sMAPE", "WAPE", "bias", "coverage_80", "coverage_90")
+
+
+def _metrics(level: str, ids: pl.Series, model: str, actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray, scale: np.ndarray) -> pl.DataFrame:
+    """Backtest accuracy per series and for the level (unique_id ``*``), long format.
+
+    Per series: MASE, sMAPE (%), WAPE, bias (Σ(ŷ−y)/Σ|y|), coverage_80/90 (share of targets
+    inside the held-out intervals). For the level: mean MASE and sMAPE over series, pooled
+    WAPE, bias and coverage. Undefined values (Σ|y| = 0) are null.
+    """
+    valid = ~np.isnan(actual) & ~np.isnan(fc)
+    n = valid.sum(axis=(1, 2)).astype(float)
+    y = np.where(valid, actual, 0.0)
+    f = np.where(valid, fc, 0.0)
+    e = f - y
+    ae = np.abs(e)
+    denom = np.abs(y) + np.abs(f)
+    sape = np.divide(200 * ae, denom, out=np.zeros_like(ae), where=denom > 0)
+    qi = list(QUANTILE_COLUMNS)
+    in80 = valid & (actual >= bounds[..., qi.index("q0.1")]) & (actual <= bounds[..., qi.index("q0.9")])
+    in90 = valid & (actual >= bounds[..., qi.index("q0.05")]) & (actual <= bounds[..., qi.index("q0.95")])
+    sum_y = np.abs(y).sum(axis=(1, 2))
+    has = n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.stack(
+            [
+                ae.sum(axis=(1, 2)) / n / scale,
+                sape.sum(axis=(1, 2)) / n,
+                np.where(sum_y > 0, ae.sum(axis=(1, 2)) / sum_y, np.nan),
+                np.where(sum_y > 0, e.sum(axis=(1, 2)) / sum_y, np.nan),
+                in80.sum(axis=(1, 2)) / n,
+                in90.sum(axis=(1, 2)) / n,
+            ],
+            axis=1,
+        )[has]
+        total_y = sum_y.sum()
+        whole = np.array(
+            [
+                per[:, 0].mean() if per.shape[0] else np.nan,
+                per[:, 1].mean() if per.shape[0] else np.nan,
+                ae.sum() / total_y if total_y > 0 else np.nan,
+                e.sum() / total_y if total_y > 0 else np.nan,
+                in80.sum() / n.sum() if n.sum() else np.nan,
+                in90.sum() / n.sum() if n.sum() else np.nan,
+            ]
+        )
+    rows = np.flatnonzero(has)
+    k = len(METRICS)
+    values = np.concatenate([per.reshape(-1), whole])
+    frame = pl.DataFrame(
+        {
+            "level": pl.repeat(level, (rows.size + 1) * k, dtype=pl.String, eager=True),
+            "unique_id": pl.concat([ids.gather(np.repeat(rows, k)), pl.Series(["*"] * k, dtype=pl.String)]),
+            "model": pl.repeat(model, (rows.size + 1) * k, dtype=pl.String, eager=True),
+            "metric": pl.Series(list(METRICS) * (rows.size + 1), dtype=pl.String),
+            "value": values,
+        }
+    )
+    return frame.with_columns(pl.when(pl.col("value").is_finite()).then(pl.col("value")).otherwise(None).alias("value"))
 
 
 def _empty_forecast() -> pl.DataFrame:
@@ -399,52 +464,41 @@ def _empty_forecast() -> pl.DataFrame:
     )
 
 
-def _presale(orders: pl.LazyFrame, products: pl.DataFrame | None, timezone: str, freq: str, future: list[dt.date]) -> pl.DataFrame | None:
-    """Pre-sale quantity per sku and forecast period (the launch period, else the first one)."""
-    lines = presale_lines(orders, timezone=timezone).collect()
-    if lines.height == 0:
-        return None
-    per_sku = lines.group_by("sku").agg(pl.col("qty").sum())
-    if products is not None and "launch_date" in products.columns:
-        launch = products.select(pl.col("sku").cast(pl.String), pl.col("launch_date").cast(pl.Date, strict=False))
-        per_sku = per_sku.join(launch, on="sku", how="left")
-    else:
-        per_sku = per_sku.with_columns(pl.lit(None, dtype=pl.Date).alias("launch_date"))
-    first, last = future[0], future[-1]
-    return (
-        per_sku.with_columns(
-            period_start(pl.col("launch_date"), freq).alias("launch_period")
-        )
-        .with_columns(
-            pl.when(pl.col("launch_period").is_null() | (pl.col("launch_period") < first))
-            .then(pl.lit(first))
-            .otherwise(pl.col("launch_period"))
-            .alias("ds")
-        )
-        .filter(pl.col("ds") <= last)
-        .select(pl.col("sku").alias("unique_id"), "ds", pl.col("qty").alias("presale_qty"))
-    )
+def _merge_presale(sku: LevelResult, sel_final: dict[str, np.ndarray], sel_bt: dict[str, np.ndarray], signal: pl.DataFrame, future: list[dt.date], conversion: float) -> int:
+    """Put the pre-sale signal into the sku level; returns how many new sku rows were added.
 
-
-def _apply_presale(forecast: pl.DataFrame, presale: pl.DataFrame, quantile_cols: list[str]) -> pl.DataFrame:
-    """Floor the selected sku forecast (and its quantiles) by the pre-sale quantity of its period.
-
-    A pre-sold sku missing from the forecast (no sales history yet) gets rows of its own.
+    A pre-sold sku already in the level keeps the larger of its forecast and the signal; a new
+    one gets a row of its own (no history, no candidate models, only ``selected``).
     """
-    sel = (pl.col("level") == "sku") & (pl.col("model") == "selected")
-    known = forecast.filter(sel).select("unique_id").unique()
-    future = forecast.select("ds").unique().sort("ds")
-    missing = presale.join(known, on="unique_id", how="anti").select("unique_id").unique()
-    if missing.height:
-        extra = missing.join(future, how="cross").with_columns(
-            pl.lit("sku").alias("level"), pl.lit("selected").alias("model"), pl.lit(0.0).alias("y_hat"),
-            *(pl.lit(0.0).alias(c) for c in quantile_cols), pl.lit("presale").alias("method"),
-        ).select(forecast.columns)
-        forecast = pl.concat([forecast, extra])
-    joined = forecast.join(presale, on=["unique_id", "ds"], how="left").with_columns(
-        pl.when(sel).then(pl.col("presale_qty").fill_null(0.0)).otherwise(0.0).alias("presale_qty")
-    )
-    return joined.with_columns(
-        pl.max_horizontal("y_hat", "presale_qty").alias("y_hat"),
-        *(pl.max_horizontal(c, "presale_qty").alias(c) for c in quantile_cols),
-    ).drop("presale_qty").sort("level", "unique_id", "model", "ds")
+    index = {u: i for i, u in enumerate(sku.ids)}
+    col = {d: j for j, d in enumerate(future)}
+    names = sorted(signal["sku"].unique().to_list())
+    values = np.zeros((len(names), len(future)))
+    r = np.array([names.index(u) for u in signal["sku"].to_list()], dtype=int)
+    c = np.array([col[d] for d in signal["ds"].to_list()], dtype=int)
+    values[r, c] = signal["units"].to_numpy()
+    tag = f"presale×{conversion:.2f}"
+    new = [u for u in names if u not in index]
+    for u, row in zip(names, values, strict=True):
+        if u in index:
+            i = index[u]
+            sel_final["sku"][i] = np.maximum(sel_final["sku"][i], row)
+            sku.method[i] = f"{sku.method[i]}|{tag}"
+    if not new:
+        return 0
+    add = values[[names.index(u) for u in new]]
+    k = len(new)
+    sku.ids = [*sku.ids, *new]
+    sku.y = np.vstack([sku.y, np.full((k, sku.y.shape[1]), np.nan)])
+    # interval scale: the typical period of the signal (not the launch spike)
+    typical = np.array([np.median(r[r > 0]) if (r > 0).any() else 1.0 for r in add])
+    sku.scale = np.concatenate([sku.scale, np.maximum(typical, 1.0)])
+    sku.seen = np.concatenate([sku.seen, np.zeros(k, dtype=sku.seen.dtype)])
+    sku.final = {m: np.vstack([v, np.full((k, v.shape[1]), np.nan)]) for m, v in sku.final.items()}
+    sku.backtest = {m: np.concatenate([v, np.full((k, *v.shape[1:]), np.nan)]) for m, v in sku.backtest.items()}
+    sku.method = [*sku.method, *([tag] * k)]
+    sel_final["sku"] = np.vstack([sel_final["sku"], add])
+    if "sku" in sel_bt:
+        v = sel_bt["sku"]
+        sel_bt["sku"] = np.concatenate([v, np.full((k, *v.shape[1:]), np.nan)])
+    return k

@@ -38,6 +38,6 @@ def test_process_pool_and_dask_match_serial(tmp_path: Path, monkeypatch: pytest.
         assert dask_ws.manifest()["steps"][-1]["parameters"]["executor"] == address
 
     expected = _hashes(serial.root)
-    assert set(expected) == {"forecast.parquet", "backtest.parquet", "forecast_metrics.parquet"}
+    assert set(expected) == {"forecast.parquet", "backtest.parquet", "forecast_metrics.parquet", "forecast_model.json"}
     assert _hashes(pooled.root) == expected
     assert _hashes(dask_ws.root) == expected

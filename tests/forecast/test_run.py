@@ -160,3 +160,36 @@ def test_cli_errors_and_json(tmp_path: Path, c2m) -> None:  # type: ignore[no-un
     payload = json.loads(done.stdout)
     assert payload["command"] == "forecast" and payload["ok"] is True
     assert payload["rows"]["forecast"] > 0
+
+
+def test_presale_is_a_leading_signal_learned_from_a_launched_product(tmp_path: Path) -> None:
+    ws = planted_world(tmp_path / "ws", n_sku=4, days=406)  # 2023-01-02 … 2024-02-11 (Sunday)
+    lines = [
+        # reference REF: 10 units pre-sold before its launch on 2023-09-04, then 30 paid units
+        # in the 8 weeks (56 days) after launch → conversion 3 paid units per pre-sold unit
+        *[("REF", "2023-08-20T10:00:00", 1, "presale")] * 10,
+        *[("REF", f"2023-09-{d:02d}T10:00:00", 3, "paid") for d in range(4, 14)],
+        # upcoming UP: 20 units pre-sold, launching Monday 2024-02-26 (week 3 of the horizon)
+        *[("UP", "2024-02-01T10:00:00", 2, "presale")] * 10,
+    ]
+    orders = pl.concat([ws.read("orders"), orders_frame(lines)], how="diagonal_relaxed")
+    products = pl.concat(
+        [
+            ws.read("products").with_columns(pl.lit(None, dtype=pl.Date).alias("launch_date")),
+            pl.DataFrame(
+                {"sku": ["REF", "UP"], "category_l1": ["品类0", "品类1"], "launch_date": [dt.date(2023, 9, 4), dt.date(2024, 2, 26)]}
+            ),
+        ]
+    )
+    ws = write_workspace(tmp_path / "ws", orders, products)
+    summary = run_forecast(ws, levels="total,category_l1,sku", horizon=8)
+    assert summary["presale_conversion"] == pytest.approx(3.0)
+    assert summary["presale_reference_skus"] == ["REF"] and summary["presale_upcoming_skus"] == ["UP"]
+    forecast = ws.read("forecast").filter(pl.col("model") == "selected")
+    up = forecast.filter(pl.col("unique_id") == "UP").sort("ds")
+    # 2 weeks before launch: nothing; launch week: 20 shipped + 3 × 20 × 7/56; then 7.5 a week
+    assert up["y_hat"].to_list() == pytest.approx([0, 0, 20 + 7.5, 7.5, 7.5, 7.5, 7.5, 7.5])
+    assert up["q0.95"].to_list()[:2] == [0.0, 0.0]
+    by_level = forecast.group_by("level", "ds").agg(pl.col("y_hat").sum()).pivot(on="level", index="ds", values="y_hat")
+    np.testing.assert_allclose(by_level["sku"].to_numpy(), by_level["total"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(by_level["category_l1"].to_numpy(), by_level["total"].to_numpy(), rtol=1e-9)
