@@ -10,11 +10,13 @@ by family), ``tags.parquet`` (long: user_id, family, tag, score, evidence),
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from c2m_cli.errors import InvalidDataError
+from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.labels.base import LabelOptions, parse_as_of, prepare_orders
 from c2m_cli.labels.behavior import behavior_labels, purchase_rhythm
 from c2m_cli.labels.demographics import demographics_labels
@@ -49,47 +51,52 @@ def _review_sentiment(reviews: pl.DataFrame | None) -> pl.DataFrame | None:
     return frame.join(unique, on="text", how="left").drop("text")
 
 
-def compute_labels(
-    *,
-    orders: pl.LazyFrame,
-    customers: pl.DataFrame | None,
-    products: pl.DataFrame | None,
-    events: pl.LazyFrame | None,
-    reviews: pl.DataFrame | None,
-    timezone: str,
-    as_of: dt.date | None,
-    options: LabelOptions,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Pure computation: returns labels, tags, value_model, review_sentiment and as_of."""
-    lines, as_of = prepare_orders(orders, timezone, as_of)
-    lines = lines.collect().lazy()  # prepared once, reused by every family
-    if customers is not None:
-        if "user_id" not in customers.columns:
-            raise InvalidDataError("customers.parquet: missing required column user_id")
-        customers = customers.with_columns(pl.col("user_id").cast(pl.String)).filter(pl.col("user_id").is_not_null())
-        if "signup_ts" in customers.columns:
-            customers = customers.with_columns(
-                _signup_day=pl.col("signup_ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.date()
-            )
+@dataclass(frozen=True)
+class PartitionTask:
+    """One partition of users (by a stable hash of user_id): the parquet files holding its rows."""
+
+    index: int
+    lines: tuple[str, ...]
+    customers: tuple[str, ...]
+    events: tuple[str, ...]
+    reviews: tuple[str, ...]
+    products: str | None
+    timezone: str
+    as_of: dt.date
+    options: LabelOptions
+
+
+def _read(paths: tuple[str, ...]) -> pl.DataFrame | None:
+    return pl.read_parquet(list(paths)) if paths else None
+
+
+def label_partition(task: PartitionTask) -> dict[str, Any]:
+    """Every per-user family for the users of one partition (pure: reads only ``task``'s files)."""
+    options, as_of = task.options, task.as_of
+    lines_df = _read(task.lines)
+    lines = (lines_df if lines_df is not None else pl.DataFrame(schema=LINE_SCHEMA)).lazy()
+    customers = _read(task.customers)
+    products = pl.read_parquet(task.products) if task.products else None
+    events_df = _read(task.events)
+    events = events_df.lazy() if events_df is not None else None
+    reviews = _read(task.reviews)
+    if customers is not None and "signup_ts" in customers.columns:
+        customers = customers.with_columns(
+            _signup_day=pl.col("signup_ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(task.timezone).dt.date()
+        )
     ids = [lines.select("user_id").unique().collect()]
     if customers is not None:
         ids.append(customers.select("user_id").unique())
     users = pl.concat(ids).unique().sort("user_id")
-    if users.is_empty():
-        raise InvalidDataError("orders.parquet: no user to label (no order line with a user_id on or before the as-of date)")
 
     behavior = users.join(behavior_labels(lines, products, as_of), on="user_id", how="left").with_columns(
         pl.col("behavior_orders", "behavior_purchase_days", "behavior_returns").fill_null(0),
         pl.col("behavior_total_spend").fill_null(0.0),
         pl.col("behavior_presale_buyer").fill_null(False),
     )
-    value, model = value_labels(lines.filter(pl.col("is_purchase")), as_of, options, seed)
-    value = users.join(value, on="user_id", how="left")
-    value = value.join(rfm_scores(behavior, value, options), on="user_id", how="left")
     occasion = users.join(occasion_labels(lines, as_of, options.festival_buyer_share), on="user_id", how="left")
     geo = geography_labels(users, customers, lines)
-    demo = demographics_labels(users, customers, as_of)
+    demo = demographics_labels(users, customers.drop("_signup_day", strict=False) if customers is not None else None, as_of)
 
     sentiment = _review_sentiment(reviews)
     review_stats = None
@@ -119,16 +126,18 @@ def compute_labels(
             .agg(pl.len().alias("_views"))
             .collect()
         )
-
     docs = text_documents(reviews, events, lines, products)
     hits = pl.concat([term_hits(docs), behaviour_hits(behavior, review_stats, view_counts, options.loyal_orders)])
     tags = score_tags(hits, options.tag_saturation)
     text_wide = wide_tags(users, tags, options.min_tag_score)
     if review_stats is not None:
-        text_wide = text_wide.join(review_stats.select("user_id", "attitude_reviews", "attitude_sentiment"), on="user_id", how="left").with_columns(
-            pl.col("attitude_reviews").fill_null(0)
+        text_wide = text_wide.join(
+            review_stats.select("user_id", "attitude_reviews", "attitude_sentiment"), on="user_id", how="left"
+        ).with_columns(pl.col("attitude_reviews").fill_null(0))
+    else:
+        text_wide = text_wide.with_columns(
+            attitude_reviews=pl.lit(0, pl.UInt32), attitude_sentiment=pl.lit(None, pl.Float64)
         )
-
     rhythm = purchase_rhythm(
         lines,
         as_of,
@@ -136,33 +145,142 @@ def compute_labels(
         sleeping_days=options.sleeping_days,
         rhythm_multiple=options.rhythm_multiple,
     )
-    life_in = (
-        behavior.select("user_id", "behavior_recency_days", "behavior_first_purchase", "behavior_purchase_days")
-        .join(value.select("user_id", "value_p_alive", "value_tier", "value_clv_percentile"), on="user_id", how="left")
-        .join(rhythm, on="user_id", how="left")
-        .join(
-            review_stats.select("user_id", "_positive_reviews")
-            if review_stats is not None
-            else pl.DataFrame(schema={"user_id": pl.String, "_positive_reviews": pl.UInt32}),
-            on="user_id",
-            how="left",
-        )
+    extra = users.join(rhythm, on="user_id", how="left").join(
+        review_stats.select("user_id", "_positive_reviews")
+        if review_stats is not None
+        else pl.DataFrame(schema={"user_id": pl.String, "_positive_reviews": pl.UInt32}),
+        on="user_id",
+        how="left",
     )
     if customers is not None and "_signup_day" in customers.columns:
-        life_in = life_in.join(customers.select("user_id", "_signup_day").unique("user_id", keep="first"), on="user_id", how="left")
-    lifecycle = lifecycle_labels(life_in, options, as_of, customers)
+        extra = extra.join(customers.select("user_id", "_signup_day").unique("user_id", keep="first"), on="user_id", how="left")
+    else:
+        extra = extra.with_columns(_signup_day=pl.lit(None, pl.Date))
+    per_user = users
+    for part in (geo, demo, occasion, behavior, text_wide, extra):
+        per_user = per_user.join(part, on="user_id", how="left")
+    return {"users": per_user, "tags": tags, "sentiment": sentiment}
 
-    labels = users
-    for part in (geo, demo, value, occasion, behavior, text_wide, lifecycle):
-        labels = labels.join(part, on="user_id", how="left")
+
+LINE_SCHEMA = {
+    "user_id": pl.String, "order_id": pl.String, "sku": pl.String, "ts_local": pl.Datetime("us"),
+    "qty": pl.Float64, "amount": pl.Float64, "status": pl.String, "is_presale": pl.Boolean,
+    "is_discounted": pl.Boolean, "channel": pl.String, "province": pl.String, "city": pl.String,
+    "day": pl.Date, "is_purchase": pl.Boolean, "is_return": pl.Boolean, "is_cancelled": pl.Boolean,
+}
+HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
+
+
+def _partition_files(frame: pl.LazyFrame, directory: Path, partitions: int) -> dict[int, tuple[str, ...]]:
+    """Stream ``frame`` into ``partitions`` sets of parquet files by a stable hash of user_id."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if partitions == 1:
+        frame.sink_parquet(directory / "part.parquet")
+        return {0: (str(directory / "part.parquet"),)}
+    keyed = frame.with_columns(
+        _part=(pl.col("user_id").cast(pl.String).hash(HASH_SEED) % partitions).cast(pl.Int32)
+    )
+    keyed.sink_parquet(pl.PartitionBy(directory, key="_part", include_key=False))
+    found: dict[int, tuple[str, ...]] = {}
+    for k in range(partitions):
+        found[k] = tuple(sorted(str(p) for p in (directory / f"_part={k}").glob("*.parquet")))
+    return found
+
+
+def compute_labels(
+    *,
+    orders: pl.LazyFrame,
+    customers: pl.LazyFrame | pl.DataFrame | None,
+    products: pl.LazyFrame | pl.DataFrame | None,
+    events: pl.LazyFrame | pl.DataFrame | None,
+    reviews: pl.LazyFrame | pl.DataFrame | None,
+    timezone: str,
+    as_of: dt.date | None,
+    options: LabelOptions,
+    workdir: Path,
+    seed: int = 0,
+    partition_rows: int = 2_000_000,
+    executor: str = "local",
+) -> dict[str, Any]:
+    """Label every user: value is fitted and scored over everyone, the per-user families run
+    partition by partition (users split by a stable hash, ``partition_rows`` order lines per
+    partition) on the executor, then ranks (RFM, value tier, super users) and lifecycle are
+    computed over the whole population. Results do not depend on the partitioning."""
+    from c2m_cli.executor import get_executor
+
+    lazy = lambda f: None if f is None else (f.lazy() if isinstance(f, pl.DataFrame) else f)  # noqa: E731
+    customers_l, products_l, events_l, reviews_l = lazy(customers), lazy(products), lazy(events), lazy(reviews)
+    if customers_l is not None and "user_id" not in customers_l.collect_schema().names():
+        raise InvalidDataError("customers.parquet: missing required column user_id")
+    lines, as_of = prepare_orders(orders, timezone, as_of)
+    n_lines = int(lines.select(pl.len()).collect().item())
+    partitions = max(1, -(-n_lines // max(partition_rows, 1)))
+
+    value, model = value_labels(lines.filter(pl.col("is_purchase")), as_of, options, seed)
+
+    def with_user(frame: pl.LazyFrame | None) -> pl.LazyFrame | None:
+        if frame is None or "user_id" not in frame.collect_schema().names():
+            return None
+        return frame.with_columns(pl.col("user_id").cast(pl.String)).filter(pl.col("user_id").is_not_null())
+
+    parts = {
+        "lines": _partition_files(lines, workdir / "lines", partitions),
+        "customers": _partition_files(c, workdir / "customers", partitions) if (c := with_user(customers_l)) is not None else {},
+        "events": _partition_files(e, workdir / "events", partitions) if (e := with_user(events_l)) is not None else {},
+        "reviews": _partition_files(r, workdir / "reviews", partitions) if (r := with_user(reviews_l)) is not None else {},
+    }
+    products_path = None
+    if products_l is not None:
+        products_path = str(workdir / "products.parquet")
+        products_l.sink_parquet(products_path)
+    tasks = [
+        PartitionTask(
+            index=k,
+            lines=parts["lines"].get(k, ()),
+            customers=parts["customers"].get(k, ()),
+            events=parts["events"].get(k, ()),
+            reviews=parts["reviews"].get(k, ()),
+            products=products_path,
+            timezone=timezone,
+            as_of=as_of,
+            options=options,
+        )
+        for k in range(partitions)
+    ]
+    runner = get_executor(executor)
+    try:
+        results = runner.map(label_partition, tasks, parallel=executor != "local")
+    finally:
+        runner.close()
+    per_user = pl.concat([r["users"] for r in results], how="vertical_relaxed").sort("user_id")
+    if per_user.is_empty():
+        raise InvalidDataError("orders.parquet: no user to label (no order line with a user_id on or before the as-of date)")
+    tags = pl.concat([r["tags"] for r in results], how="vertical_relaxed").sort(
+        "user_id", "family", "score", "tag", descending=[False, False, True, False]
+    )
+    sentiments = [r["sentiment"] for r in results if r["sentiment"] is not None]
+    sentiment = None
+    if sentiments:
+        sentiment = pl.concat(sentiments, how="vertical_relaxed")
+        sentiment = sentiment.sort(*[c for c in ("review_id", "user_id") if c in sentiment.columns], maintain_order=True)
+
+    value = per_user.select("user_id").join(value, on="user_id", how="left")
+    value = value.join(rfm_scores(per_user, value, options), on="user_id", how="left")
+    life_in = per_user.select(
+        "user_id", "behavior_recency_days", "behavior_first_purchase", "behavior_purchase_days",
+        "lifecycle_typical_gap_days", "lifecycle_stretch", "_return_day", "_positive_reviews", "_signup_day",
+    ).join(value.select("user_id", "value_p_alive", "value_tier", "value_clv_percentile"), on="user_id", how="left")
+    lifecycle = lifecycle_labels(life_in, options, as_of)
+
+    labels = per_user.drop("lifecycle_typical_gap_days", "lifecycle_stretch").join(value, on="user_id", how="left").join(
+        lifecycle, on="user_id", how="left"
+    )
     ordered = ["user_id"] + [c for prefix in FAMILY_ORDER for c in labels.columns if c.startswith(prefix)]
     labels = labels.select(ordered).sort("user_id")
-    if labels.height != users.height:
-        raise AssertionError("labels must hold exactly one row per user")
     return {
         "labels": labels,
         "tags": tags.cast(TAG_SCHEMA),  # type: ignore[arg-type]
-        "value_model": model,
+        "value_model": {**model, "partitions": partitions},
         "review_sentiment": sentiment,
         "as_of": as_of,
     }
@@ -184,6 +302,7 @@ def run_label(
     fit_sample: int = 100_000,
     tag_saturation: float = 3.0,
     min_tag_score: float = 0.5,
+    partition_rows: int = 2_000_000,
     seed: int = 0,
     executor: str = "local",
     argv: list[str] | None = None,
@@ -206,14 +325,15 @@ def run_label(
     )
     _validate(options)
     as_of_date = parse_as_of(as_of)
-    parameters = {"as_of": as_of, **options.as_parameters(), "executor": executor}
+    if partition_rows < 1:
+        raise UsageError("--partition-rows must be at least 1")
+    parameters = {"as_of": as_of, **options.as_parameters(), "partition_rows": partition_rows, "executor": executor}
     timezone = str(ws.manifest().get("data_timezone") or "UTC")
     with ws.step("label", parameters=parameters, seed=seed, argv=argv, via=via) as step:
         orders = step.scan("orders")
-        customers = step.read_optional("customers")
-        products = step.read_optional("products")
-        events = step.scan("events") if ws.has("events") else None
-        reviews = step.read_optional("reviews")
+        customers, products, events, reviews = (
+            step.scan(name) if ws.has(name) else None for name in ("customers", "products", "events", "reviews")
+        )
         result = compute_labels(
             orders=orders,
             customers=customers,
@@ -223,7 +343,10 @@ def run_label(
             timezone=timezone,
             as_of=as_of_date,
             options=options,
+            workdir=step.staging / "_partitions",
             seed=seed,
+            partition_rows=partition_rows,
+            executor=executor,
         )
         labels: pl.DataFrame = result["labels"]
         step.write_table("labels", labels)

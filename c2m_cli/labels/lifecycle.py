@@ -31,15 +31,16 @@ def lifecycle_labels(
     users: pl.DataFrame,
     options: LabelOptions,
     as_of: dt.date,
-    customers: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``users`` holds user_id, behavior_*, value_p_alive, value_tier, lifecycle_typical_gap_days,
-    lifecycle_stretch, _return_day and the review advocacy count ``_positive_reviews``."""
+    lifecycle_stretch, _return_day, the review advocacy count ``_positive_reviews`` and, when
+    known, the local sign-up day ``_signup_day`` (a customer who signed up recently but has not
+    bought yet is new)."""
     o = options
     recency = pl.col("behavior_recency_days")
     first = pl.col("behavior_first_purchase")
     signup_new = pl.lit(False)
-    if customers is not None and "signup_ts" in customers.columns:
+    if "_signup_day" in users.columns:
         signup_new = (pl.col("_signup_day") >= pl.lit(as_of - dt.timedelta(days=o.new_days - 1))).fill_null(False)
     frame = users.with_columns(pl.col("lifecycle_stretch").fill_null(1.0))
     by_recency = (

@@ -66,7 +66,7 @@ def test_help_shows_every_default_and_an_example(c2m) -> None:
     text = " ".join(result.stdout.split())
     for default in ("[default: 30]", "[default: 90]", "[default: 180]", "[default: 365]", "[default: 2.0]",
                     "[default: 0.05]", "[default: 4]", "[default: 0.02]", "[default: 12]", "[default: 100000]",
-                    "[default: 3.0]", "[default: 0.5]"):
+                    "[default: 3.0]", "[default: 0.5]", "[default: 2000000]"):
         assert default in text, default
     assert "Example: c2m label" in text
 
