@@ -94,8 +94,10 @@ def run_segment(
         "executor": executor,
     }
     with ws.step("segment", parameters=parameters, seed=seed, argv=argv, via=via) as step:
-        labels = step.read("labels")
-        tags = step.read_optional("tags")
+        labels = _read(step, "labels", optional=False)
+        if labels is None:  # for the type checker: a missing table already raised
+            raise InvalidDataError("labels.parquet could not be read")
+        tags = _read(step, "tags", optional=True)
         fm, raw = build_features(labels, tags, max_categories=max_categories, family_balance=family_balance)
         n = fm.X.shape[0]
         distinct = _distinct_rows(fm.X)
@@ -139,8 +141,8 @@ def run_segment(
         segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
         jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
 
-        orders = step.read_optional("orders")
-        products = step.read_optional("products")
+        orders = _read(step, "orders", optional=True)
+        products = _read(step, "products", optional=True)
         lang = data_language(labels, tags, products)
         profiles = build_profiles(
             labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,
@@ -197,6 +199,14 @@ def run_segment(
         }
         step.summary.update(summary)
     return summary
+
+
+def _read(step: Any, name: str, *, optional: bool) -> pl.DataFrame | None:
+    """A workspace table; a corrupt file is bad data (exit 3), not a bug."""
+    try:
+        return step.read_optional(name) if optional else step.read(name)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InvalidDataError(f"{name}.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
 
 
 def _distinct_rows(X: np.ndarray, limit: int = 100_000) -> int:

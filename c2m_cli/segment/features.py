@@ -17,9 +17,10 @@ twenty behaviour columns do not drown one generation column. Everything needed t
 for new users (medians, scales, weights, the tag list) is kept in ``FeatureSpec`` dicts that go
 verbatim into segment_model.json.
 
-``lifecycle_stage`` is left out of the matrix by default: it is a state that changes month to
-month, not a trait of the consumer, so it is profiled (the lifecycle mix of each segment), not
-clustered on.
+The ``lifecycle`` family (lifecycle_stage and its companions) is left out of the matrix by
+default: it is a state that changes month to month, not a trait of the consumer, so it is
+profiled (the lifecycle mix of each segment), not clustered on. Text values that only say
+"unknown" (unknown, 未知, n/a, empty) count as missing: no one-hot column of their own.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from c2m_cli.errors import InvalidDataError
 ID_COLUMN = "user_id"
 SKEW_FOR_LOG = 1.0  # a non-negative column more skewed than this is log1p-transformed
 _NUMERIC_KINDS = ("numeric", "bool")
+MISSING_TEXT = ("", "unknown", "未知", "n/a", "na", "none", "null")
 
 
 @dataclass
@@ -69,7 +71,8 @@ def plan_features(
     max_tags_per_family: int = 30,
     clip: float = 4.0,
     family_balance: bool = True,
-    exclude: tuple[str, ...] = ("lifecycle_stage",),
+    exclude: tuple[str, ...] = (),
+    exclude_families: tuple[str, ...] = ("lifecycle",),
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Decide the features (with their fitted scaling) from the data; returns (specs, dropped)."""
     if ID_COLUMN not in labels.columns:
@@ -81,7 +84,7 @@ def plan_features(
     numeric_cols: list[str] = []
     text_cols: list[str] = []
     for name, dtype in labels.schema.items():
-        if name == ID_COLUMN or name in exclude:
+        if name == ID_COLUMN or name in exclude or family_of(name) in exclude_families:
             continue
         if dtype.is_numeric() or dtype == pl.Boolean:
             numeric_cols.append(name)
@@ -158,7 +161,7 @@ def plan_features(
     for col in text_cols:
         counts = (
             labels.select(pl.col(col).cast(pl.String).alias("v"))
-            .filter(pl.col("v").is_not_null() & (pl.col("v") != ""))
+            .filter(pl.col("v").is_not_null() & ~pl.col("v").str.to_lowercase().is_in(MISSING_TEXT))
             .group_by("v")
             .len()
             .sort(["len", "v"], descending=[True, False])

@@ -68,7 +68,7 @@ def select_k(
         sample_index = np.arange(n)
     Xs = np.ascontiguousarray(X[sample_index])
     m = Xs.shape[0]
-    boot_index = [rng.integers(0, m, size=m) for _ in range(n_boot)]
+    boot_index: list[np.ndarray] = [np.asarray(rng.integers(0, m, size=m)) for _ in range(n_boot)]
     sil_index = np.sort(rng.choice(m, size=min(m, silhouette_size), replace=False))
 
     tasks: list[tuple[np.ndarray, np.ndarray | None, int, str, int, int]] = []

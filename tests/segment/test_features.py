@@ -59,6 +59,7 @@ def test_plan_uses_dtypes_and_prefixes_and_records_why_columns_are_left_out():
     assert reasons["geo_constant"] == "constant"
     assert reasons["behavior_first_ts"].startswith("type Datetime")
     assert "lifecycle_stage" not in names and "lifecycle_stage" not in reasons  # profiled, not clustered
+    assert "geo_city=c1" not in names
 
 
 def test_robust_scaling_median_iqr_and_log_for_skewed_columns():
