@@ -162,12 +162,12 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
     return {"users": per_user, "tags": tags, "sentiment": sentiment}
 
 
-LINE_SCHEMA = {
+LINE_SCHEMA = pl.Schema({  # type: ignore[arg-type]
     "user_id": pl.String, "order_id": pl.String, "sku": pl.String, "ts_local": pl.Datetime("us"),
     "qty": pl.Float64, "amount": pl.Float64, "status": pl.String, "is_presale": pl.Boolean,
     "is_discounted": pl.Boolean, "channel": pl.String, "province": pl.String, "city": pl.String,
     "day": pl.Date, "is_purchase": pl.Boolean, "is_return": pl.Boolean, "is_cancelled": pl.Boolean,
-}
+})
 HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
 
 
@@ -213,7 +213,7 @@ def compute_labels(
     if customers_l is not None and "user_id" not in customers_l.collect_schema().names():
         raise InvalidDataError("customers.parquet: missing required column user_id")
     lines, as_of = prepare_orders(orders, timezone, as_of)
-    n_lines = int(lines.select(pl.len()).collect().item())
+    n_lines = int(lines.select(pl.len()).collect(engine="streaming").item())
     partitions = max(1, -(-n_lines // max(partition_rows, 1)))
 
     value, model = value_labels(lines.filter(pl.col("is_purchase")), as_of, options, seed)

@@ -107,7 +107,7 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
         (pl.col("status") == "cancelled").fill_null(False).alias("is_cancelled"),
     ).drop("_ok")
     if as_of is None:
-        latest = prepared.select(pl.col("day").max()).collect().item()
+        latest = prepared.select(pl.col("day").max()).collect(engine="streaming").item()
         if latest is None:
             raise InvalidDataError("orders.parquet: no order line with a user_id and a timestamp")
         as_of = latest

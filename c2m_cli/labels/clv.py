@@ -249,4 +249,4 @@ def rfm_summary(
         )
         .drop("_total", "_first_amount")
     )
-    return summary.collect().sort(user)
+    return summary.collect(engine="streaming").sort(user)
