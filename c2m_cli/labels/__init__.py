@@ -51,6 +51,15 @@ def _review_sentiment(reviews: pl.DataFrame | None) -> pl.DataFrame | None:
     return frame.join(unique, on="text", how="left").drop("text")
 
 
+def _flat_model(model: dict[str, Any]) -> dict[str, Any]:
+    """DESIGN names r, alpha, a, b, p, q, v and the log-likelihood: also give them at the top level
+    (null when a model could not be fitted); the nested blocks keep the details."""
+    bg, gg = model.get("bgnbd") or {}, model.get("gamma_gamma") or {}
+    flat = {k: bg.get(k) for k in ("r", "alpha", "a", "b")} | {k: gg.get(k) for k in ("p", "q", "v")}
+    flat["log_likelihood"] = bg.get("log_likelihood")
+    return {**model, **flat}
+
+
 @dataclass(frozen=True)
 class PartitionTask:
     """One partition of users (by a stable hash of user_id): the parquet files holding its rows."""
@@ -280,7 +289,7 @@ def compute_labels(
     return {
         "labels": labels,
         "tags": tags.cast(TAG_SCHEMA),  # type: ignore[arg-type]
-        "value_model": {**model, "partitions": partitions},
+        "value_model": _flat_model({**model, "partitions": partitions}),
         "review_sentiment": sentiment,
         "as_of": as_of,
     }

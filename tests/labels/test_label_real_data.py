@@ -89,5 +89,6 @@ def test_cdnow_through_ingest_preset_reproduces_published_estimates(c2m, shared_
     assert bg["customers"] == 2357 and gg["customers"] == 946
     assert [round(bg[k], 2) for k in ("r", "alpha", "a", "b")] == [0.24, 4.41, 0.79, 2.43]
     assert [round(gg[k], 2) for k in ("p", "q", "v")] == [6.25, 3.74, 15.44]
+    assert [round(model[k], 2) for k in ("r", "alpha", "a", "b", "p", "q", "v")] == [0.24, 4.41, 0.79, 2.43, 6.25, 3.74, 15.44]
     assert model["calibration"] == {"start": "1997-01-01", "end": "1997-09-30"}
     assert bg["log_likelihood"] == pytest.approx(-9582.4, abs=0.1)
