@@ -11,6 +11,7 @@ milliseconds. Naive timestamps are read in a given zone; all are returned in UTC
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
@@ -93,16 +94,35 @@ BOOL_VOCAB: dict[str, bool] = {
 }
 
 
+def lookup(key: pl.Expr, table: Mapping[Any, Any], dtype: pl.DataType) -> pl.Expr:
+    """``table[key]`` or null, as an elementwise when-chain over the distinct values.
+
+    (``replace_strict`` with a default is not elementwise in polars' streaming engine: it
+    would hold whole columns in memory.)
+    """
+    by_value: dict[Any, list[Any]] = {}
+    for k, v in table.items():
+        by_value.setdefault(v, []).append(k)
+    expr: Any = None
+    for value, keys in by_value.items():
+        cond = key.is_in(keys) if len(keys) > 1 else key == keys[0]
+        out = pl.lit(value, dtype=dtype)
+        expr = pl.when(cond).then(out) if expr is None else expr.when(cond).then(out)
+    if expr is None:
+        return pl.lit(None, dtype=dtype)
+    return expr.otherwise(pl.lit(None, dtype=dtype))
+
+
 def parse_bool(text: pl.Expr) -> pl.Expr:
     key = to_halfwidth(text).str.to_lowercase()
-    return key.replace_strict(BOOL_VOCAB, default=None, return_dtype=pl.Boolean)
+    return lookup(key, BOOL_VOCAB, pl.Boolean())
 
 
 def parse_vocab(text: pl.Expr, vocab: Mapping[str, str]) -> pl.Expr:
     """Map text through a vocabulary (keys compared trimmed and lower-cased); null if unknown."""
     lowered = {str(k).strip().lower(): v for k, v in vocab.items()}
     key = to_halfwidth(text).str.to_lowercase()
-    return key.replace_strict(lowered, default=None, return_dtype=pl.String)
+    return lookup(key, lowered, pl.String())
 
 
 def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
