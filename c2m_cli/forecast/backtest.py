@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 N_WINDOWS = 6
 MIN_TRAIN = {"D": 28, "W": 8, "M": 6}
@@ -74,83 +73,34 @@ def independent_windows(cutoffs: list[int], horizon: int) -> np.ndarray:
     return far
 
 
-def select_models(
+def rank_models(
     errors: dict[str, np.ndarray], names: list[str], usable: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best model per series over all windows, and per held-out window from the *other* windows.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Models ranked by mean backtest error per series, over all windows and per held-out window.
 
-    Returns (final choice (series,), held-out choice (series, windows)) as indices into
-    ``names``: the held-out choice of a window ignores that window and the windows overlapping
-    it (``overlap``). Ties go to the earlier name. Series without any scored window get -1.
+    Returns (final ranking (series, models), held-out ranking (series, windows, models), and
+    whether a series has any scored window (series,)); rankings are indices into ``names``,
+    best first, ties to the earlier name. The held-out ranking of a window ignores that window
+    and the windows overlapping it (``usable[w]`` says which windows judge window w).
     """
     stack = np.stack([errors[n] for n in names], axis=-1)  # (series, windows, models)
     scored = ~np.isnan(stack)
-    total = np.where(scored, stack, 0.0).sum(axis=1)
-    count = scored.sum(axis=1)
-    mean = np.where(count > 0, total / np.maximum(count, 1), np.inf)
-    final = np.argmin(mean, axis=1)
-    final = np.where(np.isfinite(mean).any(axis=1), final, -1)
+
+    def order(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total = np.where(scored[:, mask], stack[:, mask], 0.0).sum(axis=1)
+        count = scored[:, mask].sum(axis=1)
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.inf)
+        return np.argsort(mean, axis=1, kind="stable"), np.isfinite(mean).any(axis=1)
+
     windows = stack.shape[1]
-    held = np.full((stack.shape[0], windows), -1)
+    final, has = order(np.ones(windows, dtype=bool))
+    held = np.empty((stack.shape[0], windows, len(names)), dtype=int)
     for w in range(windows):
         if usable is None:
             others = np.ones(windows, dtype=bool)
             others[w] = windows == 1
         else:
             others = usable[w]
-        s = np.where(scored[:, others], stack[:, others], 0.0).sum(axis=1)
-        c = scored[:, others].sum(axis=1)
-        m = np.where(c > 0, s / np.maximum(c, 1), np.inf)
-        pick = np.argmin(m, axis=1)
-        held[:, w] = np.where(np.isfinite(m).any(axis=1), pick, final)
-    return final, held
-
-
-def metrics_frame(backtest: pl.DataFrame, scales: pl.DataFrame) -> pl.DataFrame:
-    """level, unique_id, model, metric, value from the backtest (long) and series scales.
-
-    Per series: MASE, sMAPE (%), WAPE, bias (Σ(ŷ−y)/Σy), coverage_80 and coverage_90 (share of
-    targets inside the backtest intervals). Per level (unique_id ``*``): mean MASE and sMAPE over
-    series, pooled WAPE, bias and coverage.
-    """
-    frame = backtest.join(scales, on=["level", "unique_id"], how="left").with_columns(
-        (pl.col("y_hat") - pl.col("y")).alias("e"),
-        (pl.col("y_hat") - pl.col("y")).abs().alias("ae"),
-        pl.when((pl.col("y").abs() + pl.col("y_hat").abs()) > 0)
-        .then(200 * (pl.col("y_hat") - pl.col("y")).abs() / (pl.col("y").abs() + pl.col("y_hat").abs()))
-        .otherwise(0.0)
-        .alias("sape"),
-        ((pl.col("y") >= pl.col("lo80")) & (pl.col("y") <= pl.col("hi80"))).cast(pl.Float64).alias("in80"),
-        ((pl.col("y") >= pl.col("lo90")) & (pl.col("y") <= pl.col("hi90"))).cast(pl.Float64).alias("in90"),
-    )
-    per_series = frame.group_by("level", "unique_id", "model").agg(
-        (pl.col("ae").mean() / pl.col("scale").first()).alias("MASE"),
-        pl.col("sape").mean().alias("sMAPE"),
-        (pl.col("ae").sum() / pl.col("y").abs().sum()).alias("WAPE"),
-        (pl.col("e").sum() / pl.col("y").abs().sum()).alias("bias"),
-        pl.col("in80").mean().alias("coverage_80"),
-        pl.col("in90").mean().alias("coverage_90"),
-    ).sort("level", "unique_id", "model")  # a fixed order: float sums below are then stable
-    per_level = (
-        frame.group_by("level", "model")
-        .agg(
-            (pl.col("ae").sum() / pl.col("y").abs().sum()).alias("WAPE"),
-            (pl.col("e").sum() / pl.col("y").abs().sum()).alias("bias"),
-            pl.col("in80").mean().alias("coverage_80"),
-            pl.col("in90").mean().alias("coverage_90"),
-        )
-        .join(
-            per_series.group_by("level", "model").agg(
-                pl.col("MASE").mean(), pl.col("sMAPE").mean()
-            ),
-            on=["level", "model"],
-        )
-        .with_columns(pl.lit("*").alias("unique_id"))
-    )
-    metrics = ["MASE", "sMAPE", "WAPE", "bias", "coverage_80", "coverage_90"]
-    long = pl.concat(
-        [per_series.select("level", "unique_id", "model", *metrics), per_level.select("level", "unique_id", "model", *metrics)]
-    ).unpivot(index=["level", "unique_id", "model"], variable_name="metric", value_name="value")
-    return long.with_columns(
-        pl.when(pl.col("value").is_finite()).then(pl.col("value")).otherwise(None).alias("value")
-    ).sort("level", "unique_id", "model", "metric")
+        rank, ok = order(others)
+        held[:, w] = np.where(ok[:, None], rank, final)
+    return final, held, has

@@ -15,7 +15,7 @@ import polars as pl
 from c2m_cli.forecast.backtest import (
     independent_windows,
     make_cutoffs,
-    select_models,
+    rank_models,
     series_scale,
     window_errors,
 )
@@ -50,6 +50,8 @@ PARALLEL_CELLS = 150_000
 MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
 RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
 RECONCILE = ("bottom_up", "mint_shrink")
+# ``selected`` averages the TOP_K models of lowest backtest error (1: the single best model).
+TOP_K = 3
 
 
 @dataclass
@@ -61,8 +63,9 @@ class LevelResult:
     names: list[str]
     backtest: dict[str, np.ndarray]  # model → (series, windows, h)
     final: dict[str, np.ndarray]  # model → (series, h)
-    choice: np.ndarray  # (series,) index into names, -1 none
-    held_choice: np.ndarray  # (series, windows)
+    rank: np.ndarray  # (series, models) indices into names, best first
+    held_rank: np.ndarray  # (series, windows, models) best first, judged without the window
+    scored: np.ndarray  # (series,) bool: has a backtest score
     seen: np.ndarray  # observations per series
     method: list[str] = field(default_factory=list)
 
@@ -153,28 +156,30 @@ def compute_forecast(
         if cutoffs:
             actual = _actuals(y_pos, cutoffs, horizon)
             errors = window_errors(actual, backtest)
-            choice, held = select_models(errors, names, usable)
+            rank, held, scored = rank_models(errors, names, usable)
         else:
-            choice = np.full(len(ids), -1)
-            held = np.zeros((len(ids), 0), dtype=int)
-        results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, choice, held, seen)
+            rank = np.zeros((len(ids), len(names)), dtype=int)
+            held = np.zeros((len(ids), 0, len(names)), dtype=int)
+            scored = np.zeros(len(ids), dtype=bool)
+        results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, rank, held, scored, seen)
 
-    # selected = chosen model (fallback: ensemble, or ses when too short to smooth)
-    fallback_model = "ensemble"
+    # selected = the mean of the TOP_K models with the lowest backtest error (fallback: ensemble)
     sel_final: dict[str, np.ndarray] = {}
     sel_bt: dict[str, np.ndarray] = {}
     for level, res in results.items():
         idx = {m: i for i, m in enumerate(res.names)}
-        pick = np.where(res.choice >= 0, res.choice, idx[fallback_model])
+        k = min(TOP_K, len(res.names))
+        top = np.where(res.scored[:, None], res.rank[:, :k], idx["ensemble"])  # (series, k)
         stack = np.stack([res.final[m] for m in res.names], axis=1)  # (series, models, h)
-        sel_final[level] = stack[np.arange(len(res.ids)), pick]
-        res.method = [res.names[i] for i in pick]
+        rows = np.arange(len(res.ids))[:, None]
+        sel_final[level] = stack[rows, top].mean(axis=1)
+        res.method = [_method_name(res.names, t) for t in top]
         if cutoffs:
             bstack = np.stack([res.backtest[m] for m in res.names], axis=2)  # (s, w, models, h)
-            hp = np.where(res.held_choice >= 0, res.held_choice, idx[fallback_model])
-            rows = np.arange(len(res.ids))[:, None]
-            wins = np.arange(len(cutoffs))[None, :]
-            sel_bt[level] = bstack[rows, wins, hp]
+            htop = np.where(res.scored[:, None, None], res.held_rank[:, :, :k], idx["ensemble"])
+            r3 = np.arange(len(res.ids))[:, None, None]
+            w3 = np.arange(len(cutoffs))[None, :, None]
+            sel_bt[level] = bstack[r3, w3, htop].mean(axis=2)
 
     # new products: too little history → their share of the parent's forecast
     info: dict[str, Any] = {}
@@ -336,6 +341,11 @@ def compute_forecast(
             if lv in results
         }
     return ForecastResult(forecast, backtest, metrics, summary)
+
+
+def _method_name(names: list[str], top: np.ndarray) -> str:
+    chosen = sorted({names[i] for i in top})
+    return chosen[0] if len(chosen) == 1 else "mean(" + ",".join(chosen) + ")"
 
 
 def _actuals(y: np.ndarray, cutoffs: list[int], horizon: int) -> np.ndarray:
