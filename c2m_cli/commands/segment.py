@@ -30,8 +30,8 @@ HELP = (
     "segment_assignments.parquet."
 )
 EPILOG = (
-    "Example: c2m segment ./ws --k auto --method kmeans --seed 0\n\n"
-    "Example: c2m segment ./ws --assign ./other/labels.parquet"
+    "Example: c2m segment ./ws --k auto --method kmeans --seed 0; "
+    "to assign other users: c2m segment ./ws --assign ./other/labels.parquet"
 )
 
 

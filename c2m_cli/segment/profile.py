@@ -25,6 +25,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 MIN_TRAIT_SHARE = 0.35  # a trait names a segment when at least this share of it has it…
 MIN_TRAIT_LIFT = 1.25  # …and it is this much more common than in the whole base
+MIN_NOTABLE_SHARE = 0.10  # …or, to be mentioned at all in a description, this share
 MIN_CATEGORY_SHARE = 0.02  # a category over-indexes only with this share of the segment's spend
 
 
@@ -51,7 +52,7 @@ def _trait_label(spec: dict[str, Any], lang: str) -> str:
     if spec["kind"] == "tag":
         return str(spec["tag"])
     column = spec["column"].split("_", 1)[-1] if "_" in spec["column"] else spec["column"]
-    return column
+    return column.replace("_", " ")
 
 
 def _spend_lifts(
@@ -197,8 +198,9 @@ def build_profiles(
         mix = {s: float(stage_mix[j, q]) for q, s in enumerate(STAGES) if np.isfinite(stage_mix[j, q])}
         name = _name(strong, specs, z[j], value_index, mix, lang)
         names.append(name)
+        notable = [t for t in over if t["lift"] >= MIN_TRAIT_LIFT and t["share"] >= MIN_NOTABLE_SHARE]
         desc, campaign, product_mix = _texts(
-            share, value_share[j], value_index, strong or over[:3], mix, top_categories[j], top_tags, lang
+            share, value_share[j], value_index, strong or notable[:3], mix, top_categories[j], top_tags, lang
         )
         rows.append(
             {
@@ -293,13 +295,13 @@ def _name(
         parts.insert(0, "高价值" if lang == "zh" else "high-value")
     elif np.isfinite(value_index) and value_index <= 0.5:
         parts.insert(0, "低价值" if lang == "zh" else "low-value")
-    if not parts:
-        # no categorical trait stands out: the numeric feature furthest from the base
+    if len(parts) < 2:
+        # few categorical traits stand out: the numeric feature furthest from the base
         zz = np.where(np.isfinite(z), z, 0.0)
-        numeric = [i for i, s in enumerate(specs) if s["kind"] == "numeric"]
+        numeric = [i for i, s in enumerate(specs) if s["kind"] == "numeric" and s["family"] != "value"]
         if numeric:
             i = max(numeric, key=lambda q: (abs(zz[q]), -q))
-            if abs(zz[i]) >= 0.5:
+            if abs(zz[i]) >= 0.25:
                 label = _trait_label(specs[i], lang)
                 if lang == "zh":
                     parts.append(("高" if zz[i] > 0 else "低") + label)

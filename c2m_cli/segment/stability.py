@@ -54,7 +54,7 @@ def select_k(
     seed: int = 0,
     n_boot: int = 5,
     sample_size: int = 12_000,
-    silhouette_size: int = 4_000,
+    silhouette_size: int = 3_000,
     min_stability: float = 0.8,
     n_init: int = 3,
     mapper: Any = None,
