@@ -64,7 +64,10 @@ def verify_workspace(ws: Workspace, *, scratch: Path | None = None, keep: bool =
             missing.append(relpath)
             continue
         compared.append(relpath)
-        if sha256_of(replayed) != digest:
+        replayed_digest = sha256_of(replayed)
+        on_disk = ws.root / relpath
+        # differs from what the manifest recorded, or from the file now in the workspace
+        if replayed_digest != digest or (on_disk.exists() and sha256_of(on_disk) != replayed_digest):
             mismatched.append(relpath)
     summary = {
         "workspace": str(ws.root),

@@ -7,6 +7,8 @@ that turns them into the exit codes of DESIGN.md.
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,8 +62,17 @@ def step_argv(workspace: Path) -> list[str]:
             out.append("{workspace}")
             replaced = True
         else:
-            out.append(arg)
+            out.append(_absolute_if_path(arg))
     return out
+
+
+def _absolute_if_path(arg: str) -> str:
+    """Source paths and globs made absolute, so a replay works from any directory."""
+    if arg.startswith("-") or "://" in arg or os.path.isabs(arg):
+        return arg
+    if os.path.exists(arg) or glob.glob(arg):
+        return os.path.join(os.getcwd(), arg)
+    return arg
 
 
 def _same_path(arg: str, workspace: Path) -> bool:
