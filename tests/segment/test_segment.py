@@ -215,3 +215,25 @@ def test_degenerate_inputs_get_clear_errors(tmp_path):
         run_segment(ws_with(few), method="dbscan")
     with pytest.raises(MissingPrerequisiteError, match=r"^labels.parquet is not in workspace"):
         run_segment(Workspace(tmp_path / "empty"))
+
+
+def test_pca_and_gmm_model_reassigns_identically(tmp_path):
+    labels, tags, truth = planted_world(900, types=TYPES_EN, seed=6)
+    write_world(tmp_path, labels, tags)
+    summary = run_segment(Workspace(tmp_path), k=4, method="gmm", reduce="pca", n_boot=1)
+    model = json.loads((tmp_path / "segment_model.json").read_text(encoding="utf-8"))
+    reduction = model["reduction"]
+    assert reduction["method"] == "pca"
+    n_comp = len(reduction["components"])
+    assert n_comp < len(model["features"]) and len(model["clustering"]["centers"][0]) == n_comp
+    assert sum(reduction["explained_variance_ratio"]) >= 0.9
+    segments = pl.read_parquet(tmp_path / "segments.parquet")
+    assert adjusted_rand_score(truth, segments["segment_id"].to_numpy()) >= 0.8
+    other = tmp_path / "other"
+    other.mkdir()
+    labels.write_parquet(other / "labels.parquet")
+    tags.write_parquet(other / "tags.parquet")
+    run_segment(Workspace(tmp_path), assign=other / "labels.parquet")
+    assigned = pl.read_parquet(tmp_path / "segment_assignments.parquet")
+    assert assigned["segment_id"].to_list() == segments["segment_id"].to_list()
+    assert summary["k"] == 4
