@@ -22,11 +22,7 @@ from c2m_cli.commands._common import (
 
 NAME = "ingest"
 HELP = "Read raw exports into the canonical tables orders, customers, products, events, reviews."
-EPILOG = (
-    "Example: c2m ingest ./ws --orders '../exports/订单*.csv' --mapping shop.toml\n\n"
-    "Example: c2m ingest ./ws --preset completejourney --orders transactions.parquet"
-    " --products products.parquet --customers demographics.parquet"
-)
+EPILOG = "Example: c2m ingest ./ws --orders '../exports/订单*.csv' --mapping shop.toml"
 
 SrcOpt = Annotated[str | None, typer.Option(help="File, glob, directory or database URI.")]
 
