@@ -247,7 +247,7 @@ def canonical_frame(
         [pl.when(check[0].fill_null(False)).then(pl.lit(i, dtype=pl.Int32)) for i, check in enumerate(checks)]
     )
     indices = list(range(len(checks)))
-    column_of = lookup(pl.col("__k"), {i: checks[i][1] for i in indices if checks[i][1]}, pl.String())
+    failed_column = lookup(pl.col("__k"), {i: checks[i][1] for i in indices if checks[i][1]}, pl.String())
     reason_of = lookup(pl.col("__k"), {i: checks[i][3] for i in indices}, pl.String())
     raw_of: Any = None
     for i, check in enumerate(checks):
@@ -274,7 +274,7 @@ def canonical_frame(
             *extras,
             pl.lit(file_index, dtype=pl.UInt32).alias(FILE),
             pl.col(LINE),
-            column_of.alias(COLUMN),
+            failed_column.alias(COLUMN),
             raw_value.alias(RAW),
             reason_of.alias(REASON),
         )
