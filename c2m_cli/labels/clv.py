@@ -30,10 +30,12 @@ def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 def _minimise(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float]:
     """Minimise a negative log-likelihood over bounded log-parameters (L-BFGS-B), then a short
-    Nelder-Mead polish; degenerate data (a handful of customers) stops at the bounds instead of
+    Nelder-Mead polish when it did not converge; degenerate data (a handful of customers) stops at the bounds instead of
     wandering off to infinity."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
-    first = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds)
+    first = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9})
+    if first.success:
+        return np.exp(first.x), float(first.fun)
     second = optimize.minimize(
         nll,
         first.x,
@@ -56,13 +58,18 @@ class BetaGeoModel:
         params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
     ) -> np.ndarray:
         r, alpha, a, b = params
-        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = (
-            special.gammaln(a + b)
-            + special.gammaln(b + x)
+        # the gamma-function terms depend on x alone: evaluate them once per distinct x
+        xs, where = np.unique(x, return_inverse=True)
+        by_x = (
+            special.gammaln(r + xs)
+            - special.gammaln(r)
+            + special.gammaln(a + b)
+            + special.gammaln(b + xs)
             - special.gammaln(b)
-            - special.gammaln(a + b + x)
+            - special.gammaln(a + b + xs)
         )
+        a1 = by_x[where] + r * np.log(alpha)
+        a2 = 0.0
         a3 = -(r + x) * np.log(alpha + T)
         repeat = x > 0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -152,9 +159,10 @@ class GammaGammaModel:
     def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         p, q, v = params
         px = p * x
+        xs, where = np.unique(x, return_inverse=True)
+        by_x = special.gammaln(p * xs + q) - special.gammaln(p * xs)
         return (  # type: ignore[no-any-return]
-            special.gammaln(px + q)
-            - special.gammaln(px)
+            by_x[where]
             - special.gammaln(q)
             + q * np.log(v)
             + (px - 1) * np.log(m)
