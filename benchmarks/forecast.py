@@ -71,10 +71,12 @@ def split(orders: pl.LazyFrame, timezone: str) -> tuple[pl.LazyFrame, pl.DataFra
     return train, test, first_test
 
 
-def run_c2m(train: pl.LazyFrame, timezone: str, parallel: bool) -> tuple[pl.DataFrame, float]:
+def run_c2m(train: pl.LazyFrame, timezone: str, parallel: bool, global_model: bool = False) -> tuple[pl.DataFrame, float]:
     engine.PARALLEL_CELLS = 0 if parallel else 10**15
     started = time.perf_counter()
-    result = engine.compute_forecast(train, None, horizon=HOLDOUT, freq="W", levels=("sku",), timezone=timezone)
+    result = engine.compute_forecast(
+        train, None, horizon=HOLDOUT, freq="W", levels=("sku",), timezone=timezone, global_model=global_model
+    )
     elapsed = time.perf_counter() - started
     fc = result.forecast.filter(pl.col("level") == "sku").select("unique_id", "ds", "model", "y_hat")
     return fc, elapsed
@@ -150,13 +152,18 @@ def bench(name: str, orders: pl.LazyFrame, timezone: str, season: int) -> dict[s
     fc1, t1 = run_c2m(train, timezone, parallel=False)
     fc2, t2 = run_c2m(train, timezone, parallel=True)
     assert fc1.equals(fc2), "pool and serial differ"
+    fcg, tg = run_c2m(train, timezone, parallel=True, global_model=True)
+    fcg = fcg.filter(pl.col("model").is_in(["selected", "global_hgb"])).with_columns(
+        pl.when(pl.col("model") == "selected").then(pl.lit("selected+global")).otherwise(pl.col("model")).alias("model")
+    )
     sf, ets_time, ets_time_2 = run_statsforecast(train_series, season)
-    acc = accuracy(pl.concat([fc1, sf]), test, train_series)
-    keep = ["selected", "ensemble", "damped", "ses", "theta", "sba", "seasonal_naive", "AutoETS", "SeasonalNaive", "Naive"]
+    acc = accuracy(pl.concat([fc1, fcg, sf]), test, train_series)
+    keep = ["selected", "selected+global", "global_hgb", "ensemble", "damped", "ses", "theta", "sba", "seasonal_naive", "AutoETS", "SeasonalNaive", "Naive"]
     acc = acc.filter(pl.col("model").is_in(keep) & pl.col("MASE").is_not_nan())
     n = train_series["unique_id"].n_unique()
     print(f"\n== {name}: {n} weekly series, {train_series['ds'].n_unique()} training weeks, holdout {HOLDOUT} weeks from {first_test}")
     print(f"wall time  c2m 1 process {t1:6.2f} s | c2m 2 processes {t2:6.2f} s | AutoETS(season={season}) 1 core {ets_time:6.2f} s, 2 cores {ets_time_2:6.2f} s")
+    print(f"           c2m with --global-model, 2 processes {tg:6.2f} s ({tg / ets_time:.2f}× AutoETS single)")
     print(f"ratio      c2m/AutoETS single: {t1 / ets_time:.2f}×   c2m 2 proc / AutoETS single: {t2 / ets_time:.2f}×")
     with pl.Config(tbl_rows=20, float_precision=4):
         print(acc)

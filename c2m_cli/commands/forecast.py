@@ -57,6 +57,16 @@ def command(
         str,
         typer.Option("--reconcile", help="How levels are made to add up: bottom_up or mint_shrink."),
     ] = "bottom_up",
+    global_model: Annotated[
+        bool,
+        typer.Option(
+            "--global-model/--no-global-model",
+            help=(
+                "Add a global gradient-boosting model (Poisson loss, lag/rolling/calendar/festival "
+                "features) as a candidate; it is selected where it wins in backtest. Costs a few seconds."
+            ),
+        ),
+    ] = False,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -75,6 +85,7 @@ def command(
             levels=levels,
             net_returns=net_returns,
             reconcile=reconcile,
+            global_model=global_model,
             seed=seed,
             executor=validate_executor(executor),
             argv=step_argv(workspace),

@@ -21,6 +21,7 @@ def run_forecast(
     levels: str = "total,category_l1,sku",
     net_returns: bool = False,
     reconcile: str = "bottom_up",
+    global_model: bool = False,
     seed: int = 0,
     executor: str = "local",
     argv: list[str] | None = None,
@@ -42,6 +43,7 @@ def run_forecast(
         "levels": ",".join(level_tuple),
         "net_returns": net_returns,
         "reconcile": reconcile,
+        "global_model": global_model,
         "executor": executor,
     }
     with ws.step("forecast", parameters=parameters, seed=seed, argv=argv, via=via) as step:
@@ -57,6 +59,8 @@ def run_forecast(
             timezone=timezone,
             net_returns=net_returns,
             reconcile=reconcile,
+            global_model=global_model,
+            seed=seed,
             executor=executor,
         )
         rows = {

@@ -20,6 +20,7 @@ from c2m_cli.forecast.backtest import (
     window_errors,
 )
 from c2m_cli.forecast.features import festival_exposure, festival_factors
+from c2m_cli.forecast.global_model import MIN_SERIES, GlobalTask, calendar_features, global_task
 from c2m_cli.forecast.intervals import (
     QUANTILE_COLUMNS,
     apply_quantiles,
@@ -50,6 +51,7 @@ PARALLEL_CELLS = 150_000
 MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
 RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
 RECONCILE = ("bottom_up", "mint_shrink")
+GLOBAL_MODEL = "global_hgb"
 # ``selected`` averages the TOP_K models of lowest backtest error (1: the single best model).
 TOP_K = 3
 
@@ -91,12 +93,19 @@ def _matrix(frame: pl.DataFrame, level: str, periods: list[dt.date]) -> tuple[li
     return ids, y
 
 
-def _run_batches(tasks: list[BatchTask], executor: str, cells: int) -> list[dict[str, dict[str, np.ndarray]]]:
+def run_task(task: BatchTask | GlobalTask) -> Any:
+    """What one executor item does: a batch of series, or one fit of a level's global model."""
+    if isinstance(task, GlobalTask):
+        return global_task(task)
+    return forecast_batch(task)
+
+
+def _run_tasks(tasks: list[BatchTask | GlobalTask], executor: str, cells: int) -> list[Any]:
     from c2m_cli.executor import get_executor
 
     ex = get_executor(executor)
     try:
-        return ex.map(forecast_batch, tasks, parallel=cells >= PARALLEL_CELLS)
+        return ex.map(run_task, tasks, parallel=cells >= PARALLEL_CELLS)
     finally:
         ex.close()
 
@@ -118,6 +127,8 @@ def compute_forecast(
     timezone: str = "UTC",
     net_returns: bool = False,
     reconcile: str = "bottom_up",
+    global_model: bool = False,
+    seed: int = 0,
     executor: str = "local",
 ) -> ForecastResult:
     internal = tuple(dict.fromkeys(("total", *levels)))
@@ -128,6 +139,7 @@ def compute_forecast(
     season = SEASON_LENGTH[freq]
     cutoffs = make_cutoffs(n_periods, horizon, freq)
     exposure, effect_names = festival_exposure(periods + future, freq)
+    calendar = calendar_features(periods + future, freq, exposure)
     n_train_bt = cutoffs[0] if cutoffs else n_periods
     hw = bool(cutoffs) and cutoffs[0] >= 2 * season + 2
     usable = independent_windows(cutoffs, horizon) if cutoffs else np.zeros((0, 0), dtype=bool)
@@ -136,6 +148,9 @@ def compute_forecast(
     parent_bt: np.ndarray | None = None
     parent_fc: np.ndarray | None = None
     festival_effects: dict[str, float] = {}
+    prepared: dict[str, tuple[list[str], np.ndarray]] = {}
+    tasks: list[BatchTask | GlobalTask] = []
+    owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
     for level in internal:
         ids, y = _matrix(series.frame, level, periods)
         if not ids:
@@ -146,13 +161,30 @@ def compute_forecast(
         if level == "total":
             parent_bt, parent_fc = theta_bt[0], theta_fc[0]
             festival_effects = {name: float(v) for name, v in zip(effect_names, theta_fc[0], strict=True)}
-        tasks = _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw)
-        outs = _run_batches(tasks, executor, y.size)
+        prepared[level] = (ids, y_pos)
+        if global_model and cutoffs and len(ids) >= MIN_SERIES:
+            # the two long global fits go first, so that a pool starts them at once
+            for phase in ("backtest", "final"):
+                tasks.append(GlobalTask(y_pos, calendar, cutoffs, horizon, season, seed, phase))
+                owners.append((level, f"global_{phase}"))
+        for task in _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw):
+            tasks.append(task)
+            owners.append((level, "batch"))
+    cells = sum(y.size for _, y in prepared.values())
+    outputs = _run_tasks(tasks, executor, cells)
+
+    for level, (ids, y_pos) in prepared.items():
+        outs = [o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind == "batch"]
         names = [m for m in (*MODELS, "holt_winters") if m in outs[0]["final"]]
         backtest = {m: np.concatenate([o["backtest"][m] for o in outs]) for m in names} if cutoffs else {}
         final = {m: np.concatenate([o["final"][m] for o in outs]) for m in names}
+        fitted = {kind: o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind != "batch"}
+        if all(v is not None for v in fitted.values()) and len(fitted) == 2:
+            backtest[GLOBAL_MODEL] = fitted["global_backtest"]
+            final[GLOBAL_MODEL] = fitted["global_final"]
+            names.append(GLOBAL_MODEL)
         scale = series_scale(y_pos, n_train_bt)
-        seen = (~np.isnan(y)).sum(axis=1)
+        seen = (~np.isnan(y_pos)).sum(axis=1)
         if cutoffs:
             actual = _actuals(y_pos, cutoffs, horizon)
             errors = window_errors(actual, backtest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from c2m_cli.forecast import engine, run_forecast
@@ -23,21 +24,23 @@ def test_process_pool_and_dask_match_serial(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(engine, "BATCH_ROWS", 4)
     serial = planted_world(tmp_path / "serial", n_sku=10, days=400)
     monkeypatch.setattr(engine, "PARALLEL_CELLS", 10**12)
-    run_forecast(serial, levels="total,category_l1,sku")
+    run_forecast(serial, levels="total,category_l1,sku", global_model=True)
 
     pooled = planted_world(tmp_path / "pooled", n_sku=10, days=400)
     monkeypatch.setattr(engine, "PARALLEL_CELLS", 0)  # always use the process pool
-    run_forecast(pooled, levels="total,category_l1,sku")
+    run_forecast(pooled, levels="total,category_l1,sku", global_model=True)
 
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
     ) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         dask_ws = planted_world(tmp_path / "dask", n_sku=10, days=400)
-        run_forecast(dask_ws, levels="total,category_l1,sku", executor=address)
+        run_forecast(dask_ws, levels="total,category_l1,sku", global_model=True, executor=address)
         assert dask_ws.manifest()["steps"][-1]["parameters"]["executor"] == address
 
     expected = _hashes(serial.root)
     assert set(expected) == {"forecast.parquet", "backtest.parquet", "forecast_metrics.parquet", "forecast_model.json"}
     assert _hashes(pooled.root) == expected
     assert _hashes(dask_ws.root) == expected
+    forecast = serial.read("forecast")
+    assert forecast.filter(pl.col("model") == "global_hgb")["unique_id"].n_unique() == 10  # the sku level
