@@ -343,20 +343,24 @@ def run_label(
         customers, products, events, reviews = (
             step.scan(name) if ws.has(name) else None for name in ("customers", "products", "events", "reviews")
         )
-        result = compute_labels(
-            orders=orders,
-            customers=customers,
-            products=products,
-            events=events,
-            reviews=reviews,
-            timezone=timezone,
-            as_of=as_of_date,
-            options=options,
-            workdir=step.staging / "_partitions",
-            seed=seed,
-            partition_rows=partition_rows,
-            executor=executor,
-        )
+        try:
+            result = compute_labels(
+                orders=orders,
+                customers=customers,
+                products=products,
+                events=events,
+                reviews=reviews,
+                timezone=timezone,
+                as_of=as_of_date,
+                options=options,
+                workdir=step.staging / "_partitions",
+                seed=seed,
+                partition_rows=partition_rows,
+                executor=executor,
+            )
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidDataError(f"label: the workspace tables cannot be used as they are: {first}") from exc
         labels: pl.DataFrame = result["labels"]
         step.write_table("labels", labels)
         step.write_table("tags", result["tags"])

@@ -76,15 +76,15 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
     names = orders.collect_schema().names()
     status = pl.col("status").cast(pl.String).str.to_lowercase() if "status" in names else pl.lit(None, pl.String)
     local = pl.col("ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.replace_time_zone(None)
-    amount = pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)
-    presale = pl.col("presale").cast(pl.Boolean).fill_null(False) if "presale" in names else pl.lit(False)
-    discount = pl.col("discount").cast(pl.Float64).fill_null(0.0) if "discount" in names else pl.lit(0.0)
+    amount = pl.col("qty").cast(pl.Float64, strict=False) * pl.col("unit_price").cast(pl.Float64, strict=False)
+    presale = pl.col("presale").cast(pl.Boolean, strict=False).fill_null(False) if "presale" in names else pl.lit(False)
+    discount = pl.col("discount").cast(pl.Float64, strict=False).fill_null(0.0) if "discount" in names else pl.lit(0.0)
     prepared = orders.select(
         pl.col("user_id").cast(pl.String),
         pl.col("order_id").cast(pl.String),
         pl.col("sku").cast(pl.String),
         local.alias("ts_local"),
-        pl.col("qty").cast(pl.Float64),
+        pl.col("qty").cast(pl.Float64, strict=False),
         amount.alias("amount"),
         status.alias("status"),
         (presale | (status == "presale")).alias("is_presale"),
@@ -102,8 +102,8 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
             & (pl.col("qty") >= 0)
             & (pl.col("amount") >= 0)
             & ((pl.col("qty") > 0) | (pl.col("amount") > 0))
-        ).alias("is_purchase"),
-        ((pl.col("status") == "returned").fill_null(False) | (pl.col("qty") < 0) | (pl.col("amount") < 0)).alias("is_return"),
+        ).fill_null(False).alias("is_purchase"),
+        ((pl.col("status") == "returned").fill_null(False) | (pl.col("qty") < 0).fill_null(False) | (pl.col("amount") < 0).fill_null(False)).alias("is_return"),
         (pl.col("status") == "cancelled").fill_null(False).alias("is_cancelled"),
     ).drop("_ok")
     if as_of is None:

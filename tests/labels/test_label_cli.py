@@ -93,3 +93,20 @@ def test_low_p_alive_demotes_an_active_by_recency_user() -> None:
     assert out["lifecycle_stage"].to_list() == ["active", "sleeping"]
     out = lifecycle_labels(frame, LabelOptions(p_alive_floor=0.0), AS_OF)
     assert out["lifecycle_stage"].to_list() == ["active", "active"]
+
+
+def test_orders_without_rows_or_with_unusable_values(c2m, tmp_path: Path) -> None:
+    ws = build_workspace(tmp_path / "empty")
+    pl.read_parquet(ws.table_path("orders")).head(0).write_parquet(ws.table_path("orders"))
+    pl.read_parquet(ws.table_path("customers")).head(0).write_parquet(ws.table_path("customers"))
+    result = c2m("label", tmp_path / "empty")
+    assert result.exit_code == 3
+    assert "Error: orders.parquet: no order line with a user_id and a timestamp" in result.stderr
+    # quantities that are not numbers are not purchases: labelled, never a traceback
+    ws = build_workspace(tmp_path / "text_qty")
+    orders = pl.read_parquet(ws.table_path("orders"))
+    orders.with_columns(pl.when(pl.col("user_id") == "u_one").then(pl.lit("abc")).otherwise(pl.col("qty").cast(pl.String)).alias("qty")).write_parquet(ws.table_path("orders"))
+    result = c2m("label", tmp_path / "text_qty", "--as-of", AS_OF.isoformat(), "--json")
+    assert result.exit_code == 0, result.stderr
+    one = pl.read_parquet(tmp_path / "text_qty" / "labels.parquet").filter(pl.col("user_id") == "u_one")
+    assert one["behavior_orders"].item() == 0 and one["value_tier"].item() == "none"
