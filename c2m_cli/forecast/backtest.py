@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-N_WINDOWS = 6
+N_WINDOWS = 12
 MIN_TRAIN = {"D": 28, "W": 8, "M": 6}
 
 
 def make_cutoffs(n_periods: int, horizon: int, freq: str, windows: int = N_WINDOWS) -> list[int]:
     """Training lengths of the backtest windows, oldest first (empty when history is too short).
 
-    ``windows`` rolling origins, half a horizon apart, the last one ``horizon`` periods before
+    ``windows`` rolling origins (12 by default: more residuals for the intervals of the few
+    aggregate series), half a horizon apart, the last one ``horizon`` periods before
     the end (the last window is a full horizon; later windows would be truncated). When history
     is too short they are spaced more closely, never with fewer than ``MIN_TRAIN`` periods of
     training.
