@@ -30,7 +30,9 @@ def make_cutoffs(n_periods: int, horizon: int, freq: str, windows: int = N_WINDO
 
 
 def series_scale(y: np.ndarray, n_train: int) -> np.ndarray:
-    """MASE denominator: mean absolute one-period change over the first ``n_train`` periods.
+    """MASE denominator: mean absolute one-period change over the first ``n_train`` periods
+    (the engine passes the history before the last cutoff: a scale no evaluated target enters
+    for the last window, and steadier than the first window's for products launched late).
 
     Falls back to the mean absolute level, then 1, so that a constant series still has a scale.
     """

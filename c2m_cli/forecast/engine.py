@@ -183,7 +183,7 @@ def compute_forecast(
             backtest[GLOBAL_MODEL] = fitted["global_backtest"]
             final[GLOBAL_MODEL] = fitted["global_final"]
             names.append(GLOBAL_MODEL)
-        scale = series_scale(y_pos, n_train_bt)
+        scale = series_scale(y_pos, cutoffs[-1] if cutoffs else n_periods)
         seen = (~np.isnan(y_pos)).sum(axis=1)
         if cutoffs:
             actual = _actuals(y_pos, cutoffs, horizon)

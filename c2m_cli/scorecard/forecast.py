@@ -112,14 +112,21 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
                 None if cov is None else abs(cov - nominal / 100) <= COVERAGE_TOLERANCE,
                 "conformal intervals from the residuals of non-overlapping backtest windows",
             ))
-        snaive = agg.filter((pl.col("level") == level) & (pl.col("model") == "seasonal_naive") & (pl.col("metric") == "MASE"))
-        mase = values.get("MASE")
-        if snaive.height and mase is not None and snaive["value"][0]:
-            ratio = mase / snaive["value"][0]
-            out.append(_check(
-                f"MASE of selected / seasonal naive ({level})", round(ratio, 3), "≤ 0.85", ratio <= 0.85,
-                f"backtest MASE {mase:.3f} vs {snaive['value'][0]:.3f}",
-            ))
+        # like for like: the series that have a seasonal-naive forecast (a season of history)
+        pair = (
+            metrics.filter((pl.col("level") == level) & (pl.col("unique_id") != "*") & (pl.col("metric") == "MASE")
+                           & pl.col("model").is_in(["selected", "seasonal_naive"]))
+            .pivot(on="model", index="unique_id", values="value")
+        )
+        if {"selected", "seasonal_naive"} <= set(pair.columns):
+            pair = pair.drop_nulls(["selected", "seasonal_naive"])
+            mase, snaive = pair["selected"].mean(), pair["seasonal_naive"].mean()
+            if pair.height and snaive:
+                ratio = float(mase) / float(snaive)  # type: ignore[arg-type]
+                out.append(_check(
+                    f"MASE of selected / seasonal naive ({level})", round(ratio, 3), "≤ 0.85", ratio <= 0.85,
+                    f"backtest MASE {mase:.3f} vs {snaive:.3f} over the {pair.height} series with a season of history",
+                ))
 
     presale = truth.get("presale") or {}
     sku = presale.get("sku")
