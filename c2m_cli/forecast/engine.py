@@ -19,7 +19,7 @@ from c2m_cli.forecast.backtest import (
     series_scale,
     window_errors,
 )
-from c2m_cli.forecast.features import festival_exposure, festival_factors
+from c2m_cli.forecast.features import festival_exposure, festival_factors, weekday_factors
 from c2m_cli.forecast.global_model import MIN_SERIES, GlobalTask, calendar_features, global_task
 from c2m_cli.forecast.intervals import (
     QUANTILE_COLUMNS,
@@ -148,6 +148,9 @@ def compute_forecast(
     parent_bt: np.ndarray | None = None
     parent_fc: np.ndarray | None = None
     festival_effects: dict[str, float] = {}
+    info: dict[str, Any] = {}
+    dow_parent_bt: np.ndarray | None = None
+    dow_parent_fc: np.ndarray | None = None
     prepared: dict[str, tuple[list[str], np.ndarray]] = {}
     tasks: list[BatchTask | GlobalTask] = []
     owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
@@ -161,6 +164,13 @@ def compute_forecast(
         if level == "total":
             parent_bt, parent_fc = theta_bt[0], theta_fc[0]
             festival_effects = {name: float(v) for name, v in zip(effect_names, theta_fc[0], strict=True)}
+        if freq == "D":  # the day of the week, divided out like the festivals
+            w_bt, dow_bt = weekday_factors(y_pos, periods + future, n_train_bt, dow_parent_bt)
+            w_fc, dow_fc = weekday_factors(y_pos, periods + future, n_periods, dow_parent_fc)
+            m_bt, m_fc = m_bt * w_bt, m_fc * w_fc
+            if level == "total":
+                dow_parent_bt, dow_parent_fc = dow_bt[0], dow_fc[0]
+                info["weekday_effects"] = [round(float(v), 3) for v in dow_fc[0]]
         prepared[level] = (ids, y_pos)
         if global_model and cutoffs and len(ids) >= MIN_SERIES:
             # the two long global fits go first, so that a pool starts them at once
@@ -214,7 +224,6 @@ def compute_forecast(
             sel_bt[level] = bstack[r3, w3, htop].mean(axis=2)
 
     # new products: too little history → their share of the parent's forecast
-    info: dict[str, Any] = {}
     product_levels = [lv for lv in PRODUCT_LEVELS if lv in results]
     if "sku" in results:
         sku = results["sku"]

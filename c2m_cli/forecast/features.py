@@ -106,3 +106,28 @@ def _centred_sum(x: np.ndarray, half: int) -> np.ndarray:
     hi = np.minimum(idx + half + 1, n)
     lo = np.maximum(idx - half, 0)
     return cs[:, hi] - cs[:, lo]
+
+
+def weekday_factors(
+    y: np.ndarray, periods: list[dt.date], n_train: int, parent: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multiplicative day-of-week effects of daily series, estimated on the first ``n_train`` days.
+
+    Per series and weekday: the weekday's demand over its days' share of the series' mean,
+    shrunk towards ``parent`` (the level above; 1 for the top) with a prior worth
+    ``PRIOR_UNITS`` units, normalised to average 1 over the week. Returns the (series, all
+    periods) multipliers and the (series, 7) effects.
+    """
+    dow = np.array([d.weekday() for d in periods])
+    train = y[:, :n_train]
+    ok = ~np.isnan(train)
+    mean = np.where(ok, train, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+    prior = np.ones(7) if parent is None else parent
+    effects = np.ones((y.shape[0], 7))
+    for d in range(7):
+        cols = dow[:n_train] == d
+        s = np.where(ok[:, cols], train[:, cols], 0.0).sum(axis=1)
+        n = ok[:, cols].sum(axis=1)
+        effects[:, d] = (s + PRIOR_UNITS * prior[d]) / (n * mean + PRIOR_UNITS)
+    effects = effects / effects.mean(axis=1, keepdims=True)
+    return effects[:, dow], effects

@@ -44,14 +44,16 @@ def planted_world(
     n_sku: int = 24,
     days: int = 728,
     uplift: dict[str, float] | None = None,
+    weekend: float = 1.0,
     seed: int = 0,
 ) -> Workspace:
     """Poisson daily demand per SKU in 4 categories; on each planted festival's window days
-    demand is multiplied by its uplift. Two years from START (a Monday), timestamps in UTC."""
+    demand is multiplied by its uplift, and on Saturdays and Sundays by ``weekend``. Two years
+    from START (a Monday), timestamps in UTC."""
     uplift = {"双11": 3.0, "618": 2.5} if uplift is None else uplift
     rng = np.random.default_rng(seed)
     dates = pl.date_range(START, START + dt.timedelta(days=days - 1), "1d", eager=True)
-    mult = np.ones(days)
+    mult = np.where(np.arange(days) % 7 >= 5, weekend, 1.0)
     windows = festival_days(dates[0], dates[-1])
     for name, factor in uplift.items():
         hit = windows.filter(pl.col("festival") == name)["date"]

@@ -193,3 +193,14 @@ def test_presale_is_a_leading_signal_learned_from_a_launched_product(tmp_path: P
     by_level = forecast.group_by("level", "ds").agg(pl.col("y_hat").sum()).pivot(on="level", index="ds", values="y_hat")
     np.testing.assert_allclose(by_level["sku"].to_numpy(), by_level["total"].to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(by_level["category_l1"].to_numpy(), by_level["total"].to_numpy(), rtol=1e-9)
+
+
+def test_daily_forecast_keeps_the_weekday_pattern(tmp_path: Path) -> None:
+    ws = planted_world(tmp_path / "ws", n_sku=6, days=364, uplift={}, weekend=2.0)
+    summary = run_forecast(ws, levels="total,sku", freq="D", horizon=14)
+    effects = summary["weekday_effects"]  # Monday … Sunday, averaging 1
+    assert effects[5] / effects[2] == pytest.approx(2.0, rel=0.12)
+    assert effects[6] / effects[0] == pytest.approx(2.0, rel=0.12)
+    total = ws.read("forecast").filter((pl.col("level") == "total") & (pl.col("model") == "selected")).sort("ds")
+    by_day = dict(zip(total["ds"].dt.weekday().to_list(), total["y_hat"].to_list(), strict=False))  # 1 = Monday
+    assert by_day[6] / by_day[3] == pytest.approx(2.0, rel=0.15)
