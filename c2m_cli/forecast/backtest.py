@@ -93,7 +93,7 @@ def rank_models(
         total = np.where(scored[:, mask], stack[:, mask], 0.0).sum(axis=1)
         count = scored[:, mask].sum(axis=1)
         mean = np.where(count > 0, total / np.maximum(count, 1), np.inf)
-        return np.argsort(mean, axis=1, kind="stable"), np.isfinite(mean).any(axis=1)
+        return np.argsort(mean, axis=1, kind="stable"), np.asarray(np.isfinite(mean).any(axis=1))
 
     windows = stack.shape[1]
     final, has = order(np.ones(windows, dtype=bool))

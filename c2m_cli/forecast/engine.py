@@ -325,15 +325,15 @@ def compute_forecast(
         keep = np.ones(len(res.ids), dtype=bool)
         if level == "sku" and sku_retired is not None:
             keep = ~sku_retired
-        ids = pl.Series("unique_id", res.ids, dtype=pl.String)
-        actual = _actuals(res.y, cutoffs, horizon) if cutoffs else None
+        id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
+        truth = _actuals(res.y, cutoffs, horizon) if cutoffs else None
         for name in sorted(models):
             point = models[name]
-            if actual is not None:
-                q = residual_quantiles(actual, bmodels[name], res.scale)
-                bounds = heldout_bounds(actual, bmodels[name], res.scale, usable)
-                bt_parts.append(_backtest_frame(level, ids, periods, cutoffs, horizon, name, actual, bmodels[name]))
-                metric_parts.append(_metrics(level, ids, name, actual, bmodels[name], bounds, res.scale))
+            if truth is not None:
+                q = residual_quantiles(truth, bmodels[name], res.scale)
+                bounds = heldout_bounds(truth, bmodels[name], res.scale, usable)
+                bt_parts.append(_backtest_frame(level, id_col, periods, cutoffs, horizon, name, truth, bmodels[name]))
+                metric_parts.append(_metrics(level, id_col, name, truth, bmodels[name], bounds, res.scale))
             else:
                 q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
             quant = apply_quantiles(point, res.scale, q)
@@ -341,16 +341,16 @@ def compute_forecast(
                 # a product without history sells nothing before its launch
                 quant = np.where((np.isnan(res.y).all(axis=1)[:, None] & (point <= 0))[..., None], 0.0, quant)
             method = res.method if name == "selected" else [name] * len(res.ids)
-            fc_parts.append(_forecast_frame(level, ids, future, name, point, quant, method, keep))
+            fc_parts.append(_forecast_frame(level, id_col, future, name, point, quant, method, keep))
     forecast = pl.concat(fc_parts) if fc_parts else _empty_forecast()
     if bt_parts:
-        backtest = pl.concat(bt_parts)
-        metrics = pl.concat(metric_parts)
+        backtest_table = pl.concat(bt_parts)
+        metrics_table = pl.concat(metric_parts)
     else:
-        backtest = pl.DataFrame(
+        backtest_table = pl.DataFrame(
             schema={"level": pl.String, "unique_id": pl.String, "cutoff": pl.Date, "ds": pl.Date, "model": pl.String, "y": pl.Float64, "y_hat": pl.Float64}
         )
-        metrics = pl.DataFrame(schema={"level": pl.String, "unique_id": pl.String, "model": pl.String, "metric": pl.String, "value": pl.Float64})
+        metrics_table = pl.DataFrame(schema={"level": pl.String, "unique_id": pl.String, "model": pl.String, "metric": pl.String, "value": pl.Float64})
 
     summary = {
         "levels": list(levels),
@@ -368,8 +368,8 @@ def compute_forecast(
         "dropped_partial_periods": series.info["dropped_partial_periods"],
         **info,
     }
-    if metrics.height:
-        agg = metrics.filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected"))
+    if metrics_table.height:
+        agg = metrics_table.filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected"))
         summary["backtest"] = {
             lv: {r["metric"]: (None if r["value"] is None else round(r["value"], 4)) for r in agg.filter(pl.col("level") == lv).iter_rows(named=True)}
             for lv in levels
@@ -381,7 +381,7 @@ def compute_forecast(
             for lv in levels
             if lv in results
         }
-    return ForecastResult(forecast, backtest, metrics, summary)
+    return ForecastResult(forecast, backtest_table, metrics_table, summary)
 
 
 def _method_name(names: list[str], top: np.ndarray) -> str:

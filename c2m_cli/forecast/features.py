@@ -80,7 +80,7 @@ def festival_factors(
     n_eff = exposure.shape[1]
     train = y[:, :n_train]
     x = exposure[:n_train]
-    fest = x.any(axis=1)
+    fest: np.ndarray = np.asarray(x.any(axis=1))
     half = BASELINE_HALF_WIDTH[freq]
     plain = np.where(fest[None, :] | np.isnan(train), 0.0, train)
     plain_n = (~fest[None, :] & ~np.isnan(train)).astype(float)

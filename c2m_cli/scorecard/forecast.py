@@ -120,9 +120,10 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
         )
         if {"selected", "seasonal_naive"} <= set(pair.columns):
             pair = pair.drop_nulls(["selected", "seasonal_naive"])
-            mase, snaive = pair["selected"].mean(), pair["seasonal_naive"].mean()
-            if pair.height and snaive:
-                ratio = float(mase) / float(snaive)  # type: ignore[arg-type]
+            mase = float(pair["selected"].mean() or 0.0)  # type: ignore[arg-type]
+            snaive = float(pair["seasonal_naive"].mean() or 0.0)  # type: ignore[arg-type]
+            if pair.height and snaive > 0:
+                ratio = mase / snaive
                 out.append(_check(
                     f"MASE of selected / seasonal naive ({level})", round(ratio, 3), "≤ 0.85", ratio <= 0.85,
                     f"backtest MASE {mase:.3f} vs {snaive:.3f} over the {pair.height} series with a season of history",
