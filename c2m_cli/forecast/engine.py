@@ -52,6 +52,8 @@ MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
 RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
 RECONCILE = ("bottom_up", "mint_shrink")
 GLOBAL_MODEL = "global_hgb"
+# Holt-Winters costs a statsmodels fit per series and origin: only for levels up to this size.
+HW_MAX_SERIES = 50
 # ``selected`` averages the TOP_K models of lowest backtest error (1: the single best model).
 TOP_K = 3
 
@@ -141,7 +143,9 @@ def compute_forecast(
     exposure, effect_names = festival_exposure(periods + future, freq)
     calendar = calendar_features(periods + future, freq, exposure)
     n_train_bt = cutoffs[0] if cutoffs else n_periods
-    hw = bool(cutoffs) and cutoffs[0] >= 2 * season + 2
+    # Holt-Winters (statsmodels, one fit per series and origin) where two full yearly seasons
+    # precede the first cutoff; daily data get their weekly cycle from the weekday effects
+    hw = freq != "D" and bool(cutoffs) and cutoffs[0] >= 2 * season + 2
     usable = independent_windows(cutoffs, horizon) if cutoffs else np.zeros((0, 0), dtype=bool)
 
     results: dict[str, LevelResult] = {}
@@ -177,7 +181,7 @@ def compute_forecast(
             for phase in ("backtest", "final"):
                 tasks.append(GlobalTask(y_pos, calendar, cutoffs, horizon, season, seed, phase))
                 owners.append((level, f"global_{phase}"))
-        for task in _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw):
+        for task in _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw and len(ids) <= HW_MAX_SERIES):
             tasks.append(task)
             owners.append((level, "batch"))
     cells = sum(y.size for _, y in prepared.values())
