@@ -130,13 +130,15 @@ class BetaGeoModel:
         x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
         z = t / (alpha + T + t)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        head = (a + b + x - 1) / max(a - 1, 1e-9)
-        body = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
-        value = head * body * self.p_alive(x, t_x, T)
-        # a<=1 makes the closed form undefined; fall back on the alive rate times the horizon
-        if a <= 1:
-            value = self.p_alive(x, t_x, T) * (r + x) / (alpha + T) * t
-        return np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0)  # type: ignore[no-any-return]
+        alive = self.p_alive(x, t_x, T)
+        with np.errstate(all="ignore"):
+            head = (a + b + x - 1) / (a - 1)  # a < 1 is fine: numerator and bracket change sign together
+            body = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
+            value = head * body * alive
+        # at a = 1 the closed form is 0/0: fall back on the alive rate times the horizon there
+        crude = alive * (r + x) / (alpha + T) * t
+        value = np.where(np.isfinite(value) & (abs(a - 1) > 1e-6), value, crude)
+        return np.maximum(value, 0.0)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         return {
