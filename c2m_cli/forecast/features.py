@@ -13,11 +13,13 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from c2m_cli.calendar import FESTIVALS, festival_days
+from c2m_cli.calendar import FESTIVALS, festival_days, official_days
 from c2m_cli.forecast.series import period_start
 
 # Periods either side of a festival period whose mean is its baseline, by frequency.
 BASELINE_HALF_WIDTH = {"D": 14, "W": 4, "M": 2}
+# Official calendar effects (from the `holidays` package): days off, make-up working days.
+OFFICIAL = ("法定假日", "调休上班")
 # Prior strength (in units of baseline demand) pulling a series' festival effects to its parent's.
 PRIOR_UNITS = 20.0
 
@@ -26,17 +28,17 @@ def festival_exposure(periods: list[dt.date], freq: str) -> tuple[np.ndarray, li
     """(periods, 2 × festivals) share of each period's days in a festival window / on its peak.
 
     Column ``f`` is the share of the period's days inside festival f's window (pre-sale and
-    peak included; for 春节 the logistics pause), column ``f·峰值`` the share that is f's peak day.
+    peak included; for 春节 the logistics pause), column ``f·峰值`` the share that is f's peak day;
+    ``法定假日`` the share of official days off outside any festival window (e.g. 国庆, 五一) and
+    ``调休上班`` the share of official make-up working days.
     """
-    names = [*FESTIVALS, *(f"{f}·峰值" for f in FESTIVALS)]
+    names = [*FESTIVALS, *(f"{f}·峰值" for f in FESTIVALS), *OFFICIAL]
     x = np.zeros((len(periods), len(names)))
     if not periods:
         return x, names
     ends = [*periods[1:], _period_after(periods[-1], freq)]
     length = np.array([(b - a).days for a, b in zip(periods, ends, strict=True)], dtype=float)
     days = festival_days(periods[0], ends[-1] - dt.timedelta(days=1))
-    if days.height == 0:
-        return x, names
     index = {d: i for i, d in enumerate(periods)}
     keyed = days.with_columns(period_start(pl.col("date"), freq).alias("ds")).filter(
         pl.col("ds").is_in(periods)
@@ -47,6 +49,15 @@ def festival_exposure(periods: list[dt.date], freq: str) -> tuple[np.ndarray, li
     peak = keyed["is_peak"].to_numpy()
     np.add.at(x, (rows, cols), 1.0)
     np.add.at(x, (rows[peak], cols[peak] + len(FESTIVALS)), 1.0)
+    # official days off (not already a festival's) and make-up working days (调休)
+    official = official_days(periods[0].year, ends[-1].year).with_columns(
+        period_start(pl.col("date"), freq).alias("ds")
+    ).filter(pl.col("ds").is_in(periods) & ~pl.col("date").is_in(days["date"].implode()))
+    for j, kind in enumerate(("holiday", "makeup_workday")):
+        part = official.filter(pl.col("kind") == kind)
+        if part.height:
+            r = np.array([index[d] for d in part["ds"].to_list()], dtype=int)
+            np.add.at(x, (r, np.full(r.size, 2 * len(FESTIVALS) + j)), 1.0)
     return x / length[:, None], names
 
 
