@@ -52,6 +52,8 @@ MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
 RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
 RECONCILE = ("bottom_up", "mint_shrink")
 GLOBAL_MODEL = "global_hgb"
+# MinT holds a dense (series × series) covariance: beyond this many series, bottom-up is used.
+MINT_MAX_NODES = 6000
 # Holt-Winters costs a statsmodels fit per series and origin: only for levels up to this size.
 HW_MAX_SERIES = 50
 # ``selected`` averages the TOP_K models of lowest backtest error (1: the single best model).
@@ -290,7 +292,10 @@ def compute_forecast(
                 _parent_keys(hierarchy, bottom.ids, level, bottom_level)
             )
             mats[level] = summing_matrix(keys_b, np.array(results[level].ids))
-        if reconcile == "mint_shrink" and cutoffs:
+        n_nodes = sum(len(results[lv].ids) for lv in product_levels)
+        if reconcile == "mint_shrink" and cutoffs and n_nodes > MINT_MAX_NODES:
+            info["reconcile_note"] = f"mint_shrink needs at most {MINT_MAX_NODES:,} series, got {n_nodes:,}: bottom_up used"
+        if reconcile == "mint_shrink" and cutoffs and n_nodes <= MINT_MAX_NODES:
             nodes = product_levels
             s_full = np.vstack([mats[lv] for lv in nodes[:-1]] + [np.eye(len(bottom.ids))])
             base_f = np.concatenate([sel_final[lv] for lv in nodes])

@@ -157,13 +157,14 @@ def build_series(
         frame = frame.join(keys.lazy(), on="sku", how="left").with_columns(
             pl.col(c).fill_null(UNKNOWN_KEY) for c in needed_keys
         )
-    lines_df = frame.collect()
-    if lines_df.height == 0:
+    bounds = frame.select(
+        pl.len().alias("n"), pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
+    ).collect()
+    if bounds["n"][0] == 0:
         raise InvalidDataError("orders.parquet: no paid order lines to forecast from")
-    first_day, last_day = lines_df["date"].min(), lines_df["date"].max()
+    first_day, last_day = bounds["first"][0], bounds["last"][0]
     assert isinstance(first_day, dt.date) and isinstance(last_day, dt.date)
-    first_period = period_start(pl.lit(first_day), freq)
-    first_p = pl.select(first_period).item()
+    first_p = pl.select(period_start(pl.lit(first_day), freq)).item()
     last_p = pl.select(period_start(pl.lit(last_day), freq)).item()
     dropped_tail = 0
     # An incomplete last period would read as a collapse of demand: leave it out.
@@ -175,16 +176,20 @@ def build_series(
         first_p = next_periods(first_p, freq, 1)[0]
         dropped_head = 1
     periods = period_range(first_p, last_p, freq)
-    lines_df = lines_df.filter(pl.col("ds").is_between(first_p, last_p))
-    parts = []
+    # lazily: only the per-period sums are ever materialised, not the order lines
+    kept = frame.filter(pl.col("ds").is_between(first_p, last_p))
+    queries = []
     for level in levels:
         key = pl.lit("total") if level == "total" else pl.col(level).cast(pl.String)
-        agg = (
-            lines_df.group_by(key.fill_null(UNKNOWN_KEY).alias("unique_id"), "ds")
-            .agg(pl.col("qty").sum().alias("y"))
+        queries.append(
+            kept.group_by(key.fill_null(UNKNOWN_KEY).alias("unique_id"), "ds")
+            # rounded: a float sum must not depend on how threads split the lines
+            .agg(pl.col("qty").sum().round(9).alias("y"))
             .with_columns(pl.lit(level).alias("level"))
         )
-        parts.append(agg)
+    queries.append(kept.select("sku", *needed_keys).unique("sku", keep="first"))
+    queries.append(kept.select(pl.len()))
+    *parts, hierarchy, count = pl.collect_all(queries)
     sums = pl.concat(parts)
     grid = pl.DataFrame({"ds": periods}, schema={"ds": pl.Date})
     starts = sums.filter(pl.col("y") != 0).group_by("level", "unique_id").agg(
@@ -197,13 +202,9 @@ def build_series(
         .select("level", "unique_id", "ds", pl.col("y").fill_null(0.0))
         .sort("level", "unique_id", "ds")
     )
-    hierarchy = (
-        lines_df.select("sku", *needed_keys).unique("sku", keep="first").sort("sku")
-        if needed_keys
-        else lines_df.select("sku").unique().sort("sku")
-    )
+    hierarchy = hierarchy.sort("sku")
     info: dict[str, int | str | None] = {
-        "order_lines": lines_df.height,
+        "order_lines": int(count.item()),
         "first_period": str(first_p),
         "last_period": str(last_p),
         "periods": len(periods),
