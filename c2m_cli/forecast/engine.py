@@ -248,11 +248,12 @@ def compute_forecast(
             par = np.where(life, parent.y[prow], 0.0).sum(axis=1)
             share = np.divide(own, par, out=np.zeros_like(own), where=par > 0)
             sel_final["sku"][rows] = share[:, None] * sel_final[parent_level][prow]
-            for r in rows:
-                sku.method[r] = "category_share"
+            short = set(rows.tolist())
+            sku.method = [("category_share" if r in short else m) for r, m in enumerate(sku.method)]
         info["new_products"] = int(new.sum())
         # retired products: no sale for longer than RETIRE_AFTER (stretched for slow movers)
-        last_sale = np.array([_last_nonzero(r) for r in sku.y])
+        sold = np.nan_to_num(sku.y) > 0
+        last_sale = np.where(sold.any(axis=1), n_periods - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
         nonzero = (np.nan_to_num(sku.y) > 0).sum(axis=1)
         first_sale = n_periods - sku.seen  # a series starts at its first sale
         gap = np.where(nonzero >= 2, (last_sale - first_sale) / np.maximum(nonzero - 1, 1), 0.0)
@@ -405,11 +406,6 @@ def _actuals(y: np.ndarray, cutoffs: list[int], horizon: int) -> np.ndarray:
         span = min(horizon, n_periods - c)
         out[:, i, :span] = y[:, c : c + span]
     return out
-
-
-def _last_nonzero(row: np.ndarray) -> int:
-    idx = np.flatnonzero(np.nan_to_num(row) > 0)
-    return int(idx[-1]) if idx.size else -1
 
 
 def _parent_keys(hierarchy: pl.DataFrame, ids: list[str], level: str, bottom: str = "sku") -> list[str]:
