@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from c2m_cli.errors import InvalidDataError
 from c2m_cli.forecast.backtest import (
     independent_windows,
     make_cutoffs,
@@ -139,6 +140,10 @@ def compute_forecast(
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
     periods = series.periods
     n_periods = len(periods)
+    if series.frame.filter(pl.col("level") == "total").height == 0:
+        raise InvalidDataError(
+            "orders.parquet: the paid quantities are zero in every period (after netting returns): nothing to forecast"
+        )
     future = next_periods(periods[-1], freq, horizon)
     season = SEASON_LENGTH[freq]
     cutoffs = make_cutoffs(n_periods, horizon, freq)

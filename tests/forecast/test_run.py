@@ -204,3 +204,19 @@ def test_daily_forecast_keeps_the_weekday_pattern(tmp_path: Path) -> None:
     total = ws.read("forecast").filter((pl.col("level") == "total") & (pl.col("model") == "selected")).sort("ds")
     by_day = dict(zip(total["ds"].dt.weekday().to_list(), total["y_hat"].to_list(), strict=False))  # 1 = Monday
     assert by_day[6] / by_day[3] == pytest.approx(2.0, rel=0.15)
+
+
+def test_all_zero_and_all_negative_demand(tmp_path: Path, c2m) -> None:  # type: ignore[no-untyped-def]
+    netted_out = orders_frame(
+        [("A", "2024-01-01T10:00:00", 2, "paid"), ("A", "2024-01-02T10:00:00", -2, "paid"), ("A", "2024-01-14T10:00:00", 0, "paid")]
+    )
+    ws = write_workspace(tmp_path / "zero", netted_out)
+    done = c2m("forecast", ws.root, "--net-returns", "--levels", "total,sku")
+    assert done.exit_code == 3
+    assert "Error: orders.parquet: the paid quantities are zero in every period (after netting returns): nothing to forecast" in done.stderr
+    # only refunds: demand below zero is no demand; the forecast is zero, not negative
+    refunds = orders_frame([("A", "2024-01-01T10:00:00", -2, "paid"), ("A", "2024-01-14T10:00:00", -1, "paid")])
+    ws = write_workspace(tmp_path / "negative", refunds)
+    summary = run_forecast(ws, levels="total,sku", net_returns=True, horizon=2)
+    assert summary["series"] == {"total": 1, "sku": 1}
+    assert ws.read("forecast")["y_hat"].max() == 0.0
