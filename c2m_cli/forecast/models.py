@@ -26,7 +26,7 @@ import numpy as np
 
 SES_ALPHAS = np.array([0.1, 0.02, 0.05, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.95])
 HOLT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5, 0.8])
-HOLT_BETAS = np.array([0.05, 0.01, 0.15])  # as a share of alpha (beta* = alpha * beta)
+HOLT_BETAS = np.array([0.05, 0.01, 0.15])  # Holt's beta as a share of alpha (beta = alpha × share)
 HOLT_PHIS = np.array([0.9, 0.8, 0.95, 0.98])
 CROSTON_ALPHA = 0.1
 TSB_ALPHA = 0.1

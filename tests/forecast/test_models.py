@@ -76,3 +76,27 @@ def test_holt_winters_follows_a_seasonal_pattern_and_needs_two_seasons() -> None
     out = holt_winters_forecasts(y, [18, 24], 6, 6)
     np.testing.assert_allclose(out[0, 1], pattern + 2.4, atol=1.0)  # next season, trend kept
     assert np.isnan(out[1]).all()  # 9 observations: fewer than two seasons
+
+
+def test_vectorised_smoothing_matches_statsmodels_at_the_same_parameters() -> None:
+    import warnings
+
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from c2m_cli.forecast.models import damped_path, es_pass
+
+    rng = np.random.default_rng(3)
+    y = 20 + np.cumsum(rng.normal(0.3, 1.0, size=40)) + rng.normal(0, 2, size=40)
+    alpha, beta, phi = np.array([0.1, 0.3]), np.array([0.0, 0.15]), np.array([1.0, 0.9])
+    level, trend, _, _ = es_pass(y[None, :], alpha, beta, phi, [40])
+    ours = damped_path(level[0, 0], trend[0, 0], phi, 6)  # (grid, h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ses = ExponentialSmoothing(y, initialization_method="known", initial_level=y[0]).fit(
+            smoothing_level=0.1, optimized=False
+        )
+        damped = ExponentialSmoothing(
+            y, trend="add", damped_trend=True, initialization_method="known", initial_level=y[0], initial_trend=0.0
+        ).fit(smoothing_level=0.3, smoothing_trend=0.15, damping_trend=0.9, optimized=False)
+    np.testing.assert_allclose(ours[0], ses.forecast(6), rtol=1e-10)
+    np.testing.assert_allclose(ours[1], damped.forecast(6), rtol=1e-10)
