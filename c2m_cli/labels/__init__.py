@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
-from c2m_cli.labels.base import LabelOptions, parse_as_of, prepare_orders
+from c2m_cli.labels.base import LabelOptions, fx_sum, fx_value, parse_as_of, prepare_orders
 from c2m_cli.labels.behavior import behavior_labels, purchase_rhythm
 from c2m_cli.labels.demographics import demographics_labels
 from c2m_cli.labels.geography import geography_labels
@@ -76,7 +76,11 @@ class PartitionTask:
 
 
 def _read(paths: tuple[str, ...]) -> pl.DataFrame | None:
-    return pl.read_parquet(list(paths)) if paths else None
+    """A partition's rows back in their original order (streaming sinks do not keep it, and
+    float sums depend on it: the order is what makes outputs byte-identical)."""
+    if not paths:
+        return None
+    return pl.read_parquet(list(paths)).sort(ROW).drop(ROW)
 
 
 def label_partition(task: PartitionTask) -> dict[str, Any]:
@@ -122,7 +126,7 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
             .group_by("user_id")
             .agg(
                 pl.len().alias("attitude_reviews"),
-                pl.col("sentiment").mean().alias("attitude_sentiment"),
+                fx_value(fx_sum(pl.col("sentiment")) / pl.len()).alias("attitude_sentiment"),
                 positive.sum().alias("_positive_reviews"),
                 negative.sum().alias("_negative_reviews"),
             )
@@ -177,12 +181,14 @@ LINE_SCHEMA = pl.Schema({  # type: ignore[arg-type]
     "is_discounted": pl.Boolean, "channel": pl.String, "province": pl.String, "city": pl.String,
     "day": pl.Date, "is_purchase": pl.Boolean, "is_return": pl.Boolean, "is_cancelled": pl.Boolean,
 })
+ROW = "_c2m_row"
 HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
 
 
 def _partition_files(frame: pl.LazyFrame, directory: Path, partitions: int) -> dict[int, tuple[str, ...]]:
     """Stream ``frame`` into ``partitions`` sets of parquet files by a stable hash of user_id."""
     directory.mkdir(parents=True, exist_ok=True)
+    frame = frame.with_row_index(ROW)
     if partitions == 1:
         frame.sink_parquet(directory / "part.parquet")
         return {0: (str(directory / "part.parquet"),)}

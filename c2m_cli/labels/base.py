@@ -11,6 +11,18 @@ from c2m_cli.errors import InvalidDataError, UsageError
 
 REQUIRED_ORDER_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price")
 UNKNOWN = "unknown"
+FX = 1_000_000  # fixed point for sums of money and scores
+
+
+def fx_sum(expr: pl.Expr) -> pl.Expr:
+    """Sum in fixed point (1e-6 units, Int64): exact and independent of the order in which a
+    parallel aggregation meets the rows, so outputs are byte-identical run after run."""
+    return (expr * FX).round(0).cast(pl.Int64).sum()
+
+
+def fx_value(expr: pl.Expr) -> pl.Expr:
+    """A fixed-point sum (from ``fx_sum``) back to a float."""
+    return expr.cast(pl.Float64) / FX
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 
+from c2m_cli.labels.base import fx_sum, fx_value
+
 
 def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
     """One row per user found in ``lines`` (prepared order lines)."""
@@ -23,11 +25,11 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
     per_order = (
         lines.filter(bought)
         .group_by("user_id", "order_id")
-        .agg(pl.col("qty").sum().alias("_items"), pl.col("amount").sum().alias("_value"))
+        .agg(fx_sum(pl.col("qty")).alias("_items"), fx_sum(pl.col("amount")).alias("_value"))
         .group_by("user_id")
         .agg(
-            pl.col("_items").mean().alias("behavior_avg_basket_items"),
-            pl.col("_value").mean().alias("behavior_avg_basket_value"),
+            fx_value(pl.col("_items").sum() / pl.len()).alias("behavior_avg_basket_items"),
+            fx_value(pl.col("_value").sum() / pl.len()).alias("behavior_avg_basket_value"),
         )
     )
     per_user = lines.group_by("user_id").agg(
@@ -35,7 +37,7 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
         pl.col("day").filter(bought).n_unique().alias("behavior_purchase_days"),
         pl.col("day").filter(bought).min().alias("behavior_first_purchase"),
         pl.col("day").filter(bought).max().alias("behavior_last_purchase"),
-        spend.sum().alias("behavior_total_spend"),
+        fx_value(fx_sum(spend)).alias("behavior_total_spend"),
         bought.sum().alias("_lines"),
         (pl.col("is_discounted") & bought).sum().alias("_disc"),
         (pl.col("is_presale") & bought).sum().alias("_pre"),
@@ -50,7 +52,7 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
     brand_share = (
         lines.filter(bought & pl.col("brand").is_not_null())
         .group_by("user_id", "brand")
-        .agg(pl.col("amount").sum().alias("_b"))
+        .agg(fx_sum(pl.col("amount")).alias("_b"))
         .group_by("user_id")
         .agg((pl.col("_b").max() / pl.col("_b").sum()).alias("behavior_brand_loyalty"))
     )

@@ -237,7 +237,8 @@ def rfm_summary(
     transactions (0 for one-time buyers).
     """
     lazy = purchases.lazy() if isinstance(purchases, pl.DataFrame) else purchases
-    daily = lazy.group_by(user, day).agg(pl.col(amount).sum().alias("_amount"))
+    # money summed in fixed point (1e-6): exact whatever order a streamed aggregation sees
+    daily = lazy.group_by(user, day).agg((pl.col(amount) * 1e6).round(0).cast(pl.Int64).sum().alias("_amount"))
     end_date = pl.lit(end).cast(pl.Date)
     summary = (
         daily.sort(user, day)
@@ -253,7 +254,7 @@ def rfm_summary(
             ((pl.col("last_day") - pl.col("first_day")).dt.total_days() / 7.0).alias("recency"),
             ((end_date - pl.col("first_day")).dt.total_days() / 7.0).alias("T"),
             pl.when(pl.col("frequency") > 0)
-            .then((pl.col("_total") - pl.col("_first_amount")) / pl.col("frequency"))
+            .then((pl.col("_total") - pl.col("_first_amount")).cast(pl.Float64) / 1e6 / pl.col("frequency"))
             .otherwise(0.0)
             .alias("monetary"),
         )

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from c2m_cli.errors import C2MError
+from c2m_cli.labels.base import fx_sum, fx_value
 from c2m_cli.resources import read_seed
 
 FAMILIES = ("motive", "attitude", "lifestyle")
@@ -155,7 +156,7 @@ def score_tags(hits: pl.DataFrame, saturation: float) -> pl.DataFrame:
         .agg(pl.col("weight").max(), pl.col("n").max())
         .with_columns((pl.col("weight") * source_weight * (1.0 + pl.col("n")).log(2)).alias("_w"))
         .group_by("user_id", "family", "tag")
-        .agg(pl.col("_w").sum().alias("_total"))
+        .agg(fx_value(fx_sum(pl.col("_w"))).alias("_total"))
     )
     per_term = (
         hits.group_by("user_id", "family", "tag", "source", "term")

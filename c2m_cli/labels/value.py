@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.errors import InvalidDataError
-from c2m_cli.labels.base import LabelOptions
+from c2m_cli.labels.base import LabelOptions, fx_sum, fx_value
 from c2m_cli.labels.clv import BetaGeoModel, GammaGammaModel, rfm_summary
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
@@ -73,8 +73,8 @@ def value_labels(
             raise InvalidDataError("Gamma-Gamma gave q <= 1 (no finite population mean)")
     except InvalidDataError as exc:
         model["notes"].append(f"Gamma-Gamma not used ({exc}); expected spend = observed mean per transaction")
-        daily = purchases.group_by("user_id", "day").agg(pl.col("amount").sum())
-        per_user = daily.group_by("user_id").agg(pl.col("amount").mean().alias("_m")).collect()
+        daily = purchases.group_by("user_id", "day").agg(fx_sum(pl.col("amount")).alias("amount"))
+        per_user = daily.group_by("user_id").agg(fx_value(pl.col("amount").sum() / pl.len()).alias("_m")).collect()
         spend = summary.select("user_id").join(per_user, on="user_id", how="left")["_m"].to_numpy()
     clv = expected * spend
     frame = summary.select(

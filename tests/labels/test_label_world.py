@@ -48,3 +48,14 @@ def test_scorecard_reports_failure_without_labels(tmp_path: Path) -> None:
     generate_world(ws, users=100, seed=2)
     rows = score(ws)
     assert rows == [{"check": "labels", "value": None, "target": "labels.parquet present", "passed": False, "detail": "c2m label did not run"}]
+
+
+def test_rerun_is_byte_identical_on_a_real_sized_world(world: Workspace) -> None:
+    """Thousands of users, parallel aggregations: money and scores are summed in fixed point,
+    so a second run writes the same bytes (what `c2m verify` checks)."""
+    from c2m_cli.workspace import sha256_of
+
+    names = ("labels.parquet", "tags.parquet", "review_sentiment.parquet")
+    before = [sha256_of(world.root / n) for n in names]
+    run_label(world)
+    assert [sha256_of(world.root / n) for n in names] == before
