@@ -154,11 +154,16 @@ def plan_quantities(
         p = float(r["presale_orders"])
         confirmed = p * (1 - eco.cancel_rate) if ratio is None else p
         series = fc.filter(pl.col("unique_id") == r["sku"]) if fc is not None else None
-        if series is not None and series.height:
-            p10, p50, p90 = (float(series[c].sum()) for c in ("q0.1", "q0.5", "q0.9"))
-            sd = math.sqrt(float((((series["q0.9"] - series["q0.1"]) / 2.563) ** 2).sum()))
-            mean = confirmed * (eco.deposit_conversion if ratio is None else 1.0) + p50
-            method = "newsvendor: pre-sale deposits + forecast quantiles of the SKU over the horizon"
+        window = _launch_window_forecast(series, r["launch"], h) if series is not None and series.height else None
+        if window is not None:
+            p10, p50, p90, sd, note_text = window
+            # the forecast step reads pre-sale orders as a leading signal: its launch period
+            # already holds the deposits, so they are a floor here, not an addition
+            mean = max(p50, confirmed)
+            method = (
+                "newsvendor: forecast quantiles of the SKU over the "
+                f"{h} days from launch (pre-sale deposits included as the forecast's leading signal{note_text})"
+            )
         elif ratio is not None:
             per, post_ref, p_ref = ratio
             m = p * per
@@ -180,6 +185,37 @@ def plan_quantities(
              "forecast_p90": p90, "expected_demand": mean, **result, "method": method}
         )
     return pl.DataFrame(rows, schema=QUANTITY_SCHEMA), note
+
+
+def _launch_window_forecast(
+    series: pl.DataFrame, launch: dt.date, days: int
+) -> tuple[float, float, float, float, str] | None:
+    """P10/P50/P90 and sd of demand over ``days`` from launch, from the SKU's forecast periods.
+
+    Periods starting inside the window count whole; when the forecast horizon ends before the
+    window does, the remaining days continue at the forecast's post-launch daily rate.
+    """
+    series = series.sort("ds")
+    ds = series["ds"].to_list()
+    period = (ds[1] - ds[0]).days if len(ds) > 1 else 7
+    launch_period = max((d for d in ds if d <= launch), default=ds[0])
+    end = launch + dt.timedelta(days=days)
+    inside = series.filter((pl.col("ds") >= launch_period) & (pl.col("ds") < end))
+    if inside.height == 0:
+        return None
+    sums = {c: float(inside[c].sum()) for c in ("q0.1", "q0.5", "q0.9")}
+    variance = float((((inside["q0.9"] - inside["q0.1"]) / 2.563) ** 2).sum())
+    covered_end = inside["ds"].max() + dt.timedelta(days=period)  # type: ignore[operator]
+    missing_days = (end - covered_end).days
+    note = ""
+    after = inside.filter(pl.col("ds") > launch_period)
+    if missing_days > 0 and after.height:
+        span = after.height * period
+        for c in sums:
+            sums[c] += float(after[c].sum()) / span * missing_days
+        variance += float((((after["q0.9"] - after["q0.1"]) / 2.563) ** 2).sum()) / span * missing_days
+        note = f"; the last {missing_days} days beyond the forecast horizon at its post-launch daily rate"
+    return sums["q0.1"], sums["q0.5"], sums["q0.9"], math.sqrt(variance), note
 
 
 def brief_quantity(brief_id: str, p10: float, p50: float, p90: float, method: str, eco: Economics) -> dict:

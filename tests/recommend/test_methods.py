@@ -84,3 +84,46 @@ def test_micro_demand_contrasts_a_product_against_others() -> None:
     assert s1["share"][0] == pytest.approx(24 / 40)
     assert len(s1["quotes"][0]) == 3
     assert table.filter(pl.col("sku") == "S2").height == 0
+
+
+def test_presale_quantity_reads_the_forecast_over_the_launch_window():
+    """Deposits are in the forecast's launch week (not added twice); weeks past the horizon
+    continue at the post-launch weekly rate."""
+    import datetime as dt
+
+    import polars as pl
+
+    from c2m_cli.recommend.quantities import Economics, plan_quantities
+
+    utc = "UTC"
+    orders = pl.DataFrame(
+        {
+            "order_id": ["p1", "p2"],
+            "user_id": ["a", "b"],
+            "sku": ["NEW", "NEW"],
+            "ts": [dt.datetime(2025, 11, 20), dt.datetime(2025, 11, 21)],
+            "qty": [60.0, 40.0],
+            "unit_price": [10.0, 10.0],
+            "status": ["presale", "presale"],
+        }
+    ).with_columns(pl.col("ts").dt.replace_time_zone(utc))
+    products = pl.DataFrame({"sku": ["NEW"], "launch_date": [dt.date(2025, 12, 15)]})
+    weeks = [dt.date(2025, 12, 1) + dt.timedelta(weeks=i) for i in range(6)]
+    median = [0.0, 0.0, 130.0, 20.0, 20.0, 20.0]  # launch week: 100 deposits + 30
+    forecast = pl.DataFrame(
+        {
+            "level": "sku", "unique_id": "NEW", "ds": weeks, "model": "selected",
+            "q0.1": [m * 0.5 for m in median], "q0.5": median, "q0.9": [m * 1.5 for m in median],
+        }
+    )
+    table, _ = plan_quantities(
+        orders, None, products, forecast, tz=utc, end=dt.date(2025, 11, 30),
+        eco=Economics(0.9, None, None, 0.0, 0.0, 0.9, 0.05, 56),
+    )
+    row = table.row(0, named=True)
+    # 56 days from 12-15: 4 forecast weeks (130 + 3×20) and 4 more weeks at 20 a week
+    assert row["forecast_p50"] == 130 + 3 * 20 + 4 * 20
+    assert row["expected_demand"] == row["forecast_p50"]
+    assert row["presale_orders"] == 100
+    assert row["recommended_qty"] > row["forecast_p50"]
+    assert "pre-sale deposits included" in row["method"]
