@@ -166,7 +166,7 @@ CATEGORIES: tuple[Category, ...] = (
 CATEGORY_BY_L2 = {c.l2: c for c in CATEGORIES}
 
 # Calendar: multiplier of the daily order intensity inside each festival window, and on its peak.
-FESTIVAL_MULTIPLIER = {"年货节": 1.35, "38节": 1.25, "618": 1.7, "双11": 2.0, "双12": 1.4}
+FESTIVAL_MULTIPLIER = {"年货节": 1.35, "38节": 1.25, "618": 2.0, "双11": 2.2, "双12": 1.4}
 FESTIVAL_PEAK = {"618": 3.5, "双11": 5.0, "双12": 2.2}
 SPRING_PAUSE = 0.35  # 春节 logistics pause (除夕 − 4 … 初六)
 WEEKDAY = (0.95, 0.93, 0.95, 0.97, 1.03, 1.08, 1.09)  # Monday … Sunday
