@@ -98,7 +98,13 @@ def run_segment(
         if labels is None:  # for the type checker: a missing table already raised
             raise InvalidDataError("labels.parquet could not be read")
         tags = _read(step, "tags", optional=True)
-        fm, raw = build_features(labels, tags, max_categories=max_categories, family_balance=family_balance)
+        orders = _read(step, "orders", optional=True)
+        products = _read(step, "products", optional=True)
+        timezone = str(ws.manifest().get("data_timezone") or "UTC")
+        fm, raw = build_features(
+            labels, tags, max_categories=max_categories, family_balance=family_balance,
+            orders=orders, products=products, timezone=timezone,
+        )
         n = fm.X.shape[0]
         distinct = _distinct_rows(fm.X)
         if n < 2 or distinct < 2:
@@ -141,8 +147,6 @@ def run_segment(
         segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
         jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
 
-        orders = _read(step, "orders", optional=True)
-        products = _read(step, "products", optional=True)
         lang = data_language(labels, tags, products)
         profiles = build_profiles(
             labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,

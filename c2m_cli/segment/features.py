@@ -38,6 +38,14 @@ ID_COLUMN = "user_id"
 SKEW_FOR_LOG = 1.0  # a non-negative column more skewed than this is log1p-transformed
 _NUMERIC_KINDS = ("numeric", "bool")
 MISSING_TEXT = ("", "unknown", "未知", "n/a", "na", "none", "null")
+# descriptors (profiled, not clustered on): value and activity, which any consumer type shows at
+# every level, so that a heavy and a light buyer of the same type fall in the same segment
+DESCRIPTOR_FAMILIES = ("value", "lifecycle")
+ACTIVITY_CORR = 0.5  # |Spearman ρ| with the user's order count from which a column is a descriptor
+MIX_MAX_VALUES = 30  # most values (categories, hours, channels) in one order mix
+MIX_MIN_SHARE = 0.005  # values with less of the total go to "other"
+OTHER = "other"
+_SAMPLE = 20_000  # rows used to fit roles and block weights (evenly spaced, deterministic)
 
 
 @dataclass
@@ -51,7 +59,8 @@ class FeatureMatrix:
 
     @property
     def names(self) -> list[str]:
-        return [s["name"] for s in self.specs]
+        """Names of the columns of ``X`` (the basis features)."""
+        return [s["name"] for s in self.specs if s.get("role", "basis") == "basis"]
 
 
 def family_of(column: str) -> str:
@@ -73,8 +82,39 @@ def plan_features(
     family_balance: bool = True,
     exclude: tuple[str, ...] = (),
     exclude_families: tuple[str, ...] = ("lifecycle",),
+    orders: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+    timezone: str = "UTC",
+    descriptor_families: tuple[str, ...] = DESCRIPTOR_FAMILIES,
+    activity_corr: float = ACTIVITY_CORR,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Decide the features (with their fitted scaling) from the data; returns (specs, dropped)."""
+    specs, dropped, _ = _plan(
+        labels, tags, max_categories=max_categories, min_tag_share=min_tag_share,
+        max_tags_per_family=max_tags_per_family, clip=clip, family_balance=family_balance, exclude=exclude,
+        exclude_families=exclude_families, orders=orders, products=products, timezone=timezone,
+        descriptor_families=descriptor_families, activity_corr=activity_corr,
+    )
+    return specs, dropped
+
+
+def _plan(
+    labels: pl.DataFrame,
+    tags: pl.DataFrame | None,
+    *,
+    max_categories: int,
+    min_tag_share: float,
+    max_tags_per_family: int,
+    clip: float,
+    family_balance: bool,
+    exclude: tuple[str, ...],
+    exclude_families: tuple[str, ...],
+    orders: pl.DataFrame | None,
+    products: pl.DataFrame | None,
+    timezone: str,
+    descriptor_families: tuple[str, ...],
+    activity_corr: float,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], pl.DataFrame]:
     if ID_COLUMN not in labels.columns:
         raise InvalidDataError("labels.parquet has no user_id column")
     n = labels.height
@@ -226,18 +266,189 @@ def plan_features(
         raise InvalidDataError(
             f"labels.parquet has no usable feature column (numeric, boolean or low-cardinality text) — {why}"
         )
-    # a unit is one numeric column, one categorical column (all its one-hots) or one tag family
-    units: dict[str, set[str]] = {}
+    # order-derived bases: what (spend share by category), when (hour of day), how (channel)
+    specs += mix_specs(orders, products, labels[ID_COLUMN], timezone=timezone)
     for spec in specs:
-        unit = spec.get("tag_family", spec.get("column"))
-        units.setdefault(spec["family"], set()).add(f"{spec['kind'] == 'tag'}:{unit}")
-    for spec in specs:
-        spec["weight"] = 1.0 / math.sqrt(len(units[spec["family"]])) if family_balance else 1.0
+        spec.setdefault("block", spec["family"])
         spec["clip"] = clip
-    return specs, dropped
+        spec["role"] = "descriptor" if spec["family"] in descriptor_families else "basis"
+        spec["weight"] = 1.0
+    raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=timezone)
+    _fit_mix_centers(raw, specs)
+    activity = _activity(labels, orders)
+    _mark_activity_descriptors(raw, specs, activity, activity_corr)
+    if not any(sp["role"] == "basis" for sp in specs):
+        for sp in specs:  # nothing but activity and value: cluster on those rather than on nothing
+            sp["role"] = "basis"
+    if family_balance:
+        _block_weights(raw, specs)
+    return specs, dropped, raw
 
 
-def raw_frame(labels: pl.DataFrame, tags: pl.DataFrame | None, specs: list[dict[str, Any]]) -> pl.DataFrame:
+def _order_keys(orders: pl.DataFrame, products: pl.DataFrame | None, by: str, timezone: str) -> pl.LazyFrame | None:
+    """user_id, key (String), amount: what an order mix counts — spend by product category,
+    orders by local hour of day or by channel. None when the orders cannot give it."""
+    cols = orders.columns
+    if ID_COLUMN not in cols:
+        return None
+    lf = orders.lazy()
+    if "status" in cols:
+        lf = lf.filter(pl.col("status").cast(pl.String).fill_null("") != "cancelled")
+    if by.startswith("category"):
+        if products is None or "sku" not in cols or "sku" not in products.columns or by not in products.columns:
+            return None
+        if "qty" in cols and "unit_price" in cols:
+            amount = (pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)).fill_nan(None).fill_null(0.0)
+        else:
+            amount = pl.lit(1.0)
+        prod = products.lazy().select(pl.col("sku").cast(pl.String), pl.col(by).cast(pl.String).alias("key")).unique("sku", keep="first")
+        return (
+            lf.select(pl.col(ID_COLUMN).cast(pl.String), pl.col("sku").cast(pl.String), amount.clip(lower_bound=0.0).alias("amount"))
+            .join(prod, on="sku", how="inner")
+            .filter(pl.col("key").is_not_null())
+            .select(ID_COLUMN, "key", "amount")
+        )
+    if by not in ("hour", "channel") or (by == "hour" and "ts" not in cols) or (by == "channel" and "channel" not in cols):
+        return None
+    order_key = pl.col("order_id").cast(pl.String) if "order_id" in cols else pl.int_range(pl.len()).cast(pl.String)
+    if by == "hour":
+        ts = pl.col("ts")
+        dtype = orders.schema["ts"]
+        if not isinstance(dtype, pl.Datetime):
+            return None
+        local = ts.dt.convert_time_zone(timezone) if dtype.time_zone else ts.dt.replace_time_zone("UTC").dt.convert_time_zone(timezone)
+        key = local.dt.hour().cast(pl.String).str.zfill(2)
+    else:
+        key = pl.col("channel").cast(pl.String)
+    return (
+        lf.select(pl.col(ID_COLUMN).cast(pl.String), order_key.alias("order"), key.alias("key"))
+        .filter(pl.col("key").is_not_null())
+        .unique(["user_id", "order"], keep="first", maintain_order=True)
+        .select(ID_COLUMN, "key", pl.lit(1.0).alias("amount"))
+    )
+
+
+def mix_specs(
+    orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, *, timezone: str = "UTC"
+) -> list[dict[str, Any]]:
+    """Order mixes as bases, each a block of shares (one feature per value, log-ratio scaled):
+    spend share by product category (the finest level with at most MIX_MAX_VALUES categories),
+    orders by local hour of day, orders by channel. Shares, not counts: a heavy and a light
+    buyer with the same habits look alike. Values under MIX_MIN_SHARE of the total go to "other"."""
+    if orders is None or orders.height == 0:
+        return []
+    levels = [c for c in ("category_l3", "category_l2", "category_l1") if products is not None and c in products.columns]
+    out: list[dict[str, Any]] = []
+    users = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)}).lazy()
+    chosen_level = None
+    level_totals: dict[str, pl.DataFrame] = {}
+    for by in levels:
+        keys = _order_keys(orders, products, by, timezone)
+        if keys is None:
+            continue
+        totals = keys.join(users, on=ID_COLUMN, how="semi").group_by("key").agg(pl.col("amount").sum()).collect()
+        level_totals[by] = totals
+        if 2 <= totals.height <= MIX_MAX_VALUES:
+            chosen_level = by
+            break
+    if chosen_level is None and level_totals:
+        chosen_level = min(level_totals, key=lambda b: level_totals[b].height)
+    for by in ([chosen_level] if chosen_level else []) + ["hour", "channel"]:
+        if by in level_totals:
+            totals = level_totals[by]
+        else:
+            keys = _order_keys(orders, products, by, timezone)
+            if keys is None:
+                continue
+            totals = keys.join(users, on=ID_COLUMN, how="semi").group_by("key").agg(pl.col("amount").sum()).collect()
+        grand = float(totals["amount"].sum())
+        if grand <= 0:
+            continue
+        totals = totals.with_columns((pl.col("amount") / grand).alias("share")).sort(["share", "key"], descending=[True, False])
+        kept = totals.filter(pl.col("share") >= MIX_MIN_SHARE).head(MIX_MAX_VALUES - 1)
+        rest = 1.0 - float(kept["share"].sum())
+        values = kept["key"].to_list()
+        shares = kept["share"].to_list()
+        if rest > 1e-9:
+            values.append(OTHER)
+            shares.append(rest)
+        if len(values) < 2:
+            continue
+        eps = 0.5 / len(values)
+        for value, share in zip(values, shares, strict=True):
+            out.append(
+                {
+                    "name": f"mix:{by}={value}",
+                    "family": "mix",
+                    "block": f"mix:{by}",
+                    "kind": "mix",
+                    "column": by,
+                    "by": by,
+                    "value": value,
+                    "values": values,
+                    "fill": float(share),
+                    "transform": "clr",
+                    "eps": eps,
+                    "center": 0.0,
+                    "scale": 1.0,
+                }
+            )
+    return out
+
+
+def _mix_frame(
+    orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, specs: list[tuple[int, dict[str, Any]]], timezone: str
+) -> pl.DataFrame:
+    """user_id plus each mix spec's share column (f{i}); users without orders get the base share."""
+    frame = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)})
+    by_block: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for i, spec in specs:
+        by_block.setdefault(spec["by"], []).append((i, spec))
+    for by, items in by_block.items():
+        keys = None if orders is None or orders.height == 0 else _order_keys(orders, products, by, timezone)
+        if keys is not None:
+            values = items[0][1]["values"]
+            has_other = OTHER in values
+            mapped = pl.when(pl.col("key").is_in(values)).then(pl.col("key")).otherwise(pl.lit(OTHER if has_other else None))
+            long = (
+                keys.join(frame.lazy(), on=ID_COLUMN, how="semi")
+                .with_columns(mapped.alias("key"))
+                .filter(pl.col("key").is_not_null())
+                .group_by(ID_COLUMN, "key")
+                .agg(pl.col("amount").sum())
+                .with_columns(pl.col("amount").sum().over(ID_COLUMN).alias("total"))
+                .filter(pl.col("total") > 0)
+                .with_columns((pl.col("amount") / pl.col("total")).alias("share"))
+                .collect()
+            )
+            col_of = {spec["value"]: f"f{i}" for i, spec in items}
+            long = long.with_columns(pl.col("key").replace_strict(col_of, default=None).alias("col")).filter(pl.col("col").is_not_null())
+            buyers = long.select(ID_COLUMN).unique().with_columns(pl.lit(True).alias(f"_has_{by}"))
+            wide = long.pivot(on="col", index=ID_COLUMN, values="share", sort_columns=True) if long.height else None
+            frame = frame.join(buyers, on=ID_COLUMN, how="left", maintain_order="left")
+            if wide is not None:
+                frame = frame.join(wide, on=ID_COLUMN, how="left", maintain_order="left")
+            has = pl.col(f"_has_{by}").fill_null(False)
+            fills = []
+            for i, spec in items:
+                col = f"f{i}"
+                x = pl.col(col).fill_null(0.0) if col in frame.columns else pl.lit(0.0, dtype=pl.Float64)
+                fills.append(pl.when(has).then(x).otherwise(pl.lit(spec["fill"])).cast(pl.Float64).alias(col))
+            frame = frame.with_columns(fills).drop(f"_has_{by}")
+        else:
+            frame = frame.with_columns(pl.lit(spec["fill"], dtype=pl.Float64).alias(f"f{i}") for i, spec in items)
+    return frame
+
+
+def raw_frame(
+    labels: pl.DataFrame,
+    tags: pl.DataFrame | None,
+    specs: list[dict[str, Any]],
+    *,
+    orders: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+    timezone: str = "UTC",
+) -> pl.DataFrame:
     """user_id plus one raw (unscaled, filled) column per feature, in spec order."""
     exprs: list[pl.Expr] = [pl.col(ID_COLUMN).cast(pl.String)]
     for i, spec in enumerate(specs):
@@ -289,20 +500,130 @@ def raw_frame(labels: pl.DataFrame, tags: pl.DataFrame | None, specs: list[dict[
                 frame = frame.with_columns(pl.col(col).fill_null(0.0))
             else:
                 frame = frame.with_columns(pl.lit(0.0, dtype=pl.Float64).alias(col))
+    mix = [(i, s) for i, s in enumerate(specs) if s["kind"] == "mix"]
+    if mix:
+        shares = _mix_frame(orders, products, frame[ID_COLUMN], mix, timezone)
+        frame = frame.with_columns(shares.drop(ID_COLUMN))
     return frame.select(["user_id", *[f"f{i}" for i in range(len(specs))]])
 
 
-def scale_matrix(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> np.ndarray:
-    """Apply each spec's transform, centre, scale, clip and weight: float32, C order."""
+def _sample_rows(n: int) -> np.ndarray:
+    return np.arange(n) if n <= _SAMPLE else np.unique(np.linspace(0, n - 1, _SAMPLE).astype(np.int64))
+
+
+def _activity(labels: pl.DataFrame, orders: pl.DataFrame | None) -> np.ndarray | None:
+    """log(1 + orders) per labelled user, from the orders table (None without one)."""
+    if orders is None or orders.height == 0 or ID_COLUMN not in orders.columns:
+        return None
+    key = pl.col("order_id").n_unique() if "order_id" in orders.columns else pl.len()
+    counts = orders.lazy().select(pl.col(ID_COLUMN).cast(pl.String), *([pl.col("order_id")] if "order_id" in orders.columns else []))
+    counts = counts.group_by(ID_COLUMN).agg(key.cast(pl.Float64).alias("n"))
+    out = (
+        labels.lazy().select(pl.col(ID_COLUMN).cast(pl.String))
+        .join(counts, on=ID_COLUMN, how="left", maintain_order="left")
+        .select(pl.col("n").fill_null(0.0).log1p())
+        .collect()
+    )
+    return out["n"].to_numpy()
+
+
+def _mark_activity_descriptors(
+    raw: pl.DataFrame, specs: list[dict[str, Any]], activity: np.ndarray | None, threshold: float
+) -> None:
+    """A basis column that mostly measures how much a user buys (|Spearman ρ| with the order
+    count ≥ threshold: counts, spend, breadth, tenure…) becomes a descriptor."""
+    if activity is None or threshold >= 1.0:
+        return
+    rows = _sample_rows(raw.height)
+    cand = [i for i, s in enumerate(specs) if s["role"] == "basis" and s["kind"] != "mix"]
+    if not cand or np.ptp(activity[rows]) == 0:
+        return
+    sample = raw[rows]
+    ranks = sample.select([pl.col(f"f{i}").rank("average") for i in cand]).to_numpy().astype(np.float64)
+    a = pl.Series(activity[rows]).rank("average").to_numpy().astype(np.float64)
+    a = (a - a.mean()) / a.std()
+    sd = ranks.std(axis=0)
+    ok = sd > 0
+    rho = np.zeros(len(cand))
+    rho[ok] = ((ranks[:, ok] - ranks[:, ok].mean(axis=0)) * a[:, None]).mean(axis=0) / sd[ok]
+    for i, r in zip(cand, rho, strict=True):
+        specs[i]["activity_rho"] = round(float(r), 4)
+        if abs(r) >= threshold:
+            specs[i]["role"] = "descriptor"
+
+
+def _fit_mix_centers(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> None:
+    """Centre of each mix feature: the mean log-ratio over the users."""
+    idx = [i for i, s in enumerate(specs) if s["kind"] == "mix"]
+    if not idx:
+        return
+    Z = _transform(raw, specs, idx, weighted=False, centered=False)
+    for q, i in enumerate(idx):
+        specs[i]["center"] = float(Z[:, q].astype(np.float64).mean())
+
+
+def _block_weights(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> None:
+    """Multiple factor analysis weighting (Escofier & Pagès): each block of basis features (a
+    label family, a tag family, an order mix) is divided by its first singular value, so that
+    no block — however many correlated columns it has — dominates the main axis of variation."""
+    basis = [i for i, s in enumerate(specs) if s["role"] == "basis"]
+    if not basis:
+        return
+    rows = _sample_rows(raw.height)
+    Z = _transform(raw[rows], specs, basis, weighted=False).astype(np.float64)
+    Z -= Z.mean(axis=0)
+    blocks: dict[str, list[int]] = {}
+    for q, i in enumerate(basis):
+        blocks.setdefault(specs[i]["block"], []).append(q)
+    m = max(len(rows), 1)
+    for cols in blocks.values():
+        s1 = float(np.linalg.svd(Z[:, cols] / math.sqrt(m), compute_uv=False)[0]) if Z.shape[0] else 0.0
+        w = 1.0 / s1 if s1 > 1e-9 else 0.0
+        for q in cols:
+            specs[basis[q]]["weight"] = w
+
+
+def basis_index(specs: list[dict[str, Any]]) -> list[int]:
+    """The features clustered on (descriptors are only profiled)."""
+    return [i for i, s in enumerate(specs) if s.get("role", "basis") == "basis"]
+
+
+def _transform(
+    raw: pl.DataFrame, specs: list[dict[str, Any]], index: list[int], *, weighted: bool = True, centered: bool = True
+) -> np.ndarray:
+    """Transform, centre, scale, clip (and weight) the features ``index``: float32, C order.
+
+    A mix feature is the centred log-ratio of its share within its block (Aitchison): log(share
+    + eps) minus the mean of the block's logs."""
     exprs: list[pl.Expr] = []
-    for i, spec in enumerate(specs):
+    block_logmean: dict[str, pl.Expr] = {}
+    for i in index:
+        spec = specs[i]
+        if spec["kind"] == "mix" and spec["block"] not in block_logmean:
+            members = [j for j, t in enumerate(specs) if t.get("block") == spec["block"]]
+            block_logmean[spec["block"]] = pl.mean_horizontal([(pl.col(f"f{j}") + specs[j]["eps"]).log() for j in members])
+    for i in index:
+        spec = specs[i]
         x = pl.col(f"f{i}")
         if spec.get("transform") == "log1p":
             x = x.clip(lower_bound=0.0).log1p()
-        x = ((x - spec["center"]) / spec["scale"]).clip(-spec["clip"], spec["clip"]) * spec["weight"]
+        elif spec.get("transform") == "clr":
+            x = (x + spec["eps"]).log() - block_logmean[spec["block"]]
+        if centered:
+            x = ((x - spec["center"]) / spec["scale"]).clip(-spec["clip"], spec["clip"])
+        if weighted:
+            x = x * spec["weight"]
         exprs.append(x.cast(pl.Float32).alias(f"f{i}"))
+    if not exprs:
+        return np.zeros((raw.height, 0), dtype=np.float32)
     X = raw.select(exprs).to_numpy(order="c")
     return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def scale_matrix(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> np.ndarray:
+    """The clustering matrix: every basis feature transformed, centred, scaled, clipped and
+    weighted; float32, C order."""
+    return _transform(raw, specs, basis_index(specs))
 
 
 def build_features(
@@ -324,8 +645,17 @@ def build_features(
     if dup:
         raise InvalidDataError(f"labels.parquet: column user_id has {dup} duplicate value(s); one row per user expected")
     dropped: list[dict[str, str]] = []
+    orders = plan_options.pop("orders", None)
+    products = plan_options.pop("products", None)
+    timezone = plan_options.pop("timezone", "UTC")
     if specs is None:
-        specs, dropped = plan_features(labels, tags, **plan_options)
-    raw = raw_frame(labels, tags, specs)
+        options = {
+            "max_categories": 12, "min_tag_share": 0.005, "max_tags_per_family": 30, "clip": 4.0,
+            "family_balance": True, "exclude": (), "exclude_families": ("lifecycle",),
+            "descriptor_families": DESCRIPTOR_FAMILIES, "activity_corr": ACTIVITY_CORR, **plan_options,
+        }
+        specs, dropped, raw = _plan(labels, tags, orders=orders, products=products, timezone=timezone, **options)
+    else:
+        raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=timezone)
     X = scale_matrix(raw, specs)
     return FeatureMatrix(raw["user_id"], X, specs, dropped), raw

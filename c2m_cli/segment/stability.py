@@ -9,7 +9,11 @@ All of it runs on one random sample of at most ``sample_size`` users (the same f
   both methods (the mixture's BIC is reported too, but on one-hot and tag features — discrete
   values — it keeps falling as k grows, so it does not choose);
 * the criterion (stated in --help and the model): among k whose mean bootstrap ARI is at least
-  ``min_stability``, the highest silhouette; when no k is that stable, the most stable k.
+  ``min_stability``, the smallest k whose silhouette is within one standard error of the highest
+  (the one-standard-error rule of Breiman et al. 1984: a larger k must fit clearly better, not
+  by noise; the standard error combines the sampling error of the mean silhouette over the
+  users and its spread over the bootstrap clusterings);
+  when no k is that stable, the most stable k.
 
 Per-segment stability (Hennig 2007, ``clusterboot``): for each final segment, the mean over
 bootstrap runs of its best Jaccard overlap with a bootstrap cluster, on the sample.
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_samples
 from threadpoolctl import threadpool_limits
 
 from c2m_cli.segment import cluster
@@ -83,6 +87,17 @@ def select_k(
         with threadpool_limits(limits=1):
             results = [_boot_task(t) for t in tasks]
 
+    Xsil = Xs[sil_index]
+    with threadpool_limits(limits=1):
+        D = pairwise_distances(Xsil.astype(np.float64))
+
+    def _sil_points(lab: np.ndarray) -> np.ndarray | None:
+        return silhouette_samples(D, lab, metric="precomputed") if 2 <= len(np.unique(lab)) <= len(lab) - 1 else None
+
+    def _sil(lab: np.ndarray) -> float | None:
+        points = _sil_points(lab)
+        return None if points is None else float(points.mean())
+
     table: list[dict[str, Any]] = []
     boot_labels: dict[int, list[np.ndarray]] = {}
     per_k = 1 + n_boot
@@ -99,23 +114,27 @@ def select_k(
         n_found = len(np.unique(ref))
         if method == "gmm":  # reported, not used: on one-hot data the BIC falls with every k
             row["bic"] = cluster.fit_score(ref_fit, Xs)["bic"]
-        ref_s = ref[sil_index]
-        row["silhouette"] = (
-            float(silhouette_score(Xs[sil_index], ref_s))
-            if 2 <= len(np.unique(ref_s)) <= len(ref_s) - 1
-            else None
-        )
+        points = _sil_points(ref[sil_index])
+        row["silhouette"] = None if points is None else float(points.mean())
+        # standard error: sampling of users (per-user silhouettes) and of the clustering (bootstrap)
+        boot_sils = [v for v in (_sil(b[sil_index]) for b in boots) if v is not None]
+        se_users = float(points.std(ddof=1) / np.sqrt(len(points))) if points is not None and len(points) > 1 else 0.0
+        se_boot = float(np.std(boot_sils, ddof=1)) if len(boot_sils) >= 2 else 0.0
+        row["silhouette_se"] = float(np.hypot(se_users, se_boot))
         row["clusters_found"] = n_found
         table.append(row)
 
     criterion = (
-        f"among k with mean bootstrap ARI ≥ {min_stability}, the highest silhouette; "
-        "if none is that stable, the most stable k"
+        f"among k with mean bootstrap ARI ≥ {min_stability}, the smallest k whose silhouette is within "
+        "one standard error of the highest silhouette; if none is that stable, the most stable k"
     )
     usable = [r for r in table if r["silhouette"] is not None and r["clusters_found"] == r["k"]]
     stable = [r for r in usable if r["stability_ari"] is not None and r["stability_ari"] >= min_stability]
     if stable:
-        best = max(stable, key=lambda r: (r["silhouette"], -r["k"]))
+        top = max(stable, key=lambda r: (r["silhouette"], -r["k"]))
+        best = min(
+            (r for r in stable if r["silhouette"] >= top["silhouette"] - top["silhouette_se"]), key=lambda r: r["k"]
+        )
     else:
         pool = usable or table
         best = max(pool, key=lambda r: ((r["stability_ari"] or 0.0), -r["k"]))

@@ -157,9 +157,13 @@ def test_profile_numbers_are_recomputed_from_the_data(cj):
 def test_segments_differ_meaningfully(cj):
     ws, _, _, _ = cj
     profiles = ws.read("segment_profiles")
-    # value per member differs at least threefold between the best and the worst segment
+    # segments are built on what and how households buy (department mix, shopping hours), not on
+    # how much: every segment over-indexes on some department of spend, all but one by ≥ 30% …
+    top_lifts = sorted(row["category_lifts"][0]["lift"] for row in profiles.iter_rows(named=True))
+    assert top_lifts[0] > 1.1 and top_lifts[1] >= 1.3, top_lifts
+    # … and value, a descriptor, still differs between them (profiled, not clustered on)
     index = profiles["value_index"]
-    assert index.max() / index.min() >= 3
+    assert index.max() / index.min() >= 1.5
     # every two segments differ by at least half a standard deviation on some feature
     z = (
         profiles.select("segment_id", "features").explode("features").unnest("features")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -63,7 +64,8 @@ def test_plan_uses_dtypes_and_prefixes_and_records_why_columns_are_left_out():
 
 
 def test_robust_scaling_median_iqr_and_log_for_skewed_columns():
-    specs, _ = plan_features(_labels(), None, max_categories=4, family_balance=False)
+    # value columns as bases here (by default they are descriptors: profiled, not clustered on)
+    specs, _ = plan_features(_labels(), None, max_categories=4, family_balance=False, descriptor_families=())
     spend = next(s for s in specs if s["name"] == "value_spend")
     values = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
     assert spend["transform"] is None
@@ -84,18 +86,68 @@ def test_robust_scaling_median_iqr_and_log_for_skewed_columns():
     assert raw["user_id"].to_list() == ["a", "b", "c", "d", "e", "f"]
 
 
-def test_tags_become_scores_and_families_share_weight():
+def test_tags_become_scores_and_blocks_share_weight():
     fm, _ = build_features(_labels(), _tags(), max_categories=4)
+    # value is a descriptor family: profiled, not in the clustering matrix
+    assert {s["name"]: s["role"] for s in fm.specs if s["family"] == "value"} == {
+        "value_spend": "descriptor", "value_clv": "descriptor",
+    }
+    assert not any(n.startswith("value_") for n in fm.names) and fm.X.shape[1] == len(fm.names)
+    # multiple factor analysis weighting: every block's first singular value is 1 after weighting
+    blocks: dict[str, list[int]] = {}
+    basis = [s for s in fm.specs if s["role"] == "basis"]
+    for q, spec in enumerate(basis):
+        blocks.setdefault(spec["block"], []).append(q)
+    assert set(blocks) == {"behavior", "demo", "lifestyle", "motive"}
+    X = fm.X.astype(np.float64)
+    for cols in blocks.values():
+        B = X[:, cols] - X[:, cols].mean(axis=0)
+        assert np.linalg.svd(B / math.sqrt(len(B)), compute_uv=False)[0] == pytest.approx(1.0, rel=1e-5)
     col = fm.names.index("tag:lifestyle:电竞")
-    spec = fm.specs[col]
-    # lifestyle is one unit (one tag family) → weight 1; value has two numeric units → 1/√2
-    assert spec["weight"] == pytest.approx(1.0)
-    assert fm.specs[fm.names.index("value_spend")]["weight"] == pytest.approx(1 / math.sqrt(2))
-    # behavior has one unit, demo one categorical unit
-    assert fm.specs[fm.names.index("behavior_flag")]["weight"] == pytest.approx(1.0)
-    assert fm.specs[fm.names.index("demo_generation=90后")]["weight"] == pytest.approx(1.0)
-    assert fm.X[:, col].tolist() == pytest.approx([0.9, 0.6, 0.0, 0.0, 0.5, 0.0])  # zz is not labelled
+    w = basis[col]["weight"]
+    assert fm.X[:, col].tolist() == pytest.approx([0.9 * w, 0.6 * w, 0.0, 0.0, 0.5 * w, 0.0], rel=1e-6)  # zz is not labelled
     assert fm.X.dtype == np.float32 and fm.X.flags.c_contiguous
+
+
+def _orders() -> tuple[pl.DataFrame, pl.DataFrame]:
+    # a: two baby orders in the evening; b: pet food at noon; c: one baby + one pet order; d: many
+    # orders (the heavy buyer) all baby, evening; e and f: no orders
+    rows = [
+        ("o1", "a", "s1", 20, 100.0), ("o2", "a", "s1", 20, 50.0),
+        ("o3", "b", "s2", 12, 30.0),
+        ("o4", "c", "s1", 20, 10.0), ("o5", "c", "s2", 12, 30.0),
+        *[(f"d{i}", "d", "s1", 20, 10.0) for i in range(8)],
+    ]
+    orders = pl.DataFrame(
+        {
+            "order_id": [r[0] for r in rows], "user_id": [r[1] for r in rows], "sku": [r[2] for r in rows],
+            "ts": [datetime(2024, 5, 1, r[3], tzinfo=UTC) for r in rows],
+            "qty": [1] * len(rows), "unit_price": [r[4] for r in rows],
+        }
+    ).with_columns(pl.col("ts").dt.cast_time_unit("us"))
+    products = pl.DataFrame({"sku": ["s1", "s2"], "category_l1": ["母婴", "宠物"], "category_l2": ["奶粉", "猫粮"]})
+    return orders, products
+
+
+def test_order_mixes_are_spend_and_hour_shares_and_activity_columns_become_descriptors():
+    orders, products = _orders()
+    labels = _labels().with_columns(pl.Series("behavior_orders", [2, 1, 2, 8, 0, 0]))
+    fm, raw = build_features(labels, None, max_categories=4, orders=orders, products=products, timezone="Asia/Shanghai")
+    mix = {s["name"]: i for i, s in enumerate(fm.specs) if s["kind"] == "mix"}
+    # the finest category level with few values (category_l2), and local hours (UTC+8)
+    assert set(mix) == {"mix:category_l2=奶粉", "mix:category_l2=猫粮", "mix:hour=04", "mix:hour=20"}
+    baby = raw[f"f{mix['mix:category_l2=奶粉']}"].to_list()
+    # spend shares: a all baby, b none, c 10 of 40, d all baby; e, f (no orders) the base share
+    base = (150.0 + 10.0 + 80.0) / (150.0 + 30.0 + 40.0 + 80.0)
+    assert baby == pytest.approx([1.0, 0.0, 0.25, 1.0, base, base])
+    # a heavy and a light buyer of the same habits look alike in the clustering matrix …
+    X = fm.X
+    a, d = X[0], X[3]
+    assert np.abs(a - d)[[fm.names.index(n) for n in mix]].max() < 1e-6
+    # … because the order count (|Spearman ρ| with the orders = 1) is a descriptor, not a basis
+    orders_spec = next(s for s in fm.specs if s["name"] == "behavior_orders")
+    assert orders_spec["role"] == "descriptor" and orders_spec["activity_rho"] == pytest.approx(1.0)
+    assert "behavior_orders" not in fm.names
 
 
 def test_rare_tags_are_not_features():

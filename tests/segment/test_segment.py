@@ -92,7 +92,7 @@ def test_model_json_reassigns_the_same_users_identically(zh_run, tmp_path):
     root, summary, _, _ = zh_run
     model = json.loads((root / "segment_model.json").read_text(encoding="utf-8"))
     assert model["selection"]["chosen_k"] == 5
-    assert "highest silhouette" in model["selection"]["criterion"]
+    assert "within one standard error of the highest silhouette" in model["selection"]["criterion"]
     assert len(model["clustering"]["centers"]) == 5
     assert [f["name"] for f in model["features"]][:2] == ["value_clv", "value_p_alive"]
     assert {"center", "scale", "weight", "clip"} <= set(model["features"][0])
