@@ -236,7 +236,11 @@ def _run_assign(ws: Workspace, path: Path, *, seed: int, argv: list[str] | None,
         if tags_path.is_file() and tags_path.resolve() != path.resolve():
             step.note_input_file(tags_path.resolve())
             tags = pl.read_parquet(tags_path)
-        out = assign_users(model, labels, tags)
+        mixes = any(spec["kind"] == "mix" for spec in model["features"])
+        orders = step.read_optional("orders") if mixes else None
+        products = step.read_optional("products") if mixes else None
+        timezone = str(ws.manifest().get("data_timezone") or "UTC")
+        out = assign_users(model, labels, tags, orders=orders, products=products, timezone=timezone)
         step.write_table("segment_assignments", out)
         counts = out.group_by("segment_id", "segment_name").len().sort("segment_id")
         summary = {

@@ -10,14 +10,26 @@ prefixes:
   (0/1); higher-cardinality strings (a city, a free-text field) are left out and recorded;
 * tags.parquet → one score column (0–1) per (family, tag) carried by enough users.
 
-Each feature belongs to a family (the column prefix before ``_``, or the tag family). With
-``family_balance`` each family gets the same total weight (its features × 1/√units, a unit
-being one numeric column, one categorical column with all its one-hots, or one tag family), so
-twenty behaviour columns do not drown one generation column. Everything needed to rebuild the matrix
-for new users (medians, scales, weights, the tag list) is kept in ``FeatureSpec`` dicts that go
-verbatim into segment_model.json.
+Segmentation bases and descriptors (marketing practice: cluster on who a consumer is and
+what, when and how they buy; describe segments by how much they buy and are worth):
 
-The ``lifecycle`` family (lifecycle_stage and its companions) is left out of the matrix by
+* descriptors — profiled per segment, not clustered on: the ``value`` and ``lifecycle``
+  families, and any other column that mostly measures activity (|Spearman ρ| ≥ 0.5 with the
+  user's order count: counts, spend, breadth, tenure…). Heavy and light buyers of one type
+  otherwise split into "heavy" and "light" segments instead of falling together;
+* bases — everything else from labels and tags, plus, when orders are present, order mixes:
+  spend share by product category (the finest level with ≤ 30 categories), orders by local
+  hour of day and by channel. Mixes are shares, not counts, scaled as centred log-ratios
+  (Aitchison) within their block.
+
+Each basis feature belongs to a block (its family, tag family, or order mix). With
+``family_balance`` the blocks are weighted as in multiple factor analysis (Escofier & Pagès):
+each block divided by its first singular value, so no block — however many correlated columns
+it has — dominates the main axis. Everything needed to rebuild the matrix for new users
+(medians, scales, centres, roles, weights, the tag list, the mix values) is kept in
+``FeatureSpec`` dicts that go verbatim into segment_model.json.
+
+The ``lifecycle`` family (lifecycle_stage and its companions) is left out of the specs by
 default: it is a state that changes month to month, not a trait of the consumer, so it is
 profiled (the lifecycle mix of each segment), not clustered on. Text values that only say
 "unknown" (unknown, 未知, n/a, empty) count as missing: no one-hot column of their own.
@@ -337,10 +349,10 @@ def mix_specs(
     buyer with the same habits look alike. Values under MIX_MIN_SHARE of the total go to "other"."""
     if orders is None or orders.height == 0:
         return []
-    levels = [c for c in ("category_l3", "category_l2", "category_l1") if products is not None and c in products.columns]
+    levels: list[str] = [c for c in ("category_l3", "category_l2", "category_l1") if products is not None and c in products.columns]
     out: list[dict[str, Any]] = []
     users = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)}).lazy()
-    chosen_level = None
+    chosen_level: str | None = None
     level_totals: dict[str, pl.DataFrame] = {}
     for by in levels:
         keys = _order_keys(orders, products, by, timezone)
@@ -353,7 +365,8 @@ def mix_specs(
             break
     if chosen_level is None and level_totals:
         chosen_level = min(level_totals, key=lambda b: level_totals[b].height)
-    for by in ([chosen_level] if chosen_level else []) + ["hour", "channel"]:
+    blocks: list[str] = ([chosen_level] if chosen_level else []) + ["hour", "channel"]
+    for by in blocks:
         if by in level_totals:
             totals = level_totals[by]
         else:

@@ -91,8 +91,18 @@ def load(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
-def assign_users(model: dict[str, Any], labels: pl.DataFrame, tags: pl.DataFrame | None) -> pl.DataFrame:
-    """Segment other users with a fitted model: user_id, segment_id, segment_name, distance."""
+def assign_users(
+    model: dict[str, Any],
+    labels: pl.DataFrame,
+    tags: pl.DataFrame | None,
+    *,
+    orders: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+    timezone: str = "UTC",
+) -> pl.DataFrame:
+    """Segment other users with a fitted model: user_id, segment_id, segment_name, distance.
+
+    Order-mix features come from ``orders`` (users without orders there get the base mix)."""
     specs = model["features"]
     needed = sorted({s["column"] for s in specs if s["kind"] != "tag"})
     present = [c for c in needed if c in labels.columns]
@@ -100,7 +110,7 @@ def assign_users(model: dict[str, Any], labels: pl.DataFrame, tags: pl.DataFrame
         raise InvalidDataError(
             f"the labels to assign have none of the model's feature columns ({', '.join(needed[:5])}…)"
         )
-    fm, _ = build_features(labels, tags, specs=specs)
+    fm, _ = build_features(labels, tags, specs=specs, orders=orders, products=products, timezone=timezone)
     X = project(fm.X, model.get("reduction"))
     clustering = cluster.Clustering.from_json(model["clustering"])
     if X.shape[1] != clustering.centers.shape[1]:

@@ -51,6 +51,8 @@ def _trait_label(spec: dict[str, Any], lang: str) -> str:
         return DISPLAY.get(value.lower(), DISPLAY.get(value, value))
     if spec["kind"] == "tag":
         return str(spec["tag"])
+    if spec["kind"] == "mix":
+        return str(spec["value"])
     column = spec["column"].split("_", 1)[-1] if "_" in spec["column"] else spec["column"]
     return column.replace("_", " ")
 
