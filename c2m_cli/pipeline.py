@@ -72,4 +72,4 @@ def load_pipeline(path: Path) -> tuple[Path, list[list[str]]]:
 
 def _resolve(base: Path, value: str) -> Path:
     candidate = Path(value).expanduser()
-    return candidate if candidate.is_absolute() else (base / candidate)
+    return (candidate if candidate.is_absolute() else (base / candidate)).resolve()
