@@ -43,7 +43,7 @@ def command(
     k_min: Annotated[int, typer.Option("--k-min", help="Smallest k tried by --k auto.")] = 3,
     k_max: Annotated[int, typer.Option("--k-max", help="Largest k tried by --k auto.")] = 12,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples per k for the stability (ARI, Jaccard).")] = 5,
-    sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability.")] = 12000,
+    sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability.")] = 8000,
     min_stability: Annotated[float, typer.Option("--min-stability", help="Mean bootstrap ARI a k needs to be chosen on fit.")] = 0.8,
     reduce: Annotated[str, typer.Option("--reduce", help="Dimensionality reduction before clustering: `none` or `pca` (90% of variance).")] = "none",
     seed: SeedOpt = 0,

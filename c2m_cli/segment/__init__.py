@@ -56,7 +56,7 @@ def run_segment(
     k_min: int = 3,
     k_max: int = 12,
     n_boot: int = 5,
-    sample_size: int = 12_000,
+    sample_size: int = 8_000,
     min_stability: float = 0.8,
     reduce: str = "none",
     max_categories: int = 12,

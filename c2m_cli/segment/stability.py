@@ -57,7 +57,7 @@ def select_k(
     method: str = "kmeans",
     seed: int = 0,
     n_boot: int = 5,
-    sample_size: int = 12_000,
+    sample_size: int = 8_000,
     silhouette_size: int = 3_000,
     min_stability: float = 0.8,
     n_init: int = 3,
