@@ -106,10 +106,12 @@ def run_recommend(
         lines = prepare_lines(orders, tables["products"], tz)
         texts = []
         for n in ("products",):
-            if tables[n] is not None:
-                texts += [str(v) for c in ("name", "category_l1", "category_l2") if c in tables[n].columns for v in tables[n][c].head(200).to_list()]
-        if tables["reviews"] is not None:
-            texts += tables["reviews"]["text"].drop_nulls().head(200).to_list()
+            table = tables[n]
+            if table is not None:
+                texts += [str(v) for c in ("name", "category_l1", "category_l2") if c in table.columns for v in table[c].head(200).to_list()]
+        reviews_table = tables["reviews"]
+        if reviews_table is not None:
+            texts += reviews_table["text"].drop_nulls().head(200).to_list()
         ins = Inputs(orders=orders, timezone=tz, chinese=is_chinese(texts), lines=lines,
                      start=lines["date"].min(), end=lines["date"].max(), **tables)  # type: ignore[arg-type]
         skipped: dict[str, str] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import cast
 
 import polars as pl
 from scipy import stats
@@ -11,24 +12,24 @@ from scipy import stats
 from c2m_cli.calendar import festival_calendar
 from c2m_cli.recommend.data import Inputs
 
-BRIEF_SCHEMA = {
-    "brief_id": pl.String,
-    "opportunity_id": pl.String,
-    "kind": pl.String,
-    "category": pl.String,
-    "sku": pl.String,
-    "subject": pl.String,
-    "segment_id": pl.String,
-    "portrait": pl.String,
-    "price_band": pl.String,
+BRIEF_SCHEMA: dict[str, pl.DataType] = {
+    "brief_id": pl.String(),
+    "opportunity_id": pl.String(),
+    "kind": pl.String(),
+    "category": pl.String(),
+    "sku": pl.String(),
+    "subject": pl.String(),
+    "segment_id": pl.String(),
+    "portrait": pl.String(),
+    "price_band": pl.String(),
     "attributes": pl.List(pl.String),
     "micro_demands": pl.List(pl.String),
-    "demand_p10": pl.Float64,
-    "demand_p50": pl.Float64,
-    "demand_p90": pl.Float64,
-    "demand_method": pl.String,
-    "launch_window": pl.String,
-    "presale_plan": pl.String,
+    "demand_p10": pl.Float64(),
+    "demand_p50": pl.Float64(),
+    "demand_p90": pl.Float64(),
+    "demand_method": pl.String(),
+    "launch_window": pl.String(),
+    "presale_plan": pl.String(),
 }
 
 
@@ -48,7 +49,7 @@ def expected_demand(ins: Inputs, category: str | None, horizon_weeks: int = 8) -
     if weekly.height == 0:
         return 0.0, 0.0, 0.0, "no recent sales of the category"
     mean = float(weekly["qty"].sum()) / horizon_weeks * horizon_weeks
-    sd = float(weekly["qty"].std() or 0.0) * math.sqrt(horizon_weeks)
+    sd = float(cast("float | None", weekly["qty"].std()) or 0.0) * math.sqrt(horizon_weeks)
     sd = max(sd, math.sqrt(mean))
     q = float(stats.norm.ppf(0.9))
     return max(0.0, mean - q * sd), mean, mean + q * sd, f"history: the last {horizon_weeks} weeks repeated (no forecast)"

@@ -7,10 +7,10 @@ import polars as pl
 BUNDLE_SCHEMA: dict[str, pl.DataType] = {
     "antecedent": pl.List(pl.String),
     "consequent": pl.List(pl.String),
-    "support": pl.Float64,
-    "confidence": pl.Float64,
-    "lift": pl.Float64,
-    "baskets": pl.UInt32,
+    "support": pl.Float64(),
+    "confidence": pl.Float64(),
+    "lift": pl.Float64(),
+    "baskets": pl.UInt32(),
 }
 
 

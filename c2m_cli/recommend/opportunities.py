@@ -533,9 +533,9 @@ def festival_uplift(ins: Inputs, *, baseline_days: int = 28) -> pl.DataFrame:
         schema={"category": pl.String, "festival": pl.String, "uplift": pl.Float64, "years": pl.UInt32,
                 "festival_units": pl.Float64, "baseline_units": pl.Float64}
     )
-    if not levels or ins.main_level() is None:
-        return empty
     level = ins.main_level()
+    if not levels or level is None:
+        return empty
     days = festival_days(ins.start, ins.end).with_columns(year=pl.col("date").dt.year())
     if days.height == 0:
         return empty

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 from scipy import stats
@@ -205,7 +206,7 @@ def _launch_window_forecast(
         return None
     sums = {c: float(inside[c].sum()) for c in ("q0.1", "q0.5", "q0.9")}
     variance = float((((inside["q0.9"] - inside["q0.1"]) / 2.563) ** 2).sum())
-    covered_end = inside["ds"].max() + dt.timedelta(days=period)  # type: ignore[operator]
+    covered_end = cast(dt.date, inside["ds"].max()) + dt.timedelta(days=period)
     missing_days = (end - covered_end).days
     note = ""
     after = inside.filter(pl.col("ds") > launch_period)

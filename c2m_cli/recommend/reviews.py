@@ -12,7 +12,9 @@ and verbatim quotes.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -231,7 +233,7 @@ def micro_demands(
         keyed = months.join(table.select("group", "aspect"), on=["group", "aspect"]).with_columns(
             key=pl.concat_str(["group", "aspect"], separator="\x1f"), one=pl.lit(1.0)
         )
-        all_months = pl.date_range(months["month"].min(), months["month"].max(), interval="1mo", eager=True)
+        all_months = pl.date_range(cast(dt.date, months["month"].min()), cast(dt.date, months["month"].max()), interval="1mo", eager=True)
         keys = sorted(keyed["key"].unique().to_list())
         if keys and all_months.len() >= 3:
             idx = pl.DataFrame({"key": keys, "_k": range(len(keys))})

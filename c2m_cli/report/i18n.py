@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import cast
 
 import polars as pl
 
@@ -173,7 +174,7 @@ def has_cjk(texts: Iterable[str | None]) -> float:
     series = series.filter(series.str.len_chars() > 0)
     if series.len() == 0:
         return 0.0
-    return float(series.str.contains(CJK_PATTERN).mean() or 0.0)
+    return float(cast("float | None", series.str.contains(CJK_PATTERN).mean()) or 0.0)
 
 
 def detect_language(samples: Iterable[pl.Series]) -> str:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -192,7 +192,7 @@ def daily_units(orders: pl.LazyFrame, tz: str) -> pl.DataFrame:
     )
     if per_day.height == 0:
         return pl.DataFrame(schema={"date": pl.Date, "units": pl.Float64})
-    days = pl.DataFrame({"date": pl.date_range(per_day["date"].min(), per_day["date"].max(), "1d", eager=True)})
+    days = pl.DataFrame({"date": pl.date_range(cast(dt.date, per_day["date"].min()), cast(dt.date, per_day["date"].max()), "1d", eager=True)})
     return days.join(per_day, on="date", how="left").with_columns(pl.col("units").fill_null(0.0).cast(pl.Float64))
 
 
@@ -458,7 +458,7 @@ def gather_segments(ctx: Context) -> dict[str, Any]:
     total_size = float(profiles["size"].sum() or 0)
     cards = []
     for row in profiles.sort("size", "segment_id", descending=[True, False]).iter_rows(named=True):
-        pairs = [(_feature_name(c), row[c]) for c in z_columns]
+        pairs: list[tuple[str | None, Any]] = [(_feature_name(c), row[c]) for c in z_columns]
         if isinstance(row.get("features"), list):  # long form: [{feature, z, …}]
             pairs += [(f.get("feature"), f.get("z")) for f in row["features"] if isinstance(f, dict)]
         zs = sorted(
@@ -467,11 +467,12 @@ def gather_segments(ctx: Context) -> dict[str, Any]:
         )[:5]
         tag_value = row[tags] if tags else None
         if isinstance(tag_value, str):
+            tag_text = tag_value
             try:
-                parsed = json.loads(tag_value)
-                tag_value = parsed if isinstance(parsed, list) else [tag_value]
+                parsed = json.loads(tag_text)
+                tag_value = parsed if isinstance(parsed, list) else [tag_text]
             except json.JSONDecodeError:
-                tag_value = [t.strip() for t in tag_value.replace("，", ",").split(",") if t.strip()]
+                tag_value = [t.strip() for t in tag_text.replace("，", ",").split(",") if t.strip()]
         cards.append(
             {
                 "id": row["segment_id"],

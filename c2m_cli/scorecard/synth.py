@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -52,7 +52,7 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
     stages = checks.lifecycle_from_orders(orders, as_of, tz).join(
         users.filter("lifecycle_clear").select("user_id", "lifecycle_stage"), on="user_id"
     )
-    acc = float((stages["stage"] == stages["lifecycle_stage"]).mean() or 0.0)
+    acc = float(cast("float | None", (stages["stage"] == stages["lifecycle_stage"]).mean()) or 0.0)
     rows.append(_row("lifecycle stages plantable", acc, "≥ 0.95 of clear users", acc >= 0.95,
                      f"{stages.height} clear users, stage by recency from orders"))
 

@@ -7,7 +7,7 @@ returns the measured figure; none reads a figure back from the truth.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -44,7 +44,7 @@ def daily_orders(orders: pl.DataFrame, tz: str = TZ) -> pl.DataFrame:
         .group_by(local_date(tz=tz).alias("date"))
         .agg(pl.col("order_id").n_unique().alias("orders"))
     )
-    span = pl.DataFrame({"date": pl.date_range(counts["date"].min(), counts["date"].max(), "1d", eager=True)})
+    span = pl.DataFrame({"date": pl.date_range(cast(dt.date, counts["date"].min()), cast(dt.date, counts["date"].max()), "1d", eager=True)})
     return span.join(counts, on="date", how="left").with_columns(pl.col("orders").fill_null(0)).sort("date")
 
 
@@ -111,8 +111,8 @@ def micro_demand(reviews: pl.DataFrame, sku: str, phrases: list[str], category: 
     peers = flagged.filter((pl.col("category") == category) & (pl.col("sku") != sku))
     used = sum(1 for p in phrases if own["text"].str.contains(p, literal=True).any())
     return {
-        "share": float(own["hit"].mean() or 0.0),
-        "peer_share": float(peers["hit"].mean() or 0.0) if peers.height else 0.0,
+        "share": float(cast("float | None", own["hit"].mean()) or 0.0),
+        "peer_share": float(cast("float | None", peers["hit"].mean()) or 0.0) if peers.height else 0.0,
         "phrasings_used": float(used),
         "reviews": float(own.height),
     }
@@ -135,8 +135,8 @@ def price_band_share(orders: pl.DataFrame, customers: pl.DataFrame, products: pl
     bought = orders.filter(pl.col("sku").is_in(cat["sku"].implode()))
     band_buyers = bought.filter(pl.col("sku").is_in(in_band.implode())).select("user_id").unique()
     cat_buyers = bought.select("user_id").unique()
-    share_band = band_buyers.join(people, on="user_id")["target"].mean()
-    share_cat = cat_buyers.join(people, on="user_id")["target"].mean()
+    share_band = cast("float | None", band_buyers.join(people, on="user_id")["target"].mean())
+    share_cat = cast("float | None", cat_buyers.join(people, on="user_id")["target"].mean())
     return {"band_share": float(share_band or 0.0), "category_share": float(share_cat or 0.0),
             "band_buyers": float(band_buyers.height)}
 
@@ -147,8 +147,8 @@ def bundle_lift(orders: pl.DataFrame, sku_a: str, sku_b: str) -> float | None:
         a=(pl.col("sku") == sku_a).any(), b=(pl.col("sku") == sku_b).any()
     )
     n = baskets.height
-    na, nb = baskets["a"].sum(), baskets["b"].sum()
-    nab = (baskets["a"] & baskets["b"]).sum()
+    na, nb = cast(int, baskets["a"].sum()), cast(int, baskets["b"].sum())
+    nab = cast(int, (baskets["a"] & baskets["b"]).sum())
     return float(nab * n / (na * nb)) if na and nb else None
 
 
@@ -191,6 +191,6 @@ def super_users(orders: pl.DataFrame, reviews: pl.DataFrame, products: pl.DataFr
         "spend_ratio": float(mean.get(True, 0.0) / mean[False]) if mean.get(False) else 0.0,
         "five_star_share": float(five.get(True) or 0.0),
         "five_star_share_others": float(five.get(False) or 0.0),
-        "early_share": float(early["is_super_user"].mean() or 0.0) if early.height else 0.0,
-        "user_share": float(flagged["is_super_user"].mean() or 0.0),
+        "early_share": float(cast("float | None", early["is_super_user"].mean()) or 0.0) if early.height else 0.0,
+        "user_share": float(cast("float | None", flagged["is_super_user"].mean()) or 0.0),
     }

@@ -195,9 +195,9 @@ def generate_chunk(
     m = stage == 1
     cap = np.where(rng.random(n) < 0.85, np.minimum(75, 2 * gap), 90.0)
     recency[m] = (rng.random(int(m.sum())) * (cap[m] + 1)).astype(np.int64)
-    for s, (a, b) in ((2, (91, 180)), (3, (181, 365)), (4, (366, D - 30))):
+    for s, (low, high) in ((2, (91, 180)), (3, (181, 365)), (4, (366, D - 30))):
         m = stage == s
-        recency[m] = rng.integers(a, b + 1, int(m.sum()))
+        recency[m] = rng.integers(low, high + 1, int(m.sum()))
     # many customers were already buying before the window opens (left-censored histories)
     span = rng.uniform(40, 800, n).astype(np.int64)
     span = np.where(super_user, rng.uniform(500, 1200, n).astype(np.int64), span)
@@ -266,8 +266,8 @@ def generate_chunk(
     fixed_sku = np.full(o_day.size, -1)
     extra_user, extra_day, extra_sku, extra_kind = [], [], [], []
     if su.size and new_products.size:
-        uu, pp = np.meshgrid(su, new_products, indexing="ij")
-        uu, pp = uu.ravel(), pp.ravel()
+        grid_u, grid_p = np.meshgrid(su, new_products, indexing="ij")
+        uu, pp = grid_u.ravel(), grid_p.ravel()
         day = cat.launch_day[pp] + rng.integers(0, 14, uu.size)
         keep = (rng.random(uu.size) < 0.5) & (day >= first_day[uu]) & (day <= last_day[uu])
         extra_user.append(uu[keep])
