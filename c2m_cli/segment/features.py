@@ -315,7 +315,7 @@ def _order_keys(orders: pl.DataFrame, products: pl.DataFrame | None, by: str, ti
             amount = pl.lit(1.0)
         prod = products.lazy().select(pl.col("sku").cast(pl.String), pl.col(by).cast(pl.String).alias("key")).unique("sku", keep="first")
         return (
-            lf.select(pl.col(ID_COLUMN).cast(pl.String), pl.col("sku").cast(pl.String), amount.clip(lower_bound=0.0).alias("amount"))
+            lf.select(pl.col(ID_COLUMN).cast(pl.String), pl.col("sku").cast(pl.String), _fixed_point(amount.clip(lower_bound=0.0)).alias("amount"))
             .join(prod, on="sku", how="inner")
             .filter(pl.col("key").is_not_null())
             .select(ID_COLUMN, "key", "amount")
@@ -336,8 +336,14 @@ def _order_keys(orders: pl.DataFrame, products: pl.DataFrame | None, by: str, ti
         lf.select(pl.col(ID_COLUMN).cast(pl.String), order_key.alias("order"), key.alias("key"))
         .filter(pl.col("key").is_not_null())
         .unique(["user_id", "order"], keep="first", maintain_order=True)
-        .select(ID_COLUMN, "key", pl.lit(1.0).alias("amount"))
+        .select(ID_COLUMN, "key", pl.lit(1, dtype=pl.Int64).alias("amount"))
     )
+
+
+def _fixed_point(amount: pl.Expr) -> pl.Expr:
+    """Money in integer hundredths: parallel group sums of floats differ in the last bits from
+    run to run, integer sums do not, so the model and profiles stay byte-identical."""
+    return (amount * 100).round(0).cast(pl.Int64)
 
 
 def mix_specs(
