@@ -23,10 +23,12 @@ from c2m_cli.forecast.backtest import (
 from c2m_cli.forecast.features import festival_exposure, festival_factors, weekday_factors
 from c2m_cli.forecast.global_model import MIN_SERIES, GlobalTask, calendar_features, global_task
 from c2m_cli.forecast.intervals import (
+    MIN_RESIDUALS,
     QUANTILE_COLUMNS,
     apply_quantiles,
     heldout_bounds,
     residual_quantiles,
+    scaled_residuals,
 )
 from c2m_cli.forecast.models import MODELS, BatchTask, forecast_batch
 from c2m_cli.forecast.presale import presale_signal
@@ -329,6 +331,15 @@ def compute_forecast(
             sel_bt[level] = scale_to_total(sel_bt[level], sel_bt["total"][0])
         results[level].method = [f"{m}+scaled_to_total" for m in results[level].method]
 
+    # scaled backtest residuals of every level and model, for the conformal intervals
+    residuals: dict[str, dict[str, np.ndarray]] = {}
+    if cutoffs:
+        for level, res in results.items():
+            truth = _actuals(res.y, cutoffs, horizon)
+            bmodels = {**res.backtest, "selected": sel_bt[level]}
+            residuals[level] = {m: scaled_residuals(truth, f, res.scale) for m, f in bmodels.items()}
+    pooled_with: dict[str, list[str]] = {}
+
     # frames, in a fixed order: level, model, unique_id, then time
     fc_parts, bt_parts, metric_parts = [], [], []
     for level in levels:
@@ -342,11 +353,23 @@ def compute_forecast(
             keep = ~sku_retired
         id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
         truth = _actuals(res.y, cutoffs, horizon) if cutoffs else None
+        donors = _donor_levels(level, results)
         for name in sorted(models):
             point = models[name]
             if truth is not None:
-                q = residual_quantiles(truth, bmodels[name], res.scale)
-                bounds = heldout_bounds(truth, bmodels[name], res.scale, usable)
+                r = residuals[level][name]
+                borrow = tuple(residuals[d][name] for d in donors if name in residuals[d])
+                if name == "selected" and borrow and np.isfinite(r).sum() < MIN_RESIDUALS:
+                    # the donors that fill the final estimate up to MIN_RESIDUALS
+                    have, names_used = int(np.isfinite(r).sum()), []
+                    for d in (d for d in donors if name in residuals[d]):
+                        if have >= MIN_RESIDUALS:
+                            break
+                        names_used.append(d)
+                        have += int(np.isfinite(residuals[d][name]).sum())
+                    pooled_with[level] = names_used
+                q = residual_quantiles(r, None, borrow)
+                bounds = heldout_bounds(bmodels[name], res.scale, r, usable, borrow)
                 bt_parts.append(_backtest_frame(level, id_col, periods, cutoffs, horizon, name, truth, bmodels[name]))
                 metric_parts.append(_metrics(level, id_col, name, truth, bmodels[name], bounds, res.scale))
             else:
@@ -383,6 +406,9 @@ def compute_forecast(
         "dropped_partial_periods": series.info["dropped_partial_periods"],
         **info,
     }
+    if pooled_with:
+        # levels whose interval residuals were pooled with those of the levels below them
+        summary["interval_pooling"] = pooled_with
     if metrics_table.height:
         agg = metrics_table.filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected"))
         summary["backtest"] = {
@@ -397,6 +423,23 @@ def compute_forecast(
             if lv in results
         }
     return ForecastResult(forecast, backtest_table, metrics_table, summary)
+
+
+def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
+    """The levels that disaggregate ``level`` (its children, grandchildren, …), fewest series
+    first: whose scaled residuals a level of few series borrows for its intervals. ``total``
+    is split by every other level; a category by the finer categories and the sku; a province
+    by its cities."""
+    if level == "total":
+        below = [lv for lv in results if lv != "total"]
+    elif level in PRODUCT_LEVELS:
+        below = [lv for lv in PRODUCT_LEVELS[PRODUCT_LEVELS.index(level) + 1 :] if lv in results]
+    elif level == "province":
+        below = [lv for lv in ("city",) if lv in results]
+    else:
+        below = []
+    order = {lv: i for i, lv in enumerate((*PRODUCT_LEVELS, *ORDER_LEVELS))}
+    return sorted(below, key=lambda lv: (len(results[lv].ids), order[lv]))
 
 
 def _method_name(names: list[str], top: np.ndarray) -> str:

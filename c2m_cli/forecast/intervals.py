@@ -7,6 +7,16 @@ denominator), are pooled over the series of a level: per horizon step when there
 Quantile levels get the split-conformal finite-sample correction. A quantile forecast is
 ``ŷ + scale · Q_τ(residuals)``, floored at zero. The coverage reported is honest: the intervals of
 a backtest window are built only from the residuals of windows that do not overlap it.
+
+A level of few series (``total`` is one) has too few residuals for its tail quantiles, the more so
+once the overlapping windows are held out, and those few are strongly correlated (a window's
+errors share its bias). Below ``MIN_RESIDUALS`` per estimate, its scaled residuals are pooled with
+those of the levels that disaggregate it, closest (fewest series) first, taking from them only
+what is missing to reach ``MIN_RESIDUALS``: each donor residual is weighted so that a level brings
+at most that many (a weighted quantile, split-conformal levels at the pooled weight). The scale
+(each series' typical one-period change) makes the residuals of different levels comparable;
+the own residuals keep a weight of one each, so a level's own errors still count. The donors'
+residuals are held out over the same windows, so the reported coverage stays honest.
 """
 
 from __future__ import annotations
@@ -16,42 +26,77 @@ import numpy as np
 QUANTILES = (0.05, 0.1, 0.5, 0.9, 0.95)
 QUANTILE_COLUMNS = tuple(f"q{q:g}" for q in QUANTILES)
 MIN_PER_STEP = 50
+# fewer scaled residuals than this behind a quantile estimate: pool with the levels below
+MIN_RESIDUALS = 200
 
 
-def residual_quantiles(
-    actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray, windows: np.ndarray | None = None
-) -> np.ndarray:
-    """Quantiles of scaled residuals, (horizon, len(QUANTILES)); ``windows`` masks which to use.
+def scaled_residuals(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(series, windows, horizon) residuals ``y − ŷ`` in units of each series' scale."""
+    return (actual - forecast) / scale[:, None, None]
 
-    ``actual`` and ``forecast`` are (series, windows, horizon). Without any residual the
-    quantiles are 0 (the interval collapses to the point forecast).
+
+def residual_quantiles(r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """Quantiles of scaled residuals ``r`` (series, windows, horizon), (horizon, len(QUANTILES));
+    ``windows`` masks which windows to use (for ``r`` and the ``donors``' residuals alike), and
+    the donors fill ``r`` up to ``MIN_RESIDUALS``. Without any residual the quantiles are 0 (the
+    interval collapses to the point forecast).
     """
-    r = (actual - forecast) / scale[:, None, None]
     if windows is not None:
         r = r[:, windows]
+        donors = tuple(d[:, windows] for d in donors)
     h = r.shape[2]
     ok = np.isfinite(r)
     if not ok.any():
         return np.zeros((h, len(QUANTILES)))
-    spread = _step_spread(np.abs(r), ok)
+    weights = ok.astype(float)
+    if ok.sum() < MIN_RESIDUALS and donors:
+        r, weights = _fill_up(r, weights, donors)
+    ok = weights > 0
+    spread = _step_spread(np.abs(r), weights)
     normed = r / spread[None, None, :]
-    pooled = normed[ok]
-    out = np.tile(np.quantile(pooled, _levels(pooled.size)), (h, 1)) * spread[:, None]
+    out = np.tile(_quantile(normed[ok], weights[ok]), (h, 1)) * spread[:, None]
     for k in range(h):
-        step = r[:, :, k][ok[:, :, k]]
-        if step.size >= MIN_PER_STEP:
-            out[k] = np.quantile(step, _levels(step.size))
+        step_ok = ok[:, :, k]
+        if weights[:, :, k].sum() >= MIN_PER_STEP:
+            out[k] = _quantile(r[:, :, k][step_ok], weights[:, :, k][step_ok])
     # quantiles must not cross, and widen (weakly) with the horizon only through the data
     return np.maximum.accumulate(out, axis=1)
 
 
-def _step_spread(abs_r: np.ndarray, ok: np.ndarray) -> np.ndarray:
+def _fill_up(r: np.ndarray, weights: np.ndarray, donors: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``r`` and its weights joined by the donors' residuals, in order, each donor weighted to
+    bring at most what is missing to ``MIN_RESIDUALS``."""
+    parts, wparts = [r], [weights]
+    have = float(weights.sum())
+    for d in donors:
+        if have >= MIN_RESIDUALS:
+            break
+        d_ok = np.isfinite(d)
+        n = int(d_ok.sum())
+        if n == 0:
+            continue
+        share = min(1.0, (MIN_RESIDUALS - have) / n)
+        parts.append(d)
+        wparts.append(d_ok * share)
+        have += n * share
+    return np.concatenate(parts), np.concatenate(wparts)
+
+
+def _quantile(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Split-conformal quantiles of ``values``; weighted (inverted CDF) when weights differ."""
+    n = float(weights.sum())
+    if np.all(weights == 1.0):
+        return np.quantile(values, _levels(values.size))
+    return np.quantile(values, _levels(n), weights=weights, method="inverted_cdf")
+
+
+def _step_spread(abs_r: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """How the residuals' spread changes with the horizon step: a straight line fitted to the
-    mean absolute residual of each step (weighted by counts), floored at a quarter of the
-    overall mean; 1 everywhere when there is nothing to fit."""
+    (weighted) mean absolute residual of each step (weighted by counts), floored at a quarter of
+    the overall mean; 1 everywhere when there is nothing to fit."""
     h = abs_r.shape[2]
-    counts = ok.sum(axis=(0, 1)).astype(float)
-    sums = np.where(ok, abs_r, 0.0).sum(axis=(0, 1))
+    counts = weights.sum(axis=(0, 1)).astype(float)
+    sums = np.where(weights > 0, abs_r * weights, 0.0).sum(axis=(0, 1))
     overall = sums.sum() / max(counts.sum(), 1.0)
     if overall <= 0 or h == 1 or (counts > 0).sum() < 2:
         return np.ones(h)
@@ -66,7 +111,7 @@ def _step_spread(abs_r: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.maximum(line, 0.25 * overall) / overall
 
 
-def _levels(n: int) -> np.ndarray:
+def _levels(n: float) -> np.ndarray:
     """Split-conformal levels for ``n`` residuals: ⌈(n+1)τ⌉/n above the median, mirrored below."""
     q = np.array(QUANTILES)
     upper = np.minimum(np.ceil((n + 1) * q) / n, 1.0)
@@ -80,14 +125,13 @@ def apply_quantiles(point: np.ndarray, scale: np.ndarray, q: np.ndarray) -> np.n
 
 
 def heldout_bounds(
-    actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray, usable: np.ndarray
+    forecast: np.ndarray, scale: np.ndarray, r: np.ndarray, usable: np.ndarray, donors: tuple[np.ndarray, ...] = ()
 ) -> np.ndarray:
-    """Backtest quantiles per window from the residuals of the windows that do not overlap it
-    (``usable[w]``): (series, windows, h, q)."""
-    n_windows = actual.shape[1]
+    """Backtest quantiles per window from the scaled residuals ``r`` (and ``donors``') of the
+    windows that do not overlap it (``usable[w]``): (series, windows, h, q)."""
+    n_windows = forecast.shape[1]
     out = np.empty((*forecast.shape, len(QUANTILES)))
     for w in range(n_windows):
-        others = usable[w]
-        q = residual_quantiles(actual, forecast, scale, others)
+        q = residual_quantiles(r, usable[w], donors)
         out[:, w] = apply_quantiles(forecast[:, w], scale, q)
     return out

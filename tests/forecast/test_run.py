@@ -80,6 +80,9 @@ def test_backtest_coverage_is_near_nominal(world: tuple[Workspace, dict]) -> Non
     sku = summary["backtest"]["sku"]
     assert sku["coverage_80"] == pytest.approx(0.80, abs=0.07)
     assert sku["coverage_90"] == pytest.approx(0.90, abs=0.07)
+    # one series: its interval residuals are filled up from the closest level below it (2 series)
+    assert summary["interval_pooling"] == {"total": ["channel"]}
+    assert summary["backtest"]["total"]["coverage_80"] == pytest.approx(0.80, abs=0.08)
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:

@@ -1,0 +1,55 @@
+"""Conformal intervals of a one-series level: calibrated on a planted series of known noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from c2m_cli.forecast.backtest import independent_windows
+from c2m_cli.forecast.intervals import MIN_RESIDUALS, heldout_bounds, residual_quantiles
+
+CUTOFFS = list(range(40, 88, 4))  # 12 rolling origins, half a horizon apart (as the engine)
+H = 8
+
+
+def _coverage(bounds: np.ndarray, actual: np.ndarray, lo: int, hi: int) -> float:
+    return float(((actual >= bounds[..., lo]) & (actual <= bounds[..., hi])).mean())
+
+
+def test_one_series_level_borrows_from_the_level_below_and_is_calibrated() -> None:
+    """A 'total' of one series (12 windows × 8 steps, errors N(0, 3) in its own units) and a
+    level below of 9 series (errors N(0, 1) in theirs, scale 1): scaled residuals are alike, so
+    the 80 % and 90 % held-out intervals of the one series cover 80 % and 90 % on average."""
+    rng = np.random.default_rng(7)
+    usable = independent_windows(CUTOFFS, H)
+    cover80, cover90, width = [], [], []
+    for _ in range(60):
+        actual = 100 + 3.0 * rng.standard_normal((1, len(CUTOFFS), H))
+        forecast = np.full_like(actual, 100.0)
+        below = rng.standard_normal((9, len(CUTOFFS), H))
+        r = (actual - forecast) / 3.0
+        assert np.isfinite(r).sum() < MIN_RESIDUALS  # too few of its own: the donors fill up
+        bounds = heldout_bounds(forecast, np.array([3.0]), r, usable, (below,))
+        cover80.append(_coverage(bounds, actual, 1, 3))
+        cover90.append(_coverage(bounds, actual, 0, 4))
+        q = residual_quantiles(r, None, (below,))
+        width.append(q[:, 3] - q[:, 1])
+    assert abs(np.mean(cover80) - 0.80) <= 0.03
+    assert abs(np.mean(cover90) - 0.90) <= 0.03
+    # the width in scaled units is that of N(0, 1): 2 × 1.2816
+    assert abs(np.mean(width) - 2 * 1.2816) <= 0.15
+
+
+def test_donors_only_fill_up_to_the_minimum() -> None:
+    """The level's own residuals keep their weight: a donor with errors ten times as wide
+    brings only what is missing to MIN_RESIDUALS, so the interval lies between the two."""
+    rng = np.random.default_rng(3)
+    own = rng.standard_normal((1, 12, H))
+    wide = 10 * rng.standard_normal((50, 12, H))
+    alone = residual_quantiles(own)
+    pooled = residual_quantiles(own, None, (wide,))
+    donor = residual_quantiles(wide)
+    w_alone, w_pooled, w_donor = (x[:, 3].mean() - x[:, 1].mean() for x in (alone, pooled, donor))
+    assert w_alone < w_pooled < w_donor
+    # enough own residuals: the donors are not used
+    many = rng.standard_normal((3, 12, H))
+    np.testing.assert_array_equal(residual_quantiles(many), residual_quantiles(many, None, (wide,)))
