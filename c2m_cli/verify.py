@@ -37,9 +37,13 @@ def verify_workspace(ws: Workspace, *, scratch: Path | None = None, keep: bool =
     if not steps:
         raise InvalidDataError(f"{ws.manifest_path}: no recorded steps to verify")
     expected = expected_outputs(manifest)
-    scratch_root = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="c2m-verify-"))
+    # the replay keeps the workspace's own name: outputs may mention it (the report's title)
+    scratch_parent = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="c2m-verify-"))
+    scratch_root = scratch_parent / ws.root.name
     if scratch_root.resolve() == ws.root:
         raise UsageError("the scratch directory must differ from the workspace")
+    if scratch_root.exists() and any(scratch_root.iterdir()):
+        raise UsageError(f"scratch workspace {scratch_root} is not empty")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     for index, step in enumerate(steps, start=1):
         argv = [str(scratch_root) if a == "{workspace}" else a for a in step["argv"]]
@@ -80,7 +84,7 @@ def verify_workspace(ws: Workspace, *, scratch: Path | None = None, keep: bool =
     if not keep:
         import shutil
 
-        shutil.rmtree(scratch_root, ignore_errors=True)
+        shutil.rmtree(scratch_root if scratch else scratch_parent, ignore_errors=True)
     if mismatched or missing:
         parts = []
         if mismatched:

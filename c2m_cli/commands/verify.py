@@ -29,7 +29,7 @@ EPILOG = "Example: c2m verify ./demo-workspace --keep"
 def command(
     workspace: WorkspaceArg,
     scratch: Annotated[
-        Path | None, typer.Option("--scratch", help="Replay here instead of a temp directory.")
+        Path | None, typer.Option("--scratch", help="Replay into SCRATCH/<workspace name> instead of a temp directory.")
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch directory.")] = False,
     seed: SeedOpt = 0,
