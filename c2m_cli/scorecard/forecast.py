@@ -83,7 +83,6 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
             detail + f"; planted mean daily uplift over the window {truth.get('festival_uplift', {}).get(festival)}",
         ))
 
-    steps = [s for s in ws.manifest().get("steps", []) if s.get("command") == "forecast"]
     planted = truth.get("festival_uplift_planted", {})
     effects = _effects(ws)
     for festival in ("双11", "618"):
@@ -142,9 +141,8 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
             f"planted final demand {final} within {presale.get('horizon_days')} days of launch {presale.get('launch_date')}"
             + ("" if fc.height else "; the SKU is not in the forecast (is sku among --levels?)"),
         ))
-    if steps:
-        out.append(_check("forecast wall time (s)", steps[-1].get("wall_time_s"), "≤ 40", (steps[-1].get("wall_time_s") or 0) <= 40,
-                          f"levels {steps[-1]['parameters'].get('levels')}"))
+    # wall time is not scored here: the scorecard must replay byte for byte under `c2m verify`;
+    # the demo's JSON summary carries each step's seconds
     return out
 
 
