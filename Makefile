@@ -31,6 +31,7 @@ browser:
 
 test: setup browser
 	$(PY) -m ruff check c2m_cli tests benchmarks examples
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: setup

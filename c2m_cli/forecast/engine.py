@@ -352,11 +352,11 @@ def compute_forecast(
         if level == "sku" and sku_retired is not None:
             keep = ~sku_retired
         id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
-        truth = _actuals(res.y, cutoffs, horizon) if cutoffs else None
+        held_out = _actuals(res.y, cutoffs, horizon) if cutoffs else None
         donors = _donor_levels(level, results)
         for name in sorted(models):
             point = models[name]
-            if truth is not None:
+            if held_out is not None:
                 r = residuals[level][name]
                 borrow = tuple(residuals[d][name] for d in donors if name in residuals[d])
                 if name == "selected" and borrow and np.isfinite(r).sum() < MIN_RESIDUALS:
@@ -370,8 +370,8 @@ def compute_forecast(
                     pooled_with[level] = names_used
                 q = residual_quantiles(r, None, borrow)
                 bounds = heldout_bounds(bmodels[name], res.scale, r, usable, borrow)
-                bt_parts.append(_backtest_frame(level, id_col, periods, cutoffs, horizon, name, truth, bmodels[name]))
-                metric_parts.append(_metrics(level, id_col, name, truth, bmodels[name], bounds, res.scale))
+                bt_parts.append(_backtest_frame(level, id_col, periods, cutoffs, horizon, name, held_out, bmodels[name]))
+                metric_parts.append(_metrics(level, id_col, name, held_out, bmodels[name], bounds, res.scale))
             else:
                 q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
             quant = apply_quantiles(point, res.scale, q)
