@@ -88,6 +88,26 @@ def validate_executor(spec: str) -> str:
     raise UsageError(f"--executor must be `local` or `dask://HOST:PORT`, got {spec!r}")
 
 
+def call_step(
+    target: str, workspace: Path, *, seed: int, executor: str, create: bool = False, **options: Any
+) -> dict[str, Any]:
+    """Call a step's library entry point ``"module:function"`` on the workspace.
+
+    The module is imported here, not at the top of the command module, so ``c2m --help`` stays
+    fast; the executor is validated before anything touches the workspace.
+    """
+    import importlib
+
+    from c2m_cli.workspace import Workspace
+
+    spec = validate_executor(executor)
+    module_name, function_name = target.split(":")
+    run = getattr(importlib.import_module(module_name), function_name)
+    ws = Workspace(workspace, create=create)
+    result: dict[str, Any] = run(ws, **options, seed=seed, executor=spec, argv=step_argv(workspace))
+    return result
+
+
 def run_command(
     name: str,
     body: Callable[[], dict[str, Any]],

@@ -14,9 +14,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 from c2m_cli.errors import UsageError
 
@@ -42,14 +41,10 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.demo import run_demo
-        from c2m_cli.workspace import Workspace
-
         if users < 100:
             raise UsageError(f"--users must be at least 100, got {users}")
-        ws = Workspace(workspace)
-        return run_demo(
-            ws, users=users, seed=seed, executor=validate_executor(executor), argv=step_argv(workspace)
+        return call_step(
+            "c2m_cli.demo:run_demo", workspace, create=True, users=users, seed=seed, executor=executor
         )
 
     def render(summary: dict[str, Any]) -> None:

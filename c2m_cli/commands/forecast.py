@@ -14,9 +14,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 
 NAME = "forecast"
@@ -74,12 +73,9 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.forecast import run_forecast
-        from c2m_cli.workspace import Workspace
-
-        ws = Workspace(workspace, create=False)
-        return run_forecast(
-            ws,
+        return call_step(
+            "c2m_cli.forecast:run_forecast",
+            workspace,
             horizon=horizon,
             freq=freq,
             levels=levels,
@@ -87,8 +83,7 @@ def command(
             reconcile=reconcile,
             global_model=global_model,
             seed=seed,
-            executor=validate_executor(executor),
-            argv=step_argv(workspace),
+            executor=executor,
         )
 
     def render(summary: dict[str, Any]) -> None:

@@ -15,9 +15,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 
 NAME = "ingest"
@@ -44,30 +43,23 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.ingest import run_ingest
-        from c2m_cli.workspace import Workspace
-
-        sources = {
-            name: src
-            for name, src in (
-                ("orders", orders),
-                ("customers", customers),
-                ("products", products),
-                ("events", events),
-                ("reviews", reviews),
-            )
-            if src is not None
-        }
-        ws = Workspace(workspace)
-        return run_ingest(
-            ws,
-            sources,
+        named = (
+            ("orders", orders),
+            ("customers", customers),
+            ("products", products),
+            ("events", events),
+            ("reviews", reviews),
+        )
+        return call_step(
+            "c2m_cli.ingest:run_ingest",
+            workspace,
+            create=True,
+            sources={name: src for name, src in named if src is not None},
             mapping=mapping,
             preset=preset,
             timezone=timezone,
             seed=seed,
-            executor=validate_executor(executor),
-            argv=step_argv(workspace),
+            executor=executor,
         )
 
     run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)

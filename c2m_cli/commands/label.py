@@ -14,9 +14,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 
 NAME = "label"
@@ -55,12 +54,9 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.labels import run_label
-        from c2m_cli.workspace import Workspace
-
-        ws = Workspace(workspace, create=False)
-        return run_label(
-            ws,
+        return call_step(
+            "c2m_cli.labels:run_label",
+            workspace,
             as_of=as_of,
             new_days=new_days,
             active_days=active_days,
@@ -76,8 +72,7 @@ def command(
             min_tag_score=min_tag_score,
             partition_rows=partition_rows,
             seed=seed,
-            executor=validate_executor(executor),
-            argv=step_argv(workspace),
+            executor=executor,
         )
 
     def render(summary: dict[str, Any]) -> None:

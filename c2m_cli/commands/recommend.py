@@ -14,9 +14,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 
 NAME = "recommend"
@@ -47,15 +46,22 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.recommend import run_recommend
-        from c2m_cli.workspace import Workspace
-
-        ws = Workspace(workspace, create=False)
-        return run_recommend(
-            ws, service_level=service_level, unit_cost=unit_cost, unit_price=unit_price, salvage=salvage,
-            moq=moq, deposit_conversion=deposit_conversion, cancel_rate=cancel_rate, min_support=min_support,
-            hash_ids=hash_ids, salt=salt, top=top, seed=seed, executor=validate_executor(executor),
-            argv=step_argv(workspace),
+        return call_step(
+            "c2m_cli.recommend:run_recommend",
+            workspace,
+            service_level=service_level,
+            unit_cost=unit_cost,
+            unit_price=unit_price,
+            salvage=salvage,
+            moq=moq,
+            deposit_conversion=deposit_conversion,
+            cancel_rate=cancel_rate,
+            min_support=min_support,
+            hash_ids=hash_ids,
+            salt=salt,
+            top=top,
+            seed=seed,
+            executor=executor,
         )
 
     def render(summary: dict[str, Any]) -> None:

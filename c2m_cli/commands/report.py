@@ -14,9 +14,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 
 NAME = "report"
@@ -44,17 +43,13 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.report import run_report
-        from c2m_cli.workspace import Workspace
-
-        ws = Workspace(workspace, create=False)
-        return run_report(
-            ws,
+        return call_step(
+            "c2m_cli.report:run_report",
+            workspace,
             lang=lang,
             include_ids=include_ids,
             seed=seed,
-            executor=validate_executor(executor),
-            argv=step_argv(workspace),
+            executor=executor,
         )
 
     def render(summary: dict[str, Any]) -> None:

@@ -15,9 +15,8 @@ from c2m_cli.commands._common import (
     SeedOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
-    step_argv,
-    validate_executor,
 )
 
 NAME = "segment"
@@ -53,12 +52,9 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.segment import run_segment
-        from c2m_cli.workspace import Workspace
-
-        ws = Workspace(workspace, create=False)
-        return run_segment(
-            ws,
+        return call_step(
+            "c2m_cli.segment:run_segment",
+            workspace,
             k=k,
             method=method,
             assign=assign,
@@ -69,8 +65,7 @@ def command(
             min_stability=min_stability,
             reduce=reduce,
             seed=seed,
-            executor=validate_executor(executor),
-            argv=step_argv(workspace),
+            executor=executor,
         )
 
     run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
