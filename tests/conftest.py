@@ -62,24 +62,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "real_data" in item.keywords:
             item.add_marker(skip)
 
-
-@pytest.fixture(scope="session")
-def synth_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic world (3,000 users, seed 0): the five tables and truth/. Read-only:
-    tests that run steps take ``synth_workspace``, a private copy."""
-    from c2m_cli.synth import generate_world
-    from c2m_cli.workspace import Workspace
-
-    root = tmp_path_factory.mktemp("synth-world") / "ws"
-    generate_world(Workspace(root), users=3000, seed=0)
-    return root
-
-
-@pytest.fixture
-def synth_workspace(synth_world: Path, tmp_path: Path) -> Path:
-    """A private copy of the small synthetic world, for tests that run chain steps on it."""
-    import shutil
-
-    target = tmp_path / "ws"
-    shutil.copytree(synth_world, target)
-    return target
