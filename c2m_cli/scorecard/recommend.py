@@ -14,6 +14,33 @@ def _check(check: str, value: Any, target: str, passed: bool | None, detail: str
     return {"check": check, "value": value, "target": target, "passed": passed, "detail": detail}
 
 
+_BAND = r"(\d+(?:\.\d+)?)–(\d+(?:\.\d+)?|∞)"
+
+
+def _price_band_check(opp: pl.DataFrame, band: dict[str, Any]) -> dict[str, Any]:
+    """The planted band's buyers' portrait: a price_band opportunity of the planted category
+    overlapping the planted price range whose over-indexed groups name the planted generation
+    and city tier."""
+    check, target = "planted price-band portrait", "band overlapping the planted range portrays its generation and tier"
+    if not band:
+        return _check(check, None, target, None, "no price band planted")
+    rows = opp.filter((pl.col("kind") == "price_band") & (pl.col("category") == band.get("category")))
+    bounds = rows["subject"].str.extract_groups(_BAND)
+    rows = rows.with_columns(
+        low=bounds.struct.field("1").cast(pl.Float64),
+        high=pl.when(bounds.struct.field("2") == "∞").then(float("inf")).otherwise(bounds.struct.field("2").cast(pl.Float64, strict=False)),
+    ).filter((pl.col("low") < band["high"]) & (pl.col("high") > band["low"]))
+    wanted = [str(band.get("generation")), str(band.get("city_tier"))]
+    portrayed = rows.filter(pl.all_horizontal(pl.col("evidence").str.contains(w, literal=True) for w in wanted))
+    found = portrayed.sort("rank").head(1)
+    value = str(found["subject"][0]) if found.height else None
+    detail = (
+        f"{band.get('category')} {band.get('low'):g}–{band.get('high'):g} planted for {' '.join(wanted)}; "
+        + (str(found["evidence"][0]) if found.height else f"{rows.height} overlapping band(s), none portraying {' and '.join(wanted)}")
+    )
+    return _check(check, value, target, found.height > 0, detail)
+
+
 def score(ws: Workspace) -> list[dict[str, Any]]:
     truth_dir = ws.root / "truth"
     world = json.loads((truth_dir / "world.json").read_text(encoding="utf-8"))
@@ -36,6 +63,7 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
     out.append(_check("planted micro-demand for its product", matching[0] if matching else None,
                       "an aspect of the planted phrases mined for the product", bool(matching),
                       f"{len(aspects)} micro-demands for {micro.get('sku')}; matching the planted '{micro.get('aspect')}': {', '.join(matching) or 'none'}"))
+    out.append(_price_band_check(opp, world.get("price_band", {})))
     presale = world.get("presale", {})
     q = ws.read("quantities").filter(pl.col("sku") == presale.get("sku"))
     final = float(presale.get("final_demand") or 0)
