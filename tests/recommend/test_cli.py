@@ -93,7 +93,7 @@ def test_synthetic_world_scorecard_passes(tmp_path: Path) -> None:
     checks = score(ws)
     failed = [c for c in checks if not c["passed"]]
     assert not failed, failed
-    assert len(checks) == 6
+    assert len(checks) == 7
     assert summary["briefs"] == 5
     assert len(list((ws.root / "briefs").glob("*.md"))) == 5
     first = pl.read_parquet(ws.root / "opportunities.parquet").row(0, named=True)
