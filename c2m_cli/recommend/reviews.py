@@ -172,6 +172,8 @@ def mine_aspects(reviews: pl.DataFrame) -> tuple[pl.DataFrame, str]:
         clauses.join(lookup, on="clause")
         .explode("aspect")
         .filter(pl.col("aspect").is_not_null())
+        # "XP" and "xp" are one aspect; Chinese text is unaffected
+        .with_columns(pl.col("aspect").str.to_lowercase())
         .with_columns(negative=pl.col("neg_clause") | (pl.col("neg_review") & ~pl.col("positive_clause")))
         .select("rid", "group", "category", "sku", "month", "aspect", "negative", "clause")
     )

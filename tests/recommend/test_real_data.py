@@ -30,6 +30,11 @@ def test_reviews_zh_laptop_micro_demands_are_recognisable(shared_data: Path) -> 
     assert {"散热", "键盘", "驱动"} <= set(laptop[:10]), laptop
     quotes = table.filter((pl.col("group") == "笔记本电脑") & (pl.col("aspect") == "散热"))["quotes"][0]
     assert all("散热" in q for q in quotes)
+    # a lower share floor brings the rest of a laptop buyer's usual complaints
+    wide, _ = micro_demands(pool.select("text", "category"), min_share=0.004)
+    laptop_wide = wide.filter(pl.col("group") == "笔记本电脑")["aspect"].to_list()
+    assert {"电池", "屏幕", "触摸板", "风扇"} <= set(laptop_wide[:30]), laptop_wide
+    assert "xp" in laptop_wide and "XP" not in laptop_wide
     phone = table.filter(pl.col("group") == "手机")["aspect"].to_list()
     assert phone, "phone reviews yield at least one micro-demand"
 
