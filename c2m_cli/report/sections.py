@@ -78,13 +78,26 @@ def sold_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
 # -- pure computations -------------------------------------------------------------------------
 
 
+def _informative(column: str, dtype: pl.DataType) -> pl.Expr:
+    value = pl.col(column)
+    if dtype == pl.String:
+        return value.is_not_null() & ~value.str.to_lowercase().is_in(["", "unknown", "未知"])
+    if dtype.is_numeric():
+        return value.is_not_null() & (value != 0)
+    if isinstance(dtype, pl.List):
+        return value.list.len() > 0
+    return value.is_not_null()
+
+
 def family_coverage(labels: pl.DataFrame) -> list[dict[str, Any]]:
-    """Per label family: its columns and the share of users with at least one value in them."""
+    """Per label family: its columns and the share of users with at least one informative value
+    in them (not null, not "unknown"/未知, not a zero score, not an empty tag list)."""
     rows = []
     for family in FAMILIES:
         columns = [c for c in labels.columns if c.startswith(f"{family}_")]
         if columns and labels.height:
-            covered = labels.select(pl.any_horizontal(pl.col(c).is_not_null() for c in columns).mean()).item()
+            known = (_informative(c, labels.schema[c]) for c in columns)
+            covered = labels.select(pl.any_horizontal(known).fill_null(False).mean()).item()
         else:
             covered = 0.0
         rows.append({"family": family, "columns": len(columns), "coverage": float(covered or 0.0)})

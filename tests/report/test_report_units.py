@@ -186,3 +186,22 @@ def test_markdown_is_escaped_before_formatting():
         "<h4>标题</h4><ul><li><b>粗体</b> &lt;b&gt;x&lt;/b&gt;</li><li>&#x27;=cmd</li></ul>"
         "<p>段落 &lt;script&gt;</p>"
     )
+
+
+def test_family_coverage_counts_informative_values_only():
+    import polars as pl
+
+    from c2m_cli.report.sections import family_coverage
+
+    labels = pl.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"],
+            "geo_city_tier": ["一线", "unknown", "未知", None],
+            "motive_top": ["unknown", "unknown", "性价比", "unknown"],
+            "motive_性价比": [0.0, 0.0, 0.7, 0.0],
+            "motive_tags": [[], [], ["性价比"], ["品质"]],
+        }
+    )
+    coverage = {row["family"]: row["coverage"] for row in family_coverage(labels)}
+    assert coverage["geo"] == 0.25  # unknown / 未知 / null are not coverage
+    assert coverage["motive"] == 0.5  # zero scores and empty tag lists are not either
