@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -50,7 +51,9 @@ def main() -> None:
     i_codes = i_cat.to_physical().to_numpy()
     matrix = sparse.csr_matrix(([True] * len(b_codes), (b_codes, i_codes)), dtype=bool)
     n_baskets = note["baskets"]
-    frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=[str(i) for i in range(matrix.shape[1])])
+    with warnings.catch_warnings():  # pandas' own deprecation inside from_spmatrix, not ours
+        warnings.simplefilter("ignore", FutureWarning)
+        frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=[str(i) for i in range(matrix.shape[1])])
     itemsets = fpgrowth(frame, min_support=max(5 / n_baskets, args.min_support) * n_baskets / matrix.shape[0], max_len=2)
     ref = time.perf_counter() - started
     ref_pairs = int((itemsets["itemsets"].apply(len) == 2).sum())
