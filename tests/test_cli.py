@@ -74,3 +74,11 @@ def test_inspect_lists_tables_as_json(c2m, tmp_path):
     missing = c2m("inspect", tmp_path, "nope")
     assert missing.exit_code == 2
     assert "no table 'nope'" in missing.stderr
+
+
+def test_failed_first_step_leaves_no_empty_workspace(c2m, tmp_path):
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    result = c2m("ingest", tmp_path / "ws", "--orders", tmp_path / "bad.csv")
+    assert result.exit_code == 3
+    assert "required column 'order_id' of orders not found" in result.stderr
+    assert not (tmp_path / "ws").exists()

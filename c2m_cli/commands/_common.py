@@ -103,8 +103,15 @@ def call_step(
     spec = validate_executor(executor)
     module_name, function_name = target.split(":")
     run = getattr(importlib.import_module(module_name), function_name)
+    existed = Path(workspace).exists()
     ws = Workspace(workspace, create=create)
-    result: dict[str, Any] = run(ws, **options, seed=seed, executor=spec, argv=step_argv(workspace))
+    try:
+        result: dict[str, Any] = run(ws, **options, seed=seed, executor=spec, argv=step_argv(workspace))
+    except BaseException:
+        # a failed first step leaves no empty workspace behind
+        if not existed and ws.root.is_dir() and not any(ws.root.iterdir()):
+            ws.root.rmdir()
+        raise
     return result
 
 
