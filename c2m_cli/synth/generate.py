@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -277,29 +278,24 @@ def generate_chunk(
     # pre-sale: deposits in the 30 days before launch; the reference product also sells after it
     phone_pref = _CAT_P[:, next(i for i, c in enumerate(CATEGORIES) if c.l2 == PRESALE["category"])]
     p_pre = 0.2 * phone_pref[ctype] / phone_pref.max() + 0.02 * super_user
-    for sku_idx in (cat.reference_sku, cat.presale_sku):
-        launch = int(cat.launch_day[sku_idx])
-        pa, pb = launch - int(PRESALE["presale_days"]), launch - 1
-        lo_d, hi_d = np.maximum(pa, first_day), np.minimum(pb, last_day)
-        ok = (lo_d <= hi_d) & (rng.random(n) < p_pre)
+    def buy_in_window(start: int, end: int, probability: Any, sku_idx: int, kind: int) -> None:
+        """Users active in [start, end] buy sku_idx once, with ``probability``, on a uniform day."""
+        lo_d, hi_d = np.maximum(start, first_day), np.minimum(end, last_day)
+        ok = (lo_d <= hi_d) & (rng.random(n) < probability)
         users = np.flatnonzero(ok)
         day = lo_d[users] + (rng.random(users.size) * (hi_d[users] - lo_d[users] + 1)).astype(np.int64)
         extra_user.append(users)
         extra_day.append(day)
         extra_sku.append(np.full(users.size, sku_idx))
-        extra_kind.append(np.full(users.size, 2))
+        extra_kind.append(np.full(users.size, kind))
+
+    for sku_idx in (cat.reference_sku, cat.presale_sku):
+        launch = int(cat.launch_day[sku_idx])
+        buy_in_window(launch - int(PRESALE["presale_days"]), launch - 1, p_pre, sku_idx, 2)
         if sku_idx == cat.reference_sku:
-            qa, qb = launch, launch + int(PRESALE["horizon_days"]) - 1
-            lo_d, hi_d = np.maximum(qa, first_day), np.minimum(qb, last_day)
             # eligible users in the launch window buy at the rate that gives the planted conversion
             rate = p_pre * (float(PRESALE["conversion"]) - 1.0)
-            ok = (lo_d <= hi_d) & (rng.random(n) < rate)
-            users = np.flatnonzero(ok)
-            day = lo_d[users] + (rng.random(users.size) * (hi_d[users] - lo_d[users] + 1)).astype(np.int64)
-            extra_user.append(users)
-            extra_day.append(day)
-            extra_sku.append(np.full(users.size, sku_idx))
-            extra_kind.append(np.full(users.size, 3))
+            buy_in_window(launch, launch + int(PRESALE["horizon_days"]) - 1, rate, sku_idx, 3)
     if extra_user:
         eu, ed = np.concatenate(extra_user), np.concatenate(extra_day)
         es, ek = np.concatenate(extra_sku), np.concatenate(extra_kind).astype(np.int8)
