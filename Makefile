@@ -40,6 +40,7 @@ lint: setup
 
 docs: setup
 	$(PY) -m c2m_cli.docs_gen > docs/cli.md
+	$(PY) -m c2m_cli.docs_gen --warnings > docs/warnings.md
 
 bench: setup
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'

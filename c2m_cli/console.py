@@ -48,6 +48,12 @@ def info(message: str) -> None:
         _stderr.print(escape(message))
 
 
+def warning(code: str, message: str) -> None:
+    """A warning of the run (weak data); shown on stderr unless ``--quiet``."""
+    if not _state["quiet"]:
+        _stderr.print(f"[bold yellow]Warning[/bold yellow] [{escape(code)}]: {escape(message)}")
+
+
 def error(message: str, hint: str | None = None) -> None:
     """The one-line error every failure ends in (always shown, even with --quiet)."""
     _stderr.print(f"[bold red]Error:[/bold red] {escape(message)}")

@@ -57,4 +57,9 @@ def render_cli_reference() -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render_cli_reference())
+    if "--warnings" in sys.argv[1:]:
+        from c2m_cli.diagnostics import warnings_markdown
+
+        sys.stdout.write(warnings_markdown())
+    else:
+        sys.stdout.write(render_cli_reference())

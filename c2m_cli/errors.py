@@ -4,7 +4,8 @@
     ├── UsageError                exit 2  bad options, missing source path, bad mapping file
     ├── InvalidDataError          exit 3  data that cannot be used (missing column, corrupt file…)
     ├── MissingPrerequisiteError  exit 4  a step run before the steps it reads from
-    └── ReproducibilityError      exit 5  `c2m verify` found a hash mismatch
+    ├── ReproducibilityError      exit 5  `c2m verify` found a hash mismatch
+    └── (exit 6)                          finished with warnings under `--strict` (outputs written)
 
 Library code raises these with a one-line message naming file, row and column where it can;
 the CLI prints ``Error: <message>`` and exits with ``exit_code``.
@@ -18,6 +19,7 @@ EXIT_USAGE = 2
 EXIT_INVALID_DATA = 3
 EXIT_MISSING_PREREQUISITE = 4
 EXIT_REPRODUCIBILITY = 5
+EXIT_STRICT_WARNINGS = 6
 
 
 class C2MError(Exception):

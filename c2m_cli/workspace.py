@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from c2m_cli import __version__
+from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, MissingPrerequisiteError, UsageError
 
 MANIFEST_NAME = "manifest.json"
@@ -124,6 +125,11 @@ class Step:
     inputs: list[FileRecord] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: WarningLog = field(default_factory=WarningLog)
+
+    def warn(self, code: str, message: str) -> None:
+        """Say that this step's result rests on weak data (see ``c2m_cli.diagnostics``)."""
+        self.warnings.warn(code, message)
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, name: str) -> pl.DataFrame:
@@ -205,6 +211,8 @@ class Workspace:
                 hint="create it with `c2m ingest WORKSPACE --orders SRC` or `c2m demo WORKSPACE`",
             )
         self._stale: list[str] = []
+        # warnings of every step committed through this object (a demo or pipeline runs several)
+        self.run_warnings = WarningLog()
 
     # -- paths -------------------------------------------------------------------------------
     def table_path(self, name: str) -> Path:
@@ -307,6 +315,7 @@ class Workspace:
             "inputs": [r.as_dict() for r in sorted(step.inputs, key=lambda r: r.path)],
             "outputs": [r.as_dict() for r in records],
             "wall_time_s": round(wall_time, 3),
+            "warnings": step.warnings.as_list(),
         }
         if step.argv is not None:
             entry["argv"] = [mask_secrets(a) for a in step.argv]
@@ -316,6 +325,7 @@ class Workspace:
         data["c2m_manifest_version"] = MANIFEST_VERSION
         data["steps"].append(entry)
         write_bytes_atomic(dumps_json(data).encode("utf-8"), self.manifest_path)
+        self.run_warnings.extend(step.warnings)
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from c2m_cli import console
-from c2m_cli.errors import UsageError
+from c2m_cli.errors import EXIT_STRICT_WARNINGS, UsageError
 
 WorkspaceArg = Annotated[
     Path,
@@ -35,6 +35,13 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No human output o
 VerboseOpt = Annotated[
     bool,
     typer.Option("--verbose", "-v", help="Human output even off a terminal; tracebacks on errors."),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Exit 6 (after writing outputs) when the step finished with warnings (docs/warnings.md).",
+    ),
 ]
 ExecutorOpt = Annotated[
     str,
@@ -107,6 +114,7 @@ def call_step(
     ws = Workspace(workspace, create=create)
     try:
         result: dict[str, Any] = run(ws, **options, seed=seed, executor=spec, argv=step_argv(workspace))
+        result["warnings"] = ws.run_warnings.as_list()
     except BaseException:
         # a failed first step leaves no empty workspace behind
         if not existed and ws.root.is_dir() and not any(ws.root.iterdir()):
@@ -123,11 +131,26 @@ def run_command(
     quiet: bool,
     verbose: bool,
     render: Callable[[dict[str, Any]], None] | None = None,
+    strict: bool = False,
 ) -> None:
-    """Run one command body; emit its summary as JSON (``--json``) and for people (stderr)."""
+    """Run one command body; emit its summary as JSON (``--json``) and for people (stderr).
+
+    Every summary carries ``warnings`` (a list of ``{code, message}``, empty when there are none).
+    With ``strict``, a run that finished with warnings exits 6 after its outputs and summary.
+    """
     console.configure(quiet=quiet, verbose=verbose, json_output=json_output)
     summary = body()
+    warnings = list(summary.pop("warnings", None) or [])
     if render is not None:
         render(summary)
+    for item in warnings:
+        console.warning(item["code"], item["message"])
+    failed_strict = strict and bool(warnings)
     if json_output:
-        console.emit_json({"command": name, "ok": True, **summary})
+        payload = {"command": name, "ok": True, **summary, "warnings": warnings}
+        if failed_strict:
+            payload["exit_code"] = EXIT_STRICT_WARNINGS
+        console.emit_json(payload)
+    if failed_strict:
+        console.error(f"c2m {name} finished with {len(warnings)} warning(s) and --strict was given")
+        raise typer.Exit(EXIT_STRICT_WARNINGS)

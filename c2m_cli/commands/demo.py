@@ -12,6 +12,7 @@ from c2m_cli.commands._common import (
     JsonOpt,
     QuietOpt,
     SeedOpt,
+    StrictOpt,
     VerboseOpt,
     WorkspaceArg,
     call_step,
@@ -38,6 +39,7 @@ def command(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    strict: StrictOpt = False,
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
@@ -71,4 +73,4 @@ def command(
             f"scorecard written to {summary['scorecard']}"
         )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render, strict=strict)

@@ -12,6 +12,7 @@ from c2m_cli.commands._common import (
     JsonOpt,
     QuietOpt,
     SeedOpt,
+    StrictOpt,
     VerboseOpt,
     WorkspaceArg,
     run_command,
@@ -30,6 +31,7 @@ def command(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    strict: StrictOpt = False,
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
@@ -65,4 +67,4 @@ def command(
             columns = list(head[0].keys())
             console.table("first rows", columns, [[row[c] for c in columns] for row in head])
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render, strict=strict)

@@ -12,6 +12,7 @@ from c2m_cli.commands._common import (
     JsonOpt,
     QuietOpt,
     SeedOpt,
+    StrictOpt,
     VerboseOpt,
     WorkspaceArg,
     call_step,
@@ -51,6 +52,7 @@ def command(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    strict: StrictOpt = False,
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
@@ -86,4 +88,4 @@ def command(
                 + (f" · mean 12-month CLV {summary['mean_clv']}" if summary["mean_clv"] is not None else "")
             )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render, strict=strict)

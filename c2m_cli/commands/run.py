@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from c2m_cli import console
-from c2m_cli.commands._common import JsonOpt, QuietOpt, VerboseOpt, run_command
+from c2m_cli.commands._common import JsonOpt, QuietOpt, StrictOpt, VerboseOpt, run_command
 from c2m_cli.errors import C2MError
 
 NAME = "run"
@@ -34,6 +34,7 @@ def command(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     def body() -> dict[str, Any]:
         from c2m_cli.cli import invoke
@@ -49,4 +50,4 @@ def command(
         console.configure(quiet=quiet, verbose=verbose, json_output=json_output)
         return {"workspace": str(workspace), "steps": len(argvs)}
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, strict=strict)

@@ -13,6 +13,7 @@ from c2m_cli.commands._common import (
     JsonOpt,
     QuietOpt,
     SeedOpt,
+    StrictOpt,
     VerboseOpt,
     WorkspaceArg,
     call_step,
@@ -49,6 +50,7 @@ def command(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    strict: StrictOpt = False,
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
@@ -68,7 +70,7 @@ def command(
             executor=executor,
         )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render, strict=strict)
 
 
 def _num(x: Any, fmt: str) -> str:

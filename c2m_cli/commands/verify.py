@@ -13,6 +13,7 @@ from c2m_cli.commands._common import (
     JsonOpt,
     QuietOpt,
     SeedOpt,
+    StrictOpt,
     VerboseOpt,
     WorkspaceArg,
     run_command,
@@ -36,6 +37,7 @@ def command(
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    strict: StrictOpt = False,
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
@@ -50,4 +52,4 @@ def command(
             f"{summary['files_compared']} files identical"
         )
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render)
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render, strict=strict)
