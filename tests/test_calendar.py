@@ -14,7 +14,7 @@ def test_spring_festival_dates_match_the_lunar_calendar():
 
 
 def test_festival_windows_and_peaks():
-    days = festival_days(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    days = festival_days(dt.date(2024, 1, 1), dt.date(2024, 12, 31), market="cn")
     peaks = days.filter("is_peak").select("festival", "date").sort("date").rows()
     assert ("双11", dt.date(2024, 11, 11)) in peaks
     assert ("618", dt.date(2024, 6, 18)) in peaks
@@ -26,7 +26,7 @@ def test_festival_windows_and_peaks():
 
 
 def test_makeup_working_days_of_2024():
-    makeup = official_days(2024, 2024).filter(kind="makeup_workday")["date"].to_list()
+    makeup = official_days(2024, 2024, market="cn").filter(kind="makeup_workday")["date"].to_list()
     # the State Council's 2024 schedule: Sundays/Saturdays worked to bridge holidays
     assert dt.date(2024, 2, 4) in makeup and dt.date(2024, 2, 18) in makeup
     assert dt.date(2024, 9, 29) in makeup

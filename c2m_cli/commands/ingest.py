@@ -37,6 +37,7 @@ def command(
     mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping TOML: canonical column → source column.")] = None,
     preset: Annotated[str | None, typer.Option("--preset", help="A built-in layout: completejourney, cdnow.")] = None,
     timezone: Annotated[str | None, typer.Option("--timezone", help="Zone of naive timestamps (default UTC, or the mapping's).")] = None,
+    market: Annotated[str, typer.Option("--market", help="Whose calendar applies: auto (detect from the data's language and zone), cn, us, another ISO country code, or none.")] = "auto",
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -60,6 +61,7 @@ def command(
             mapping=mapping,
             preset=preset,
             timezone=timezone,
+            market=market,
             seed=seed,
             executor=executor,
         )

@@ -38,7 +38,7 @@ def festival_exposure(periods: list[dt.date], freq: str) -> tuple[np.ndarray, li
         return x, names
     ends = [*periods[1:], _period_after(periods[-1], freq)]
     length = np.array([(b - a).days for a, b in zip(periods, ends, strict=True)], dtype=float)
-    days = festival_days(periods[0], ends[-1] - dt.timedelta(days=1))
+    days = festival_days(periods[0], ends[-1] - dt.timedelta(days=1), market="cn")
     index = {d: i for i, d in enumerate(periods)}
     keyed = days.with_columns(period_start(pl.col("date"), freq).alias("ds")).filter(
         pl.col("ds").is_in(periods)
@@ -50,7 +50,7 @@ def festival_exposure(periods: list[dt.date], freq: str) -> tuple[np.ndarray, li
     np.add.at(x, (rows, cols), 1.0)
     np.add.at(x, (rows[peak], cols[peak] + len(FESTIVALS)), 1.0)
     # official days off (not already a festival's) and make-up working days (调休)
-    official = official_days(periods[0].year, ends[-1].year).with_columns(
+    official = official_days(periods[0].year, ends[-1].year, market="cn").with_columns(
         period_start(pl.col("date"), freq).alias("ds")
     ).filter(pl.col("ds").is_in(periods) & ~pl.col("date").is_in(days["date"].implode()))
     for j, kind in enumerate(("holiday", "makeup_workday")):

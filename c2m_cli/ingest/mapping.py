@@ -154,6 +154,7 @@ class Mapping:
     tables: dict[str, TableMapping] = field(default_factory=dict)
     timezone: str | None = None  # zone naive timestamps were written in
     data_timezone: str | None = None  # zone to analyse in (defaults to ``timezone``)
+    market: str | None = None  # the data's market (DESIGN.md, markets); None: detect
     name: str = "auto"
 
     def table(self, name: str) -> TableMapping:
@@ -184,6 +185,15 @@ def load_mapping(path: Path) -> Mapping:
                 setattr(mapping, key, check_timezone(value))
             except UsageError as exc:
                 raise _bad(path, f"{key}: {exc}") from None
+        elif key == "market":
+            from c2m_cli.market import check_market
+
+            if not isinstance(value, str):
+                raise _bad(path, "market must be a string such as \"cn\" or \"us\"")
+            try:
+                mapping.market = check_market(value)
+            except UsageError as exc:
+                raise _bad(path, f"market: {exc}") from None
         elif key in TABLES:
             if not isinstance(value, dict):
                 raise _bad(path, f"[{key}] must be a table of canonical column = source column")
@@ -191,7 +201,7 @@ def load_mapping(path: Path) -> Mapping:
         else:
             raise _bad(
                 path,
-                f"unknown key {key!r} (expected timezone or a table: {', '.join(TABLES)})",
+                f"unknown key {key!r} (expected timezone, data_timezone, market or a table: {', '.join(TABLES)})",
             )
     return mapping
 

@@ -106,6 +106,7 @@ def completejourney() -> Mapping:
         tables={"orders": orders, "products": products, "customers": customers},
         timezone="UTC",
         data_timezone="America/New_York",
+        market="us",
         name="completejourney",
     )
 
@@ -129,7 +130,7 @@ def cdnow() -> Mapping:
         read={"delimiter": "whitespace", "header": "auto", "names": CDNOW_COLUMNS},
         auto=False,
     )
-    return Mapping(tables={"orders": orders}, timezone="UTC", data_timezone="UTC", name="cdnow")
+    return Mapping(tables={"orders": orders}, timezone="UTC", data_timezone="UTC", market="us", name="cdnow")
 
 
 PRESETS: dict[str, Callable[[], Mapping]] = {"completejourney": completejourney, "cdnow": cdnow}

@@ -29,6 +29,7 @@ from c2m_cli.ingest.rejects import (
     reason_counts,
 )
 from c2m_cli.ingest.schema import KEYS, TABLE_NAMES, specs
+from c2m_cli.market import check_market, detect_market
 from c2m_cli.workspace import Workspace
 
 
@@ -117,6 +118,34 @@ def _no_usable_rows(table: str, labels: list[str], rows_in: int, rejects: pl.Dat
     )
 
 
+# Text columns whose language tells the market (DESIGN.md, markets), and how many values to look at.
+_MARKET_TEXT_COLUMNS = {
+    "products": ("name", "category_l1", "category_l2", "brand"),
+    "reviews": ("text",),
+    "events": ("query", "category"),
+    "customers": ("city", "province"),
+    "orders": ("city", "province", "channel"),
+}
+_MARKET_SAMPLE = 2000
+
+
+def _market_texts(step: Any, sources: dict[str, str]) -> list[str | None]:
+    """Up to a few thousand distinct text values per staged table, for market detection."""
+    texts: list[str | None] = []
+    for table, columns in _MARKET_TEXT_COLUMNS.items():
+        if table not in sources:
+            continue
+        scan = pl.scan_parquet(step.staged(f"{table}.parquet"))
+        present = [c for c in columns if c in scan.collect_schema().names()]
+        for column in present:
+            values = (
+                scan.select(pl.col(column).cast(pl.String)).drop_nulls().unique().sort(column)
+                .head(_MARKET_SAMPLE).collect()
+            )
+            texts += values[column].to_list()
+    return texts
+
+
 def run_ingest(
     ws: Workspace,
     sources: dict[str, str],
@@ -124,6 +153,7 @@ def run_ingest(
     mapping: Path | None = None,
     preset: str | None = None,
     timezone: str | None = None,
+    market: str = "auto",
     seed: int = 0,
     executor: str = "local",
     argv: list[str] | None = None,
@@ -136,6 +166,7 @@ def run_ingest(
     if "orders" not in sources:
         raise UsageError("--orders is required")
     chosen = resolve_mapping(mapping, preset)
+    requested_market = check_market(market if market != "auto" or not chosen.market else chosen.market)
     if timezone is not None:
         check_timezone(timezone)
     source_zone = timezone or chosen.timezone or "UTC"
@@ -145,6 +176,7 @@ def run_ingest(
         "mapping": str(mapping) if mapping is not None else None,
         "preset": preset,
         "timezone": timezone,
+        "market": market,
         "executor": executor,
     }
     for name, src in sources.items():
@@ -189,8 +221,14 @@ def run_ingest(
                     "reject_reasons": reason_counts(rejects),
                     "files": len(accounting["files"]),
                 }
+            choice = detect_market(requested_market, timezone=data_zone, texts=_market_texts(step, sources))
+            if choice.assumed:
+                step.warn("market-assumed", f"market {choice.market}: {choice.evidence}")
+            summary["market"] = choice.market
+            summary["market_evidence"] = choice.evidence
             step.summary.update(summary)
         ws.set_manifest_field("data_timezone", data_zone)
+        ws.set_manifest_field("market", choice.market)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return summary

@@ -33,7 +33,7 @@ def gift_season_days(start: dt.date, end: dt.date) -> pl.DataFrame:
             (zhongqiu - dt.timedelta(days=14), zhongqiu),
             (dt.date(year, 12, 18), dt.date(year, 12, 25)),
         ]
-    calendar = festival_days(start, end).filter(pl.col("festival").is_in(["年货节", "春节"])).select("date")
+    calendar = festival_days(start, end, market="cn").filter(pl.col("festival").is_in(["年货节", "春节"])).select("date")
     extra = pl.DataFrame({"s": [s for s, _ in spans], "e": [e for _, e in spans]}).select(
         pl.date_ranges("s", "e").alias("date")
     ).explode("date")
@@ -50,7 +50,7 @@ def occasion_labels(lines: pl.LazyFrame, as_of: dt.date, festival_buyer_share: f
     if orders.is_empty():
         return pl.DataFrame(schema={"user_id": pl.String})
     start: dt.date = orders["day"].min()  # type: ignore[assignment]
-    fest = festival_days(start, as_of).filter(pl.col("festival").is_in(list(FESTIVAL_COLUMNS)))
+    fest = festival_days(start, as_of, market="cn").filter(pl.col("festival").is_in(list(FESTIVAL_COLUMNS)))
     fest_wide = (
         fest.with_columns(pl.col("festival").replace_strict(FESTIVAL_COLUMNS, return_dtype=pl.String))
         .with_columns(pl.lit(True).alias("_v"))

@@ -56,7 +56,7 @@ def expected_demand(ins: Inputs, category: str | None, horizon_weeks: int = 8) -
 
 
 def next_launch_window(uplift: pl.DataFrame, category: str | None, after: dt.date, zh: bool) -> str:
-    cal = festival_calendar().filter(pl.col("start") > after).sort("start")
+    cal = festival_calendar("cn").filter(pl.col("start") > after).sort("start")
     if category and uplift.height:
         best = uplift.filter((pl.col("category") == category) & (pl.col("uplift") >= 1.1)).sort(["uplift", "festival"], descending=[True, False])
         for r in best.iter_rows(named=True):

@@ -536,7 +536,7 @@ def festival_uplift(ins: Inputs, *, baseline_days: int = 28) -> pl.DataFrame:
     level = ins.main_level()
     if not levels or level is None:
         return empty
-    days = festival_days(ins.start, ins.end).with_columns(year=pl.col("date").dt.year())
+    days = festival_days(ins.start, ins.end, market="cn").with_columns(year=pl.col("date").dt.year())
     if days.height == 0:
         return empty
     windows = days.group_by("festival", "year").agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"))

@@ -610,7 +610,7 @@ def gather_demand(ctx: Context) -> dict[str, Any]:
     if ctx.data_lang == "zh" and orders is not None:
         from c2m_cli.calendar import festival_calendar
 
-        uplift = festival_uplift(daily_units(orders, ctx.timezone), festival_calendar())
+        uplift = festival_uplift(daily_units(orders, ctx.timezone), festival_calendar("cn"))
         out["festivals"] = [
             {"festival": f, "year": int(y), "uplift": float(u)} for f, y, _s, u in uplift.iter_rows()
         ]

@@ -35,7 +35,7 @@ def festival_week_ratio(ws: Workspace, festival: str, timezone: str, end: dt.dat
     """Forecast from the history before ``festival``'s last window: festival week / median other."""
     from c2m_cli.forecast.engine import compute_forecast
 
-    cal = festival_calendar().filter((pl.col("festival") == festival) & (pl.col("end") <= end))
+    cal = festival_calendar("cn").filter((pl.col("festival") == festival) & (pl.col("end") <= end))
     if cal.height == 0:
         return None, f"no {festival} inside the data"
     window = cal.sort("start").row(-1, named=True)

@@ -63,7 +63,7 @@ def _uplift_rows(ws: Workspace, world: dict[str, Any]) -> list[dict[str, Any]]:
     if not planted or not ws.has("orders"):
         return []
     tz = str(ws.manifest().get("data_timezone") or "UTC")
-    observed = festival_uplift(daily_units(ws.scan("orders"), tz), festival_calendar())
+    observed = festival_uplift(daily_units(ws.scan("orders"), tz), festival_calendar("cn"))
     rows = []
     for festival in ("双11", "618"):
         if festival not in planted:

@@ -116,4 +116,5 @@ def generate_world(
         }
         step.summary = summary
     ws.set_manifest_field("data_timezone", DATA_TIMEZONE)
+    ws.set_manifest_field("market", "cn")
     return summary

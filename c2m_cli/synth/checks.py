@@ -52,7 +52,7 @@ def festival_uplift(orders: pl.DataFrame, festival: str, tz: str = TZ, baseline_
     """Mean daily orders inside the festival's windows / mean over the ordinary days before."""
     daily = daily_orders(orders, tz)
     start, end = daily["date"].min(), daily["date"].max()
-    fest = festival_days(start, end)  # type: ignore[arg-type]
+    fest = festival_days(start, end, market="cn")  # type: ignore[arg-type]
     special = set(fest["date"].to_list())
     ratios = []
     windows = fest.filter(pl.col("festival") == festival).group_by(pl.col("date").dt.year()).agg(

@@ -72,7 +72,7 @@ def build_calendar(start: dt.date, end: dt.date) -> Calendar:
     fest = np.ones(days)
     pause = np.ones(days)
     windows: dict[str, list[tuple[int, int]]] = {}
-    table = festival_days(start, end)
+    table = festival_days(start, end, market="cn")
     for day, name, is_peak in table.iter_rows():
         d = (day - start).days
         if name == "春节":

@@ -54,7 +54,7 @@ def planted_world(
     rng = np.random.default_rng(seed)
     dates = pl.date_range(START, START + dt.timedelta(days=days - 1), "1d", eager=True)
     mult = np.where(np.arange(days) % 7 >= 5, weekend, 1.0)
-    windows = festival_days(dates[0], dates[-1])
+    windows = festival_days(dates[0], dates[-1], market="cn")
     for name, factor in uplift.items():
         hit = windows.filter(pl.col("festival") == name)["date"]
         idx = np.array([(d - START).days for d in hit.to_list()], dtype=int)

@@ -113,11 +113,11 @@ def test_stage_counts_in_funnel_order_with_value_shares():
 
 def test_festival_uplift_is_measured_in_local_days():
     orders = build_orders().lazy()
-    uplift = sections.festival_uplift(sections.daily_units(orders, "Asia/Shanghai"), festival_calendar())
+    uplift = sections.festival_uplift(sections.daily_units(orders, "Asia/Shanghai"), festival_calendar("cn"))
     assert uplift.select("festival", "year").rows() == [("双11", 2024), ("双12", 2024)]
     assert uplift["uplift"].to_list() == pytest.approx([3.0, 2.0])
     # in UTC days every order falls a day early: the festival windows no longer match
-    utc = sections.festival_uplift(sections.daily_units(orders, "UTC"), festival_calendar())
+    utc = sections.festival_uplift(sections.daily_units(orders, "UTC"), festival_calendar("cn"))
     assert utc["uplift"].to_list() != pytest.approx([3.0, 2.0])
 
 
