@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -51,8 +52,8 @@ class DaskExecutor:
             ) from exc
         try:
             self.client: Any = Client(address, timeout="10s", set_as_default=False)
-        except OSError as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.address = address
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, parallel: bool = True) -> list[R]:
@@ -66,6 +67,40 @@ class DaskExecutor:
 
     def describe(self) -> str:
         return f"dask://{self.address}"
+
+
+def parse_executor(spec: str) -> tuple[str, int] | None:
+    """``local`` → None; ``dask://HOST:PORT`` → (host, port); anything else is exit 2."""
+    if spec == "local":
+        return None
+    prefix = "dask://"
+    if spec.startswith(prefix):
+        host, sep, port = spec[len(prefix) :].rpartition(":")
+        if sep and host and port.isdigit() and 0 < int(port) < 65536:
+            return host.strip("[]"), int(port)
+    raise UsageError(f"--executor must be `local` or `dask://HOST:PORT`, got {spec!r}")
+
+
+def check_reachable(spec: str, *, timeout: float = 3.0) -> None:
+    """Fail fast (exit 2, one line) when a Dask scheduler's address does not answer.
+
+    A TCP connect is tried before any work starts, so a typo in the address costs seconds,
+    not a hung step or a traceback from deep inside ``distributed``.
+    """
+    target = parse_executor(spec)
+    if target is None:
+        return
+    host, port = target
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, socket.gaierror):
+            reason = f"unknown host ({exc.strerror})"
+        elif isinstance(exc, TimeoutError):
+            reason = f"no answer within {timeout:g} s"
+        raise UsageError(f"--executor {spec}: cannot reach a Dask scheduler at {host}:{port}: {reason}") from None
 
 
 def get_executor(spec: str = "local") -> LocalExecutor | DaskExecutor:

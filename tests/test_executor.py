@@ -39,3 +39,32 @@ def test_dask_local_cluster_agrees_with_local():
 def test_unknown_executor_is_a_usage_error():
     with pytest.raises(UsageError, match="dask://HOST:PORT"):
         get_executor("ray://x")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_dask_address_is_exit_2_in_one_line(tmp_path, c2m):
+    import time
+
+    port = _free_port()
+    started = time.perf_counter()
+    result = c2m("label", tmp_path / "ws", "--executor", f"dask://127.0.0.1:{port}")
+    assert time.perf_counter() - started < 15
+    assert result.exit_code == 2
+    assert f"cannot reach a Dask scheduler at 127.0.0.1:{port}: Connection refused" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("spec", ["dask://nohostport", "dask://host:notaport", "dask://:8786", "dask://h:70000"])
+def test_malformed_dask_address_is_a_usage_error(spec):
+    from c2m_cli.executor import check_reachable
+
+    with pytest.raises(UsageError, match="dask://HOST:PORT"):
+        check_reachable(spec)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from c2m_cli import console
-from c2m_cli.errors import EXIT_STRICT_WARNINGS, UsageError
+from c2m_cli.errors import EXIT_STRICT_WARNINGS
 
 WorkspaceArg = Annotated[
     Path,
@@ -90,9 +90,11 @@ def _same_path(arg: str, workspace: Path) -> bool:
 
 
 def validate_executor(spec: str) -> str:
-    if spec == "local" or (spec.startswith("dask://") and ":" in spec[len("dask://") :]):
-        return spec
-    raise UsageError(f"--executor must be `local` or `dask://HOST:PORT`, got {spec!r}")
+    """``local``, or a ``dask://HOST:PORT`` that answers (exit 2 with one line otherwise)."""
+    from c2m_cli.executor import check_reachable
+
+    check_reachable(spec)
+    return spec
 
 
 def call_step(
