@@ -7,8 +7,8 @@ rejects are streamed into the step's staging area. rows_in = rows_written + rows
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,18 @@ import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.ingest.coerce import check_timezone
-from c2m_cli.ingest.columns import FILE, REASON, canonical_frame
-from c2m_cli.ingest.mapping import Mapping, TableMapping, load_mapping
+from c2m_cli.ingest.columns import COLUMN, FILE, RAW, REASON, canonical_frame
+from c2m_cli.ingest.mapping import Mapping, TableMapping, load_mapping, match_column
 from c2m_cli.ingest.presets import preset as load_preset
-from c2m_cli.ingest.readers import LINE, RawSource, is_database_uri, open_sources
+from c2m_cli.ingest.readers import (
+    LINE,
+    READ_RAW,
+    READ_REASON,
+    HeaderScore,
+    RawSource,
+    is_database_uri,
+    open_all,
+)
 from c2m_cli.ingest.rejects import (
     DUPLICATE_LINE,
     REJECT_SCHEMA,
@@ -43,19 +51,64 @@ def resolve_mapping(mapping: Path | None, preset: str | None) -> Mapping:
     return Mapping()
 
 
+def header_score(table: str, tmap: TableMapping) -> HeaderScore:
+    """The share of ``table``'s required columns a candidate header row names (readers use it
+    to find the header below title lines, and the sheet of a workbook that holds the table)."""
+    required = [spec.name for spec in specs(table) if spec.required]
+
+    def score(names: list[str]) -> float:
+        present = [name.strip() for name in names if name and name.strip()]
+        found = 0
+        for column in required:
+            rule = tmap.columns.get(column)
+            if rule is None:
+                found += tmap.auto and match_column(table, column, present) is not None
+            elif rule.source is not None:
+                found += rule.source in present
+            else:
+                found += all(n in present for n in rule.needs if n != LINE)
+        return found / len(required) if required else 0.0
+
+    return score
+
+
+def _with_read_rejects(raw: RawSource, tmap: TableMapping) -> TableMapping:
+    """The mapping with the reader's own reject columns carried through coercion."""
+    extras = {**tmap.extras, READ_REASON: READ_REASON, READ_RAW: READ_RAW}
+    return dataclasses.replace(tmap, extras=extras)
+
+
+def _read_rejects_first(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """A row the reader could not use is rejected for that reason (before any coercion problem)."""
+    unread = pl.col(READ_REASON).is_not_null()
+    return frame.with_columns(
+        pl.when(unread).then(pl.lit(None, dtype=pl.String)).otherwise(pl.col(COLUMN)).alias(COLUMN),
+        pl.when(unread).then(pl.col(READ_RAW)).otherwise(pl.col(RAW)).alias(RAW),
+        pl.when(unread).then(pl.col(READ_REASON)).otherwise(pl.col(REASON)).alias(REASON),
+    ).drop(READ_REASON, READ_RAW)
+
+
 def _sink_intermediate(
     raw: RawSource, table: str, tmap: TableMapping, timezone: str, index: int, target: Path
 ) -> int:
-    """Coerce one source into ``target``; re-read text exactly when records span lines."""
-    frame = canonical_frame(raw, table, tmap, timezone=timezone, file_index=index)
+    """Coerce one source into ``target``; re-read text exactly when records span lines or
+    the fast reader refuses the file (an unterminated quote)."""
+    carried = _with_read_rejects(raw, tmap)
+
+    def sink(frame: pl.LazyFrame | None) -> int:
+        coerced = canonical_frame(raw, table, carried, timezone=timezone, file_index=index, frame=frame)
+        _read_rejects_first(coerced).sink_parquet(target, compression="lz4", statistics=False)
+        return int(pl.scan_parquet(target).select(pl.len()).collect().item())
+
     try:
-        frame.sink_parquet(target, compression="lz4", statistics=False)
-        rows = int(pl.scan_parquet(target).select(pl.len()).collect().item())
-        if raw.expected_records is not None and rows != raw.expected_records and raw.exact:
-            exact = raw.exact()
-            frame = canonical_frame(raw, table, tmap, timezone=timezone, file_index=index, frame=exact)
-            frame.sink_parquet(target, compression="lz4", statistics=False)
-            rows = int(pl.scan_parquet(target).select(pl.len()).collect().item())
+        try:
+            rows = sink(None)
+        except pl.exceptions.ComputeError:
+            if raw.exact is None:
+                raise
+            rows = -1
+        if raw.exact is not None and rows != raw.expected_records:
+            rows = sink(raw.exact())
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidDataError(f"{raw.label}: cannot be read as {table} ({message})") from exc
@@ -183,16 +236,22 @@ def run_ingest(
         if not is_database_uri(src) and not any(ch in src for ch in "*?[") and not Path(src).exists():
             raise UsageError(f"--{name} {src}: no such file or directory")
     summary: dict[str, Any] = {"workspace": str(ws.root), "tables": {}, "data_timezone": data_zone}
-    workdir = Path(tempfile.mkdtemp(prefix=".ingest-", dir=ws.root))
+    workdir = ws.private_dir("ingest")  # held by this run; a killed run's is cleared by the next
     try:
         with ws.step("ingest", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+            if mapping is not None:  # an edited mapping is a changed input (verify, c2m run)
+                step.note_input_file(Path(mapping))
             for table in TABLE_NAMES:
                 if table not in sources:
                     step.remove_output(f"{table}.parquet")
                     step.remove_output(f"_rejects/{table}.parquet")
                     continue
                 tmap = chosen.table(table)
-                raws = open_sources(sources[table], table, tmap.read, workdir)
+                opened = open_all(
+                    sources[table], table, tmap.read, workdir, exclude=[ws.root], score=header_score(table, tmap)
+                )
+                raws = opened.sources
+                notes = opened.notes + [note for raw in raws for note in raw.notes]
                 for raw in raws:
                     if raw.path is not None:
                         step.note_input_file(raw.path)
@@ -221,14 +280,16 @@ def run_ingest(
                     "reject_reasons": reason_counts(rejects),
                     "files": len(accounting["files"]),
                 }
+                if notes:
+                    summary["tables"][table]["notes"] = notes
             choice = detect_market(requested_market, timezone=data_zone, texts=_market_texts(step, sources))
             if choice.assumed:
                 step.warn("market-assumed", f"market {choice.market}: {choice.evidence}")
             summary["market"] = choice.market
             summary["market_evidence"] = choice.evidence
             step.summary.update(summary)
-        ws.set_manifest_field("data_timezone", data_zone)
-        ws.set_manifest_field("market", choice.market)
+            step.set_manifest_field("data_timezone", data_zone)  # lands with the entry (one commit)
+            step.set_manifest_field("market", choice.market)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return summary

@@ -115,6 +115,6 @@ def generate_world(
             "super_users": super_users,
         }
         step.summary = summary
-    ws.set_manifest_field("data_timezone", DATA_TIMEZONE)
-    ws.set_manifest_field("market", "cn")
+        step.set_manifest_field("data_timezone", DATA_TIMEZONE)  # lands with the entry
+        step.set_manifest_field("market", "cn")
     return summary
