@@ -21,6 +21,7 @@ import polars as pl
 
 from c2m_cli.errors import UsageError
 from c2m_cli.ingest.coerce import SPECIAL_FORMATS, check_timezone
+from c2m_cli.ingest.readers import READ_KEYS, check_read_options
 from c2m_cli.ingest.schema import TABLES, specs
 
 VOCABULARIES: dict[str, dict[str, str]] = {
@@ -116,7 +117,6 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
     },
 }
 
-READ_KEYS = {"encoding", "delimiter", "header", "sheet", "names"}
 
 
 @dataclass(frozen=True)
@@ -222,9 +222,12 @@ def _table_mapping(path: Path, table: str, data: dict[str, Any]) -> TableMapping
                 result.values[column] = {str(k): str(v) for k, v in vocab.items()}
             continue
         if key == "read":
-            if not isinstance(value, dict) or set(value) - READ_KEYS:
-                raise _bad(path, f"[{table}.read] keys must be among {', '.join(sorted(READ_KEYS))}")
-            result.read = dict(value)
+            if not isinstance(value, dict):
+                raise _bad(path, f"[{table}.read] must be a table of read options ({', '.join(READ_KEYS)})")
+            try:  # keys and values checked by the readers (exit 2 naming the key)
+                result.read = check_read_options(value, f"[{table}.read]")
+            except UsageError as exc:
+                raise _bad(path, str(exc)) from None
             continue
         if key not in columns:
             raise _bad(path, f"{where}: {key} is not a column of {table} (columns: {', '.join(sorted(columns))})")
