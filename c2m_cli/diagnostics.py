@@ -23,12 +23,18 @@ WARNING_CODES: dict[str, str] = {
     # label
     "clv-few-customers": "BG/NBD / Gamma-Gamma were fitted on fewer customers than a stable fit needs.",
     "clv-degenerate-fit": "A CLV model's parameters are degenerate (at a bound or implausibly large); its values are unreliable.",
+    "label-date-only": "Order timestamps carry dates only (all at 00:00 local time): hour of day and daypart are unknown.",
+    "label-brand-not-brands": "The products' brand field names too few brands (e.g. only National / Private): brand loyalty is unknown.",
+    "label-no-festival-calendar": "The workspace's market has no shopping-festival calendar: festival and gift-season labels are unknown.",
     # segment
     "segment-unstable": "No k met the stability threshold; the segmentation shown is the best available, not a stable one.",
     "segment-weak-structure": "The chosen segmentation separates users weakly (low silhouette).",
     # forecast
     "horizon-exceeds-history": "The forecast horizon is longer than the history it was fitted on.",
     "short-history": "A series holds too little history for a reliable forecast (or for its season).",
+    # recommend
+    "recommend-moq-loses-money": "The factory's minimum order quantity loses money in expectation on the demand computed; the newsvendor quantity is recommended instead.",
+    "recommend-moq-above-demand": "The minimum order quantity exceeds the demand's P90 and no unit economics were given to judge it.",
 }
 
 
