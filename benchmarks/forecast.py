@@ -1,195 +1,196 @@
-"""Benchmark `c2m forecast` against statsforecast in the same run (a bench-only dependency).
+"""Benchmark c2m's forecast against statsforecast, side by side, one process per data set.
 
-Data sets:
-- Complete Journey (84.51°, 2017 grocery transactions; /work/shared/data/completejourney):
-  weekly demand of the top products by units, the last 13 complete weeks held out;
-- the demo world (c2m_cli.synth, two years, festivals): weekly demand per SKU, 13 weeks held out.
+Data sets (real, /work/shared/data; see its README):
+- ``walmart``: Walmart's 7 weekly store-department series (2010-02 – 2012-10), the last 52 weeks
+  held out (the Christmas run-up included);
+- ``seasonal``: every monthly series of ``seasonal/`` (souvenirs, canadian_gas, the 148
+  us_employment series), the last 12 months of each held out;
+- ``cj``: Complete Journey, weekly demand of the top products by units, the last 13 weeks held out.
 
-For each: wall time of c2m's whole forecast (series from order lines, every model, the rolling
-backtest, selection, intervals) single-process and with the 2-process pool, against
-statsforecast AutoETS fit + forecast on the prepared series with one core; accuracy on the
-held-out weeks (MASE with the in-sample naive scale, sMAPE, WAPE) of c2m's ``selected`` against
-AutoETS and seasonal naive (naive where a year of history is missing).
+c2m runs its library core (``compute_forecast``: series from order lines, every candidate, the
+rolling backtest, selection, intervals) on order lines made of the series — one line per period,
+dated on the period's date, as a weekly or monthly report exports them (``c2m ingest`` of such a
+file gives the same lines; the periodic input is recognised, no period is dropped as partial).
+The market: ``us`` for Walmart and Complete Journey (US retailers), ``none`` for the monthly sets.
+statsforecast fits AutoETS, AutoTheta and SeasonalNaive (season 52 weekly / 12 monthly; 1 for
+Complete Journey's single year) with ``n_jobs=1``.
 
-    .venv/bin/python benchmarks/forecast.py            # both data sets
-    .venv/bin/python benchmarks/forecast.py --top 500  # a quicker Complete Journey run
+Accuracy on the held-out periods: MASE per series, scaled by the in-sample seasonal naive error
+(lag 52 / 12; lag 1 for Complete Journey), the geometric mean over series of c2m's MASE over
+AutoETS's, and the share of series where c2m beats seasonal naive. Peak memory (max RSS) of each
+run's process is printed.
+
+    .venv/bin/python benchmarks/forecast.py                 # every data set, one process each
+    .venv/bin/python benchmarks/forecast.py --only seasonal # one
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import tempfile
+import resource
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any, cast
 
+import numpy as np
 import polars as pl
 
-from c2m_cli.forecast import engine
-from c2m_cli.forecast.series import build_series
-
-HOLDOUT = 13
-CJ = Path(os.environ.get("C2M_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "completejourney" / "transactions.parquet"
+DATA = Path(os.environ.get("C2M_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CJ = DATA / "completejourney" / "transactions.parquet"
 
 
-def cj_orders(top: int) -> pl.LazyFrame:
+def load(name: str, top: int) -> tuple[pl.DataFrame, str, int, int, str]:
+    """(series frame unique_id, ds, y), freq, season, holdout, market."""
+    if name == "walmart":
+        raw = pl.read_csv(DATA / "walmart" / "walmart_sales_weekly.csv", try_parse_dates=True)
+        frame = raw.select(pl.col("id").cast(pl.String).alias("unique_id"), pl.col("Date").alias("ds"), pl.col("Weekly_Sales").alias("y"))
+        return frame, "W", 52, 52, "us"
+    if name == "seasonal":
+        base = DATA / "seasonal"
+        parts = [
+            pl.read_csv(base / f"{n}.csv", try_parse_dates=True).select(pl.lit(n).alias("unique_id"), "ds", pl.col("value").alias("y"))
+            for n in ("souvenirs", "canadian_gas")
+        ]
+        emp = pl.read_csv(base / "us_employment.csv", try_parse_dates=True)
+        parts.append(emp.select(pl.col("series_id").alias("unique_id"), "ds", pl.col("value").alias("y")))
+        frame = pl.concat(parts).with_columns(pl.col("ds").cast(pl.Date), pl.col("y").cast(pl.Float64))
+        return frame, "M", 12, 12, "none"
     tx = pl.scan_parquet(CJ).filter(pl.col("quantity") > 0)
     best = (
         tx.group_by("product_id").agg(pl.col("quantity").sum().alias("units"))
         .sort(["units", "product_id"], descending=[True, False]).head(top).select("product_id")
     )
-    return tx.join(best, on="product_id").select(
+    lines = tx.join(best, on="product_id").select(
         pl.col("product_id").cast(pl.String).alias("sku"),
         pl.col("transaction_timestamp").dt.cast_time_unit("us").dt.replace_time_zone("UTC").alias("ts"),
         pl.col("quantity").cast(pl.Float64).alias("qty"),
     )
+    from c2m_cli.forecast.series import build_series
+
+    series = build_series(lines, None, levels=("sku",), freq="W", timezone="UTC").frame
+    return series.select("unique_id", "ds", "y"), "W", 1, 13, "us"
 
 
-def world_orders(users: int) -> tuple[pl.LazyFrame, str]:
-    from c2m_cli.synth import generate_world
-    from c2m_cli.workspace import Workspace
-
-    root = Path(tempfile.mkdtemp(prefix="c2m-bench-"))
-    ws = Workspace(root)
-    generate_world(ws, users=users, seed=0)
-    return pl.read_parquet(ws.table_path("orders")).lazy(), str(ws.manifest().get("data_timezone", "UTC"))
-
-
-def split(orders: pl.LazyFrame, timezone: str) -> tuple[pl.LazyFrame, pl.DataFrame, dt.date]:
-    """Training order lines (before the holdout) and the held-out weekly actuals per sku."""
-    full = build_series(orders, None, levels=("sku",), freq="W", timezone=timezone)
-    first_test = full.periods[-HOLDOUT]
-    last_day = full.periods[-1] + dt.timedelta(days=6)
-    cut = dt.datetime.combine(first_test, dt.time()).replace(tzinfo=dt.UTC)
-    local = pl.col("ts").dt.convert_time_zone(timezone).dt.replace_time_zone("UTC")
-    train = orders.filter(local < cut)
-    test = full.frame.filter(pl.col("ds") >= first_test).select("unique_id", "ds", "y")
-    # keep only complete weeks in the training data: drop lines after the last complete week
-    train = train.filter(local < dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()).replace(tzinfo=dt.UTC))
-    return train, test, first_test
+def as_orders(frame: pl.DataFrame) -> pl.LazyFrame:
+    """One order line per series and period, dated on the period's date (midnight UTC)."""
+    return frame.select(
+        pl.col("unique_id").alias("sku"),
+        pl.col("ds").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("ts"),
+        pl.col("y").alias("qty"),
+    ).lazy()
 
 
-def run_c2m(train: pl.LazyFrame, timezone: str, parallel: bool, global_model: bool = False) -> tuple[pl.DataFrame, float]:
-    engine.PARALLEL_CELLS = 0 if parallel else 10**15
+def split(frame: pl.DataFrame, holdout: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ranked = frame.sort("unique_id", "ds").with_columns(pl.col("ds").rank("ordinal", descending=True).over("unique_id").alias("back"))
+    return ranked.filter(pl.col("back") > holdout).drop("back"), ranked.filter(pl.col("back") <= holdout).drop("back")
+
+
+def run_c2m(train: pl.DataFrame, freq: str, holdout: int, market: str) -> tuple[pl.DataFrame, float]:
+    """c2m's selected forecast, the series grouped by their last training date (one grid each)."""
+    from c2m_cli.forecast.engine import compute_forecast
+
+    out = []
     started = time.perf_counter()
-    result = engine.compute_forecast(
-        train, None, horizon=HOLDOUT, freq="W", levels=("sku",), timezone=timezone, global_model=global_model
-    )
-    elapsed = time.perf_counter() - started
-    fc = result.forecast.filter(pl.col("level") == "sku").select("unique_id", "ds", "model", "y_hat")
-    return fc, elapsed
+    ends = train.group_by("unique_id").agg(pl.col("ds").max().alias("end"))
+    for (end,), ids in ends.group_by("end", maintain_order=True):
+        part = train.join(ids.select("unique_id"), on="unique_id")
+        result = compute_forecast(as_orders(part), None, horizon=holdout, freq=freq, levels=("sku",), timezone="UTC", market=market)
+        fc = result.forecast.filter((pl.col("level") == "sku") & (pl.col("model") == "selected"))
+        # c2m labels a period by its first day; the test frame by the data's own date
+        fc = fc.with_columns(pl.col("ds").rank("ordinal").over("unique_id").alias("step"))
+        out.append(fc.select("unique_id", "step", pl.col("y_hat")).with_columns(pl.lit("c2m").alias("model")))
+        del end
+    return pl.concat(out), time.perf_counter() - started
 
 
-def run_statsforecast(train_series: pl.DataFrame, season: int) -> tuple[pl.DataFrame, float, float]:
-    import pandas as pd
+def run_statsforecast(train: pl.DataFrame, freq: str, season: int, holdout: int) -> tuple[pl.DataFrame, dict[str, float]]:
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, Naive, SeasonalNaive
+    from statsforecast.models import AutoETS, AutoTheta, Naive, SeasonalNaive
 
-    df = train_series.select("unique_id", pl.col("ds").cast(pl.Datetime("ns")), "y").to_pandas()
+    df = train.select("unique_id", pl.col("ds").cast(pl.Datetime("ns")), "y").to_pandas()
+    pd_freq = "MS" if freq == "M" else "W"
+    # statsforecast needs a regular grid per series: weekly dates keep their weekday
+    if freq == "W":
+        df["ds"] = df["ds"] - df["ds"].dt.weekday * np.timedelta64(1, "D")
+        pd_freq = "W-MON"
     warm = df[df["unique_id"] == df["unique_id"].iloc[0]]
-    StatsForecast(models=[AutoETS(season_length=1)], freq="W-MON", n_jobs=1).forecast(df=warm, h=2)  # JIT
+    StatsForecast(models=[AutoETS(season_length=1)], freq=pd_freq, n_jobs=1).forecast(df=warm, h=2)  # JIT
+    times: dict[str, float] = {}
+    frames = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        started = time.perf_counter()
-        ets = StatsForecast(models=[AutoETS(season_length=season)], freq="W-MON", n_jobs=1, fallback_model=Naive()).forecast(df=df, h=HOLDOUT)
-        ets_time = time.perf_counter() - started
-        started = time.perf_counter()
-        StatsForecast(models=[AutoETS(season_length=season)], freq="W-MON", n_jobs=2, fallback_model=Naive()).forecast(df=df, h=HOLDOUT)
-        ets_time_2 = time.perf_counter() - started
-        base = StatsForecast(models=[Naive(), SeasonalNaive(season_length=52)], freq="W-MON", n_jobs=1).forecast(df=df, h=HOLDOUT)
-    out = pd.concat(
-        [
-            ets.rename(columns={"AutoETS": "y_hat"}).assign(model="AutoETS")[["unique_id", "ds", "model", "y_hat"]],
-            base.rename(columns={"Naive": "y_hat"}).assign(model="Naive")[["unique_id", "ds", "model", "y_hat"]],
-            base.rename(columns={"SeasonalNaive": "y_hat"}).assign(model="SeasonalNaive")[["unique_id", "ds", "model", "y_hat"]],
-        ]
-    )
-    frame = pl.from_pandas(out.reset_index(drop=True)).with_columns(pl.col("ds").cast(pl.Date), pl.col("unique_id").cast(pl.String))
-    return frame, ets_time, ets_time_2
+        for name, model in (
+            ("AutoETS", AutoETS(season_length=season)),
+            ("AutoTheta", AutoTheta(season_length=season)),
+            ("SeasonalNaive", SeasonalNaive(season_length=season)),
+        ):
+            started = time.perf_counter()
+            fc: Any = StatsForecast(models=[model], freq=pd_freq, n_jobs=1, fallback_model=Naive()).forecast(df=df, h=holdout)
+            times[name] = time.perf_counter() - started
+            f = pl.from_pandas(fc.reset_index()).select(pl.col("unique_id").cast(pl.String), "ds", pl.col(name).alias("y_hat"))
+            f = f.with_columns(pl.col("ds").rank("ordinal").over("unique_id").alias("step"), pl.lit(name).alias("model"))
+            frames.append(f.select("unique_id", "step", "y_hat", "model"))
+    return pl.concat(frames), times
 
 
-def accuracy(forecasts: pl.DataFrame, test: pl.DataFrame, train_series: pl.DataFrame) -> pl.DataFrame:
+def score(forecasts: pl.DataFrame, test: pl.DataFrame, train: pl.DataFrame, season: int) -> pl.DataFrame:
+    """MASE per series and model (a series a model did not forecast: a forecast of zero)."""
     scale = (
-        train_series.sort("unique_id", "ds")
-        .group_by("unique_id")
-        .agg(pl.col("y").diff().abs().mean().alias("scale"), pl.col("y").abs().mean().alias("level"))
-        .with_columns(
-            pl.when(pl.col("scale") > 0).then("scale").when(pl.col("level") > 0).then("level").otherwise(1.0).alias("scale")
-        )
+        train.sort("unique_id", "ds").group_by("unique_id", maintain_order=True)
+        .agg((pl.col("y") - pl.col("y").shift(season)).abs().mean().alias("scale"), pl.col("y").abs().mean().alias("level"))
+        .with_columns(pl.when(pl.col("scale") > 0).then("scale").when(pl.col("level") > 0).then("level").otherwise(1.0).alias("scale"))
     )
-    # every series of the holdout × week × model: a series a model did not forecast (c2m drops
-    # retired products from the future) counts as a forecast of zero
-    grid = (
-        train_series.select("unique_id").unique()
-        .join(test.select("ds").unique(), how="cross")
-        .join(forecasts.select("model").unique(), how="cross")
+    truth = test.sort("unique_id", "ds").with_columns(pl.col("ds").rank("ordinal").over("unique_id").alias("step"))
+    grid = truth.select("unique_id", "step", "y").join(forecasts.select("model").unique(), how="cross")
+    joined = grid.join(forecasts, on=["unique_id", "step", "model"], how="left").with_columns(pl.col("y_hat").fill_null(0.0).clip(0.0))
+    return (
+        joined.join(scale, on="unique_id")
+        .group_by("model", "unique_id")
+        .agg(((pl.col("y") - pl.col("y_hat")).abs().mean() / pl.col("scale").first()).alias("MASE"))
+        .sort("model", "unique_id")
     )
-    joined = (
-        grid.join(forecasts, on=["unique_id", "ds", "model"], how="left")
-        .join(test, on=["unique_id", "ds"], how="left")
-        .with_columns(pl.col("y").fill_null(0.0), pl.col("y_hat").fill_null(0.0).clip(0.0))
-        .join(scale, on="unique_id")
-    )
-    per_series = joined.group_by("model", "unique_id").agg(
-        ((pl.col("y") - pl.col("y_hat")).abs().mean() / pl.col("scale").first()).alias("MASE"),
-        pl.when((pl.col("y").abs() + pl.col("y_hat").abs()) > 0)
-        .then(200 * (pl.col("y") - pl.col("y_hat")).abs() / (pl.col("y").abs() + pl.col("y_hat").abs()))
-        .otherwise(0.0).mean().alias("sMAPE"),
-        (pl.col("y") - pl.col("y_hat")).abs().sum().alias("ae"),
-        pl.col("y").abs().sum().alias("ay"),
-    )
-    return per_series.group_by("model").agg(
-        pl.col("MASE").mean(), pl.col("sMAPE").mean(), (pl.col("ae").sum() / pl.col("ay").sum()).alias("WAPE"), pl.len().alias("series")
-    ).sort("MASE")
 
 
-def bench(name: str, orders: pl.LazyFrame, timezone: str, season: int) -> dict[str, float]:
-    train, test, first_test = split(orders, timezone)
-    train = pl.LazyFrame(train.collect())
-    train_series = build_series(train, None, levels=("sku",), freq="W", timezone=timezone).frame
-    fc1, t1 = run_c2m(train, timezone, parallel=False)
-    fc2, t2 = run_c2m(train, timezone, parallel=True)
-    assert fc1.equals(fc2), "pool and serial differ"
-    fcg, tg = run_c2m(train, timezone, parallel=True, global_model=True)
-    fcg = fcg.filter(pl.col("model").is_in(["selected", "global_hgb"])).with_columns(
-        pl.when(pl.col("model") == "selected").then(pl.lit("selected+global")).otherwise(pl.col("model")).alias("model")
-    )
-    sf, ets_time, ets_time_2 = run_statsforecast(train_series, season)
-    acc = accuracy(pl.concat([fc1, fcg, sf]), test, train_series)
-    keep = ["selected", "selected+global", "global_hgb", "ensemble", "damped", "ses", "theta", "sba", "seasonal_naive", "AutoETS", "SeasonalNaive", "Naive"]
-    acc = acc.filter(pl.col("model").is_in(keep) & pl.col("MASE").is_not_nan())
-    n = train_series["unique_id"].n_unique()
-    print(f"\n== {name}: {n} weekly series, {train_series['ds'].n_unique()} training weeks, holdout {HOLDOUT} weeks from {first_test}")
-    print(f"wall time  c2m 1 process {t1:6.2f} s | c2m 2 processes {t2:6.2f} s | AutoETS(season={season}) 1 core {ets_time:6.2f} s, 2 cores {ets_time_2:6.2f} s")
-    print(f"           c2m with --global-model, 2 processes {tg:6.2f} s ({tg / ets_time:.2f}× AutoETS single)")
-    print(f"ratio      c2m/AutoETS single: {t1 / ets_time:.2f}×   c2m 2 proc / AutoETS single: {t2 / ets_time:.2f}×")
-    with pl.Config(tbl_rows=20, float_precision=4):
-        print(acc)
-    m = dict(zip(acc["model"].to_list(), acc["MASE"].to_list(), strict=True))
-    snaive = m.get("SeasonalNaive") if season > 1 else m.get("Naive")
-    print(
-        f"MASE       selected {m['selected']:.4f} vs AutoETS {m['AutoETS']:.4f} (ratio {m['selected'] / m['AutoETS']:.3f}); "
-        f"vs {'seasonal naive' if season > 1 else 'naive'} {snaive:.4f} (ratio {m['selected'] / snaive:.3f})"
-    )
-    return {"t1": t1, "t2": t2, "ets": ets_time}
+def bench(name: str, top: int) -> None:
+    frame, freq, season, holdout, market = load(name, top)
+    train, test = split(frame, holdout)
+    c2m, c2m_time = run_c2m(train, freq, holdout, market)
+    sf, times = run_statsforecast(train, freq, season, holdout)
+    mase = score(pl.concat([c2m, sf]), test, train, season)
+    wide = mase.pivot(on="model", index="unique_id", values="MASE")
+    n = wide.height
+    ratio = float(wide.select((pl.col("c2m") / pl.col("AutoETS")).log().mean().exp()).item())
+    ratio_theta = float(wide.select((pl.col("c2m") / pl.col("AutoTheta")).log().mean().exp()).item())
+    beats = float(wide.select((pl.col("c2m") < pl.col("SeasonalNaive")).mean()).item())
+    means = {m: float(cast(float, wide[m].mean())) for m in ("c2m", "AutoETS", "AutoTheta", "SeasonalNaive")}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n== {name}: {n} series ({freq}), holdout {holdout}, MASE scale lag {season}, market {market}")
+    print(f"wall time   c2m {c2m_time:7.2f} s | " + " | ".join(f"{k} {v:7.2f} s" for k, v in times.items()) + f" | c2m/AutoETS {c2m_time / times['AutoETS']:.2f}×")
+    print("mean MASE   " + " | ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    print(f"geo-mean MASE ratio c2m/AutoETS {ratio:.3f} | c2m/AutoTheta {ratio_theta:.3f} | c2m better than seasonal naive on {beats:.1%} of series")
+    print(f"peak memory (max RSS of this process) {peak:.0f} MiB")
+    if os.environ.get("C2M_BENCH_DETAIL"):
+        with pl.Config(tbl_rows=200):
+            print(wide.sort("unique_id"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["walmart", "seasonal", "cj"], default=None)
     parser.add_argument("--top", type=int, default=2000, help="Complete Journey products (by units)")
-    parser.add_argument("--users", type=int, default=20000, help="demo world users")
-    parser.add_argument("--only", choices=["cj", "world"], default=None)
     args = parser.parse_args()
-    if args.only in (None, "cj"):
-        if CJ.is_file():
-            bench(f"Complete Journey top {args.top}", cj_orders(args.top), "UTC", 1)
-        else:
+    if args.only:
+        bench(args.only, args.top)
+        return
+    for name in ("walmart", "seasonal", "cj"):
+        if name == "cj" and not CJ.is_file():
             print(f"Complete Journey not found at {CJ}: skipped")
-    if args.only in (None, "world"):
-        orders, tz = world_orders(args.users)
-        bench(f"demo world ({args.users} users)", orders, tz, 52)
+            continue
+        subprocess.run([sys.executable, __file__, "--only", name, "--top", str(args.top)], check=True)
 
 
 if __name__ == "__main__":

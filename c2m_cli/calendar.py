@@ -202,5 +202,13 @@ def official_days(first_year: int, last_year: int, *, market: str) -> pl.DataFra
         for match in _SUBSTITUTED.finditer(name):
             month, dom, year = (int(g) for g in match.groups())
             rows.append((dt.date(year, month, dom), "makeup_workday"))
+    # a weekend inside a run of days off (国庆's and 春节's golden weeks) is a day off too,
+    # though the package lists only the working days the holiday replaces
+    off = sorted({d for d, k in rows if k == "holiday"})
+    makeup = {d for d, k in rows if k == "makeup_workday"}
+    for a, b in zip(off, off[1:], strict=False):
+        inner = [a + dt.timedelta(days=i) for i in range(1, (b - a).days)]
+        if 0 < len(inner) <= 2 and all(d.weekday() >= 5 and d not in makeup for d in inner):
+            rows.extend((d, "holiday") for d in inner)
     frame = pl.DataFrame(rows, schema={"date": pl.Date, "kind": pl.String}, orient="row")
     return frame.unique(["date", "kind"]).sort("date", "kind")

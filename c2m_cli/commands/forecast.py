@@ -21,8 +21,9 @@ from c2m_cli.commands._common import (
 
 NAME = "forecast"
 HELP = (
-    "Forecast demand per level (total, category, SKU, region, channel) with Chinese festivals, "
-    "intermittent-demand models, rolling-origin backtests, conformal P5–P95 and coherent levels."
+    "Forecast demand per level (total, category, SKU, region, channel) with the workspace market's "
+    "festivals and holidays, yearly seasonality (weekly or monthly data), intermittent-demand models, "
+    "rolling-origin backtests, conformal P5–P95 and coherent levels."
 )
 EPILOG = "Example: c2m forecast ./ws --horizon 8 --freq W --levels total,category_l1,sku"
 
@@ -30,7 +31,12 @@ EPILOG = "Example: c2m forecast ./ws --horizon 8 --freq W --levels total,categor
 def command(
     workspace: WorkspaceArg,
     horizon: Annotated[
-        int, typer.Option("--horizon", help="Periods of --freq to forecast.", show_default=True)
+        int,
+        typer.Option(
+            "--horizon",
+            help="Periods of --freq to forecast (at most 2× the history, and three years).",
+            show_default=True,
+        ),
     ] = 8,
     freq: Annotated[
         str,

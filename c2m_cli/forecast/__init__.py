@@ -1,4 +1,4 @@
-"""Demand forecasts per level, with Chinese festivals, intermittent demand and backtests.
+"""Demand forecasts per level, with the market's calendar, seasonality, intermittent demand and backtests.
 
 Writes ``forecast.parquet`` (every candidate model plus ``selected``, with quantiles),
 ``backtest.parquet`` and ``forecast_metrics.parquet`` (DESIGN.md pins their columns), and
@@ -28,12 +28,15 @@ def run_forecast(
     via: str | None = None,
 ) -> dict[str, Any]:
     """Forecast ``horizon`` periods of ``freq`` for each level; returns a JSON-able summary."""
-    from c2m_cli.forecast.engine import RECONCILE, compute_forecast
+    from c2m_cli.forecast.engine import MAX_HORIZON, RECONCILE, compute_forecast
     from c2m_cli.forecast.series import check_freq, parse_levels
+    from c2m_cli.market import workspace_market
 
     if horizon < 1:
         raise UsageError(f"--horizon must be at least 1, got {horizon}")
     check_freq(freq)
+    if horizon > MAX_HORIZON[freq]:
+        raise UsageError(f"--horizon {horizon} is beyond three years of {freq} periods (at most {MAX_HORIZON[freq]})")
     level_tuple = parse_levels(levels)
     if reconcile not in RECONCILE:
         raise UsageError(f"--reconcile must be one of {', '.join(RECONCILE)}, got {reconcile!r}")
@@ -49,7 +52,9 @@ def run_forecast(
     with ws.step("forecast", parameters=parameters, seed=seed, argv=argv, via=via) as step:
         orders = step.scan("orders")
         products = step.read_optional("products")
-        timezone = str(ws.manifest().get("data_timezone") or "UTC")
+        manifest = ws.manifest()
+        timezone = str(manifest.get("data_timezone") or "UTC")
+        market = workspace_market(manifest)
         result = compute_forecast(
             orders,
             products,
@@ -57,12 +62,14 @@ def run_forecast(
             freq=freq,
             levels=level_tuple,
             timezone=timezone,
+            market=market,
             net_returns=net_returns,
             reconcile=reconcile,
             global_model=global_model,
             seed=seed,
             executor=executor,
         )
+        step.warnings.extend(result.warnings)
         rows = {
             "forecast": step.write_table("forecast", result.forecast),
             "backtest": step.write_table("backtest", result.backtest),

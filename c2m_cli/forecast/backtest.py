@@ -8,7 +8,12 @@ N_WINDOWS = 12
 MIN_TRAIN = {"D": 28, "W": 8, "M": 6}
 
 
-def make_cutoffs(n_periods: int, horizon: int, freq: str, windows: int = N_WINDOWS) -> list[int]:
+LATE_WINDOWS = 6
+
+
+def make_cutoffs(
+    n_periods: int, horizon: int, freq: str, windows: int = N_WINDOWS, late_from: list[int] | None = None
+) -> list[int]:
     """Training lengths of the backtest windows, oldest first (empty when history is too short).
 
     ``windows`` rolling origins (12 by default: more residuals for the intervals of the few
@@ -16,7 +21,25 @@ def make_cutoffs(n_periods: int, horizon: int, freq: str, windows: int = N_WINDO
     the end (the last window is a full horizon; later windows would be truncated). When history
     is too short they are spaced more closely, never with fewer than ``MIN_TRAIN`` periods of
     training.
+
+    ``late_from``: training lengths a candidate needs (e.g. two seasons for a seasonal model,
+    in order of preference); when the full-horizon windows all end before the first of them
+    that the history can still reach, ``LATE_WINDOWS`` more origins are spread from it to the
+    end of the history (their windows are truncated at the end), so that the candidate is judged.
     """
+    cutoffs = _regular_cutoffs(n_periods, horizon, freq, windows)
+    last = max(cutoffs) if cutoffs else -1
+    for need in late_from or []:
+        if last >= need:
+            break
+        if need <= n_periods - 2:
+            step = max(1, (n_periods - 1 - need) // (LATE_WINDOWS - 1))
+            late = range(need, n_periods, step)
+            return sorted({*cutoffs, *late})
+    return cutoffs
+
+
+def _regular_cutoffs(n_periods: int, horizon: int, freq: str, windows: int) -> list[int]:
     min_train = MIN_TRAIN[freq]
     last = n_periods - horizon
     if last < min_train:
@@ -29,8 +52,10 @@ def make_cutoffs(n_periods: int, horizon: int, freq: str, windows: int = N_WINDO
     return sorted({c for c in cutoffs if c >= min_train})
 
 
-def series_scale(y: np.ndarray, n_train: int) -> np.ndarray:
-    """MASE denominator: mean absolute one-period change over the first ``n_train`` periods
+def series_scale(y: np.ndarray, n_train: int, season: int = 1) -> np.ndarray:
+    """MASE denominator: mean absolute change over the first ``n_train`` periods — a season
+    apart (the in-sample seasonal naive error) for a series with two seasons there, else one
+    period apart
     (the engine passes the history before the last cutoff: a scale no evaluated target enters
     for the last window, and steadier than the first window's for products launched late).
 
@@ -41,6 +66,13 @@ def series_scale(y: np.ndarray, n_train: int) -> np.ndarray:
     ok = ~np.isnan(diffs)
     n = ok.sum(axis=1)
     scale = np.where(n > 0, np.where(ok, diffs, 0.0).sum(axis=1) / np.maximum(n, 1), 0.0)
+    if season > 1 and hist.shape[1] > season:
+        sdiff = np.abs(hist[:, season:] - hist[:, :-season])
+        s_ok = ~np.isnan(sdiff)
+        s_n = s_ok.sum(axis=1)
+        seasonal = np.where(s_n > 0, np.where(s_ok, sdiff, 0.0).sum(axis=1) / np.maximum(s_n, 1), 0.0)
+        long = (~np.isnan(hist)).sum(axis=1) >= 2 * season
+        scale = np.where(long & (seasonal > 0), seasonal, scale)
     ok_y = ~np.isnan(hist)
     level = np.where(ok_y, np.abs(hist), 0.0).sum(axis=1) / np.maximum(ok_y.sum(axis=1), 1)
     scale = np.where(scale > 0, scale, level)
@@ -76,34 +108,62 @@ def independent_windows(cutoffs: list[int], horizon: int) -> np.ndarray:
     return far
 
 
+MIN_EVALUATED = 2
+
+
 def rank_models(
-    errors: dict[str, np.ndarray], names: list[str], usable: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    errors: dict[str, np.ndarray],
+    names: list[str],
+    usable: np.ndarray | None = None,
+    available: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Models ranked by mean backtest error per series, over all windows and per held-out window.
 
-    Returns (final ranking (series, models), held-out ranking (series, windows, models), and
-    whether a series has any scored window (series,)); rankings are indices into ``names``,
-    best first, ties to the earlier name. The held-out ranking of a window ignores that window
-    and the windows overlapping it (``usable[w]`` says which windows judge window w).
+    A model is a candidate for a series when it has a final forecast (``available`` (series,
+    models)) and a backtest forecast in at least ``MIN_EVALUATED`` windows (a seasonal model
+    exists only from two seasons of history on). The candidates of a series are compared on
+    the same windows: those where all of them have a forecast (when there is none, each on its
+    own windows).
+
+    Returns (final ranking (series, models), held-out ranking (series, windows, models),
+    whether a series has any scored window (series,), the number of ranked candidates per
+    series and per series and held-out window); rankings are indices into ``names``, best
+    first, ties to the earlier name, non-candidates last. The held-out ranking of a window
+    ignores that window and the windows overlapping it (``usable[w]`` says which windows judge
+    window w) and ranks only the models that forecast window w.
     """
     stack = np.stack([errors[n] for n in names], axis=-1)  # (series, windows, models)
-    scored = ~np.isnan(stack)
+    truth = ~np.isnan(stack).all(axis=2)  # (series, windows): a target to score
+    has_fc = np.isfinite(stack)
+    cand = has_fc.sum(axis=1) >= min(MIN_EVALUATED, stack.shape[1])
+    if available is not None:
+        cand &= available
+    # windows where every candidate of the series has a forecast
+    common = truth & (has_fc | ~cand[:, None, :]).all(axis=2)
+    no_common = ~common.any(axis=1)
+    base = np.where(no_common[:, None, None], has_fc, has_fc & common[:, :, None])
 
-    def order(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        total = np.where(scored[:, mask], stack[:, mask], 0.0).sum(axis=1)
-        count = scored[:, mask].sum(axis=1)
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.inf)
-        return np.argsort(mean, axis=1, kind="stable"), np.asarray(np.isfinite(mean).any(axis=1))
+    def order(mask: np.ndarray, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = base & mask[None, :, None]
+        total = np.where(m, stack, 0.0).sum(axis=1)
+        count = m.sum(axis=1)
+        ok = cand if extra is None else cand & extra
+        mean = np.where((count > 0) & ok, total / np.maximum(count, 1), np.inf)
+        finite = np.isfinite(mean)
+        return np.argsort(mean, axis=1, kind="stable"), np.asarray(finite.any(axis=1)), finite.sum(axis=1)
 
     windows = stack.shape[1]
-    final, has = order(np.ones(windows, dtype=bool))
+    final, has, n_ok = order(np.ones(windows, dtype=bool))
     held = np.empty((stack.shape[0], windows, len(names)), dtype=int)
+    held_ok = np.empty((stack.shape[0], windows), dtype=int)
     for w in range(windows):
         if usable is None:
             others = np.ones(windows, dtype=bool)
             others[w] = windows == 1
         else:
             others = usable[w]
-        rank, ok = order(others)
+        at_w = has_fc[:, w] | ~truth[:, w, None]
+        rank, ok, n_w = order(others, at_w)
         held[:, w] = np.where(ok[:, None], rank, final)
-    return final, held, has
+        held_ok[:, w] = np.where(ok, n_w, n_ok)
+    return final, held, has, n_ok, held_ok

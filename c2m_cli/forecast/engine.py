@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from c2m_cli.errors import InvalidDataError
+from c2m_cli.diagnostics import WarningLog
+from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.forecast.backtest import (
     independent_windows,
     make_cutoffs,
@@ -39,6 +40,7 @@ from c2m_cli.forecast.reconcile import (
     shrunk_covariance,
     summing_matrix,
 )
+from c2m_cli.forecast.seasonal import MIN_SEASONS, YEAR
 from c2m_cli.forecast.series import (
     ORDER_LEVELS,
     PRODUCT_LEVELS,
@@ -57,8 +59,10 @@ RECONCILE = ("bottom_up", "mint_shrink")
 GLOBAL_MODEL = "global_hgb"
 # MinT holds a dense (series × series) covariance: beyond this many series, bottom-up is used.
 MINT_MAX_NODES = 6000
-# Holt-Winters costs a statsmodels fit per series and origin: only for levels up to this size.
-HW_MAX_SERIES = 50
+# --horizon beyond this many times the history, or beyond three years, is a usage error
+MAX_HORIZON_RATIO = 2
+MAX_HORIZON = {"D": 1096, "W": 157, "M": 36}
+HORIZON_FLOOR = {"D": 28, "W": 13, "M": 3}  # always allowed, however short the history
 # ``selected`` averages the TOP_K models of lowest backtest error (1: the single best model).
 TOP_K = 3
 
@@ -76,6 +80,8 @@ class LevelResult:
     held_rank: np.ndarray  # (series, windows, models) best first, judged without the window
     scored: np.ndarray  # (series,) bool: has a backtest score
     seen: np.ndarray  # observations per series
+    n_ok: np.ndarray  # (series,) candidate models ranked (finite backtest error)
+    held_ok: np.ndarray  # (series, windows) candidates ranked for each held-out window
     method: list[str] = field(default_factory=list)
 
 
@@ -85,6 +91,7 @@ class ForecastResult:
     backtest: pl.DataFrame
     metrics: pl.DataFrame
     summary: dict[str, Any]
+    warnings: WarningLog = field(default_factory=WarningLog)
 
 
 def _matrix(frame: pl.DataFrame, level: str, periods: list[dt.date]) -> tuple[list[str], np.ndarray]:
@@ -117,9 +124,9 @@ def _run_tasks(tasks: list[BatchTask | GlobalTask], executor: str, cells: int) -
         ex.close()
 
 
-def _split(y: np.ndarray, m_bt: np.ndarray, m_fc: np.ndarray, cutoffs: list[int], h: int, season: int, hw: bool) -> list[BatchTask]:
+def _split(y: np.ndarray, m_bt: np.ndarray, m_fc: np.ndarray, cutoffs: list[int], h: int, season: int, freq: str) -> list[BatchTask]:
     return [
-        BatchTask(y[i : i + BATCH_ROWS], m_bt[i : i + BATCH_ROWS], m_fc[i : i + BATCH_ROWS], cutoffs, h, season, hw)
+        BatchTask(y[i : i + BATCH_ROWS], m_bt[i : i + BATCH_ROWS], m_fc[i : i + BATCH_ROWS], cutoffs, h, season, freq)
         for i in range(0, y.shape[0], BATCH_ROWS)
     ]
 
@@ -132,6 +139,7 @@ def compute_forecast(
     freq: str = "W",
     levels: tuple[str, ...] = ("total", "category_l1", "sku"),
     timezone: str = "UTC",
+    market: str,
     net_returns: bool = False,
     reconcile: str = "bottom_up",
     global_model: bool = False,
@@ -142,19 +150,26 @@ def compute_forecast(
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
     periods = series.periods
     n_periods = len(periods)
+    log = WarningLog()
     if series.frame.filter(pl.col("level") == "total").height == 0:
         raise InvalidDataError(
             "orders.parquet: the paid quantities are zero in every period (after netting returns): nothing to forecast"
         )
+    check_horizon(horizon, freq, n_periods)
+    if horizon > n_periods:
+        log.warn(
+            "horizon-exceeds-history",
+            f"--horizon {horizon} {freq} is longer than the {n_periods} periods of history it is fitted on",
+        )
     future = next_periods(periods[-1], freq, horizon)
     season = SEASON_LENGTH[freq]
-    cutoffs = make_cutoffs(n_periods, horizon, freq)
-    exposure, effect_names = festival_exposure(periods + future, freq)
+    # seasonal candidates need MIN_SEASONS seasons (seasonal naive one) before a cutoff: when the
+    # full-horizon windows end too early for them, later (truncated) windows judge them too
+    late = [k * season for k in (MIN_SEASONS, 1)] if freq in YEAR else []
+    cutoffs = make_cutoffs(n_periods, horizon, freq, late_from=late)
+    exposure, effect_names = festival_exposure(periods + future, freq, market)
     calendar = calendar_features(periods + future, freq, exposure)
     n_train_bt = cutoffs[0] if cutoffs else n_periods
-    # Holt-Winters (statsmodels, one fit per series and origin) where two full yearly seasons
-    # precede the first cutoff; daily data get their weekly cycle from the weekday effects
-    hw = freq != "D" and bool(cutoffs) and cutoffs[0] >= 2 * season + 2
     usable = independent_windows(cutoffs, horizon) if cutoffs else np.zeros((0, 0), dtype=bool)
 
     results: dict[str, LevelResult] = {}
@@ -190,7 +205,16 @@ def compute_forecast(
             for phase in ("backtest", "final"):
                 tasks.append(GlobalTask(y_pos, calendar, cutoffs, horizon, season, seed, phase))
                 owners.append((level, f"global_{phase}"))
-        for task in _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, hw and len(ids) <= HW_MAX_SERIES):
+        if freq in YEAR and level in levels:
+            seen_l = (~np.isnan(y_pos)).sum(axis=1)
+            n_short = int((seen_l < MIN_SEASONS * season).sum())
+            if n_short:
+                log.warn(
+                    "short-history",
+                    f"level {level}: {n_short} of {len(ids)} series hold fewer than {MIN_SEASONS} seasons "
+                    f"({MIN_SEASONS * season} periods of {freq}): no yearly seasonality is estimated for them",
+                )
+        for task in _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, freq):
             tasks.append(task)
             owners.append((level, "batch"))
     cells = sum(y.size for _, y in prepared.values())
@@ -198,7 +222,7 @@ def compute_forecast(
 
     for level, (ids, y_pos) in prepared.items():
         outs = [o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind == "batch"]
-        names = [m for m in (*MODELS, "holt_winters") if m in outs[0]["final"]]
+        names = [m for m in MODELS if m in outs[0]["final"]]
         backtest = {m: np.concatenate([o["backtest"][m] for o in outs]) for m in names} if cutoffs else {}
         final = {m: np.concatenate([o["final"][m] for o in outs]) for m in names}
         fitted = {kind: o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind != "batch"}
@@ -206,17 +230,20 @@ def compute_forecast(
             backtest[GLOBAL_MODEL] = fitted["global_backtest"]
             final[GLOBAL_MODEL] = fitted["global_final"]
             names.append(GLOBAL_MODEL)
-        scale = series_scale(y_pos, cutoffs[-1] if cutoffs else n_periods)
+        scale = series_scale(y_pos, cutoffs[-1] if cutoffs else n_periods, season if freq in YEAR else 1)
         seen = (~np.isnan(y_pos)).sum(axis=1)
+        available = np.stack([np.isfinite(final[m]).all(axis=1) for m in names], axis=1)
         if cutoffs:
             actual = _actuals(y_pos, cutoffs, horizon)
             errors = window_errors(actual, backtest)
-            rank, held, scored = rank_models(errors, names, usable)
+            rank, held, scored, n_ok, held_ok = rank_models(errors, names, usable, available)
         else:
             rank = np.zeros((len(ids), len(names)), dtype=int)
             held = np.zeros((len(ids), 0, len(names)), dtype=int)
             scored = np.zeros(len(ids), dtype=bool)
-        results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, rank, held, scored, seen)
+            n_ok = np.zeros(len(ids), dtype=int)
+            held_ok = np.zeros((len(ids), 0), dtype=int)
+        results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, rank, held, scored, seen, n_ok, held_ok)
 
     # selected = the mean of the TOP_K models with the lowest backtest error (fallback: ensemble)
     sel_final: dict[str, np.ndarray] = {}
@@ -225,16 +252,19 @@ def compute_forecast(
         idx = {m: i for i, m in enumerate(res.names)}
         k = min(TOP_K, len(res.names))
         top = np.where(res.scored[:, None], res.rank[:, :k], idx["ensemble"])  # (series, k)
+        # only the ranked candidates of a series (fewer than k when few have a backtest score)
+        use = (np.arange(k)[None, :] < np.maximum(res.n_ok, 1)[:, None]) | ~res.scored[:, None]
         stack = np.stack([res.final[m] for m in res.names], axis=1)  # (series, models, h)
         rows = np.arange(len(res.ids))[:, None]
-        sel_final[level] = stack[rows, top].mean(axis=1)
-        res.method = [_method_name(res.names, t) for t in top]
+        sel_final[level] = _weighted_mean(stack[rows, top], use)
+        res.method = [_method_name(res.names, t[u]) for t, u in zip(top, use, strict=True)]
         if cutoffs:
             bstack = np.stack([res.backtest[m] for m in res.names], axis=2)  # (s, w, models, h)
             htop = np.where(res.scored[:, None, None], res.held_rank[:, :, :k], idx["ensemble"])
+            huse = (np.arange(k)[None, None, :] < np.maximum(res.held_ok, 1)[:, :, None]) | ~res.scored[:, None, None]
             r3 = np.arange(len(res.ids))[:, None, None]
             w3 = np.arange(len(cutoffs))[None, :, None]
-            sel_bt[level] = bstack[r3, w3, htop].mean(axis=2)
+            sel_bt[level] = _weighted_mean(bstack[r3, w3, htop], huse)
 
     # new products: too little history → their share of the parent's forecast
     product_levels = [lv for lv in PRODUCT_LEVELS if lv in results]
@@ -404,6 +434,7 @@ def compute_forecast(
         # extra demand per festival day (window) and per peak day, relative to a plain day
         "festival_effects": {k: round(v, 3) for k, v in festival_effects.items()},
         "dropped_partial_periods": series.info["dropped_partial_periods"],
+        "market": market,
         **info,
     }
     if pooled_with:
@@ -422,7 +453,7 @@ def compute_forecast(
             for lv in levels
             if lv in results
         }
-    return ForecastResult(forecast, backtest_table, metrics_table, summary)
+    return ForecastResult(forecast, backtest_table, metrics_table, summary, log)
 
 
 def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
@@ -440,6 +471,24 @@ def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
         below = []
     order = {lv: i for i, lv in enumerate((*PRODUCT_LEVELS, *ORDER_LEVELS))}
     return sorted(below, key=lambda lv: (len(results[lv].ids), order[lv]))
+
+
+def _weighted_mean(values: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Mean over axis -2 of ``values`` (..., k, h) of the entries where ``use`` (..., k)."""
+    w = use[..., None].astype(float)
+    total = np.where(w > 0, values, 0.0).sum(axis=-2)
+    return total / np.maximum(w.sum(axis=-2), 1.0)
+
+
+def check_horizon(horizon: int, freq: str, n_periods: int) -> None:
+    """A usage error when ``horizon`` is beyond ``MAX_HORIZON_RATIO`` × the history (a short
+    history may still be forecast ``HORIZON_FLOOR`` periods ahead) or beyond three years."""
+    limit = min(max(MAX_HORIZON_RATIO * n_periods, HORIZON_FLOOR[freq]), MAX_HORIZON[freq])
+    if horizon > limit:
+        raise UsageError(
+            f"--horizon {horizon} is more than {MAX_HORIZON_RATIO}× the {n_periods} periods of history "
+            f"({freq}) or beyond three years; forecast at most {limit}"
+        )
 
 
 def _method_name(names: list[str], top: np.ndarray) -> str:

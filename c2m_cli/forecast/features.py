@@ -1,4 +1,8 @@
-"""Calendar and festival features per period, from the built-in Chinese e-commerce calendar.
+"""Calendar and festival features per period, from the workspace market's calendar.
+
+The market (``c2m_cli.market``) chooses the calendar: China's shopping festivals and official
+days off / make-up working days (调休) for ``cn``, the US shopping days and public holidays for
+``us``, another country's public holidays, or nothing for ``none``.
 
 Each period is described by the share of its days inside each festival's window and on each
 festival's peak day (``festival_exposure``). The per-series models are fitted on demand divided
@@ -13,51 +17,64 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from c2m_cli.calendar import FESTIVALS, festival_days, official_days
+from c2m_cli.calendar import festival_days, festivals, official_days
 from c2m_cli.forecast.series import period_start
 
 # Periods either side of a festival period whose mean is its baseline, by frequency.
 BASELINE_HALF_WIDTH = {"D": 14, "W": 4, "M": 2}
-# Official calendar effects (from the `holidays` package): days off, make-up working days.
-OFFICIAL = ("法定假日", "调休上班")
+# Official calendar effects (from the `holidays` package): days off, make-up working days (cn).
+OFFICIAL = {"cn": ("法定假日", "调休上班")}
+PUBLIC_HOLIDAY = ("public_holiday",)
 # Prior strength (in units of baseline demand) pulling a series' festival effects to its parent's.
 PRIOR_UNITS = 20.0
 
 
-def festival_exposure(periods: list[dt.date], freq: str) -> tuple[np.ndarray, list[str]]:
+def official_names(market: str) -> tuple[str, ...]:
+    """The official-calendar columns of a market: China's days off and 调休 days, another
+    country's public holidays, none for ``none``."""
+    if market == "none":
+        return ()
+    return OFFICIAL.get(market, PUBLIC_HOLIDAY)
+
+
+def festival_exposure(periods: list[dt.date], freq: str, market: str) -> tuple[np.ndarray, list[str]]:
     """(periods, 2 × festivals) share of each period's days in a festival window / on its peak.
 
     Column ``f`` is the share of the period's days inside festival f's window (pre-sale and
     peak included; for 春节 the logistics pause), column ``f·峰值`` the share that is f's peak day;
     ``法定假日`` the share of official days off outside any festival window (e.g. 国庆, 五一) and
-    ``调休上班`` the share of official make-up working days.
+    ``调休上班`` the share of official make-up working days (for another market:
+    ``public_holiday``, the share of its public holidays outside a festival window). The festivals
+    and holidays are ``market``'s; ``none`` gives no column.
     """
-    names = [*FESTIVALS, *(f"{f}·峰值" for f in FESTIVALS), *OFFICIAL]
+    fests = festivals(market)
+    official = official_names(market)
+    names = [*fests, *(f"{f}·峰值" for f in fests), *official]
     x = np.zeros((len(periods), len(names)))
-    if not periods:
+    if not periods or not names:
         return x, names
     ends = [*periods[1:], _period_after(periods[-1], freq)]
     length = np.array([(b - a).days for a, b in zip(periods, ends, strict=True)], dtype=float)
-    days = festival_days(periods[0], ends[-1] - dt.timedelta(days=1), market="cn")
+    days = festival_days(periods[0], ends[-1] - dt.timedelta(days=1), market=market)
     index = {d: i for i, d in enumerate(periods)}
     keyed = days.with_columns(period_start(pl.col("date"), freq).alias("ds")).filter(
         pl.col("ds").is_in(periods)
     )
-    fest = {f: i for i, f in enumerate(FESTIVALS)}
+    fest = {f: i for i, f in enumerate(fests)}
     rows = np.array([index[d] for d in keyed["ds"].to_list()], dtype=int)
     cols = np.array([fest[f] for f in keyed["festival"].to_list()], dtype=int)
     peak = keyed["is_peak"].to_numpy()
     np.add.at(x, (rows, cols), 1.0)
-    np.add.at(x, (rows[peak], cols[peak] + len(FESTIVALS)), 1.0)
+    np.add.at(x, (rows[peak], cols[peak] + len(fests)), 1.0)
     # official days off (not already a festival's) and make-up working days (调休)
-    official = official_days(periods[0].year, ends[-1].year, market="cn").with_columns(
+    days_off = official_days(periods[0].year, ends[-1].year, market=market).with_columns(
         period_start(pl.col("date"), freq).alias("ds")
     ).filter(pl.col("ds").is_in(periods) & ~pl.col("date").is_in(days["date"].implode()))
-    for j, kind in enumerate(("holiday", "makeup_workday")):
-        part = official.filter(pl.col("kind") == kind)
+    for j, kind in enumerate(("holiday", "makeup_workday")[: len(official)]):
+        part = days_off.filter(pl.col("kind") == kind)
         if part.height:
             r = np.array([index[d] for d in part["ds"].to_list()], dtype=int)
-            np.add.at(x, (r, np.full(r.size, 2 * len(FESTIVALS) + j)), 1.0)
+            np.add.at(x, (r, np.full(r.size, 2 * len(fests) + j)), 1.0)
     return x / length[:, None], names
 
 
@@ -89,6 +106,8 @@ def festival_factors(
     """
     n_series = y.shape[0]
     n_eff = exposure.shape[1]
+    if n_eff == 0:  # a market without a calendar: no festival effect
+        return np.ones((n_series, exposure.shape[0])), np.zeros((n_series, 0))
     train = y[:, :n_train]
     x = exposure[:n_train]
     fest: np.ndarray = np.asarray(x.any(axis=1))

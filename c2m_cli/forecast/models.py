@@ -14,8 +14,10 @@ cutoff* (a grid search over the batch at once), so the backtest is leak-free wit
   2003), ``croston``, ``sba`` (Syntetos–Boylan), ``tsb`` (Teunter–Syntetos–Babai), ``adida``
   (temporal aggregation to the mean inter-demand interval, SES, even split): fitted on the
   festival-adjusted series, festival effects put back on the forecast.
-- ``holt_winters``: statsmodels ``ExponentialSmoothing`` (heuristic initialisation,
-  ``use_brute=False``) for series with two full seasons before a cutoff (see ``hw.py``).
+- seasonal models (``seasonal.py``) for weekly and monthly data: ``seasonal_ses``,
+  ``seasonal_damped``, ``seasonal_theta`` (the models above on the classically deseasonalised
+  series) and ``ets_add`` / ``ets_mul`` (Holt-Winters with fitted parameters), each only for the
+  series whose own history holds two full seasons before the cutoff.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from c2m_cli.forecast.seasonal import (
+    SEASONAL_MODELS,
+    YEAR,
+    decomposition_eligible,
+    ets_forecasts,
+    seasonal_indices,
+)
 
 SES_ALPHAS = np.array([0.1, 0.02, 0.05, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.95])
 HOLT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5, 0.8])
@@ -35,7 +45,7 @@ TSB_BETA = 0.1
 SMOOTH_MODELS = ("ses", "damped", "theta")
 INTERMITTENT_MODELS = ("croston", "sba", "tsb", "adida")
 BASELINES = ("naive", "seasonal_naive")
-MODELS = BASELINES + SMOOTH_MODELS + INTERMITTENT_MODELS + ("ensemble",)
+MODELS = BASELINES + SMOOTH_MODELS + INTERMITTENT_MODELS + ("ensemble",) + SEASONAL_MODELS
 
 
 @dataclass
@@ -48,7 +58,7 @@ class BatchTask:
     cutoffs: list[int]  # training lengths of the backtest windows
     horizon: int
     season: int
-    holt_winters: bool = False
+    freq: str = ""  # W or M: seasonal models too
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -204,8 +214,8 @@ def _theta_drift(z: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
     return slope, n
 
 
-def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
-    """Forecasts of every adjusted-scale model after ``c`` obs, c in snaps: (series, snaps, h)."""
+def smooth_core(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
+    """SES, damped trend and Theta after ``c`` obs, c in snaps: (series, snaps, h)."""
     alpha, beta, phi, n_ses = _grid()
     level, trend, sse, seen = es_pass(z, alpha, beta, phi, snaps)
     rows = np.arange(z.shape[0])[:, None]
@@ -225,15 +235,38 @@ def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str,
         drift = (k[None, :] - 1) + 1 / ai - ((1 - ai) ** n[:, None]) / ai
         theta[:, i] = ses_level[:, i][:, None] + slope[:, None] / 2 * drift
     out["theta"] = theta
-    for name, rate in croston_pass(z, snaps).items():
-        out[name] = np.repeat(rate[..., None], horizon, axis=2)
-    ad = np.stack([adida(z, c) for c in snaps], axis=1)
-    out["adida"] = np.repeat(ad[..., None], horizon, axis=2)
     # a series with too few observations to smooth keeps its mean (no fabricated trend)
     few = seen < 3
     if few.any():
         for name in ("damped", "theta"):
             out[name] = np.where(few[..., None], out["ses"], out[name])
+    return out
+
+
+def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
+    """Forecasts of every adjusted-scale model after ``c`` obs, c in snaps: (series, snaps, h)."""
+    out = smooth_core(z, snaps, horizon)
+    for name, rate in croston_pass(z, snaps).items():
+        out[name] = np.repeat(rate[..., None], horizon, axis=2)
+    ad = np.stack([adida(z, c) for c in snaps], axis=1)
+    out["adida"] = np.repeat(ad[..., None], horizon, axis=2)
+    return out
+
+
+def decomposition_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> dict[str, np.ndarray]:
+    """SES, damped trend and Theta on the seasonally adjusted series, the seasonal indices (from
+    the history before each cutoff) put back: (series, snaps, h); NaN where not eligible."""
+    n_series = z.shape[0]
+    out = {f"seasonal_{m}": np.full((n_series, len(snaps), horizon), np.nan) for m in SMOOTH_MODELS}
+    for i, c in enumerate(snaps):
+        rows = np.flatnonzero(decomposition_eligible(z, c, freq))
+        if rows.size == 0:
+            continue
+        idx = seasonal_indices(z[rows], c, freq, c + horizon)
+        adjusted = z[rows, :c] / idx[:, :c]
+        core = smooth_core(adjusted, [c], horizon)
+        for m in SMOOTH_MODELS:
+            out[f"seasonal_{m}"][rows, i] = core[m][:, 0] * idx[:, c : c + horizon]
     return out
 
 
@@ -269,15 +302,14 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
             continue
         z = y / mult[:, :n_periods]
         fc = smooth_forecasts(z, snaps, h)
+        if task.freq in YEAR:
+            fc.update(decomposition_forecasts(z, snaps, h, task.freq))
+            fc.update(ets_forecasts(z, snaps, h, task.freq))
         target = np.stack([mult[:, c : c + h] for c in snaps], axis=1)
         if target.shape[2] < h:  # (never for the final phase: mult covers T + h)
             target = np.pad(target, ((0, 0), (0, 0), (0, h - target.shape[2])), constant_values=1.0)
         fc = {name: values * target for name, values in fc.items()}
         fc.update(baseline_forecasts(y, snaps, h, task.season))
-        if task.holt_winters:
-            from c2m_cli.forecast.hw import holt_winters_forecasts
-
-            fc["holt_winters"] = holt_winters_forecasts(y, snaps, h, task.season)
         fc["ensemble"] = np.mean(np.stack([fc[m] for m in SMOOTH_MODELS]), axis=0)
         for name, values in fc.items():
             clipped = np.clip(values, 0.0, None)

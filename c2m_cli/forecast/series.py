@@ -133,6 +133,24 @@ def product_keys(products: pl.DataFrame | None, levels: tuple[str, ...]) -> pl.D
     return products.select(pl.col("sku").cast(pl.String), *cols).unique("sku", keep="first")
 
 
+def is_periodic(dates: pl.Series, freq: str) -> bool:
+    """Whether the distinct dates of the data are one per period already (weekly or monthly
+    data, as exported by a report): weekly when they are all a whole number of weeks apart,
+    monthly when they all fall on the same day of the month (or all on month ends). At least
+    three dates are needed to tell."""
+    d = dates.drop_nulls().unique().sort()
+    if d.len() < 3:
+        return False
+    if freq == "W":
+        gaps = d.diff().drop_nulls().dt.total_days()
+        return bool((gaps % 7 == 0).all())
+    if freq == "M":
+        day = d.dt.day()
+        month_end = (d + dt.timedelta(days=1)).dt.day() == 1
+        return bool(day.n_unique() == 1 or month_end.all())
+    return False
+
+
 def build_series(
     orders: pl.LazyFrame,
     products: pl.DataFrame | None,
@@ -167,12 +185,14 @@ def build_series(
     first_p = pl.select(period_start(pl.lit(first_day), freq)).item()
     last_p = pl.select(period_start(pl.lit(last_day), freq)).item()
     dropped_tail = 0
-    # An incomplete last period would read as a collapse of demand: leave it out.
-    if period_end(last_p, freq) > last_day and last_p > first_p:
+    periodic = freq != "D" and is_periodic(frame.select(pl.col("date").unique()).collect()["date"], freq)
+    # An incomplete last period would read as a collapse of demand: leave it out (unless the
+    # data are already one line per period: then each line is its whole period).
+    if not periodic and period_end(last_p, freq) > last_day and last_p > first_p:
         last_p = pl.select(period_start(pl.lit(last_p - dt.timedelta(days=1)), freq)).item()
         dropped_tail = 1
     dropped_head = 0
-    if first_p < first_day and first_p < last_p:
+    if not periodic and first_p < first_day and first_p < last_p:
         first_p = next_periods(first_p, freq, 1)[0]
         dropped_head = 1
     periods = period_range(first_p, last_p, freq)
@@ -209,5 +229,6 @@ def build_series(
         "last_period": str(last_p),
         "periods": len(periods),
         "dropped_partial_periods": dropped_head + dropped_tail,
+        "periodic_input": periodic,
     }
     return SeriesSet(filled, periods, hierarchy, levels, info)

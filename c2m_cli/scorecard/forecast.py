@@ -46,7 +46,7 @@ def festival_week_ratio(ws: Workspace, festival: str, timezone: str, end: dt.dat
         pl.col("ts").dt.convert_time_zone(timezone).dt.replace_time_zone("UTC") < cutoff
     )
     result = compute_forecast(
-        orders, None, horizon=8, freq="W", levels=("total",), timezone=timezone
+        orders, None, horizon=8, freq="W", levels=("total",), timezone=timezone, market="cn"
     )
     total = result.forecast.filter(pl.col("model") == "selected").sort("ds")
     ds = total["ds"].to_list()

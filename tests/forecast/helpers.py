@@ -30,8 +30,10 @@ def orders_frame(rows: list[tuple[str, str, float, str | None]]) -> pl.DataFrame
     ).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
 
 
-def write_workspace(root: Path, orders: pl.DataFrame, products: pl.DataFrame | None = None) -> Workspace:
+def write_workspace(root: Path, orders: pl.DataFrame, products: pl.DataFrame | None = None, market: str = "cn") -> Workspace:
+    """A workspace holding these tables, of ``market`` (the planted worlds are Chinese shops)."""
     ws = Workspace(root)
+    ws.set_manifest_field("market", market)
     orders.write_parquet(ws.root / "orders.parquet")
     if products is not None:
         products.write_parquet(ws.root / "products.parquet")

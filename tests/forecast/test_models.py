@@ -68,16 +68,6 @@ def test_forecasts_are_never_negative() -> None:
         assert (values >= 0).all(), name
 
 
-def test_holt_winters_follows_a_seasonal_pattern_and_needs_two_seasons() -> None:
-    from c2m_cli.forecast.hw import holt_winters_forecasts
-
-    pattern = np.array([10.0, 20.0, 30.0, 20.0, 10.0, 5.0])
-    y = np.vstack([np.tile(pattern, 4) + np.arange(24) * 0.1, np.r_[np.full(15, np.nan), np.tile(pattern, 2)[:9]]])
-    out = holt_winters_forecasts(y, [18, 24], 6, 6)
-    np.testing.assert_allclose(out[0, 1], pattern + 2.4, atol=1.0)  # next season, trend kept
-    assert np.isnan(out[1]).all()  # 9 observations: fewer than two seasons
-
-
 def test_vectorised_smoothing_matches_statsmodels_at_the_same_parameters() -> None:
     import warnings
 

@@ -28,7 +28,7 @@ def test_complete_journey_top_products(shared_data: Path) -> None:
     full = build_series(orders, None, levels=("sku",), freq="W")
     first_test = full.periods[-HOLDOUT]
     train = orders.filter(pl.col("ts") < dt.datetime.combine(first_test, dt.time()).replace(tzinfo=dt.UTC))
-    result = compute_forecast(train, None, horizon=HOLDOUT, freq="W", levels=("total", "sku"))
+    result = compute_forecast(train, None, horizon=HOLDOUT, freq="W", levels=("total", "sku"), market="us")
     assert result.summary["forecast_from"] == str(first_test)
     test = full.frame.filter(pl.col("ds") >= first_test).select("unique_id", "ds", "y")
     history = build_series(train, None, levels=("sku",), freq="W").frame

@@ -1,0 +1,84 @@
+"""Bounds and inputs: the horizon limit, warnings, already-periodic data, the market's calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from c2m_cli.forecast import run_forecast
+from c2m_cli.forecast.series import build_series
+from tests.forecast.helpers import orders_frame, write_workspace
+
+
+def _weekly(n_weeks: int, start: dt.date = dt.date(2023, 1, 2), weekday: int = 0) -> pl.DataFrame:
+    """One line per week and sku (dated on ``weekday`` of the week), noon UTC."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for w in range(n_weeks):
+        day = start + dt.timedelta(days=7 * w + weekday)
+        for sku in ("A", "B"):
+            rows.append((sku, f"{day.isoformat()}T12:00:00", float(rng.poisson(20) + 1), "paid"))
+    return orders_frame(rows)
+
+
+def test_horizon_beyond_twice_the_history_is_a_usage_error(tmp_path: Path, c2m) -> None:  # type: ignore[no-untyped-def]
+    ws = write_workspace(tmp_path / "ws", _weekly(20))
+    done = c2m("forecast", ws.root, "--horizon", "41", "--levels", "total,sku")
+    assert done.exit_code == 2
+    assert "--horizon 41 is more than 2× the 20 periods of history (W)" in done.stderr
+    assert "forecast at most 40" in done.stderr
+    far = c2m("forecast", ws.root, "--horizon", "10000")
+    assert far.exit_code == 2 and "beyond three years" in far.stderr
+    assert not (ws.root / "forecast.parquet").exists()
+
+
+def test_horizon_longer_than_history_and_short_series_warn(tmp_path: Path, c2m) -> None:  # type: ignore[no-untyped-def]
+    ws = write_workspace(tmp_path / "ws", _weekly(20))
+    done = c2m("forecast", ws.root, "--horizon", "30", "--levels", "total,sku", "--json")
+    assert done.exit_code == 0, done.stderr
+    codes = [w["code"] for w in done.json["warnings"]]
+    assert "horizon-exceeds-history" in codes
+    messages = [w["message"] for w in done.json["warnings"] if w["code"] == "short-history"]
+    assert any("level sku: 2 of 2 series hold fewer than 2 seasons (104 periods of W)" in m for m in messages)
+    strict = c2m("forecast", ws.root, "--horizon", "30", "--levels", "total,sku", "--strict")
+    assert strict.exit_code == 6
+
+
+def test_monthly_lines_are_whole_periods(tmp_path: Path) -> None:
+    # one line per month, dated on the 1st at midnight: no first or last month is "partial"
+    months = pl.date_range(dt.date(2020, 1, 1), dt.date(2022, 6, 1), "1mo", eager=True).to_list()
+    rows = [("A", f"{d.isoformat()}T00:00:00", 10.0 + i, "paid") for i, d in enumerate(months)]
+    series = build_series(pl.LazyFrame(orders_frame(rows)), None, levels=("total",), freq="M")
+    assert series.info["dropped_partial_periods"] == 0 and series.info["periodic_input"]
+    assert series.periods[0] == dt.date(2020, 1, 1) and series.periods[-1] == dt.date(2022, 6, 1)
+    assert series.frame["y"].to_list() == [10.0 + i for i in range(len(months))]
+
+
+def test_weekly_lines_dated_on_fridays_are_whole_weeks(tmp_path: Path) -> None:
+    # Walmart-style: one line per week dated on its Friday; 30 weeks in, 30 weeks out
+    series = build_series(pl.LazyFrame(_weekly(30, weekday=4)), None, levels=("sku",), freq="W")
+    assert len(series.periods) == 30 and series.info["dropped_partial_periods"] == 0
+    # daily orders ending mid-week are not periodic: the partial last week is dropped
+    rows = [("A", f"{(dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat()}T10:00:00", 1.0, "paid") for i in range(45)]
+    daily = build_series(pl.LazyFrame(orders_frame(rows)), None, levels=("total",), freq="W")
+    assert daily.info["dropped_partial_periods"] == 1 and not daily.info["periodic_input"]
+
+
+def test_us_market_workspace_gets_us_holidays_and_no_double_11(tmp_path: Path) -> None:
+    # two years of daily orders in a US-market workspace
+    days = pl.date_range(dt.date(2022, 1, 3), dt.date(2023, 12, 31), "1d", eager=True).to_list()
+    rng = np.random.default_rng(1)
+    rows = [("A", f"{d.isoformat()}T15:00:00", float(rng.poisson(30) + 1), "paid") for d in days]
+    ws = write_workspace(tmp_path / "us", orders_frame(rows), market="us")
+    summary = run_forecast(ws, levels="total", horizon=8)
+    effects = summary["festival_effects"]
+    assert {"Thanksgiving", "Black Friday", "Christmas", "public_holiday"} <= set(effects)
+    assert not {"双11", "618", "春节", "法定假日", "调休上班"} & set(effects)
+    model = json.loads((ws.root / "forecast_model.json").read_text(encoding="utf-8"))
+    assert model["market"] == "us"
+    none_ws = write_workspace(tmp_path / "none", orders_frame(rows), market="none")
+    assert run_forecast(none_ws, levels="total", horizon=8)["festival_effects"] == {}
