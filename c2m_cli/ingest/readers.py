@@ -387,8 +387,8 @@ def _header_index(rows: list[list[str]], score: HeaderScore | None) -> int:
     if first >= 1.0:
         return 0
     best, best_score = 0, first
-    for index, row in enumerate(rows[1:HEADER_SEARCH_LINES], start=1):
-        value = score(row)
+    for index in range(1, min(len(rows), HEADER_SEARCH_LINES)):
+        value = score(_header_names(rows, index))
         if value > best_score:
             best, best_score = index, value
             if value >= 1.0:
@@ -807,7 +807,8 @@ def open_excel(path: Path, label: str, read: dict[str, Any], tmpdir: Path, score
         chosen = 0
         if len(sheets) > 1 and score is not None:
             best = max(
-                ((max((score(row) for row in rows[:HEADER_SEARCH_LINES]), default=0.0), -i) for i, rows in heads.items()),
+                (max((score(_header_names(rows, r)) for r in range(min(len(rows), HEADER_SEARCH_LINES))), default=0.0), -i)
+                for i, rows in heads.items()
             )
             chosen = -best[1]
             if best[0] < 1.0:

@@ -96,7 +96,8 @@ def _sink_intermediate(
     carried = _with_read_rejects(raw, tmap)
 
     def sink(frame: pl.LazyFrame | None) -> int:
-        coerced = canonical_frame(raw, table, carried, timezone=timezone, file_index=index, frame=frame)
+        source = raw if frame is None else dataclasses.replace(raw, frame=frame)  # samples too
+        coerced = canonical_frame(source, table, carried, timezone=timezone, file_index=index)
         _read_rejects_first(coerced).sink_parquet(target, compression="lz4", statistics=False)
         return int(pl.scan_parquet(target).select(pl.len()).collect().item())
 

@@ -51,7 +51,7 @@ def test_no_usable_rows_exits_3(c2m, tmp_path: Path):
     result = c2m("ingest", tmp_path / "ws", "--orders", src, "--json")
     assert result.exit_code == 3
     assert result.json == {
-        "ok": False, "exit_code": 3, "hint": None,
+        "ok": False, "exit_code": 3, "hint": None, "warnings": [],
         "error": f"{src}: no usable orders rows (1 read, all rejected; first: {src} line 2, column qty: not a number 'many')",
     }
 
