@@ -26,8 +26,9 @@ HELP = (
     "Reads labels.parquet (+ tags.parquet, orders and products when present); writes "
     "segments.parquet, segment_profiles.parquet and segment_model.json. With --k auto, k is "
     "chosen in --k-min…--k-max: among k whose mean bootstrap adjusted Rand index reaches "
-    "--min-stability, the highest silhouette; if none is that stable, the most stable k. --assign scores other users with the saved model into "
-    "segment_assignments.parquet."
+    "--min-stability, the smallest k whose silhouette is within one standard error of the highest "
+    "(a larger k must fit clearly better); if none is that stable, the most stable k. "
+    "--assign scores other users with the saved model into segment_assignments.parquet."
 )
 EPILOG = (
     "Example: c2m segment ./ws --k auto --method kmeans --seed 0; "

@@ -17,17 +17,25 @@ import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.executor import get_executor
+from c2m_cli.growth import user_rungs
+from c2m_cli.market import workspace_market
 from c2m_cli.segment import cluster
-from c2m_cli.segment.features import build_features
+from c2m_cli.segment.features import SegmentFeatures
 from c2m_cli.segment.model import MODEL_NAME, assign_users, fit_pca, load, project, to_json
-from c2m_cli.segment.profile import build_profiles, data_language
+from c2m_cli.segment.profile import build_profiles
 from c2m_cli.segment.stability import segment_jaccard, select_k
+from c2m_cli.segment.wording import data_language
 from c2m_cli.workspace import Workspace
 
 __all__ = ["run_segment", "parse_k"]
 
 K_LIMIT = 50
 MIN_USERS_PER_SEGMENT = 5  # --k auto considers k only up to distinct users / this
+# below this mean silhouette a user is on average nearly as close to the next segment as to its
+# own (a ≥ 0.9 b): segment borders are soft. Kaufman & Rousseeuw's 0.25 ("no substantial
+# structure") is too strict for one-hot and tag features, where even planted types score 0.1–0.2.
+WEAK_SILHOUETTE = 0.1
+MAX_WORD_VALUES = 12
 
 
 def parse_k(k: str | int) -> int | None:
@@ -75,7 +83,17 @@ def run_segment(
         raise UsageError(f"k range {k_min}–{k_max} must satisfy 2 ≤ k-min ≤ k-max ≤ {K_LIMIT}")
     if n_boot < 1:
         raise UsageError(f"--bootstrap must be at least 1, got {n_boot}")
+    if not 0.0 < min_stability <= 1.0:
+        raise UsageError(
+            f"--min-stability must be in (0, 1] (a mean bootstrap adjusted Rand index), got {min_stability:g}"
+        )
     fixed_k = parse_k(k)
+    need = (fixed_k or k_max) * MIN_USERS_PER_SEGMENT
+    if sample_size < need:
+        which = f"--k {fixed_k}" if fixed_k else f"--k-max {k_max}"
+        raise UsageError(
+            f"--sample-size must be at least {need} ({which} × {MIN_USERS_PER_SEGMENT} users per segment), got {sample_size}"
+        )
     if assign is not None:
         return _run_assign(ws, Path(assign), seed=seed, argv=argv, via=via)
 
@@ -100,16 +118,20 @@ def run_segment(
         tags = _read(step, "tags", optional=True)
         orders = _read(step, "orders", optional=True)
         products = _read(step, "products", optional=True)
-        timezone = str(ws.manifest().get("data_timezone") or "UTC")
-        fm, raw = build_features(
-            labels, tags, max_categories=max_categories, family_balance=family_balance,
-            orders=orders, products=products, timezone=timezone,
+        manifest = ws.manifest()
+        timezone = str(manifest.get("data_timezone") or "UTC")
+        if labels.height == 1:
+            raise InvalidDataError("labels.parquet has 1 user: at least 2 users with different features are needed to segment")
+        fm = SegmentFeatures(max_categories=max_categories, family_balance=family_balance, timezone=timezone).fit_transform(
+            labels, tags, orders=orders, products=products
         )
+        raw = fm.raw if fm.raw is not None else pl.DataFrame()
         n = fm.X.shape[0]
         distinct = _distinct_rows(fm.X)
-        if n < 2 or distinct < 2:
+        if distinct < 2:
             raise InvalidDataError(
-                f"labels.parquet has {n} user(s) with {distinct} distinct feature profile(s): at least 2 are needed to segment"
+                f"labels.parquet: all {n:,} users have the same features ({len(fm.names)} used): there is nothing to "
+                "segment them by; at least 2 users with different features are needed"
             )
         reduction = fit_pca(fm.X, seed=seed) if reduce == "pca" else None
         X = project(fm.X, reduction)
@@ -139,6 +161,30 @@ def run_segment(
         finally:
             runner.close()
         chosen = selection.chosen_k
+        chosen_row = next(r for r in selection.table if r["k"] == chosen)
+        stable = bool(chosen_row["stability_ari"] is not None and chosen_row["stability_ari"] >= min_stability)
+        ari_text = "n/a" if chosen_row["stability_ari"] is None else f"{chosen_row['stability_ari']:.2f}"
+        sil = chosen_row.get("silhouette")
+        sil_text = "n/a" if sil is None else f"{sil:.2f}"
+        if not stable:
+            if fixed_k is None:
+                step.warn(
+                    "segment-unstable",
+                    f"no k in {ks[0]}–{ks[-1]} reached a mean bootstrap ARI of {min_stability:g}: the most stable, "
+                    f"k = {chosen}, reached {ari_text} (silhouette {sil_text}); its segments are shown but are not stable",
+                )
+            else:
+                step.warn(
+                    "segment-unstable",
+                    f"k = {chosen} (fixed by --k) has a mean bootstrap ARI of {ari_text}, below {min_stability:g} "
+                    f"(silhouette {sil_text}); its segments are not stable",
+                )
+        if sil is not None and sil < WEAK_SILHOUETTE:
+            step.warn(
+                "segment-weak-structure",
+                f"the {chosen} segments separate users weakly: mean silhouette {sil:.3f} < {WEAK_SILHOUETTE} "
+                "(users are nearly as close to the next segment as to their own)",
+            )
         fitted = cluster.fit(X, chosen, method=method, seed=seed)
         idx, _ = cluster.assign(fitted, X)
         fitted, idx = cluster.order_by_size(fitted, idx)
@@ -147,10 +193,12 @@ def run_segment(
         segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
         jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
 
-        lang = data_language(labels, tags, products)
+        market = workspace_market(manifest)
+        lang = data_language(_data_texts(step, ws, products), market=market, fallback=_label_texts(labels))
+        growth, evidence = user_rungs(labels, searches=_searches(step, ws), reviews=_reviews(step, ws))
         profiles = build_profiles(
             labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,
-            jaccard=jaccard, lang=lang, orders=orders, products=products,
+            jaccard=jaccard, lang=lang, orders=orders, products=products, growth=growth,
         )
         names = profiles["segment_name"].to_list()
         segments = pl.DataFrame(
@@ -165,6 +213,8 @@ def run_segment(
             "mode": "auto" if fixed_k is None else "fixed",
             "criterion": selection.criterion,
             "chosen_k": chosen,
+            "stable": stable,
+            "min_stability": min_stability,
             "sample_size": int(len(selection.sample_index)),
             "n_boot": n_boot,
             "table": selection.table,
@@ -178,6 +228,8 @@ def run_segment(
         step.write_table("segment_profiles", profiles)
         step.write_json(MODEL_NAME, model)
         summary: dict[str, Any] = {
+            "ok": stable,
+            "stable": stable,
             "users": n,
             "k": k_eff,
             "method": method,
@@ -188,6 +240,7 @@ def run_segment(
             "features": len(fm.specs),
             "dropped_columns": fm.dropped,
             "language": lang,
+            "growth_ladder": evidence.as_list(),
             "segments": [
                 {
                     "segment_id": r["segment_id"],
@@ -197,6 +250,7 @@ def run_segment(
                     "value_share": r["value_share"],
                     "stability_jaccard": r["stability_jaccard"],
                     "description": r["description"],
+                    "suggested_action": r["suggested_action"],
                 }
                 for r in profiles.iter_rows(named=True)
             ],
@@ -211,6 +265,64 @@ def _read(step: Any, name: str, *, optional: bool) -> pl.DataFrame | None:
         return step.read_optional(name) if optional else step.read(name)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InvalidDataError(f"{name}.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
+
+
+def _data_texts(step: Any, ws: Workspace, products: pl.DataFrame | None) -> list[str]:
+    """A sample of the data's own text (not c2m's labels): product categories and names, review
+    texts, search queries — for the language of names and descriptions."""
+    texts: list[str] = []
+    if products is not None:
+        for col in ("category_l1", "category_l2", "name"):
+            if col in products.columns:
+                texts += products[col].cast(pl.String).drop_nulls().unique(maintain_order=True).head(300).to_list()
+    for table, col in (("reviews", "text"), ("events", "query")):
+        if ws.has(table):
+            lf = step.scan(table)
+            if col in lf.collect_schema().names():
+                texts += lf.select(pl.col(col).cast(pl.String)).drop_nulls().head(300).collect()[col].to_list()
+    return texts
+
+
+def _label_texts(labels: pl.DataFrame) -> list[str]:
+    """Distinct values of the labels' low-cardinality text columns (when the data has no text of its own)."""
+    out: list[str] = []
+    for name, dtype in labels.schema.items():
+        if name in ("user_id", "lifecycle_stage") or dtype != pl.String:
+            continue
+        values = labels[name].drop_nulls().unique(maintain_order=True).head(MAX_WORD_VALUES + 1).to_list()
+        if len(values) <= MAX_WORD_VALUES:  # the columns whose values can become words (one-hot)
+            out += [v for v in values if v.lower() not in ("unknown", "未知", "")]
+    return out
+
+
+def _searches(step: Any, ws: Workspace) -> pl.DataFrame | None:
+    """user_id of every search (events with event = search, or a query)."""
+    if not ws.has("events"):
+        return None
+    lf = step.scan("events")
+    names = lf.collect_schema().names()
+    if "user_id" not in names:
+        return None
+    cond = pl.lit(False)
+    if "event" in names:
+        cond = cond | (pl.col("event").cast(pl.String) == "search")
+    if "query" in names:
+        cond = cond | pl.col("query").is_not_null()
+    return lf.filter(cond.fill_null(False)).select(pl.col("user_id").cast(pl.String)).collect()
+
+
+def _reviews(step: Any, ws: Workspace) -> pl.DataFrame | None:
+    """user_id with rating and/or sentiment of every review (review_sentiment.parquet when the
+    label step wrote it, else reviews.parquet's ratings)."""
+    for table in ("review_sentiment", "reviews"):
+        if not ws.has(table):
+            continue
+        lf = step.scan(table)
+        names = lf.collect_schema().names()
+        if "user_id" not in names:
+            return None
+        return lf.select(pl.col("user_id").cast(pl.String), *(pl.col(c) for c in ("rating", "sentiment") if c in names)).collect()
+    return None
 
 
 def _distinct_rows(X: np.ndarray, limit: int = 100_000) -> int:

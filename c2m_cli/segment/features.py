@@ -38,7 +38,7 @@ profiled (the lifecycle mix of each segment), not clustered on. Text values that
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -61,18 +61,64 @@ _SAMPLE = 20_000  # rows used to fit roles and block weights (evenly spaced, det
 
 
 @dataclass
+class FeatureSpec:
+    """One feature: where its raw value comes from and how it is scaled (fitted values in it).
+
+    ``kind`` is ``numeric`` or ``bool`` (a labels column), ``onehot`` (``column == value``),
+    ``tag`` (the score of ``tag_family``/``tag`` in tags.parquet) or ``mix`` (the share of
+    ``value`` among ``values`` in the order mix ``by``). The scaled value is
+    ``clip((transform(raw) − center) / scale, ±clip) × weight``; ``role`` says whether it is
+    clustered on (``basis``) or only profiled (``descriptor``). Serialised as a plain dict in
+    segment_model.json (fields that do not apply are left out)."""
+
+    name: str
+    family: str
+    kind: str
+    column: str | None = None
+    value: str | None = None
+    tag_family: str | None = None
+    tag: str | None = None
+    by: str | None = None
+    values: list[str] | None = None
+    transform: str | None = None
+    fill: float | None = None
+    eps: float | None = None
+    center: float = 0.0
+    scale: float = 1.0
+    block: str = ""
+    clip: float = 4.0
+    role: str = "basis"
+    weight: float = 1.0
+    activity_rho: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in out.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
+        known = {f.name for f in fields(cls)}
+        spec = cls(**{k: v for k, v in data.items() if k in known})
+        if not spec.block:
+            spec.block = spec.family
+        return spec
+
+
+@dataclass
 class FeatureMatrix:
-    """The scaled matrix (users × features, float32, C order) and how it was made."""
+    """The scaled matrix (users × features, float32, C order), the raw per-feature frame
+    (``user_id``, ``f0``…: original units, for profiles) and how they were made."""
 
     user_ids: pl.Series
     X: np.ndarray
-    specs: list[dict[str, Any]]
+    specs: list[FeatureSpec]
     dropped: list[dict[str, str]] = field(default_factory=list)
+    raw: pl.DataFrame | None = None
 
     @property
     def names(self) -> list[str]:
         """Names of the columns of ``X`` (the basis features)."""
-        return [s["name"] for s in self.specs if s.get("role", "basis") == "basis"]
+        return [s.name for s in self.specs if s.role == "basis"]
 
 
 def family_of(column: str) -> str:
@@ -81,33 +127,6 @@ def family_of(column: str) -> str:
 
 def _is_text(dtype: pl.DataType) -> bool:
     return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
-
-
-def plan_features(
-    labels: pl.DataFrame,
-    tags: pl.DataFrame | None = None,
-    *,
-    max_categories: int = 12,
-    min_tag_share: float = 0.005,
-    max_tags_per_family: int = 30,
-    clip: float = 4.0,
-    family_balance: bool = True,
-    exclude: tuple[str, ...] = (),
-    exclude_families: tuple[str, ...] = ("lifecycle",),
-    orders: pl.DataFrame | None = None,
-    products: pl.DataFrame | None = None,
-    timezone: str = "UTC",
-    descriptor_families: tuple[str, ...] = DESCRIPTOR_FAMILIES,
-    activity_corr: float = ACTIVITY_CORR,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Decide the features (with their fitted scaling) from the data; returns (specs, dropped)."""
-    specs, dropped, _ = _plan(
-        labels, tags, max_categories=max_categories, min_tag_share=min_tag_share,
-        max_tags_per_family=max_tags_per_family, clip=clip, family_balance=family_balance, exclude=exclude,
-        exclude_families=exclude_families, orders=orders, products=products, timezone=timezone,
-        descriptor_families=descriptor_families, activity_corr=activity_corr,
-    )
-    return specs, dropped
 
 
 def _plan(
@@ -126,11 +145,11 @@ def _plan(
     timezone: str,
     descriptor_families: tuple[str, ...],
     activity_corr: float,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]], pl.DataFrame]:
+) -> tuple[list[FeatureSpec], list[dict[str, str]], pl.DataFrame]:
     if ID_COLUMN not in labels.columns:
         raise InvalidDataError("labels.parquet has no user_id column")
     n = labels.height
-    specs: list[dict[str, Any]] = []
+    specs: list[FeatureSpec] = []
     dropped: list[dict[str, str]] = []
 
     numeric_cols: list[str] = []
@@ -197,16 +216,16 @@ def _plan(
                 scale = iqr / 1.349 if iqr > 1e-12 else std
                 center = med_t
             specs.append(
-                {
-                    "name": col,
-                    "family": family_of(col),
-                    "kind": "bool" if is_bool else "numeric",
-                    "column": col,
-                    "transform": "log1p" if col in log_cols else None,
-                    "fill": float(stats[f"med{i}"]),
-                    "center": center,
-                    "scale": scale,
-                }
+                FeatureSpec(
+                    name=col,
+                    family=family_of(col),
+                    kind="bool" if is_bool else "numeric",
+                    column=col,
+                    transform="log1p" if col in log_cols else None,
+                    fill=float(stats[f"med{i}"]),
+                    center=center,
+                    scale=scale,
+                )
             )
 
     # text: few values → one-hot, many → left out
@@ -230,17 +249,7 @@ def _plan(
             dropped.append({"column": col, "reason": "constant"})
             continue
         for value in counts["v"].to_list():
-            specs.append(
-                {
-                    "name": f"{col}={value}",
-                    "family": family_of(col),
-                    "kind": "onehot",
-                    "column": col,
-                    "value": value,
-                    "center": 0.0,
-                    "scale": 1.0,
-                }
-            )
+            specs.append(FeatureSpec(name=f"{col}={value}", family=family_of(col), kind="onehot", column=col, value=value))
 
     # tags: one score column per (family, tag) with enough support
     if tags is not None and tags.height:
@@ -261,37 +270,34 @@ def _plan(
             .collect()
         )
         for family, tag in support.select("family", "tag").iter_rows():
-            specs.append(
-                {
-                    "name": f"tag:{family}:{tag}",
-                    "family": str(family),
-                    "kind": "tag",
-                    "tag_family": family,
-                    "tag": tag,
-                    "center": 0.0,
-                    "scale": 1.0,
-                }
-            )
+            specs.append(FeatureSpec(name=f"tag:{family}:{tag}", family=str(family), kind="tag", tag_family=family, tag=tag))
 
+    # order-derived bases: what (spend share by category), when (hour of day), how (channel)
+    specs += mix_specs(orders, products, labels[ID_COLUMN], timezone=timezone)
     if not specs:
+        constant = [d["column"] for d in dropped if d["reason"] in ("constant", "all values missing")]
+        if dropped and len(constant) == len(dropped):
+            shown = ", ".join(constant[:6]) + (f" and {len(constant) - 6} more" if len(constant) > 6 else "")
+            raise InvalidDataError(
+                f"labels.parquet: every feature is constant (or missing) over the {n:,} users ({shown}): "
+                "there is nothing to segment them by"
+            )
         why = "; ".join(f"{d['column']}: {d['reason']}" for d in dropped[:6]) or "no column besides user_id"
         raise InvalidDataError(
             f"labels.parquet has no usable feature column (numeric, boolean or low-cardinality text) — {why}"
         )
-    # order-derived bases: what (spend share by category), when (hour of day), how (channel)
-    specs += mix_specs(orders, products, labels[ID_COLUMN], timezone=timezone)
     for spec in specs:
-        spec.setdefault("block", spec["family"])
-        spec["clip"] = clip
-        spec["role"] = "descriptor" if spec["family"] in descriptor_families else "basis"
-        spec["weight"] = 1.0
+        spec.block = spec.block or spec.family
+        spec.clip = clip
+        spec.role = "descriptor" if spec.family in descriptor_families else "basis"
+        spec.weight = 1.0
     raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=timezone)
     _fit_mix_centers(raw, specs)
     activity = _activity(labels, orders)
     _mark_activity_descriptors(raw, specs, activity, activity_corr)
-    if not any(sp["role"] == "basis" for sp in specs):
+    if not any(sp.role == "basis" for sp in specs):
         for sp in specs:  # nothing but activity and value: cluster on those rather than on nothing
-            sp["role"] = "basis"
+            sp.role = "basis"
     if family_balance:
         _block_weights(raw, specs)
     return specs, dropped, raw
@@ -348,7 +354,7 @@ def _fixed_point(amount: pl.Expr) -> pl.Expr:
 
 def mix_specs(
     orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, *, timezone: str = "UTC"
-) -> list[dict[str, Any]]:
+) -> list[FeatureSpec]:
     """Order mixes as bases, each a block of shares (one feature per value, log-ratio scaled):
     spend share by product category (the finest level with at most MIX_MAX_VALUES categories),
     orders by local hour of day, orders by channel. Shares, not counts: a heavy and a light
@@ -356,7 +362,7 @@ def mix_specs(
     if orders is None or orders.height == 0:
         return []
     levels: list[str] = [c for c in ("category_l3", "category_l2", "category_l1") if products is not None and c in products.columns]
-    out: list[dict[str, Any]] = []
+    out: list[FeatureSpec] = []
     users = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)}).lazy()
     chosen_level: str | None = None
     level_totals: dict[str, pl.DataFrame] = {}
@@ -396,37 +402,26 @@ def mix_specs(
         eps = 0.5 / len(values)
         for value, share in zip(values, shares, strict=True):
             out.append(
-                {
-                    "name": f"mix:{by}={value}",
-                    "family": "mix",
-                    "block": f"mix:{by}",
-                    "kind": "mix",
-                    "column": by,
-                    "by": by,
-                    "value": value,
-                    "values": values,
-                    "fill": float(share),
-                    "transform": "clr",
-                    "eps": eps,
-                    "center": 0.0,
-                    "scale": 1.0,
-                }
+                FeatureSpec(
+                    name=f"mix:{by}={value}", family="mix", block=f"mix:{by}", kind="mix", column=by, by=by,
+                    value=value, values=values, fill=float(share), transform="clr", eps=eps,
+                )
             )
     return out
 
 
 def _mix_frame(
-    orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, specs: list[tuple[int, dict[str, Any]]], timezone: str
+    orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, specs: list[tuple[int, FeatureSpec]], timezone: str
 ) -> pl.DataFrame:
     """user_id plus each mix spec's share column (f{i}); users without orders get the base share."""
     frame = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)})
-    by_block: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    by_block: dict[str, list[tuple[int, FeatureSpec]]] = {}
     for i, spec in specs:
-        by_block.setdefault(spec["by"], []).append((i, spec))
+        by_block.setdefault(spec.by or "", []).append((i, spec))
     for by, items in by_block.items():
         keys = None if orders is None or orders.height == 0 else _order_keys(orders, products, by, timezone)
         if keys is not None:
-            values = items[0][1]["values"]
+            values = items[0][1].values or []
             has_other = OTHER in values
             mapped = pl.when(pl.col("key").is_in(values)).then(pl.col("key")).otherwise(pl.lit(OTHER if has_other else None))
             long = (
@@ -440,7 +435,7 @@ def _mix_frame(
                 .with_columns((pl.col("amount") / pl.col("total")).alias("share"))
                 .collect()
             )
-            col_of = {spec["value"]: f"f{i}" for i, spec in items}
+            col_of = {spec.value: f"f{i}" for i, spec in items}
             long = long.with_columns(pl.col("key").replace_strict(col_of, default=None).alias("col")).filter(pl.col("col").is_not_null())
             buyers = long.select(ID_COLUMN).unique().with_columns(pl.lit(True).alias(f"_has_{by}"))
             wide = long.pivot(on="col", index=ID_COLUMN, values="share", sort_columns=True) if long.height else None
@@ -452,17 +447,17 @@ def _mix_frame(
             for i, spec in items:
                 col = f"f{i}"
                 x = pl.col(col).fill_null(0.0) if col in frame.columns else pl.lit(0.0, dtype=pl.Float64)
-                fills.append(pl.when(has).then(x).otherwise(pl.lit(spec["fill"])).cast(pl.Float64).alias(col))
+                fills.append(pl.when(has).then(x).otherwise(pl.lit(spec.fill)).cast(pl.Float64).alias(col))
             frame = frame.with_columns(fills).drop(f"_has_{by}")
         else:
-            frame = frame.with_columns(pl.lit(spec["fill"], dtype=pl.Float64).alias(f"f{i}") for i, spec in items)
+            frame = frame.with_columns(pl.lit(spec.fill, dtype=pl.Float64).alias(f"f{i}") for i, spec in items)
     return frame
 
 
 def raw_frame(
     labels: pl.DataFrame,
     tags: pl.DataFrame | None,
-    specs: list[dict[str, Any]],
+    specs: list[FeatureSpec],
     *,
     orders: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
@@ -471,29 +466,29 @@ def raw_frame(
     """user_id plus one raw (unscaled, filled) column per feature, in spec order."""
     exprs: list[pl.Expr] = [pl.col(ID_COLUMN).cast(pl.String)]
     for i, spec in enumerate(specs):
-        kind = spec["kind"]
+        kind = spec.kind
         alias = f"f{i}"
         if kind in _NUMERIC_KINDS:
-            if spec["column"] in labels.columns:
-                x = pl.col(spec["column"]).cast(pl.Float64)
-                x = pl.when(x.is_finite()).then(x).otherwise(None).fill_null(spec["fill"])
+            if spec.column in labels.columns:
+                x = pl.col(spec.column).cast(pl.Float64)
+                x = pl.when(x.is_finite()).then(x).otherwise(None).fill_null(spec.fill)
             else:
-                x = pl.lit(spec["fill"], dtype=pl.Float64)
+                x = pl.lit(spec.fill, dtype=pl.Float64)
             exprs.append(x.alias(alias))
         elif kind == "onehot":
-            if spec["column"] in labels.columns:
-                x = (pl.col(spec["column"]).cast(pl.String) == spec["value"]).fill_null(False)
+            if spec.column in labels.columns:
+                x = (pl.col(spec.column).cast(pl.String) == spec.value).fill_null(False)
                 exprs.append(x.cast(pl.Float64).alias(alias))
             else:
                 exprs.append(pl.lit(0.0, dtype=pl.Float64).alias(alias))
     frame = labels.select(exprs)
-    tag_specs = [(i, s) for i, s in enumerate(specs) if s["kind"] == "tag"]
+    tag_specs = [(i, s) for i, s in enumerate(specs) if s.kind == "tag"]
     if tag_specs:
         if tags is not None and tags.height:
             wanted = pl.DataFrame(
                 {
-                    "family": [s["tag_family"] for _, s in tag_specs],
-                    "tag": [s["tag"] for _, s in tag_specs],
+                    "family": [s.tag_family for _, s in tag_specs],
+                    "tag": [s.tag for _, s in tag_specs],
                     "col": [f"f{i}" for i, _ in tag_specs],
                 },
                 schema={"family": pl.String, "tag": pl.String, "col": pl.String},
@@ -519,7 +514,7 @@ def raw_frame(
                 frame = frame.with_columns(pl.col(col).fill_null(0.0))
             else:
                 frame = frame.with_columns(pl.lit(0.0, dtype=pl.Float64).alias(col))
-    mix = [(i, s) for i, s in enumerate(specs) if s["kind"] == "mix"]
+    mix = [(i, s) for i, s in enumerate(specs) if s.kind == "mix"]
     if mix:
         shares = _mix_frame(orders, products, frame[ID_COLUMN], mix, timezone)
         frame = frame.with_columns(shares.drop(ID_COLUMN))
@@ -547,14 +542,14 @@ def _activity(labels: pl.DataFrame, orders: pl.DataFrame | None) -> np.ndarray |
 
 
 def _mark_activity_descriptors(
-    raw: pl.DataFrame, specs: list[dict[str, Any]], activity: np.ndarray | None, threshold: float
+    raw: pl.DataFrame, specs: list[FeatureSpec], activity: np.ndarray | None, threshold: float
 ) -> None:
     """A basis column that mostly measures how much a user buys (|Spearman ρ| with the order
     count ≥ threshold: counts, spend, breadth, tenure…) becomes a descriptor."""
     if activity is None or threshold >= 1.0:
         return
     rows = _sample_rows(raw.height)
-    cand = [i for i, s in enumerate(specs) if s["role"] == "basis" and s["kind"] != "mix"]
+    cand = [i for i, s in enumerate(specs) if s.role == "basis" and s.kind != "mix"]
     if not cand or np.ptp(activity[rows]) == 0:
         return
     sample = raw[rows]
@@ -566,26 +561,26 @@ def _mark_activity_descriptors(
     rho = np.zeros(len(cand))
     rho[ok] = ((ranks[:, ok] - ranks[:, ok].mean(axis=0)) * a[:, None]).mean(axis=0) / sd[ok]
     for i, r in zip(cand, rho, strict=True):
-        specs[i]["activity_rho"] = round(float(r), 4)
+        specs[i].activity_rho = round(float(r), 4)
         if abs(r) >= threshold:
-            specs[i]["role"] = "descriptor"
+            specs[i].role = "descriptor"
 
 
-def _fit_mix_centers(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> None:
+def _fit_mix_centers(raw: pl.DataFrame, specs: list[FeatureSpec]) -> None:
     """Centre of each mix feature: the mean log-ratio over the users."""
-    idx = [i for i, s in enumerate(specs) if s["kind"] == "mix"]
+    idx = [i for i, s in enumerate(specs) if s.kind == "mix"]
     if not idx:
         return
     Z = _transform(raw, specs, idx, weighted=False, centered=False)
     for q, i in enumerate(idx):
-        specs[i]["center"] = float(Z[:, q].astype(np.float64).mean())
+        specs[i].center = float(Z[:, q].astype(np.float64).mean())
 
 
-def _block_weights(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> None:
+def _block_weights(raw: pl.DataFrame, specs: list[FeatureSpec]) -> None:
     """Multiple factor analysis weighting (Escofier & Pagès): each block of basis features (a
     label family, a tag family, an order mix) is divided by its first singular value, so that
     no block — however many correlated columns it has — dominates the main axis of variation."""
-    basis = [i for i, s in enumerate(specs) if s["role"] == "basis"]
+    basis = [i for i, s in enumerate(specs) if s.role == "basis"]
     if not basis:
         return
     rows = _sample_rows(raw.height)
@@ -593,22 +588,22 @@ def _block_weights(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> None:
     Z -= Z.mean(axis=0)
     blocks: dict[str, list[int]] = {}
     for q, i in enumerate(basis):
-        blocks.setdefault(specs[i]["block"], []).append(q)
+        blocks.setdefault(specs[i].block, []).append(q)
     m = max(len(rows), 1)
     for cols in blocks.values():
         s1 = float(np.linalg.svd(Z[:, cols] / math.sqrt(m), compute_uv=False)[0]) if Z.shape[0] else 0.0
         w = 1.0 / s1 if s1 > 1e-9 else 0.0
         for q in cols:
-            specs[basis[q]]["weight"] = w
+            specs[basis[q]].weight = w
 
 
-def basis_index(specs: list[dict[str, Any]]) -> list[int]:
+def basis_index(specs: list[FeatureSpec]) -> list[int]:
     """The features clustered on (descriptors are only profiled)."""
-    return [i for i, s in enumerate(specs) if s.get("role", "basis") == "basis"]
+    return [i for i, s in enumerate(specs) if s.role == "basis"]
 
 
 def _transform(
-    raw: pl.DataFrame, specs: list[dict[str, Any]], index: list[int], *, weighted: bool = True, centered: bool = True
+    raw: pl.DataFrame, specs: list[FeatureSpec], index: list[int], *, weighted: bool = True, centered: bool = True
 ) -> np.ndarray:
     """Transform, centre, scale, clip (and weight) the features ``index``: float32, C order.
 
@@ -618,20 +613,20 @@ def _transform(
     block_logmean: dict[str, pl.Expr] = {}
     for i in index:
         spec = specs[i]
-        if spec["kind"] == "mix" and spec["block"] not in block_logmean:
-            members = [j for j, t in enumerate(specs) if t.get("block") == spec["block"]]
-            block_logmean[spec["block"]] = pl.mean_horizontal([(pl.col(f"f{j}") + specs[j]["eps"]).log() for j in members])
+        if spec.kind == "mix" and spec.block not in block_logmean:
+            members = [j for j, t in enumerate(specs) if t.block == spec.block]
+            block_logmean[spec.block] = pl.mean_horizontal([(pl.col(f"f{j}") + specs[j].eps).log() for j in members])
     for i in index:
         spec = specs[i]
         x = pl.col(f"f{i}")
-        if spec.get("transform") == "log1p":
+        if spec.transform == "log1p":
             x = x.clip(lower_bound=0.0).log1p()
-        elif spec.get("transform") == "clr":
-            x = (x + spec["eps"]).log() - block_logmean[spec["block"]]
+        elif spec.transform == "clr":
+            x = (x + spec.eps).log() - block_logmean[spec.block]
         if centered:
-            x = ((x - spec["center"]) / spec["scale"]).clip(-spec["clip"], spec["clip"])
+            x = ((x - spec.center) / spec.scale).clip(-spec.clip, spec.clip)
         if weighted:
-            x = x * spec["weight"]
+            x = x * spec.weight
         exprs.append(x.cast(pl.Float32).alias(f"f{i}"))
     if not exprs:
         return np.zeros((raw.height, 0), dtype=np.float32)
@@ -639,23 +634,13 @@ def _transform(
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
-def scale_matrix(raw: pl.DataFrame, specs: list[dict[str, Any]]) -> np.ndarray:
+def scale_matrix(raw: pl.DataFrame, specs: list[FeatureSpec]) -> np.ndarray:
     """The clustering matrix: every basis feature transformed, centred, scaled, clipped and
     weighted; float32, C order."""
     return _transform(raw, specs, basis_index(specs))
 
 
-def build_features(
-    labels: pl.DataFrame,
-    tags: pl.DataFrame | None = None,
-    *,
-    specs: list[dict[str, Any]] | None = None,
-    **plan_options: Any,
-) -> tuple[FeatureMatrix, pl.DataFrame]:
-    """Plan (unless ``specs`` are given, as when assigning new users) and build the matrix.
-
-    Returns the matrix and the raw per-feature frame (for profiles in original units).
-    """
+def _check_labels(labels: pl.DataFrame) -> None:
     if labels.height == 0:
         raise InvalidDataError("labels.parquet has no rows: nothing to segment")
     if ID_COLUMN not in labels.columns:
@@ -663,18 +648,133 @@ def build_features(
     dup = labels.height - labels.select(pl.col(ID_COLUMN).n_unique()).item()
     if dup:
         raise InvalidDataError(f"labels.parquet: column user_id has {dup} duplicate value(s); one row per user expected")
-    dropped: list[dict[str, str]] = []
-    orders = plan_options.pop("orders", None)
-    products = plan_options.pop("products", None)
-    timezone = plan_options.pop("timezone", "UTC")
+
+
+class SegmentFeatures:
+    """The feature estimator (scikit-learn conventions): options in ``__init__``, ``fit`` learns
+    the specs from the data and returns ``self``, ``transform`` builds the scaled matrix of any
+    users; fitted attributes end in ``_`` (``specs_``, ``dropped_``).
+
+    ``SegmentFeatures.from_specs(specs)`` rebuilds a fitted estimator from segment_model.json."""
+
+    def __init__(
+        self,
+        *,
+        max_categories: int = 12,
+        min_tag_share: float = 0.005,
+        max_tags_per_family: int = 30,
+        clip: float = 4.0,
+        family_balance: bool = True,
+        exclude: tuple[str, ...] = (),
+        exclude_families: tuple[str, ...] = ("lifecycle",),
+        descriptor_families: tuple[str, ...] = DESCRIPTOR_FAMILIES,
+        activity_corr: float = ACTIVITY_CORR,
+        timezone: str = "UTC",
+    ) -> None:
+        self.max_categories = max_categories
+        self.min_tag_share = min_tag_share
+        self.max_tags_per_family = max_tags_per_family
+        self.clip = clip
+        self.family_balance = family_balance
+        self.exclude = exclude
+        self.exclude_families = exclude_families
+        self.descriptor_families = descriptor_families
+        self.activity_corr = activity_corr
+        self.timezone = timezone
+
+    def _fit(
+        self, labels: pl.DataFrame, tags: pl.DataFrame | None, orders: pl.DataFrame | None, products: pl.DataFrame | None
+    ) -> pl.DataFrame:
+        _check_labels(labels)
+        specs, dropped, raw = _plan(
+            labels, tags, max_categories=self.max_categories, min_tag_share=self.min_tag_share,
+            max_tags_per_family=self.max_tags_per_family, clip=self.clip, family_balance=self.family_balance,
+            exclude=self.exclude, exclude_families=self.exclude_families, orders=orders, products=products,
+            timezone=self.timezone, descriptor_families=self.descriptor_families, activity_corr=self.activity_corr,
+        )
+        self.specs_ = specs
+        self.dropped_ = dropped
+        return raw
+
+    def fit(
+        self,
+        labels: pl.DataFrame,
+        tags: pl.DataFrame | None = None,
+        *,
+        orders: pl.DataFrame | None = None,
+        products: pl.DataFrame | None = None,
+    ) -> SegmentFeatures:
+        """Decide the features and fit their scaling, roles and block weights on these users."""
+        self._fit(labels, tags, orders, products)
+        return self
+
+    def _matrix(self, raw: pl.DataFrame) -> FeatureMatrix:
+        return FeatureMatrix(raw[ID_COLUMN], scale_matrix(raw, self.specs_), self.specs_, list(self.dropped_), raw)
+
+    def transform(
+        self,
+        labels: pl.DataFrame,
+        tags: pl.DataFrame | None = None,
+        *,
+        orders: pl.DataFrame | None = None,
+        products: pl.DataFrame | None = None,
+    ) -> FeatureMatrix:
+        """The scaled matrix of ``labels``' users with the fitted specs (missing columns → fills)."""
+        if not hasattr(self, "specs_"):
+            raise RuntimeError("SegmentFeatures is not fitted: call fit() first")
+        _check_labels(labels)
+        raw = raw_frame(labels, tags, self.specs_, orders=orders, products=products, timezone=self.timezone)
+        return self._matrix(raw)
+
+    def fit_transform(
+        self,
+        labels: pl.DataFrame,
+        tags: pl.DataFrame | None = None,
+        *,
+        orders: pl.DataFrame | None = None,
+        products: pl.DataFrame | None = None,
+    ) -> FeatureMatrix:
+        """``fit`` then ``transform`` on the same users (the raw frame is built once)."""
+        return self._matrix(self._fit(labels, tags, orders, products))
+
+    @classmethod
+    def from_specs(cls, specs: list[FeatureSpec] | list[dict[str, Any]], *, timezone: str = "UTC") -> SegmentFeatures:
+        """A fitted estimator from stored specs (segment_model.json's ``features``)."""
+        est = cls(timezone=timezone)
+        est.specs_ = [s if isinstance(s, FeatureSpec) else FeatureSpec.from_json(s) for s in specs]
+        est.dropped_ = []
+        return est
+
+
+def plan_features(
+    labels: pl.DataFrame,
+    tags: pl.DataFrame | None = None,
+    *,
+    orders: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+    **options: Any,
+) -> tuple[list[FeatureSpec], list[dict[str, str]]]:
+    """The fitted specs and the left-out columns (``SegmentFeatures(**options).fit(...)``)."""
+    est = SegmentFeatures(**options).fit(labels, tags, orders=orders, products=products)
+    return est.specs_, est.dropped_
+
+
+def build_features(
+    labels: pl.DataFrame,
+    tags: pl.DataFrame | None = None,
+    *,
+    specs: list[FeatureSpec] | list[dict[str, Any]] | None = None,
+    orders: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
+    **options: Any,
+) -> tuple[FeatureMatrix, pl.DataFrame]:
+    """Fit (unless ``specs`` are given, as when assigning new users) and build the matrix; returns
+    the matrix and the raw per-feature frame (for profiles in original units)."""
     if specs is None:
-        options = {
-            "max_categories": 12, "min_tag_share": 0.005, "max_tags_per_family": 30, "clip": 4.0,
-            "family_balance": True, "exclude": (), "exclude_families": ("lifecycle",),
-            "descriptor_families": DESCRIPTOR_FAMILIES, "activity_corr": ACTIVITY_CORR, **plan_options,
-        }
-        specs, dropped, raw = _plan(labels, tags, orders=orders, products=products, timezone=timezone, **options)
+        fm = SegmentFeatures(**options).fit_transform(labels, tags, orders=orders, products=products)
     else:
-        raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=timezone)
-    X = scale_matrix(raw, specs)
-    return FeatureMatrix(raw["user_id"], X, specs, dropped), raw
+        fm = SegmentFeatures.from_specs(specs, timezone=options.get("timezone", "UTC")).transform(
+            labels, tags, orders=orders, products=products
+        )
+    assert fm.raw is not None
+    return fm, fm.raw

@@ -16,7 +16,7 @@ import polars as pl
 
 from c2m_cli.errors import InvalidDataError, MissingPrerequisiteError
 from c2m_cli.segment import cluster
-from c2m_cli.segment.features import build_features
+from c2m_cli.segment.features import FeatureSpec, SegmentFeatures
 
 MODEL_NAME = "segment_model.json"
 MODEL_VERSION = 1
@@ -53,7 +53,7 @@ def fit_pca(X: np.ndarray, *, variance: float = 0.9, max_components: int = 30, s
 
 def to_json(
     *,
-    specs: list[dict[str, Any]],
+    specs: list[FeatureSpec],
     dropped: list[dict[str, str]],
     reduction: dict[str, Any] | None,
     clustering: cluster.Clustering,
@@ -67,7 +67,7 @@ def to_json(
         "c2m_segment_model_version": MODEL_VERSION,
         "parameters": parameters,
         "language": language,
-        "features": specs,
+        "features": [s.to_json() for s in specs],
         "dropped_columns": dropped,
         "reduction": reduction,
         "clustering": clustering.to_json(),
@@ -110,7 +110,7 @@ def assign_users(
         raise InvalidDataError(
             f"the labels to assign have none of the model's feature columns ({', '.join(needed[:5])}…)"
         )
-    fm, _ = build_features(labels, tags, specs=specs, orders=orders, products=products, timezone=timezone)
+    fm = SegmentFeatures.from_specs(specs, timezone=timezone).transform(labels, tags, orders=orders, products=products)
     X = project(fm.X, model.get("reduction"))
     clustering = cluster.Clustering.from_json(model["clustering"])
     if X.shape[1] != clustering.centers.shape[1]:

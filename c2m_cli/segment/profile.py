@@ -1,60 +1,78 @@
-"""Segment profiles: size, value, lifecycle mix, per-feature centroid and z-score, over-indexed
-tags, categories and brands, and a name, description, campaign and product mix in the language
-of the data (Chinese when its category and tag values are Chinese, English otherwise).
+"""Segment profiles — the statistics: size, value, lifecycle mix, the 5CM growth ladder,
+per-feature centroid and z-score, the features that set each segment apart from the rest,
+over-indexed traits, categories and brands. Names and sentences are made from these figures by
+``c2m_cli.segment.wording``; nothing here writes words.
 
 Every number comes from the data: a segment's centroid is the mean of each raw feature over its
-members, its z-score that mean minus the base mean over the base standard deviation, a lift the
-segment's share (of users with a trait, or of spend in a category) over the whole base's share.
+members, its z-score that mean minus the base mean over the base standard deviation; how
+*distinctive* a feature is for a segment is the standardised difference between the segment and
+the rest of the users, d = (mean in segment − mean in the rest) / base standard deviation
+(Cohen's d with the base spread), ranked by |d|; a lift is the segment's share (of users with a
+trait, or of spend in a category) over the share among the rest (traits, ``distinctive``) or the
+whole base (``top_traits``, categories).
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from c2m_cli.growth import COLUMNS as GROWTH_COLUMNS
+from c2m_cli.growth import RUNGS
+from c2m_cli.segment import wording
+from c2m_cli.segment.features import FeatureSpec
+
 STAGES = ("new", "active", "sleeping", "dormant", "lost")
-STAGE_ZH = {"new": "新客", "active": "活跃客", "sleeping": "沉睡客", "dormant": "休眠客", "lost": "流失客"}
-STAGE_EN = {"new": "new", "active": "active", "sleeping": "sleeping", "dormant": "dormant", "lost": "lost"}
-# the order in which families lend a word to a segment's name
-NAME_FAMILIES = ("demo", "geo", "lifestyle", "motive", "occasion", "attitude", "behavior", "value")
-DISPLAY = {"男": "男性", "女": "女性", "m": "men", "f": "women", "male": "men", "female": "women"}
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-MIN_TRAIT_SHARE = 0.35  # a trait names a segment when at least this share of it has it…
-MIN_TRAIT_LIFT = 1.25  # …and it is this much more common than in the whole base
-MIN_NOTABLE_SHARE = 0.10  # …or, to be mentioned at all in a description, this share
+LAPSED = ("sleeping", "dormant", "lost")
 MIN_CATEGORY_SHARE = 0.02  # a category over-indexes only with this share of the segment's spend
+MIN_DISTINCT_D = 0.2  # |d| from which a feature is "distinctive" (Cohen's small effect)
+MAX_DISTINCT = 20  # kept per segment (the description says the first few)
+# families not used as distinctive features: value is shown as value share / index, lifecycle
+# as the stage mix
+NOT_DISTINCTIVE = ("value", "lifecycle")
+_SHARE_KINDS = ("onehot", "tag", "bool", "mix")
 
 
-def data_language(labels: pl.DataFrame, tags: pl.DataFrame | None, products: pl.DataFrame | None) -> str:
-    """``zh`` when the data's category/tag values are Chinese, else ``en``."""
-    values: list[str] = []
-    for name, dtype in labels.schema.items():
-        if name in ("user_id", "lifecycle_stage") or dtype != pl.String:
-            continue
-        values += labels[name].drop_nulls().unique().head(50).to_list()
-    if tags is not None and "tag" in tags.columns:
-        values += tags["tag"].cast(pl.String).drop_nulls().unique().head(200).to_list()
-    if products is not None:
-        for col in ("category_l1", "name"):
-            if col in products.columns:
-                values += products[col].cast(pl.String).drop_nulls().head(200).to_list()
-    return "zh" if any(_CJK.search(v) for v in values if v) else "en"
+@dataclass
+class Distinct:
+    """One feature that sets a segment apart: its mean in the segment and in the rest."""
+
+    spec: FeatureSpec
+    segment: float
+    rest: float
+    d: float
+    lift: float | None
+
+    def as_row(self) -> dict[str, Any]:
+        return {"feature": self.spec.name, "family": self.spec.family, "kind": self.spec.kind,
+                "segment": self.segment, "rest": self.rest, "d": self.d, "lift": self.lift}
 
 
-def _trait_label(spec: dict[str, Any], lang: str) -> str:
-    if spec["kind"] == "onehot":
-        value = str(spec["value"])
-        return DISPLAY.get(value.lower(), DISPLAY.get(value, value))
-    if spec["kind"] == "tag":
-        return str(spec["tag"])
-    if spec["kind"] == "mix":
-        return str(spec["value"])
-    column = spec["column"].split("_", 1)[-1] if "_" in spec["column"] else spec["column"]
-    return column.replace("_", " ")
+@dataclass
+class SegmentFacts:
+    """Everything wording needs about one segment (figures only)."""
+
+    segment_id: str
+    size: int
+    share: float
+    value_share: float | None
+    value_index: float | None
+    stage_mix: dict[str, float]
+    distinctive: list[Distinct]
+    traits: list[dict[str, Any]]  # over-indexed binary traits vs the base: feature, family, kind, spec, share, lift
+    categories: list[dict[str, Any]]
+    growth: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def lapsed(self) -> float:
+        return sum(self.stage_mix.get(s, 0.0) for s in LAPSED)
+
+    @property
+    def engaged(self) -> float:
+        return self.stage_mix.get("active", 0.0) + self.stage_mix.get("new", 0.0)
 
 
 def _spend_lifts(
@@ -113,11 +131,28 @@ def _spend_lifts(
     return empty
 
 
+def _group_sums(M: np.ndarray, seg: np.ndarray, k: int) -> np.ndarray:
+    """Per-segment column sums in row order (polars' parallel group sums are not bit-reproducible)."""
+    out = np.zeros((k, M.shape[1]))
+    if M.shape[1] == 0:
+        return out
+    order = np.argsort(seg, kind="stable")
+    sizes = np.bincount(seg, minlength=k)
+    starts = np.searchsorted(seg[order], np.arange(k))
+    nonempty = sizes > 0
+    out[nonempty] = np.add.reduceat(M[order], starts[nonempty], axis=0)
+    return out
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.full(np.broadcast_shapes(a.shape, b.shape), np.nan), where=b > 0)
+
+
 def build_profiles(
     *,
     labels: pl.DataFrame,
     raw: pl.DataFrame,
-    specs: list[dict[str, Any]],
+    specs: list[FeatureSpec],
     seg: np.ndarray,
     k: int,
     segment_ids: list[str],
@@ -125,35 +160,41 @@ def build_profiles(
     lang: str,
     orders: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
+    growth: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per segment (see module doc); ``seg`` holds 0-based segment indices per user."""
+    """One row per segment (see module doc); ``seg`` holds 0-based segment indices per user;
+    ``growth`` the per-user 5CM rungs of ``c2m_cli.growth.user_rungs`` (same row order)."""
     n = raw.height
     p = len(specs)
     fcols = [f"f{i}" for i in range(p)]
-    seg_s = pl.Series("seg", seg, dtype=pl.Int32)
-    # sums in numpy, in row order: polars' parallel group-by sums are not bit-reproducible
     sizes = np.bincount(seg, minlength=k)
-    R = raw.select(fcols).to_numpy().astype(np.float64)
-    order = np.argsort(seg, kind="stable")
-    starts = np.searchsorted(seg[order], np.arange(k))
-    seg_means = np.full((k, p), np.nan)
     nonempty = sizes > 0
-    if p:
-        sums = np.add.reduceat(R[order], starts[nonempty], axis=0)
-        seg_means[nonempty] = sums / sizes[nonempty, None]
+    R = raw.select(fcols).to_numpy().astype(np.float64) if p else np.zeros((n, 0))
+    sums = _group_sums(R, seg, k)
+    seg_means = _ratio(sums, sizes[:, None].astype(np.float64))
+    rest_n = (n - sizes)[:, None].astype(np.float64)
+    rest_means = _ratio(R.sum(axis=0)[None, :] - sums, rest_n)
     base_mean = R.mean(axis=0)
     base_std = R.std(axis=0, ddof=1) if n > 1 else np.full(p, np.nan)
     base_std = np.where(np.isfinite(base_std) & (base_std > 1e-12), base_std, np.nan)
     z = (seg_means - base_mean) / base_std
+    d = (seg_means - rest_means) / base_std
+    # tags: share of users carrying the tag (score > 0), for words and lifts
+    tag_idx = [i for i, s in enumerate(specs) if s.kind == "tag"]
+    share_seg = seg_means.copy()
+    share_rest = rest_means.copy()
+    if tag_idx:
+        T = (R[:, tag_idx] > 0).astype(np.float64)
+        t_sums = _group_sums(T, seg, k)
+        share_seg[:, tag_idx] = _ratio(t_sums, sizes[:, None].astype(np.float64))
+        share_rest[:, tag_idx] = _ratio(T.sum(axis=0)[None, :] - t_sums, rest_n)
     del R
 
-    # value and lifecycle
-    value_col = "value_clv" if "value_clv" in labels.columns else None
-    frame = labels.select(pl.col("user_id").cast(pl.String)).with_columns(seg_s)
+    frame = labels.select(pl.col("user_id").cast(pl.String)).with_columns(pl.Series("seg", seg, dtype=pl.Int32))
     value_share = np.full(k, np.nan)
     avg_value = np.full(k, np.nan)
-    if value_col:
-        v = labels[value_col].cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).to_numpy()
+    if "value_clv" in labels.columns:
+        v = labels["value_clv"].cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).to_numpy()
         v_sums = np.bincount(seg, weights=v, minlength=k)
         total = float(v.sum())
         if total > 0:
@@ -165,215 +206,130 @@ def build_profiles(
         for q, s_name in enumerate(STAGES):
             hits = (stage == s_name).fill_null(False).to_numpy().astype(np.float64)
             stage_mix[:, q] = np.divide(np.bincount(seg, weights=hits, minlength=k), sizes, out=np.full(k, np.nan), where=nonempty)
+    growth_share: dict[str, np.ndarray] = {}
+    if growth is not None:
+        for col in GROWTH_COLUMNS:
+            flags = growth[col]
+            if flags.null_count() == flags.len():
+                continue  # the data cannot show this rung: unknown, not 0
+            hits = flags.fill_null(False).cast(pl.Float64).to_numpy()
+            growth_share[col] = np.divide(np.bincount(seg, weights=hits, minlength=k), sizes, out=np.full(k, np.nan), where=nonempty)
 
     assignment = frame.select("user_id", "seg")
     top_categories = _spend_lifts(orders, products, assignment, "category_l1", k)
     top_brands = _spend_lifts(orders, products, assignment, "brand", k)
 
-    trait_idx = [i for i, s in enumerate(specs) if s["kind"] in ("onehot", "tag", "bool")]
-    rows: list[dict[str, Any]] = []
-    names: list[str] = []
+    trait_idx = [i for i, s in enumerate(specs) if s.kind in ("onehot", "tag", "bool")]
+    candidates = [i for i, s in enumerate(specs) if s.family not in NOT_DISTINCTIVE]
+    facts: list[SegmentFacts] = []
+    extra: list[dict[str, Any]] = []
     for j in range(k):
         share = sizes[j] / n if n else 0.0
-        # over-indexed traits (one-hot values, tags, flags): lift = segment share / base share
         traits: list[dict[str, Any]] = []
         for i in trait_idx:
             if base_mean[i] <= 0 or not np.isfinite(seg_means[j, i]):
                 continue
-            lift = seg_means[j, i] / base_mean[i]
             traits.append(
-                {
-                    "feature": specs[i]["name"],
-                    "family": specs[i]["family"],
-                    "label": _trait_label(specs[i], lang),
-                    "share": float(seg_means[j, i]),
-                    "lift": float(lift),
-                    "kind": specs[i]["kind"],
-                }
+                {"feature": specs[i].name, "family": specs[i].family, "kind": specs[i].kind, "spec": specs[i],
+                 "share": float(share_seg[j, i]), "lift": float(seg_means[j, i] / base_mean[i])}
             )
         traits.sort(key=lambda t: (-t["lift"], t["feature"]))
-        strong = [t for t in traits if t["lift"] >= MIN_TRAIT_LIFT and t["share"] >= MIN_TRAIT_SHARE and t["family"] != "lifecycle"]
-        top_tags = [t for t in traits if t["kind"] == "tag" and t["lift"] > 1.0][:5]
-        over = [t for t in traits if t["lift"] > 1.0 and t["family"] != "lifecycle"][:8]
-
+        over = [t for t in traits if t["lift"] > 1.0 and t["family"] != "lifecycle"]
+        distinctive: list[Distinct] = []
+        for i in sorted(
+            (i for i in candidates if np.isfinite(d[j, i]) and abs(d[j, i]) >= MIN_DISTINCT_D),
+            key=lambda i: (-abs(d[j, i]), specs[i].name),
+        )[:MAX_DISTINCT]:
+            kind = specs[i].kind
+            seg_v = float(share_seg[j, i] if kind in _SHARE_KINDS else seg_means[j, i])
+            rest_v = float(share_rest[j, i] if kind in _SHARE_KINDS else rest_means[j, i])
+            lift = seg_v / rest_v if kind in _SHARE_KINDS and rest_v > 0 else None
+            distinctive.append(Distinct(specs[i], seg_v, rest_v, float(d[j, i]), lift))
         value_index = value_share[j] / share if share > 0 and np.isfinite(value_share[j]) else np.nan
         mix = {s: float(stage_mix[j, q]) for q, s in enumerate(STAGES) if np.isfinite(stage_mix[j, q])}
-        name = _name(strong, specs, z[j], value_index, mix, lang)
-        names.append(name)
-        notable = [t for t in over if t["lift"] >= MIN_TRAIT_LIFT and t["share"] >= MIN_NOTABLE_SHARE]
-        desc, campaign, product_mix = _texts(
-            share, value_share[j], value_index, strong or notable[:3], mix, top_categories[j], top_tags, lang
+        facts.append(
+            SegmentFacts(
+                segment_id=segment_ids[j], size=int(sizes[j]), share=float(share),
+                value_share=None if not np.isfinite(value_share[j]) else float(value_share[j]),
+                value_index=None if not np.isfinite(value_index) else float(value_index),
+                stage_mix=mix, distinctive=distinctive, traits=over, categories=top_categories[j],
+                growth={r.code: (float(growth_share[c][j]) if c in growth_share and np.isfinite(growth_share[c][j]) else None)
+                        for r, c in zip(RUNGS, GROWTH_COLUMNS, strict=True)},
+            )
         )
-        rows.append(
+        extra.append(
             {
-                "segment_id": segment_ids[j],
-                "segment_name": name,
-                "size": int(sizes[j]),
-                "share": float(share),
-                "value_share": None if not np.isfinite(value_share[j]) else float(value_share[j]),
-                "value_index": None if not np.isfinite(value_index) else float(value_index),
                 "avg_clv": None if not np.isfinite(avg_value[j]) else float(avg_value[j]),
-                **{f"lifecycle_{s}": mix.get(s) for s in STAGES},
                 "stability_jaccard": None if not np.isfinite(jaccard[j]) else float(jaccard[j]),
                 "features": [
-                    {
-                        "feature": specs[i]["name"],
-                        "family": specs[i]["family"],
-                        "centroid": float(seg_means[j, i]),
-                        "base_mean": float(base_mean[i]),
-                        "z": None if not np.isfinite(z[j, i]) else float(z[j, i]),
-                    }
+                    {"feature": specs[i].name, "family": specs[i].family, "centroid": float(seg_means[j, i]),
+                     "base_mean": float(base_mean[i]), "z": None if not np.isfinite(z[j, i]) else float(z[j, i])}
                     for i in range(p)
                 ],
-                "top_traits": [{"trait": t["feature"], "share": t["share"], "lift": t["lift"]} for t in over],
-                "top_tags": [t["label"] for t in top_tags],
-                "top_categories": [c["value"] for c in top_categories[j]],
-                "category_lifts": [{"category": c["value"], "spend_share": c["spend_share"], "lift": c["lift"]} for c in top_categories[j]],
+                "top_traits": [{"trait": t["feature"], "share": t["share"], "lift": t["lift"]} for t in over[:8]],
+                "top_tags": wording.tag_words([t for t in over if t["kind"] == "tag"], lang)[:5],
                 "top_brands": [c["value"] for c in top_brands[j]],
-                "description": desc,
-                "campaign": campaign,
-                "product_mix": product_mix,
-                "suggested_action": f"{campaign}；{product_mix}" if lang == "zh" else f"{campaign}; {product_mix}",
             }
         )
-    # unique names: a repeated name gets its segment id
-    seen: dict[str, int] = {}
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-    for row in rows:
-        if seen[row["segment_name"]] > 1:
-            row["segment_name"] = f"{row['segment_name']} ({row['segment_id']})"
-    feature_struct = pl.List(
+
+    texts = wording.write(facts, lang)
+    rows: list[dict[str, Any]] = []
+    for f, e, t in zip(facts, extra, texts, strict=True):
+        rows.append(
+            {
+                "segment_id": f.segment_id,
+                "segment_name": t.name,
+                "size": f.size,
+                "share": f.share,
+                "value_share": f.value_share,
+                "value_index": f.value_index,
+                "avg_clv": e["avg_clv"],
+                **{f"lifecycle_{s}": f.stage_mix.get(s) for s in STAGES},
+                **{col: f.growth[r.code] for r, col in zip(RUNGS, GROWTH_COLUMNS, strict=True)},
+                "stability_jaccard": e["stability_jaccard"],
+                "features": e["features"],
+                "distinctive": [x.as_row() for x in f.distinctive],
+                "top_traits": e["top_traits"],
+                "top_tags": e["top_tags"],
+                "top_categories": [c["value"] for c in f.categories],
+                "category_lifts": [{"category": c["value"], "spend_share": c["spend_share"], "lift": c["lift"]} for c in f.categories],
+                "top_brands": e["top_brands"],
+                "description": t.description,
+                "action_kind": t.action_kind,
+                "campaign": t.campaign,
+                "product_mix": t.product_mix,
+                "suggested_action": t.suggested_action,
+            }
+        )
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else pl.DataFrame(schema=SCHEMA)
+
+
+SCHEMA: dict[str, Any] = {
+    "segment_id": pl.String,
+    "segment_name": pl.String,
+    "size": pl.Int64,
+    "share": pl.Float64,
+    "value_share": pl.Float64,
+    "value_index": pl.Float64,
+    "avg_clv": pl.Float64,
+    **{f"lifecycle_{s}": pl.Float64 for s in STAGES},
+    **{col: pl.Float64 for col in GROWTH_COLUMNS},
+    "stability_jaccard": pl.Float64,
+    "features": pl.List(
         pl.Struct({"feature": pl.String, "family": pl.String, "centroid": pl.Float64, "base_mean": pl.Float64, "z": pl.Float64})
-    )
-    schema: dict[str, Any] = {
-        "segment_id": pl.String,
-        "segment_name": pl.String,
-        "size": pl.Int64,
-        "share": pl.Float64,
-        "value_share": pl.Float64,
-        "value_index": pl.Float64,
-        "avg_clv": pl.Float64,
-        **{f"lifecycle_{s}": pl.Float64 for s in STAGES},
-        "stability_jaccard": pl.Float64,
-        "features": feature_struct,
-        "top_traits": pl.List(pl.Struct({"trait": pl.String, "share": pl.Float64, "lift": pl.Float64})),
-        "top_tags": pl.List(pl.String),
-        "top_categories": pl.List(pl.String),
-        "category_lifts": pl.List(pl.Struct({"category": pl.String, "spend_share": pl.Float64, "lift": pl.Float64})),
-        "top_brands": pl.List(pl.String),
-        "description": pl.String,
-        "campaign": pl.String,
-        "product_mix": pl.String,
-        "suggested_action": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-
-
-def _name(
-    strong: list[dict[str, Any]],
-    specs: list[dict[str, Any]],
-    z: np.ndarray,
-    value_index: float,
-    mix: dict[str, float],
-    lang: str,
-) -> str:
-    parts: list[str] = []
-    used_families: set[str] = set()
-    for family in NAME_FAMILIES:
-        for t in strong:
-            if t["family"] == family and family not in used_families and t["kind"] != "bool":
-                parts.append(t["label"])
-                used_families.add(family)
-                break
-        if len(parts) >= 3:
-            break
-    if len(parts) < 3:
-        for t in strong:
-            if t["family"] not in used_families and t["kind"] != "bool" and len(parts) < 3:
-                parts.append(t["label"])
-                used_families.add(t["family"])
-    if np.isfinite(value_index) and value_index >= 1.5:
-        parts.insert(0, "高价值" if lang == "zh" else "high-value")
-    elif np.isfinite(value_index) and value_index <= 0.5:
-        parts.insert(0, "低价值" if lang == "zh" else "low-value")
-    if len(parts) < 2:
-        # few categorical traits stand out: the numeric feature furthest from the base
-        zz = np.where(np.isfinite(z), z, 0.0)
-        numeric = [i for i, s in enumerate(specs) if s["kind"] == "numeric" and s["family"] != "value"]
-        if numeric:
-            i = max(numeric, key=lambda q: (abs(zz[q]), -q))
-            if abs(zz[i]) >= 0.25:
-                label = _trait_label(specs[i], lang)
-                if lang == "zh":
-                    parts.append(("高" if zz[i] > 0 else "低") + label)
-                else:
-                    parts.append(("high " if zz[i] > 0 else "low ") + label)
-    stage = max(mix, key=lambda s: (mix[s], s)) if mix else None
-    if stage and stage != "active" and mix[stage] >= 0.5:
-        parts.append(STAGE_ZH[stage] if lang == "zh" else f"{STAGE_EN[stage]} customers")
-    elif lang == "zh":
-        parts.append("人群")
-    else:
-        parts.append("customers")
-    return " ".join(parts)
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.0f}%"
-
-
-def _texts(
-    share: float,
-    value_share: float,
-    value_index: float,
-    traits: list[dict[str, Any]],
-    mix: dict[str, float],
-    categories: list[dict[str, Any]],
-    top_tags: list[dict[str, Any]],
-    lang: str,
-) -> tuple[str, str, str]:
-    """The one-line description, the suggested campaign and the product mix."""
-    zh = lang == "zh"
-    trait_words = [t["label"] for t in traits[:3]]
-    stage = max(mix, key=lambda s: (mix[s], s)) if mix else None
-    lapsed = sum(mix.get(s, 0.0) for s in ("sleeping", "dormant", "lost"))
-    if zh:
-        desc = f"占用户{_pct(share)}"
-        if np.isfinite(value_share):
-            desc += f"、贡献{_pct(value_share)}的预期价值"
-        if trait_words:
-            desc += f"；{'、'.join(trait_words)}明显偏多"
-        if stage:
-            desc += f"；以{STAGE_ZH[stage]}为主（{_pct(mix[stage])}）"
-    else:
-        desc = f"{_pct(share)} of users"
-        if np.isfinite(value_share):
-            desc += f" and {_pct(value_share)} of expected value"
-        if trait_words:
-            desc += f"; over-indexed on {', '.join(trait_words)}"
-        if stage:
-            desc += f"; mostly {STAGE_EN[stage]} ({_pct(mix[stage])})"
-
-    if mix.get("new", 0.0) >= 0.4:
-        campaign = "新客培育：首单后7天内复购券与新人专享组合" if zh else "Welcome series: a second-order coupon within 7 days and a starter bundle"
-    elif lapsed >= 0.5:
-        campaign = "唤醒召回：定向优惠券加偏好品类新品推送" if zh else "Win-back: a targeted coupon plus new arrivals in their favourite categories"
-    elif np.isfinite(value_index) and value_index >= 1.5:
-        campaign = "会员专享：新品预售抢先购与高端礼遇" if zh else "VIP programme: early access to presales and premium perks"
-    elif np.isfinite(value_index) and value_index <= 0.6:
-        campaign = "满减与组合促销，提升客单价" if zh else "Threshold discounts and bundles to lift basket size"
-    else:
-        campaign = "兴趣种草：按偏好标签的内容营销加节日大促" if zh else "Always-on content on their interests plus festival promotions"
-
-    cats = [c["value"] for c in categories]
-    tags = [t["label"] for t in top_tags[:3]]
-    if zh:
-        product_mix = "主推" + ("、".join(cats) if cats else "全品类畅销款")
-        if tags:
-            product_mix += f"；围绕{'、'.join(tags)}选品"
-    else:
-        product_mix = "Lead with " + (", ".join(cats) if cats else "best-sellers across categories")
-        if tags:
-            product_mix += f"; pick products around {', '.join(tags)}"
-    return desc, campaign, product_mix
+    ),
+    "distinctive": pl.List(
+        pl.Struct({"feature": pl.String, "family": pl.String, "kind": pl.String, "segment": pl.Float64,
+                   "rest": pl.Float64, "d": pl.Float64, "lift": pl.Float64})
+    ),
+    "top_traits": pl.List(pl.Struct({"trait": pl.String, "share": pl.Float64, "lift": pl.Float64})),
+    "top_tags": pl.List(pl.String),
+    "top_categories": pl.List(pl.String),
+    "category_lifts": pl.List(pl.Struct({"category": pl.String, "spend_share": pl.Float64, "lift": pl.Float64})),
+    "top_brands": pl.List(pl.String),
+    "description": pl.String,
+    "action_kind": pl.String,
+    "campaign": pl.String,
+    "product_mix": pl.String,
+    "suggested_action": pl.String,
+}

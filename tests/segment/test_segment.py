@@ -138,7 +138,8 @@ def test_english_data_gets_english_names_and_gmm_works(tmp_path):
     for text in profiles["segment_name"].to_list() + profiles["description"].to_list():
         assert not CJK.search(text)
     assert any("gaming" in name and "18-24" in name for name in profiles["segment_name"])
-    assert all(d.endswith(")") and " of users" in d for d in profiles["description"])
+    pattern = r"^\d+% of users and \d+% of expected value; stands out by .+; lifecycle: \d+% active, \d+% new, \d+% lapsed$"
+    assert all(re.match(pattern, d) for d in profiles["description"]), profiles["description"].to_list()
     model = json.loads((tmp_path / "segment_model.json").read_text(encoding="utf-8"))
     assert set(model["clustering"]) >= {"variances", "weights", "centers"}
 
@@ -197,10 +198,13 @@ def test_degenerate_inputs_get_clear_errors(tmp_path):
         return Workspace(root)
 
     one = pl.DataFrame({"user_id": ["u1"], "value_clv": [3.0], "demo_g": ["x"]})
-    with pytest.raises(InvalidDataError, match=r"^labels.parquet has no usable feature column .* — value_clv: constant; demo_g: constant$"):
+    with pytest.raises(InvalidDataError, match=r"^labels.parquet has 1 user: at least 2 users with different features are needed to segment$"):
         run_segment(ws_with(one), k="auto")
     two = pl.DataFrame({"user_id": ["u1", "u2"], "value_clv": [3.0, 3.0], "value_n": [1, 1]})
-    with pytest.raises(InvalidDataError, match=r" — value_clv: constant; value_n: constant$"):
+    with pytest.raises(
+        InvalidDataError,
+        match=r"^labels.parquet: every feature is constant \(or missing\) over the 2 users \(value_clv, value_n\): there is nothing to segment them by$",
+    ):
         run_segment(ws_with(two), k="auto")
     few = pl.DataFrame({"user_id": ["a", "b", "c"], "value_clv": [1.0, 2.0, 3.0]})
     with pytest.raises(InvalidDataError, match=r"^--k 4 asks for more segments than the 3 distinct user profile\(s\) in labels.parquet$"):
