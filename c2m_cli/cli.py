@@ -8,6 +8,9 @@ mismatch, 1 anything unexpected. Bad input ends in one ``Error:`` line, never a 
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import sys
 from typing import Annotated
 
@@ -70,7 +73,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def invoke(argv: list[str]) -> int:
     """Run one c2m command line in-process and return its exit code (used by `c2m run`)."""
+    from c2m_cli.workspace import register_argv_secrets
+
     set_invocation(argv)
+    register_argv_secrets(argv)  # their values are masked in every message, log and --json
     try:
         # typer itself answers usage errors (exit 2), --help and --version by SystemExit
         app(args=argv, prog_name="c2m", standalone_mode=True)
@@ -87,6 +93,10 @@ def invoke(argv: list[str]) -> int:
     except Exception as problem:  # a bug: say so plainly, trace only on request
         if console.is_verbose():
             console.traceback()
+        system = system_problem(problem)
+        if system is not None:  # a full or read-only disk is not a bug: name the path and the reason
+            _report(system, EXIT_UNEXPECTED)
+            return EXIT_UNEXPECTED
         _report(
             f"unexpected {type(problem).__name__}: {problem} (a bug in c2m; rerun with --verbose)",
             EXIT_UNEXPECTED,
@@ -103,10 +113,33 @@ def _exit_code(code: object) -> int:
     return EXIT_USAGE
 
 
+# errno values that say the system refused (space, permissions, a read-only or failing disk)
+_SYSTEM_ERRNOS = {
+    errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO, errno.EMFILE, errno.ENFILE,
+}
+_OS_ERROR_IN_TEXT = re.compile(r"\(os error (\d+)\)")
+
+
+def system_problem(problem: BaseException) -> str | None:
+    """One line naming the path and the OS reason when ``problem`` is the system refusing."""
+    if isinstance(problem, OSError) and problem.errno in _SYSTEM_ERRNOS:
+        where = problem.filename or "the workspace"
+        return f"cannot write {where}: {problem.strerror or os.strerror(problem.errno or 0)}"
+    found = _OS_ERROR_IN_TEXT.search(str(problem))  # polars reports OS errors in its own text
+    if found and int(found.group(1)) in _SYSTEM_ERRNOS:
+        first = str(problem).strip().splitlines()[0]
+        return f"the system refused a file operation: {first}"
+    return None
+
+
 def _report(message: str, code: int, *, hint: str | None = None) -> None:
+    from c2m_cli.workspace import mask_secrets
+
+    message = mask_secrets(message)
+    hint = mask_secrets(hint) if hint else hint
     console.error(message, hint)
     if console.json_requested():
-        console.emit_json({"ok": False, "error": message, "exit_code": code, "hint": hint})
+        console.emit_json({"ok": False, "error": message, "exit_code": code, "hint": hint, "warnings": []})
 
 
 if __name__ == "__main__":

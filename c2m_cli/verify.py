@@ -1,8 +1,21 @@
-"""Reproducibility: replay a workspace's recorded steps elsewhere and compare output hashes."""
+"""Reproducibility: replay a workspace's latest recorded steps elsewhere and compare outputs.
+
+``c2m verify`` replays, into a scratch workspace, the latest entry of each step in chain order
+(ingest or demo, label, segment, forecast, recommend, report; superseded entries are not
+replayed; the steps a demo ran are replayed by replaying the demo). The scratch workspace has a
+fixed name, so neither the workspace's name (``label``, ``demo``) nor its location matters: a
+renamed copy verifies. Every output the replayed entries recorded is then compared three ways:
+on disk now, recorded in the manifest, produced by the replay. A file missing from the
+workspace, a file changed behind c2m's back, a replay that fails or gives other bytes is exit 5
+with one line naming the file and why; an input recorded outside the workspace (a source file, a
+mapping) that changed since is given as the reason.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,82 +27,180 @@ from c2m_cli.workspace import Workspace, sha256_of
 
 # Outputs whose bytes legitimately differ run to run (the manifest itself records wall times).
 _NOT_COMPARED = {"manifest.json"}
+CHAIN_RANK = {"ingest": 0, "demo": 0, "synth": 0, "label": 1, "segment": 2, "forecast": 3, "recommend": 4, "report": 5}
+SCRATCH_NAME = "workspace"
+_OUTPUT_FLAGS = {"--json", "--verbose", "-v", "--quiet", "-q", "--strict"}
+
+
+def _key(entry: dict[str, Any]) -> tuple[str, bool]:
+    """Which step an entry is: its command (segment's --assign mode is a step of its own)."""
+    return str(entry.get("command")), bool((entry.get("parameters") or {}).get("assign"))
+
+
+def replay_plan(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(entry to replay, the entries its replay reproduces) for the latest entry of each step."""
+    steps = list(manifest.get("steps", []))
+    latest: dict[tuple[str, bool], int] = {}
+    for index, entry in enumerate(steps):
+        if entry.get("argv") and not entry.get("via"):
+            latest[_key(entry)] = index
+    chosen = sorted(latest.values(), key=lambda i: (CHAIN_RANK.get(str(steps[i].get("command")), 9), i))
+    plan = []
+    for index in chosen:
+        entry = steps[index]
+        covered = [entry]
+        if entry.get("command") == "demo":  # the chain steps this demo ran (recorded with via="demo")
+            start = max((i for i, e in enumerate(steps[:index]) if e.get("command") == "demo" and not e.get("via")), default=-1)
+            earlier = [e for i, e in enumerate(steps[:index]) if i > start and e.get("via") == "demo"]
+            covered = [*earlier, entry]
+        plan.append((entry, covered))
+    return plan
 
 
 def replayable_steps(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """Top-level steps with a recorded command line (steps run inside `c2m demo` replay with it)."""
-    return [s for s in manifest.get("steps", []) if s.get("argv") and not s.get("via")]
+    """The entries ``c2m verify`` replays, in replay order."""
+    return [entry for entry, _ in replay_plan(manifest)]
 
 
-def expected_outputs(manifest: dict[str, Any]) -> dict[str, str]:
-    """The last recorded SHA-256 of every output path."""
-    expected: dict[str, str] = {}
-    for step in manifest.get("steps", []):
-        for output in step.get("outputs", []):
-            expected[output["path"]] = output["sha256"]
-    return {p: h for p, h in expected.items() if p not in _NOT_COMPARED}
+def _input_reasons(entry: dict[str, Any], expected: dict[str, str], root: Path) -> list[str]:
+    """Why an entry's replay may differ: an input that changed since the entry recorded it."""
+    reasons = []
+    command = entry.get("command")
+    for record in entry.get("inputs", []):
+        name, digest = str(record.get("path")), record.get("sha256")
+        if digest is None:
+            continue
+        if os.path.isabs(name):
+            path = Path(name)
+            if not path.is_file():
+                reasons.append(f"input {name} of c2m {command} no longer exists")
+            elif sha256_of(path) != digest:
+                reasons.append(f"input {name} changed since c2m {command} recorded it")
+        elif name in expected and expected[name] != digest:
+            reasons.append(f"c2m {command} read an older {name} than the one now recorded")
+    return reasons
+
+
+def _replay_argv(entry: dict[str, Any], scratch_root: Path, root: Path) -> list[str]:
+    argv = []
+    for arg in entry["argv"]:
+        if arg == "{workspace}":
+            argv.append(str(scratch_root))
+        elif arg.startswith("{workspace}/"):  # a file inside the workspace: read from the original
+            argv.append(str(root / arg[len("{workspace}/") :]))
+        elif arg not in _OUTPUT_FLAGS:
+            argv.append(arg)
+    return [*argv, "--json", "--quiet"]
+
+
+def _error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The replayed command's own error message (from its --json error object)."""
+    for line in reversed(done.stdout.strip().splitlines()):
+        try:
+            payload = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(payload, dict) and payload.get("error"):
+            return str(payload["error"])
+    for line in done.stderr.splitlines():
+        if line.startswith("Error:"):
+            return line[len("Error:") :].strip()
+    lines = [line for line in done.stderr.splitlines() if any(ch.isalnum() for ch in line)]
+    return lines[-1].strip() if lines else "(no message)"
 
 
 def verify_workspace(ws: Workspace, *, scratch: Path | None = None, keep: bool = False) -> dict[str, Any]:
-    """Re-run every recorded step into a scratch workspace; raise on any differing output."""
+    """Replay the latest entry of every step into a scratch workspace; raise on any difference."""
     manifest = ws.manifest()
-    steps = replayable_steps(manifest)
-    if not steps:
+    plan = replay_plan(manifest)
+    if not plan:
         raise InvalidDataError(f"{ws.manifest_path}: no recorded steps to verify")
-    expected = expected_outputs(manifest)
-    # the replay keeps the workspace's own name: outputs may mention it (the report's title)
-    scratch_parent = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="c2m-verify-"))
-    scratch_root = scratch_parent / ws.root.name
-    if scratch_root.resolve() == ws.root:
-        raise UsageError("the scratch directory must differ from the workspace")
+    scratch_parent = Path(scratch).resolve() if scratch else Path(tempfile.mkdtemp(prefix="c2m-verify-"))
+    scratch_root = scratch_parent / SCRATCH_NAME
+    if scratch_root.resolve() == ws.root or ws.root in scratch_root.resolve().parents:
+        raise UsageError("the scratch directory must lie outside the workspace")
     if scratch_root.exists() and any(scratch_root.iterdir()):
         raise UsageError(f"scratch workspace {scratch_root} is not empty")
+    try:
+        return _replay(ws, plan, scratch_root, keep=keep)
+    finally:
+        if not keep:
+            shutil.rmtree(scratch_root if scratch else scratch_parent, ignore_errors=True)
+
+
+def _replay(ws: Workspace, plan: list[tuple[dict[str, Any], list[dict[str, Any]]]], scratch_root: Path, *, keep: bool) -> dict[str, Any]:
+    expected: dict[str, str] = {}
+    producer: dict[str, str] = {}
+    reasons: list[str] = []
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    for index, step in enumerate(steps, start=1):
-        argv = [str(scratch_root) if a == "{workspace}" else a for a in step["argv"]]
-        argv = [a for a in argv if a not in ("--json", "--verbose", "-v")] + ["--quiet"]
+    for number, (entry, covered) in enumerate(plan, start=1):
+        for item in covered:
+            reasons += [r for r in _input_reasons(item, expected, ws.root) if r not in reasons]
+            for output in item.get("outputs", []):
+                if output["path"] not in _NOT_COMPARED:
+                    expected[output["path"]] = output["sha256"]
+                    producer[output["path"]] = str(item.get("command"))
         done = subprocess.run(
-            [sys.executable, "-m", "c2m_cli", *argv],
+            [sys.executable, "-m", "c2m_cli", *_replay_argv(entry, scratch_root, ws.root)],
             capture_output=True,
             text=True,
             env=env,
             check=False,
         )
         if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            because = f" ({'; '.join(reasons)})" if reasons else ""
             raise ReproducibilityError(
-                f"step {index} (c2m {step['command']}) failed on replay with exit "
-                f"{done.returncode}: {tail}"
+                f"step {number} (c2m {entry['command']}) failed on replay with exit {done.returncode}: "
+                f"{_error_line(done)}{because}"
             )
-    compared, mismatched, missing = [], [], []
+    problems: list[str] = []
+    mismatched: list[str] = []
+    missing: list[str] = []
+    compared = 0
     for relpath, digest in sorted(expected.items()):
-        replayed = scratch_root / relpath
-        if not replayed.exists():
+        on_disk, replayed = ws.root / relpath, scratch_root / relpath
+        command = producer[relpath]
+        if not on_disk.is_file():
             missing.append(relpath)
+            problems.append(f"{relpath} is missing from the workspace (recorded by c2m {command})")
             continue
-        compared.append(relpath)
-        replayed_digest = sha256_of(replayed)
-        on_disk = ws.root / relpath
-        # differs from what the manifest recorded, or from the file now in the workspace
-        if replayed_digest != digest or (on_disk.exists() and sha256_of(on_disk) != replayed_digest):
+        if not replayed.is_file():
+            missing.append(relpath)
+            problems.append(f"{relpath} was not produced by the replay of c2m {command}")
+            continue
+        compared += 1
+        if sha256_of(on_disk) != digest:
             mismatched.append(relpath)
+            problems.append(f"{relpath} changed since c2m {command} recorded it")
+        elif sha256_of(replayed) != digest:
+            mismatched.append(relpath)
+            problems.append(f"{relpath} differs on replay of c2m {command}")
     summary = {
         "workspace": str(ws.root),
         "scratch": str(scratch_root) if keep else None,
-        "steps_replayed": len(steps),
-        "files_compared": len(compared),
+        "steps_replayed": len(plan),
+        "replayed": [entry["command"] for entry, _ in plan],
+        "files_compared": compared,
         "mismatched": mismatched,
         "missing": missing,
     }
-    if not keep:
-        import shutil
-
-        shutil.rmtree(scratch_root if scratch else scratch_parent, ignore_errors=True)
-    if mismatched or missing:
-        parts = []
-        if mismatched:
-            parts.append(f"{len(mismatched)} differ ({', '.join(mismatched[:5])})")
-        if missing:
-            parts.append(f"{len(missing)} not produced ({', '.join(missing[:5])})")
-        raise ReproducibilityError("replay does not reproduce the workspace: " + "; ".join(parts))
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        because = f"; because {'; '.join(reasons)}" if reasons else ""
+        raise ReproducibilityError(
+            "replay does not reproduce the workspace: " + "; ".join(problems[:3]) + more + because
+        )
     return summary
+
+
+def run_verify(
+    ws: Workspace,
+    *,
+    scratch: Path | None = None,
+    keep: bool = False,
+    seed: int = 0,
+    executor: str = "local",
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
+    """Library entry point of `c2m verify` (seed, executor and argv are not used: nothing is recorded)."""
+    return verify_workspace(ws, scratch=scratch, keep=keep)

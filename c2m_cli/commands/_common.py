@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,8 +28,15 @@ WorkspaceArg = Annotated[
         show_default=False,
     ),
 ]
+SEED_MAX = 2**32 - 1
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Random seed: the same seed gives byte-identical outputs.")
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=SEED_MAX,
+        help="Random seed (0 … 4294967295): the same seed gives byte-identical outputs.",
+    ),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one machine-readable JSON summary on stdout.")
@@ -59,17 +69,32 @@ def set_invocation(argv: list[str]) -> None:
     _invocation["argv"] = list(argv)
 
 
-def step_argv(workspace: Path) -> list[str]:
-    """The current argv with the workspace replaced by ``{workspace}`` and paths made absolute."""
-    argv = list(_invocation["argv"])
-    out: list[str] = []
+def step_argv(workspace: Path, argv: list[str] | None = None) -> list[str]:
+    """The command line (default: the current one) as recorded for a replay.
+
+    The first argument after the command name that names the workspace becomes ``{workspace}``
+    (the command name itself never does: a workspace may be called ``label``); other paths are
+    made absolute, and a path inside the workspace is written ``{workspace}/…`` so a renamed
+    copy replays. Secrets are masked when the manifest is written.
+    """
+    argv = list(_invocation["argv"] if argv is None else argv)
+    root = Path(workspace).resolve()
+    out: list[str] = argv[:1]
     replaced = False
-    for arg in argv:
+    for arg in argv[1:]:
         if not replaced and not arg.startswith("-") and _same_path(arg, workspace):
             out.append("{workspace}")
             replaced = True
-        else:
-            out.append(_absolute_if_path(arg))
+            continue
+        text = _absolute_if_path(arg)
+        if os.path.isabs(text):
+            try:
+                inside = Path(text).resolve().relative_to(root)
+            except (ValueError, OSError):
+                inside = None
+            if inside is not None and str(inside) != ".":
+                text = "{workspace}/" + inside.as_posix()
+        out.append(text)
     return out
 
 
@@ -97,6 +122,39 @@ def validate_executor(spec: str) -> str:
     return spec
 
 
+@dataclass
+class LibraryCall:
+    """One step's library call, as a command adapter makes it (what `c2m run` executes)."""
+
+    target: str  # "module:function"
+    workspace: Path
+    seed: int
+    executor: str
+    create: bool
+    options: dict[str, Any]
+
+
+class Planned(Exception):  # noqa: N818 - control flow, not an error
+    """Raised by ``call_step`` while planning: the command's library call, not executed."""
+
+    def __init__(self, call: LibraryCall) -> None:
+        super().__init__(call.target)
+        self.call = call
+
+
+_planning: ContextVar[bool] = ContextVar("c2m_planning", default=False)
+
+
+@contextmanager
+def planning() -> Iterator[None]:
+    """Inside, ``call_step`` raises :class:`Planned` with its call instead of running it."""
+    token = _planning.set(True)
+    try:
+        yield
+    finally:
+        _planning.reset(token)
+
+
 def call_step(
     target: str, workspace: Path, *, seed: int, executor: str, create: bool = False, **options: Any
 ) -> dict[str, Any]:
@@ -105,17 +163,26 @@ def call_step(
     The module is imported here, not at the top of the command module, so ``c2m --help`` stays
     fast; the executor is validated before anything touches the workspace.
     """
+    spec = validate_executor(executor)
+    call = LibraryCall(target, Path(workspace), seed, spec, create, dict(options))
+    if _planning.get():
+        raise Planned(call)
+    return run_library(call, argv=step_argv(workspace))
+
+
+def run_library(call: LibraryCall, *, argv: list[str] | None, skip_unchanged: bool = False) -> dict[str, Any]:
+    """Execute a library call; ``skip_unchanged`` lets the step raise ``StepUnchanged``."""
     import importlib
 
     from c2m_cli.workspace import Workspace
 
-    spec = validate_executor(executor)
-    module_name, function_name = target.split(":")
+    module_name, function_name = call.target.split(":")
     run = getattr(importlib.import_module(module_name), function_name)
-    existed = Path(workspace).exists()
-    ws = Workspace(workspace, create=create)
+    existed = call.workspace.exists()
+    ws = Workspace(call.workspace, create=call.create)
+    ws.skip_unchanged = skip_unchanged
     try:
-        result: dict[str, Any] = run(ws, **options, seed=seed, executor=spec, argv=step_argv(workspace))
+        result: dict[str, Any] = run(ws, **call.options, seed=call.seed, executor=call.executor, argv=argv)
         result["warnings"] = ws.run_warnings.as_list()
     except BaseException:
         # a failed first step leaves no empty workspace behind
@@ -134,20 +201,24 @@ def run_command(
     verbose: bool,
     render: Callable[[dict[str, Any]], None] | None = None,
     strict: bool = False,
+    strict_key: str | None = None,
 ) -> None:
     """Run one command body; emit its summary as JSON (``--json``) and for people (stderr).
 
     Every summary carries ``warnings`` (a list of ``{code, message}``, empty when there are none).
     With ``strict``, a run that finished with warnings exits 6 after its outputs and summary.
     """
+    from c2m_cli.workspace import mask_value
+
     console.configure(quiet=quiet, verbose=verbose, json_output=json_output)
-    summary = body()
+    summary = mask_value(body())  # no secret reaches stderr or --json
     warnings = list(summary.pop("warnings", None) or [])
+    step_strict = bool(summary.pop(strict_key, False)) if strict_key else False
     if render is not None:
         render(summary)
     for item in warnings:
         console.warning(item["code"], item["message"])
-    failed_strict = strict and bool(warnings)
+    failed_strict = (strict and bool(warnings)) or step_strict
     if json_output:
         payload = {"command": name, "ok": True, **summary, "warnings": warnings}
         if failed_strict:

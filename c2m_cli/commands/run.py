@@ -1,4 +1,4 @@
-"""`c2m run`: run the chain from a pipeline TOML file."""
+"""`c2m run`: run the chain from a pipeline TOML file (through the library, skipping what is unchanged)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from c2m_cli import console
 from c2m_cli.commands._common import JsonOpt, QuietOpt, StrictOpt, VerboseOpt, run_command
-from c2m_cli.errors import C2MError
 
 NAME = "run"
 HELP = (
     "Run c2m steps listed in a pipeline TOML file: a top-level `workspace`, an optional `seed`, "
-    "and one `steps` table per step, each with `command` and that command's options."
+    "and one `steps` table per step, each with `command` and that command's options. Every "
+    "step's options are checked before the first runs; a step whose command, parameters, seed, "
+    "c2m version and input files are those of its latest run, and whose outputs are intact, is "
+    "skipped (--force runs it)."
 )
 EPILOG = (
     "Example: c2m run examples/cdnow_pipeline.toml\n\n"
@@ -23,31 +24,25 @@ EPILOG = (
 )
 
 
-class StepFailed(C2MError):
-    def __init__(self, number: int, argv: list[str], code: int) -> None:
-        super().__init__(f"step {number} (c2m {' '.join(argv)}) failed with exit {code}")
-        self.exit_code = code
-
-
 def command(
     pipeline: Annotated[Path, typer.Argument(help="The pipeline TOML file.", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Run every step, even those unchanged since their last run.")] = False,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.cli import invoke
-        from c2m_cli.pipeline import load_pipeline
+        from c2m_cli.pipeline import run_pipeline
 
-        workspace, argvs = load_pipeline(pipeline)
-        flags = (["--quiet"] if quiet else []) + (["--verbose"] if verbose else [])
-        for number, argv in enumerate(argvs, start=1):
-            console.info(f"[{number}/{len(argvs)}] c2m {' '.join(argv)}")
-            code = invoke(argv + flags)
-            if code != 0:
-                raise StepFailed(number, argv, code)
-        console.configure(quiet=quiet, verbose=verbose, json_output=json_output)
-        return {"workspace": str(workspace), "steps": len(argvs)}
+        return run_pipeline(pipeline, force=force)
 
-    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, strict=strict)
+    def render(summary: dict[str, Any]) -> None:
+        from c2m_cli import console
+
+        console.info(
+            f"ran {len(summary['steps'])} step(s), skipped {len(summary['skipped'])} unchanged"
+        )
+
+    # a step marked `strict = true` in the pipeline counts as --strict for the run
+    run_command(NAME, body, json_output=json_output, quiet=quiet, verbose=verbose, render=render, strict=strict, strict_key="strict_step_warned")

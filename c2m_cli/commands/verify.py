@@ -16,13 +16,15 @@ from c2m_cli.commands._common import (
     StrictOpt,
     VerboseOpt,
     WorkspaceArg,
+    call_step,
     run_command,
 )
 
 NAME = "verify"
 HELP = (
-    "Re-run the steps recorded in WORKSPACE/manifest.json into a scratch directory and compare "
-    "every output's SHA-256. Exit 5 when anything differs."
+    "Replay the latest recorded entry of each step (WORKSPACE/manifest.json, in chain order) into "
+    "a scratch directory and compare every recorded output's SHA-256 with the workspace and the "
+    "replay. Exit 5 naming the file and why when anything is missing or differs."
 )
 EPILOG = "Example: c2m verify ./demo-workspace --keep"
 
@@ -30,7 +32,7 @@ EPILOG = "Example: c2m verify ./demo-workspace --keep"
 def command(
     workspace: WorkspaceArg,
     scratch: Annotated[
-        Path | None, typer.Option("--scratch", help="Replay into SCRATCH/<workspace name> instead of a temp directory.")
+        Path | None, typer.Option("--scratch", help="Replay into SCRATCH/workspace (must be empty) instead of a temp directory.")
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch directory.")] = False,
     seed: SeedOpt = 0,
@@ -41,10 +43,9 @@ def command(
     executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
-        from c2m_cli.verify import verify_workspace
-        from c2m_cli.workspace import Workspace
-
-        return verify_workspace(Workspace(workspace, create=False), scratch=scratch, keep=keep)
+        return call_step(
+            "c2m_cli.verify:run_verify", workspace, scratch=scratch, keep=keep, seed=seed, executor=executor
+        )
 
     def render(summary: dict[str, Any]) -> None:
         console.info(
