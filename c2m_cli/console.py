@@ -1,31 +1,99 @@
 """The only module that imports rich: human output on stderr, never on stdout.
 
-stdout is reserved for the one JSON object of ``--json``. Human output (tables, progress)
-appears when stderr is a terminal, or when ``--verbose`` asks for it, and never with ``--quiet``.
-Text from data is escaped before rendering so that ``[bold]`` in a review stays literal.
+stdout is reserved for the one JSON object of ``--json``. Human output (tables) appears when
+stderr is a terminal, or when ``--verbose`` asks for it, and never with ``--quiet``; progress bars
+only on a terminal (``configure`` installs them as the reporter of ``c2m_cli.progress``, which
+library code calls without importing rich). Text from data is escaped before rendering (``[bold]``
+in a review stays literal) and stripped of control characters (no escape sequence reaches the
+terminal). Off a terminal, tables are plain text: tab-free aligned columns, one value per cell.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape as _markup_escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+
+from c2m_cli import progress as _progress
 
 _state: dict[str, Any] = {"quiet": False, "verbose": False, "json": False}
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# C0 and C1 control characters (ESC, BEL, CR, backspace …) but not tab and newline
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(value: str) -> str:
+    """``value`` without control characters (an escape sequence in the data stays inert)."""
+    return _CONTROL.sub("", value)
+
+
+def escape(value: str) -> str:
+    """Safe for rich: control characters removed, markup brackets escaped."""
+    return _markup_escape(strip_controls(value))
 
 
 def configure(*, quiet: bool = False, verbose: bool = False, json_output: bool = False) -> None:
     _state["quiet"] = quiet
     _state["verbose"] = verbose
     _state["json"] = json_output
+    _progress.set_reporter(_RichReporter() if (_stderr.is_terminal and not quiet) else None)
+
+
+def is_terminal() -> bool:
+    return bool(_stderr.is_terminal)
+
+
+class _RichReporter:
+    """``progress.Reporter`` drawing rich bars on stderr; one live display for nested tasks."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._open = 0
+
+    def start(self, description: str, total: float | None) -> int:
+        if self._bar is None:
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=_stderr,
+                transient=True,
+            )
+            self._bar.start()
+        self._open += 1
+        return int(self._bar.add_task(escape(description), total=total))
+
+    def advance(self, handle: int, amount: float) -> None:
+        if self._bar is not None:
+            self._bar.advance(TaskID(handle), amount)
+
+    def finish(self, handle: int) -> None:
+        if self._bar is None:
+            return
+        self._bar.remove_task(TaskID(handle))
+        self._open -= 1
+        if self._open <= 0:
+            self._bar.stop()
+            self._bar = None
+            self._open = 0
 
 
 def json_requested() -> bool:
@@ -51,7 +119,7 @@ def info(message: str) -> None:
 def warning(code: str, message: str) -> None:
     """A warning of the run (weak data); shown on stderr unless ``--quiet``."""
     if not _state["quiet"]:
-        _stderr.print(f"[bold yellow]Warning[/bold yellow] [{escape(code)}]: {escape(message)}")
+        _stderr.print(f"[bold yellow]Warning[/bold yellow] {escape(f'[{code}]')}: {escape(message)}")
 
 
 def error(message: str, hint: str | None = None) -> None:

@@ -1,9 +1,10 @@
-"""`c2m report`: one self-contained HTML page of everything the workspace holds.
+"""`c2m report`: one self-contained HTML page that answers the C2M question for a category manager.
 
-``run_report`` gathers each section from whatever the earlier steps wrote (``sections``), picks
-the language (Chinese for Chinese data, or ``lang``), renders the page (``html``, ``charts``)
-and writes ``report.html`` through the workspace's atomic step. A section whose step has not
-run says which command to run. The page holds no user id unless ``include_ids``.
+``run_report`` gathers each section from whatever the earlier steps wrote (``sections``: one
+module per section, each returning a typed dict), picks the language (Chinese for Chinese data,
+or ``lang``) and the market's units and calendar, renders the page (``html``, ``charts``) and
+writes ``report.html`` through the workspace's atomic step. A section whose step has not run says
+which command to run. The page holds no user id unless ``include_ids``, and no workspace path.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def run_report(
     via: str | None = None,
 ) -> dict[str, Any]:
     """Write ``report.html`` and return a summary: language, sections shown and missing, size."""
+    from c2m_cli import progress
+    from c2m_cli.market import workspace_market
     from c2m_cli.report import html, sections
 
     if lang is not None and lang not in LANGS:
@@ -62,35 +65,51 @@ def run_report(
     with ws.step("report", parameters=parameters, seed=seed, argv=argv, via=via) as step:
         found = data_language(ws)
         chosen = lang or found
+        manifest = ws.manifest()
         ctx = sections.Context(
             ws=ws,
             step=step,
             lang=chosen,
             data_lang=found,
-            timezone=str(ws.manifest().get("data_timezone") or "UTC"),
+            timezone=str(manifest.get("data_timezone") or "UTC"),
             include_ids=include_ids,
+            market=workspace_market(manifest),
         )
-        gathered: dict[str, Any] = {
-            "overview": sections.gather_overview(ctx),
-            "consumers": sections.gather_consumers(ctx),
-            "segments": sections.gather_segments(ctx),
-            "demand": sections.gather_demand(ctx),
-            "opportunities": sections.gather_opportunities(ctx),
-            "quantities": sections.gather_quantities(ctx),
-            "audiences": sections.gather_audiences(ctx),
-            "bundles": sections.gather_bundles(ctx),
-        }
-        scorecard = sections.gather_scorecard(ctx)
-        if scorecard is not None:
-            gathered["scorecard"] = scorecard
-        page = html.render(gathered, lang=chosen, workspace_name=ws.root.name, generated=f"c2m {__version__}")
+        gatherers = (
+            ("overview", sections.overview.gather),
+            ("consumers", sections.consumers.gather),
+            ("segments", sections.segments.gather),
+            ("demand", sections.demand.gather),
+            ("opportunities", sections.opportunities.gather),
+            ("briefs", sections.briefs.gather),
+            ("quantities", sections.quantities.gather),
+            ("audiences", sections.audiences.gather),
+            ("bundles", sections.bundles.gather),
+            ("caveats", sections.caveats.gather),
+        )
+        gathered: dict[str, Any] = {}
+        with progress.task("report: reading the workspace", total=len(gatherers) + 1) as advance:
+            for name, gather in gatherers:
+                gathered[name] = gather(ctx)
+                advance(1)
+            gathered["summary"] = sections.summary.gather(gathered["overview"], gathered["briefs"], gathered["opportunities"])
+            gathered["caveats"]["rejected"] = sum(r["rows"] for r in gathered["overview"]["rejects"])
+            score_rows = sections.scorecard.gather(ctx)
+            generated = f"c2m {__version__}"
+            page = html.render(gathered, lang=chosen, generated=generated)
+            if score_rows is not None:
+                # the report's own checks are scored on the page without them, then shown on it
+                gathered["scorecard"] = sections.scorecard.complete(ws, score_rows, page)
+                page = html.render(gathered, lang=chosen, generated=generated)
+            advance(1)
         step.write_text(REPORT_NAME, page)
         summary = {
             "report": REPORT_NAME,
             "lang": chosen,
             "data_lang": found,
-            "sections": list(gathered),
-            "missing": sorted(name for name, data in gathered.items() if "missing" in data),
+            "market": ctx.market,
+            "sections": [name for name in html.SECTION_ORDER if name in gathered],
+            "missing": sorted(name for name, data in gathered.items() if isinstance(data, dict) and "missing" in data),
             "bytes": len(page.encode("utf-8")),
             "include_ids": include_ids,
             "render_s": round(time.perf_counter() - started, 3),

@@ -1,8 +1,13 @@
-"""Inline SVG charts, hand-written: no script, no fonts, no network.
+"""Charts without script, fonts or network: inline SVG for lines and histograms, HTML for bars.
+
+Every chart carries its axis titles with units, dates with their year, a legend whose swatches are
+the colours drawn, and (weekly and daily series) the market's festival windows as shaded spans.
+SVG text is sized in user units; the page's stylesheet enlarges it on a phone so that it stays
+at least 10 px after the chart is scaled down, and hides every other date label there (``minor``).
+Horizontal bars are HTML (real text that wraps), so they read at any width.
 
 The geometry (scales, ticks, points, bar extents) lives in small pure functions that the tests
-check directly; the ``*_chart`` functions turn that geometry into SVG markup. Every label is
-passed through ``safe.text``: a category name from the data cannot inject markup.
+check directly. Every label passes through ``safe.text``: a name from the data cannot inject markup.
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ from dataclasses import dataclass, field
 from c2m_cli.report.safe import esc, text
 
 PALETTE = ("#2f6db5", "#e07b39", "#3a9e6f", "#b5443b", "#7b5ea7", "#8c8c3a", "#4aa3b5", "#c45a9b")
+INK = "#39414f"
+FORECAST = "#1f5fa8"
+BAND80 = "#8db4e2"
+BAND90 = "#d3e2f4"
+FESTIVAL = "#f3d9b1"
+HIGHLIGHT = "#e07b39"
+PLAIN = "#9fb3c8"
 WIDTH = 640
-HEIGHT = 260
-MARGIN = {"left": 64, "right": 16, "top": 16, "bottom": 40}
+HEIGHT = 280
+MARGIN = {"left": 64, "right": 16, "top": 30, "bottom": 50}
 
 Formatter = Callable[[float], str]
 
@@ -80,14 +92,22 @@ class Line:
 
 @dataclass
 class Band:
-    """A shaded interval between ``lo`` and ``hi`` over x."""
+    """A shaded interval between ``lo`` and ``hi`` over x, in an opaque colour (legend = drawing)."""
 
     name: str
     xs: Sequence[float]
     lo: Sequence[float]
     hi: Sequence[float]
-    color: str = PALETTE[0]
-    opacity: float = 0.18
+    color: str = BAND80
+
+
+@dataclass
+class Span:
+    """A shaded stretch of x (a festival window), labelled at the top of the plot."""
+
+    label: str
+    start: float
+    end: float
 
 
 @dataclass
@@ -156,13 +176,29 @@ def _svg_open(title: str, width: int, height: int) -> str:
     )
 
 
-def _legend(entries: Sequence[tuple[str, str, bool]]) -> str:
-    items = "".join(
-        f'<span class="key"><i style="background:{esc(color)}{";opacity:.35" if faint else ""}"></i>'
-        f"{text(name)}</span>"
-        for name, color, faint in entries
+def _axes(y_title: str, x_title: str, width: int, height: int) -> str:
+    """The y title above the y axis (horizontal, Economist style) and the x title under the dates."""
+    return (
+        f'<text class="axis-title" x="2" y="14">{text(y_title)}</text>'
+        f'<text class="axis-title" x="{width - MARGIN["right"]}" y="{height - 6}" text-anchor="end">{text(x_title)}</text>'
     )
-    return f'<div class="legend">{items}</div>' if items else ""
+
+
+LegendEntry = tuple[str, str, str]  # (name, colour, kind: line | dash | box)
+
+
+def legend(entries: Sequence[LegendEntry]) -> str:
+    items = []
+    for name, color, kind in entries:
+        css = {"line": "key-line", "dash": "key-dash", "box": "key-box"}[kind]
+        items.append(f'<span class="key"><i class="{css}" style="--c:{esc(color)}"></i>{text(name)}</span>')
+    return f'<div class="legend">{"".join(items)}</div>' if items else ""
+
+
+def _figure(title: str, svg: str, entries: Sequence[LegendEntry], note: str = "") -> str:
+    caption = f"<figcaption>{text(title)}</figcaption>"
+    extra = f'<p class="chart-note">{text(note)}</p>' if note else ""
+    return f'<figure class="fig">{caption}{svg}{legend(entries)}{extra}</figure>'
 
 
 def line_chart(
@@ -172,47 +208,79 @@ def line_chart(
     *,
     x_labels: Sequence[tuple[float, str]] = (),
     y_format: Formatter = _default_format,
+    y_title: str = "",
+    x_title: str = "",
+    spans: Sequence[Span] = (),
+    span_name: str = "",
     marker_x: float | None = None,
+    marker_label: str = "",
+    note: str = "",
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> str:
-    """A line chart with optional shaded bands, y grid, x labels and a vertical marker."""
+    """A line chart with shaded interval bands, festival spans, y grid, dated x labels and a marker."""
     plot = plot_geometry(lines, bands, width=width, height=height)
-    sx = scale(plot.x_domain, (MARGIN["left"], width - MARGIN["right"]))
-    sy = scale(plot.y_domain, (height - MARGIN["bottom"], MARGIN["top"]))
-    parts = [_svg_open(title, width, height)]
+    left, right = MARGIN["left"], width - MARGIN["right"]
+    top, bottom = MARGIN["top"], height - MARGIN["bottom"]
+    sx = scale(plot.x_domain, (left, right))
+    sy = scale(plot.y_domain, (bottom, top))
+    parts = [_svg_open(title, width, height), _axes(y_title, x_title, width, height)]
+    shown_spans = []
+    labels = []
+    last_label = {0: -1e9, 1: -1e9}
+    gap = 14 + 8 * max((len(s.label) for s in spans), default=0)
+    for span in spans:
+        x0, x1 = max(sx(span.start), left), min(sx(span.end), right)
+        if x1 < left or x0 > right:
+            continue
+        x1 = max(x1, x0 + 2)
+        parts.append(f'<rect class="fest" x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" height="{bottom - top}" fill="{FESTIVAL}"/>')
+        shown_spans.append(span)
+        # two rows of labels; a label that would overlap both rows is left to the legend
+        row = 0 if x0 - last_label[0] > gap else 1
+        if x0 - last_label[row] > gap:
+            last_label[row] = x0
+            minor = " minor" if row else ""
+            labels.append(f'<text class="fest-label{minor}" x="{x0 + 1:.1f}" y="{top + 11 + row * 13}">{text(span.label)}</text>')
+    parts.extend(labels)
     for tick in plot.y_ticks:
         y = round(sy(tick), 2)
         parts.append(
-            f'<line class="grid" x1="{MARGIN["left"]}" x2="{width - MARGIN["right"]}" y1="{y:g}" y2="{y:g}"/>'
-            f'<text class="tick" x="{MARGIN["left"] - 6}" y="{y + 4:g}" text-anchor="end">{esc(y_format(tick))}</text>'
+            f'<line class="grid" x1="{left}" x2="{right}" y1="{y:g}" y2="{y:g}"/>'
+            f'<text class="tick" x="{left - 6}" y="{y + 4:g}" text-anchor="end">{esc(y_format(tick))}</text>'
         )
-    for x, label in x_labels:
+    for i, (x, label) in enumerate(x_labels):
         px = round(sx(x), 2)
+        minor = " minor" if i % 2 else ""
         parts.append(
-            f'<text class="tick" x="{px:g}" y="{height - MARGIN["bottom"] + 16}" text-anchor="middle">{text(label)}</text>'
+            f'<line class="axis" x1="{px:g}" x2="{px:g}" y1="{bottom}" y2="{bottom + 4}"/>'
+            f'<text class="tick{minor}" x="{px:g}" y="{bottom + 18}" text-anchor="middle">{text(label)}</text>'
         )
+    parts.append(f'<line class="axis" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>')
     for band, polygon in zip(bands, plot.bands, strict=True):
         if polygon:
-            parts.append(
-                f'<polygon points="{_points(polygon)}" fill="{esc(band.color)}" fill-opacity="{band.opacity:g}"/>'
-            )
+            parts.append(f'<polygon points="{_points(polygon)}" fill="{esc(band.color)}"/>')
     if marker_x is not None:
         px = round(sx(marker_x), 2)
-        parts.append(f'<line class="marker" x1="{px:g}" x2="{px:g}" y1="{MARGIN["top"]}" y2="{height - MARGIN["bottom"]}"/>')
+        parts.append(f'<line class="marker" x1="{px:g}" x2="{px:g}" y1="{top}" y2="{bottom}"/>')
+        if marker_label:
+            parts.append(f'<text class="marker-label" x="{px - 4:g}" y="{bottom - 6}" text-anchor="end">{text(marker_label)}</text>')
     for line, runs in zip(lines, plot.lines, strict=True):
-        dash = ' stroke-dasharray="5 3"' if line.dashed else ""
+        dash = ' stroke-dasharray="6 4"' if line.dashed else ""
         for run in runs:
             if len(run) == 1:
                 x, y = run[0]
                 parts.append(f'<circle cx="{x:g}" cy="{y:g}" r="2.5" fill="{esc(line.color)}"/>')
             else:
                 parts.append(
-                    f'<polyline points="{_points(run)}" fill="none" stroke="{esc(line.color)}" stroke-width="2"{dash}/>'
+                    f'<polyline points="{_points(run)}" fill="none" stroke="{esc(line.color)}" stroke-width="2.2"{dash}/>'
                 )
     parts.append("</svg>")
-    legend = [(line.name, line.color, False) for line in lines] + [(b.name, b.color, True) for b in bands]
-    return f'<figure class="fig">{"".join(parts)}{_legend(legend)}</figure>'
+    entries: list[LegendEntry] = [(line.name, line.color, "dash" if line.dashed else "line") for line in lines]
+    entries += [(b.name, b.color, "box") for b in bands]
+    if shown_spans and span_name:
+        entries.append((span_name, FESTIVAL, "box"))
+    return _figure(title, "".join(parts), entries, note)
 
 
 @dataclass
@@ -224,7 +292,7 @@ class Bar:
 
 
 def bar_extents(values: Sequence[float], span: float) -> list[float]:
-    """Bar lengths in pixels, proportional to the values, the largest filling ``span``."""
+    """Bar lengths, proportional to the values, the largest filling ``span``."""
     finite = [v if math.isfinite(v) and v > 0 else 0.0 for v in values]
     top = max(finite, default=0.0)
     if top <= 0:
@@ -232,22 +300,20 @@ def bar_extents(values: Sequence[float], span: float) -> list[float]:
     return [round(v / top * span, 2) for v in finite]
 
 
-def bar_chart(title: str, bars: Sequence[Bar], *, width: int = WIDTH, label_width: int = 170) -> str:
-    """Horizontal bars, one row per item, labelled on the left and valued on the right."""
-    row = 26
-    height = max(len(bars), 1) * row + 8
-    span = width - label_width - 90
-    extents = bar_extents([b.value for b in bars], span)
-    parts = [_svg_open(title, width, height)]
-    for i, (bar, extent) in enumerate(zip(bars, extents, strict=True)):
-        y = 4 + i * row
-        parts.append(
-            f'<text class="label" x="{label_width - 8}" y="{y + 16}" text-anchor="end">{text(_clip(bar.label, 22))}</text>'
-            f'<rect x="{label_width}" y="{y + 3}" width="{extent:g}" height="{row - 8}" rx="2" fill="{esc(bar.color)}"/>'
-            f'<text class="value" x="{label_width + extent + 6:g}" y="{y + 16}">{text(bar.value_label)}</text>'
-        )
-    parts.append("</svg>")
-    return f'<figure class="fig">{"".join(parts)}</figure>'
+def bar_chart(title: str, bars: Sequence[Bar], *, note: str = "", legend_entries: Sequence[LegendEntry] = ()) -> str:
+    """Horizontal bars in HTML, one row per item: label, bar (share of the largest), value."""
+    extents = bar_extents([b.value for b in bars], 100.0)
+    rows = "".join(
+        f'<div class="bar-row"><span class="bar-label">{text(bar.label)}</span>'
+        f'<span class="bar-track"><span class="bar" style="width:{extent:g}%;background:{esc(bar.color)}"></span></span>'
+        f'<span class="bar-value">{text(bar.value_label)}</span></div>'
+        for bar, extent in zip(bars, extents, strict=True)
+    )
+    extra = f'<p class="chart-note">{text(note)}</p>' if note else ""
+    return (
+        f'<figure class="fig bars" role="img" aria-label="{text(title)}"><figcaption>{text(title)}</figcaption>'
+        f"{rows}{legend(legend_entries)}{extra}</figure>"
+    )
 
 
 def column_chart(
@@ -256,38 +322,62 @@ def column_chart(
     values: Sequence[float],
     *,
     highlight: Sequence[bool] | None = None,
+    highlight_name: str = "",
+    plain_name: str = "",
     y_format: Formatter = _default_format,
+    y_title: str = "",
+    x_title: str = "",
+    note: str = "",
     width: int = WIDTH,
-    height: int = 220,
+    height: int = 250,
 ) -> str:
-    """Vertical columns (a histogram), optionally highlighting some of them."""
+    """Vertical columns (a histogram), optionally highlighting some (a target band), with a legend."""
     ticks = nice_ticks(0.0, max([v for v in values if math.isfinite(v)], default=1.0) or 1.0)
-    sy = scale((ticks[0], ticks[-1]), (height - MARGIN["bottom"], MARGIN["top"]))
-    inner = width - MARGIN["left"] - MARGIN["right"]
-    slot = inner / max(len(values), 1)
-    parts = [_svg_open(title, width, height)]
+    left, right = MARGIN["left"], width - MARGIN["right"]
+    bottom = height - MARGIN["bottom"]
+    sy = scale((ticks[0], ticks[-1]), (bottom, MARGIN["top"]))
+    slot = (right - left) / max(len(values), 1)
+    parts = [_svg_open(title, width, height), _axes(y_title, x_title, width, height)]
     for tick in ticks:
         y = round(sy(tick), 2)
         parts.append(
-            f'<line class="grid" x1="{MARGIN["left"]}" x2="{width - MARGIN["right"]}" y1="{y:g}" y2="{y:g}"/>'
-            f'<text class="tick" x="{MARGIN["left"] - 6}" y="{y + 4:g}" text-anchor="end">{esc(y_format(tick))}</text>'
+            f'<line class="grid" x1="{left}" x2="{right}" y1="{y:g}" y2="{y:g}"/>'
+            f'<text class="tick" x="{left - 6}" y="{y + 4:g}" text-anchor="end">{esc(y_format(tick))}</text>'
         )
-    every = max(1, math.ceil(len(labels) / 8))
+    every = max(1, math.ceil(len(labels) / 6))
     for i, value in enumerate(values):
-        x = MARGIN["left"] + i * slot
+        x = left + i * slot
         top = sy(value if math.isfinite(value) else 0.0)
-        color = PALETTE[1] if highlight is not None and highlight[i] else PALETTE[0]
+        lit = highlight is not None and highlight[i]
+        color = HIGHLIGHT if lit else (PLAIN if highlight is not None else PALETTE[0])
         parts.append(
             f'<rect x="{x + 1:.2f}" y="{top:.2f}" width="{max(slot - 2, 1):.2f}" '
-            f'height="{height - MARGIN["bottom"] - top:.2f}" fill="{color}"/>'
+            f'height="{bottom - top:.2f}" fill="{color}"/>'
         )
         if i % every == 0:
+            minor = " minor" if (i // every) % 2 else ""
             parts.append(
-                f'<text class="tick" x="{x + slot / 2:.2f}" y="{height - MARGIN["bottom"] + 16}" '
-                f'text-anchor="middle">{text(_clip(labels[i], 12))}</text>'
+                f'<text class="tick{minor}" x="{x:.2f}" y="{bottom + 18}" text-anchor="middle">{text(_clip(labels[i], 12))}</text>'
             )
+    parts.append(f'<line class="axis" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>')
     parts.append("</svg>")
-    return f'<figure class="fig">{"".join(parts)}</figure>'
+    entries: list[LegendEntry] = []
+    if highlight is not None and any(highlight) and highlight_name:
+        entries = [(highlight_name, HIGHLIGHT, "box"), (plain_name, PLAIN, "box")]
+    return _figure(title, "".join(parts), entries, note)
+
+
+def heat_color(index: float | None) -> str:
+    """A diverging colour for an index around 1: orange above (over-represented), blue below."""
+    if index is None or not math.isfinite(index) or index <= 0:
+        return "#f4f5f7"
+    strength = max(-1.0, min(1.0, math.log2(index) / 2.0))
+    if strength >= 0:
+        r, g, b = 255, int(246 - 100 * strength), int(238 - 150 * strength)
+    else:
+        s = -strength
+        r, g, b = int(246 - 80 * s), int(248 - 50 * s), 255
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _clip(label: str, limit: int) -> str:

@@ -25,11 +25,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "contents": {"zh": "目录", "en": "Contents"},
     "missing": {"zh": "尚无数据：运行 {command} 生成{what}", "en": "Not available yet: run {command} to produce {what}"},
     # sections
-    "overview": {"zh": "运行概览", "en": "Run overview"},
+    "overview": {"zh": "数据与运行", "en": "Data and run"},
     "consumers": {"zh": "消费者", "en": "Consumers"},
     "segments": {"zh": "人群分群", "en": "Segments"},
-    "demand": {"zh": "需求预测", "en": "Demand"},
-    "opportunities": {"zh": "C2M 机会与产品简报", "en": "C2M opportunities and briefs"},
+    "demand": {"zh": "需求预测", "en": "Demand forecasts"},
+    "opportunities": {"zh": "C2M 机会", "en": "C2M opportunities"},
     "quantities": {"zh": "建议生产量", "en": "Quantities"},
     "audiences": {"zh": "目标人群", "en": "Audiences"},
     "bundles": {"zh": "组合推荐", "en": "Bundles"},
@@ -159,6 +159,88 @@ STRINGS: dict[str, dict[str, str]] = {
     "na": {"zh": "—", "en": "—"},
     "passed_count": {"zh": "通过 {passed}/{total} 项", "en": "{passed} of {total} checks passed"},
     "more_rows": {"zh": "另有 {n} 行未显示", "en": "{n} more rows not shown"},
+    # first screen
+    "summary": {"zh": "该做什么", "en": "What to make"},
+    "summary_lead": {"zh": "按机会排名的前 {n} 个需求：做什么、为谁、什么价、做多少、何时上市。", "en": "The top {n} needs by rank: what to make, for whom, at which price, how many and when."},
+    "summary_lead_opps": {"zh": "按机会排名的前 {n} 个需求（尚无产品简报：运行 c2m recommend 生成）。", "en": "The top {n} needs by rank (no product briefs yet: run c2m recommend)."},
+    "what": {"zh": "做什么", "en": "What"},
+    "for_whom": {"zh": "为谁", "en": "For whom"},
+    "price": {"zh": "价格带", "en": "Price band"},
+    "how_many": {"zh": "做多少", "en": "How many"},
+    "when": {"zh": "何时", "en": "When"},
+    "see_brief": {"zh": "查看简报", "en": "Brief"},
+    "variants": {"zh": "同类说法", "en": "Also searched as"},
+    "make_qty": {"zh": "建议生产 {qty}", "en": "make {qty}"},
+    "demand_range": {"zh": "需求 {p10}–{p90}（P10–P90）", "en": "demand {p10}–{p90} (P10–P90)"},
+    "people_of": {"zh": "{n}，占 {share}", "en": "{n}, {share} of consumers"},
+    "not_available": {"zh": "暂无", "en": "not available"},
+    # caveats
+    "caveats": {"zh": "注意事项", "en": "Caveats"},
+    "caveats_lead": {"zh": "各步骤运行时记录的警告（manifest.json）：这些结论所依据的数据较弱。", "en": "Warnings the steps recorded (manifest.json): results that rest on weak data."},
+    "no_warnings": {"zh": "本次运行的各步骤没有记录警告。", "en": "No step of this run recorded a warning."},
+    "step": {"zh": "步骤", "en": "Step"},
+    "warning_code": {"zh": "代码", "en": "Code"},
+    "message": {"zh": "说明", "en": "Message"},
+    "rejects_caveat": {"zh": "导入时有 {n} 行数据被拒收（原因见“数据与运行”）。", "en": "{n} rows were rejected at ingest (reasons under “Data and run”)."},
+    # units and axes
+    "unit_items": {"zh": "件", "en": "units"},
+    "unit_people": {"zh": "人", "en": "people"},
+    "axis_units_week": {"zh": "销量（件/周）", "en": "Units per week"},
+    "axis_units_day": {"zh": "销量（件/天）", "en": "Units per day"},
+    "axis_units_month": {"zh": "销量（件/月）", "en": "Units per month"},
+    "axis_week": {"zh": "周（周一起）", "en": "Week (starting Monday)"},
+    "axis_day": {"zh": "日期", "en": "Date"},
+    "axis_month": {"zh": "月份", "en": "Month"},
+    "axis_index": {"zh": "指数（均值 = 100）", "en": "Index (mean = 100)"},
+    "axis_people": {"zh": "消费者（人）", "en": "Consumers"},
+    "axis_clv": {"zh": "未来12个月预期价值（{unit}）", "en": "Expected value over 12 months ({unit})"},
+    "axis_price": {"zh": "成交单价（{unit}）", "en": "Unit price paid ({unit})"},
+    "axis_units": {"zh": "销量（件）", "en": "Units sold"},
+    "festival_window": {"zh": "节日窗口", "en": "Festival window"},
+    "forecast_start": {"zh": "预测起点", "en": "Forecast starts"},
+    "actual": {"zh": "实际（回测记录）", "en": "Actual (as the backtest recorded it)"},
+    "target_band": {"zh": "目标价位段", "en": "Target band"},
+    "other_bands": {"zh": "其他价位", "en": "Other prices"},
+    "forecast_total": {"zh": "总需求预测", "en": "Total demand forecast"},
+    "forecast_series": {"zh": "{level}：{uid} 需求预测", "en": "Demand forecast: {uid} ({level})"},
+    "level_total": {"zh": "全部", "en": "total"},
+    "level_category_l1": {"zh": "一级品类", "en": "category"},
+    "level_category_l2": {"zh": "二级品类", "en": "subcategory"},
+    "level_category_l3": {"zh": "三级品类", "en": "sub-subcategory"},
+    "level_sku": {"zh": "商品", "en": "product"},
+    "level_brand": {"zh": "品牌", "en": "brand"},
+    "weekly_sales": {"zh": "每周销量", "en": "Units sold per week"},
+    "weekly_sales_note": {"zh": "阴影为{market}节日窗口。", "en": "Shaded: festival windows of the {market} calendar."},
+    "market_cn": {"zh": "中国", "en": "Chinese"},
+    "market_us": {"zh": "美国", "en": "US"},
+    # consumers, segments
+    "funnel": {"zh": "生命周期漏斗", "en": "Lifecycle funnel"},
+    "flows_lead": {"zh": "行：90 天前的阶段；列：现在的阶段；单元格：人数（行内占比）。", "en": "Rows: the stage 90 days ago; columns: the stage now; cells: people (share of the row)."},
+    "flows_new": {"zh": "（90 天前尚未购买）", "en": "(not yet a buyer 90 days ago)"},
+    "flows_summary": {"zh": "90 天前活跃的 {n}中，{kept} 仍活跃，{slept} 转为沉睡、休眠或流失。", "en": "Of the {n} active 90 days ago, {kept} are still active and {slept} have gone to sleep, dormant or lost."},
+    "heat": {"zh": "分群 × 品类：各分群消费额的品类构成", "en": "Segment × category: where each segment spends"},
+    "heat_lead": {"zh": "单元格为该分群消费额中该品类的占比；颜色为相对全体的倍数（橙 = 偏多，蓝 = 偏少）。", "en": "Cells: the category's share of the segment's spend; colour: against everyone (orange = more, blue = less)."},
+    "everyone": {"zh": "全体", "en": "Everyone"},
+    "segment": {"zh": "分群", "en": "Segment"},
+    "avg_clv": {"zh": "人均预期价值", "en": "Mean expected value"},
+    "value_range": {"zh": "CLV 合计区间（P10–P90 之和）", "en": "Total CLV range (sums of P10–P90)"},
+    "volume": {"zh": "规模", "en": "Volume"},
+    "trend": {"zh": "趋势", "en": "Trend"},
+    "target_segment": {"zh": "目标分群", "en": "Target segment"},
+    "attributes": {"zh": "应具备的属性", "en": "Attributes to have"},
+    "micro_demands": {"zh": "要解决的微需求", "en": "Micro-demands to fix"},
+    "expected_demand": {"zh": "预期需求（件）", "en": "Expected demand (units)"},
+    "launch_window": {"zh": "上市窗口", "en": "Launch window"},
+    "presale_plan": {"zh": "预售计划", "en": "Pre-sale plan"},
+    "portrait_brief": {"zh": "人群画像（相对品类的倍数）", "en": "Buyer portrait (× the category)"},
+    "product": {"zh": "商品", "en": "Product"},
+    "item": {"zh": "商品 / 简报", "en": "Product / brief"},
+    "fill_rate": {"zh": "预期满足率", "en": "Expected fill rate"},
+    "leftover": {"zh": "预期剩余（件）", "en": "Expected leftover (units)"},
+    "demand_p10_p90": {"zh": "需求 P10–P90（件）", "en": "Demand P10–P90 (units)"},
+    "data_run": {"zh": "数据与运行", "en": "Data and run"},
+    "accuracy_note": {"zh": "WAPE：加权绝对百分比误差（越低越好）；MASE：相对朴素预测的误差（< 1 即优于朴素）；区间列为实际值落入 80% / 90% 预测区间的比例（理想值 80% / 90%）。", "en": "WAPE: weighted absolute percentage error (lower is better); MASE: error relative to a naive forecast (< 1 beats it); interval columns: share of actuals inside the 80% / 90% intervals (ideal 80% / 90%)."},
+    "no_heat": {"zh": "没有分群、订单和商品品类，无法画分群 × 品类图。", "en": "Segments, orders and product categories are needed for the segment × category map."},
 }
 
 
@@ -259,3 +341,44 @@ def stage_name(stage: object, lang: str) -> str:
 def kind_name(kind: object, lang: str) -> str:
     key = f"kind_{kind}"
     return t(key, lang) if key in STRINGS else str(kind)
+
+
+def fmt_money(value: object, lang: str, unit: str) -> str:
+    """An amount with its currency: 5287.0万元 / ¥52,870,000 / $1,234 / 1,234（数据币种）."""
+    number = fmt_num(value, lang, 0)
+    if number == "—":
+        return number
+    if unit in ("¥", "$"):
+        return f"-{unit}{number[1:]}" if number.startswith("-") else f"{unit}{number}"
+    if unit.startswith(("（", "(")):
+        return f"{number} {unit}" if lang == "en" else f"{number}{unit}"
+    return f"{number}{unit}" if lang == "zh" else f"{number} {unit}"
+
+
+def fmt_units(value: object, lang: str) -> str:
+    """A quantity of goods: 1,234 件 / 1,234 units."""
+    number = fmt_num(value, lang, 0)
+    if number == "—":
+        return number
+    return f"{number} 件" if lang == "zh" else f"{number} units"
+
+
+def fmt_people(value: object, lang: str) -> str:
+    number = fmt_int(value, lang)
+    if number == "—":
+        return number
+    return f"{number} 人" if lang == "zh" else f"{number} people"
+
+
+def fmt_month(iso: str, lang: str, *, day: bool = False) -> str:
+    """A tick label with its year: 2025年3月 / Mar 2025 (with the day: 3月17日 2025 → 2025-03-17)."""
+    year, month, dd = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
+    if day:
+        return f"{year}年{month}月{dd}日" if lang == "zh" else iso[:10]
+    names = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{year}年{month}月" if lang == "zh" else f"{names[month - 1]} {year}"
+
+
+def level_name(level: object, lang: str) -> str:
+    key = f"level_{level}"
+    return t(key, lang) if key in STRINGS else str(level)

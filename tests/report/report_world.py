@@ -21,6 +21,7 @@ ID_MARK = "U-SECRET-"
 SCRIPT_REVIEW = "<script>alert('x')</script>键盘声音太吵了"
 FORMULA_REVIEW = '=HYPERLINK("http://evil.example","点我")'
 UTC = "UTC"
+WARNING = {"code": "short-history", "message": "SKU2 has 9 weeks of history (a year is needed for its season)"}
 
 
 def _days(start: str, end: str) -> pl.Series:
@@ -94,6 +95,8 @@ def build_world(root: Path, *, tables: tuple[str, ...] | None = None) -> Workspa
                 "lifecycle_stage": stages,
                 "value_clv": [float(v) for v in range(20)],
                 "value_p_alive": [0.9] * 10 + [0.5] * 10,
+                # 90 days earlier: the first 4 had not bought yet, then 8 active, 8 sleeping
+                "lifecycle_prev_stage": [None] * 4 + ["active"] * 8 + ["sleeping"] * 8,
                 "geo_city_tier": ["一线", "二线", "三线", "四线"] * 5,
                 "demo_generation": ["90后", None, None, None] * 5,
                 "lifestyle_gaming": [0.8] * 20,
@@ -102,19 +105,21 @@ def build_world(root: Path, *, tables: tuple[str, ...] | None = None) -> Workspa
         "segments": pl.DataFrame(
             {
                 "user_id": users,
-                "segment_id": [0] * 15 + [1] * 5,
+                "segment_id": ["S1"] * 15 + ["S2"] * 5,
                 "segment_name": ["价格敏感青年"] * 15 + ["高价值电竞玩家"] * 5,
                 "distance": [0.1] * 20,
             }
         ),
         "segment_profiles": pl.DataFrame(
             {
-                "segment_id": [0, 1],
+                "segment_id": ["S1", "S2"],
                 "segment_name": ["价格敏感青年", "高价值电竞玩家"],
                 "size": [15, 5],
                 "share": [0.75, 0.25],
-                "z_recency": [0.4, -1.2],
-                "z_frequency": [-0.3, 2.1],
+                "features": [
+                    [{"feature": "recency", "z": 0.4}, {"feature": "frequency", "z": -0.3}],
+                    [{"feature": "recency", "z": -1.2}, {"feature": "frequency", "z": 2.1}],
+                ],
                 "top_tags": [["学生", "促销敏感"], ["电竞", "高客单"]],
                 "description": ["爱比价的年轻人", "=1+1 高频复购的电竞玩家"],
                 "suggested_action": ["大促前发券", "新品预售优先邀请"],
@@ -131,15 +136,40 @@ def build_world(root: Path, *, tables: tuple[str, ...] | None = None) -> Workspa
                 "category": ["外设", "外设", "外设"],
                 "sku": [None, "SKU1", None],
                 "subject": ["静音键盘搜索多、供给少", "键盘噪音大", "150–250 元价格带缺货"],
-                "evidence": ["搜索 3 次，仅 1 个商品", "2 条差评提到噪音", "90后一线用户集中在此价格带"],
+                "evidence": [
+                    "搜索 3 次（前半段 1 → 后半段 2，Mann-Kendall z=12.43, p=1.78e-35），仅 1 个商品",
+                    "2 条差评提到噪音",
+                    "90后一线用户集中在此价格带（需求/供给 108531468.53）",
+                ],
                 "score": [0.9, 0.7, 0.5],
-                "segment_id": [1, None, 0],
+                "segment_id": ["S2", None, "S1"],
+                "variants": [["静音键盘", "安静键盘"], [], []],
+                "volume": [3.0, 2.0, 150.0],
+                "trend_z": [12.43, None, None],
+                "trend_p": [1.78e-35, None, None],
                 "price_low": [None, None, 150.0],
                 "price_high": [None, None, 250.0],
             }
         ),
         "briefs": pl.DataFrame(
-            {"brief_id": ["B1"], "opportunity_id": ["OP1"], "category": ["外设"], "sku": [None]},
+            {
+                "brief_id": ["B1"],
+                "opportunity_id": ["OP1"],
+                "kind": ["search_gap"],
+                "category": ["外设"],
+                "sku": [None],
+                "subject": ["静音键盘搜索多、供给少"],
+                "segment_id": ["S2"],
+                "portrait": ["电竞 ×1.8 <img src=x onerror=alert(1)>"],
+                "price_band": ["150–250"],
+                "attributes": [["静音", "机械轴"]],
+                "micro_demands": [["噪音"]],
+                "demand_p10": [70.0],
+                "demand_p50": [90.0],
+                "demand_p90": [120.0],
+                "launch_window": ["双11（2025-10-31–2025-11-11）"],
+                "presale_plan": ["上市前 30 天开放定金预售（见 quantities.parquet 的 B1）"],
+            },
             schema_overrides={"sku": pl.String},
         ),
         "quantities": pl.DataFrame(
@@ -147,7 +177,9 @@ def build_world(root: Path, *, tables: tuple[str, ...] | None = None) -> Workspa
                 "sku": ["SKU1", None],
                 "brief_id": [None, "B1"],
                 "presale_orders": [120.0, 40.0],
+                "forecast_p10": [240.0, 70.0],
                 "forecast_p50": [300.0, 90.0],
+                "forecast_p90": [380.0, 120.0],
                 "recommended_qty": [360.0, 110.0],
                 "service_level": [0.9, 0.9],
                 "method": ["newsvendor", "presale_ratio"],
@@ -201,6 +233,18 @@ def build_world(root: Path, *, tables: tuple[str, ...] | None = None) -> Workspa
             encoding="utf-8",
         )
     ws.set_manifest_field("data_timezone", "Asia/Shanghai")
+    ws.set_manifest_field("market", "cn")
+    if tables is None:
+        ws.set_manifest_field(
+            "steps",
+            [
+                {"command": "forecast", "parameters": {"freq": "W"}, "outputs": [], "warnings": [WARNING]},
+                {"command": "segment", "parameters": {}, "outputs": [], "warnings": [
+                    {"code": "unstable-segmentation", "message": "old entry, superseded"}
+                ]},
+                {"command": "segment", "parameters": {}, "outputs": [], "warnings": []},
+            ],
+        )
     return ws
 
 

@@ -10,26 +10,11 @@ import pytest
 
 from c2m_cli.report import run_report
 from c2m_cli.scorecard.report import score
-from c2m_cli.workspace import Workspace
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    synth = pytest.importorskip("c2m_cli.synth")
-    from c2m_cli.forecast import run_forecast
-    from c2m_cli.labels import run_label
-    from c2m_cli.recommend import run_recommend
-    from c2m_cli.segment import run_segment
-
-    ws = Workspace(tmp_path_factory.mktemp("world") / "ws")
-    synth.generate_world(ws, users=300, seed=0)
-    for run in (run_label, run_segment, run_forecast, run_recommend):
-        run(ws)
-    return ws
 
 
 @pytest.mark.slow
-def test_report_on_a_synthetic_world(world):
+def test_report_on_a_synthetic_world(synthetic_world):
+    world = synthetic_world
     summary = run_report(world)
     page = (world.root / "report.html").read_text(encoding="utf-8")
     assert summary["lang"] == "zh"
@@ -48,4 +33,17 @@ def test_report_on_a_synthetic_world(world):
     assert rows["sections waiting for a step"]["value"] == 0
     # every segment has a card with its name
     profiles = pl.read_parquet(world.root / "segment_profiles.parquet")
-    assert page.count('<div class="card"><h3>') >= profiles.height
+    segments = re.search(r'<section id="segments".*?</section>', page, re.S).group(0)
+    for name in profiles["segment_name"].to_list():
+        assert f"<h3>{name}</h3>" in segments
+
+
+@pytest.mark.slow
+def test_page_and_terminal_count_the_scorecard_one_way(synthetic_world):
+    from c2m_cli import scorecard
+
+    run_report(synthetic_world)
+    page = (synthetic_world.root / "report.html").read_text(encoding="utf-8")
+    counts = scorecard.totals(scorecard.collect(synthetic_world))  # what `c2m demo` prints
+    judged = counts["passed"] + counts["failed"]
+    assert f"<b>通过 {counts['passed']}/{judged} 项</b>" in page
