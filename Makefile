@@ -6,7 +6,7 @@ STAMP := $(VENV)/.c2m-installed
 WORKSPACE ?= demo-workspace
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench lint docs browser clean
+.PHONY: setup demo test bench lint docs browser databases clean
 
 setup: $(STAMP)
 
@@ -29,7 +29,18 @@ browser:
 	      chromium fonts-wqy-microhei >/dev/null) || \
 	    echo "warning: could not install chromium; browser tests will be skipped"; }
 
-test: setup browser
+# Database tests start throw-away PostgreSQL and MariaDB servers: install Debian's packages when
+# the server binaries are missing (the tests skip only where they cannot be installed).
+databases:
+	@{ { command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } && \
+	   { command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd; }; } || \
+	  { echo "installing Debian's postgresql and mariadb-server for the database tests"; \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      postgresql mariadb-server >/dev/null) || \
+	    echo "warning: could not install postgresql/mariadb-server; database tests will be skipped"; }
+
+test: setup browser databases
 	$(PY) -m ruff check c2m_cli tests benchmarks examples
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
