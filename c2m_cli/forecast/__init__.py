@@ -7,6 +7,9 @@ Writes ``forecast.parquet`` (every candidate model plus ``selected``, with quant
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from c2m_cli.errors import UsageError
@@ -55,27 +58,31 @@ def run_forecast(
         manifest = ws.manifest()
         timezone = str(manifest.get("data_timezone") or "UTC")
         market = workspace_market(manifest)
-        result = compute_forecast(
-            orders,
-            products,
-            horizon=horizon,
-            freq=freq,
-            levels=level_tuple,
-            timezone=timezone,
-            market=market,
-            net_returns=net_returns,
-            reconcile=reconcile,
-            global_model=global_model,
-            seed=seed,
-            executor=executor,
-        )
-        step.warnings.extend(result.warnings)
-        rows = {
-            "forecast": step.write_table("forecast", result.forecast),
-            "backtest": step.write_table("backtest", result.backtest),
-            "forecast_metrics": step.write_table("forecast_metrics", result.metrics),
-        }
-        summary = {**result.summary, "rows": rows, "timezone": timezone}
+        # the tables' parts go to a scratch directory and stream out from there (bounded memory)
+        scratch = Path(tempfile.mkdtemp(prefix="c2m-forecast-"))
+        try:
+            result = compute_forecast(
+                orders,
+                products,
+                horizon=horizon,
+                freq=freq,
+                levels=level_tuple,
+                timezone=timezone,
+                market=market,
+                net_returns=net_returns,
+                reconcile=reconcile,
+                global_model=global_model,
+                seed=seed,
+                executor=executor,
+                scratch=scratch,
+            )
+            step.warnings.extend(result.warnings)
+            step.sink_table("forecast", result.forecast)
+            step.sink_table("backtest", result.backtest)
+            step.write_table("forecast_metrics", result.metrics)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        summary = {**result.summary, "rows": dict(result.rows), "timezone": timezone}
         # what was fitted, for people and later steps (no pickle: plain JSON)
         step.write_json("forecast_model.json", {k: v for k, v in summary.items() if k != "rows"})
         step.summary = summary

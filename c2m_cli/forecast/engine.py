@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,11 +88,14 @@ class LevelResult:
 
 @dataclass
 class ForecastResult:
-    forecast: pl.DataFrame
-    backtest: pl.DataFrame
+    """The tables (lazy scans of Parquet parts when computed with a scratch directory)."""
+
+    forecast: Any
+    backtest: Any
     metrics: pl.DataFrame
     summary: dict[str, Any]
     warnings: WarningLog = field(default_factory=WarningLog)
+    rows: dict[str, int] = field(default_factory=dict)
 
 
 def _matrix(frame: pl.DataFrame, level: str, periods: list[dt.date]) -> tuple[list[str], np.ndarray]:
@@ -145,6 +149,7 @@ def compute_forecast(
     global_model: bool = False,
     seed: int = 0,
     executor: str = "local",
+    scratch: Path | None = None,
 ) -> ForecastResult:
     internal = tuple(dict.fromkeys(("total", *levels)))
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
@@ -249,22 +254,9 @@ def compute_forecast(
     sel_final: dict[str, np.ndarray] = {}
     sel_bt: dict[str, np.ndarray] = {}
     for level, res in results.items():
-        idx = {m: i for i, m in enumerate(res.names)}
-        k = min(TOP_K, len(res.names))
-        top = np.where(res.scored[:, None], res.rank[:, :k], idx["ensemble"])  # (series, k)
-        # only the ranked candidates of a series (fewer than k when few have a backtest score)
-        use = (np.arange(k)[None, :] < np.maximum(res.n_ok, 1)[:, None]) | ~res.scored[:, None]
-        stack = np.stack([res.final[m] for m in res.names], axis=1)  # (series, models, h)
-        rows = np.arange(len(res.ids))[:, None]
-        sel_final[level] = _weighted_mean(stack[rows, top], use)
-        res.method = [_method_name(res.names, t[u]) for t, u in zip(top, use, strict=True)]
-        if cutoffs:
-            bstack = np.stack([res.backtest[m] for m in res.names], axis=2)  # (s, w, models, h)
-            htop = np.where(res.scored[:, None, None], res.held_rank[:, :, :k], idx["ensemble"])
-            huse = (np.arange(k)[None, None, :] < np.maximum(res.held_ok, 1)[:, :, None]) | ~res.scored[:, None, None]
-            r3 = np.arange(len(res.ids))[:, None, None]
-            w3 = np.arange(len(cutoffs))[None, :, None]
-            sel_bt[level] = _weighted_mean(bstack[r3, w3, htop], huse)
+        sel_final[level], bt, res.method = select(res, bool(cutoffs))
+        if bt is not None:
+            sel_bt[level] = bt
 
     # new products: too little history → their share of the parent's forecast
     product_levels = [lv for lv in PRODUCT_LEVELS if lv in results]
@@ -361,65 +353,12 @@ def compute_forecast(
             sel_bt[level] = scale_to_total(sel_bt[level], sel_bt["total"][0])
         results[level].method = [f"{m}+scaled_to_total" for m in results[level].method]
 
-    # scaled backtest residuals of every level and model, for the conformal intervals
-    residuals: dict[str, dict[str, np.ndarray]] = {}
-    if cutoffs:
-        for level, res in results.items():
-            truth = _actuals(res.y, cutoffs, horizon)
-            bmodels = {**res.backtest, "selected": sel_bt[level]}
-            residuals[level] = {m: scaled_residuals(truth, f, res.scale) for m, f in bmodels.items()}
-    pooled_with: dict[str, list[str]] = {}
-
-    # frames, in a fixed order: level, model, unique_id, then time
-    fc_parts, bt_parts, metric_parts = [], [], []
-    for level in levels:
-        if level not in results:
-            continue
-        res = results[level]
-        models = {**res.final, "selected": sel_final[level]}
-        bmodels = {**res.backtest, "selected": sel_bt[level]} if cutoffs else {}
-        keep = np.ones(len(res.ids), dtype=bool)
-        if level == "sku" and sku_retired is not None:
-            keep = ~sku_retired
-        id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
-        held_out = _actuals(res.y, cutoffs, horizon) if cutoffs else None
-        donors = _donor_levels(level, results)
-        for name in sorted(models):
-            point = models[name]
-            if held_out is not None:
-                r = residuals[level][name]
-                borrow = tuple(residuals[d][name] for d in donors if name in residuals[d])
-                if name == "selected" and borrow and np.isfinite(r).sum() < MIN_RESIDUALS:
-                    # the donors that fill the final estimate up to MIN_RESIDUALS
-                    have, names_used = int(np.isfinite(r).sum()), []
-                    for d in (d for d in donors if name in residuals[d]):
-                        if have >= MIN_RESIDUALS:
-                            break
-                        names_used.append(d)
-                        have += int(np.isfinite(residuals[d][name]).sum())
-                    pooled_with[level] = names_used
-                q = residual_quantiles(r, None, borrow)
-                bounds = heldout_bounds(bmodels[name], res.scale, r, usable, borrow)
-                bt_parts.append(_backtest_frame(level, id_col, periods, cutoffs, horizon, name, held_out, bmodels[name]))
-                metric_parts.append(_metrics(level, id_col, name, held_out, bmodels[name], bounds, res.scale))
-            else:
-                q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
-            quant = apply_quantiles(point, res.scale, q)
-            if name == "selected" and level == "sku":
-                # a product without history sells nothing before its launch
-                quant = np.where((np.isnan(res.y).all(axis=1)[:, None] & (point <= 0))[..., None], 0.0, quant)
-            method = res.method if name == "selected" else [name] * len(res.ids)
-            fc_parts.append(_forecast_frame(level, id_col, future, name, point, quant, method, keep))
-    forecast = pl.concat(fc_parts) if fc_parts else _empty_forecast()
-    if bt_parts:
-        backtest_table = pl.concat(bt_parts)
-        metrics_table = pl.concat(metric_parts)
-    else:
-        backtest_table = pl.DataFrame(
-            schema={"level": pl.String, "unique_id": pl.String, "cutoff": pl.Date, "ds": pl.Date, "model": pl.String, "y": pl.Float64, "y_hat": pl.Float64}
-        )
-        metrics_table = pl.DataFrame(schema={"level": pl.String, "unique_id": pl.String, "model": pl.String, "metric": pl.String, "value": pl.Float64})
-
+    # intervals and tables, level by level and model by model (one model's arrays at a time)
+    sink = TableSink(scratch)
+    pooled_with = level_tables(
+        sink, results, levels, sel_final, sel_bt, cutoffs, usable, periods, future, horizon, sku_retired
+    )
+    forecast, backtest_table, metrics_table = sink.tables()
     summary = {
         "levels": list(levels),
         "freq": freq,
@@ -447,13 +386,170 @@ def compute_forecast(
             for lv in levels
             if lv in results
         }
-        chosen = forecast.filter(pl.col("model") == "selected").group_by("level", "method").agg(pl.col("unique_id").n_unique().alias("n"))
+        chosen = sink.selected_methods()
         summary["selected_models"] = {
             lv: {r["method"]: r["n"] for r in chosen.filter(pl.col("level") == lv).sort("method").iter_rows(named=True)}
             for lv in levels
             if lv in results
         }
-    return ForecastResult(forecast, backtest_table, metrics_table, summary, log)
+    return ForecastResult(forecast, backtest_table, metrics_table, summary, log, sink.rows)
+
+
+class TableSink:
+    """Where the tables' parts go: kept in memory, or (with a scratch directory) written to
+    Parquet parts at once and scanned lazily in order, so that the step streams them out and
+    no level's backtest rows are held with another's."""
+
+    def __init__(self, scratch: Path | None) -> None:
+        self.scratch = scratch
+        self.parts: dict[str, list[pl.DataFrame | Path]] = {"forecast": [], "backtest": [], "forecast_metrics": []}
+        self.rows = dict.fromkeys(self.parts, 0)
+        self.methods: list[pl.DataFrame] = []
+
+    def add(self, table: str, frame: pl.DataFrame) -> None:
+        self.rows[table] += frame.height
+        if table == "forecast":
+            sel = frame.filter(pl.col("model") == "selected")
+            if sel.height:
+                self.methods.append(sel.group_by("level", "method").agg(pl.col("unique_id").n_unique().alias("n")))
+        if self.scratch is None:
+            self.parts[table].append(frame)
+            return
+        path = self.scratch / f"{table}-{len(self.parts[table]):05d}.parquet"
+        frame.write_parquet(path)
+        self.parts[table].append(path)
+
+    def selected_methods(self) -> pl.DataFrame:
+        if not self.methods:
+            return pl.DataFrame(schema={"level": pl.String, "method": pl.String, "n": pl.UInt32})
+        return pl.concat(self.methods).group_by("level", "method").agg(pl.col("n").sum())
+
+    def tables(self) -> tuple[Any, Any, pl.DataFrame]:
+        empty = {
+            "forecast": _empty_forecast(),
+            "backtest": pl.DataFrame(schema=BACKTEST_SCHEMA),
+            "forecast_metrics": pl.DataFrame(schema=METRICS_SCHEMA),
+        }
+        out: dict[str, Any] = {}
+        for table, parts in self.parts.items():
+            if not parts:
+                out[table] = empty[table] if self.scratch is None else empty[table].lazy()
+            elif self.scratch is None:
+                out[table] = pl.concat([p for p in parts if isinstance(p, pl.DataFrame)])
+            else:
+                out[table] = pl.scan_parquet([p for p in parts if isinstance(p, Path)])
+        metrics = out["forecast_metrics"]
+        return out["forecast"], out["backtest"], metrics if isinstance(metrics, pl.DataFrame) else metrics.collect()
+
+
+BACKTEST_SCHEMA = {"level": pl.String, "unique_id": pl.String, "cutoff": pl.Date, "ds": pl.Date, "model": pl.String, "y": pl.Float64, "y_hat": pl.Float64}
+METRICS_SCHEMA = {"level": pl.String, "unique_id": pl.String, "model": pl.String, "metric": pl.String, "value": pl.Float64}
+
+
+class Residuals:
+    """Scaled backtest residuals per (level, model), computed when asked for; a level borrows
+    only the donors it needs to reach ``MIN_RESIDUALS`` under every window mask."""
+
+    def __init__(self, results: dict[str, LevelResult], sel_bt: dict[str, np.ndarray], cutoffs: list[int], horizon: int, usable: np.ndarray) -> None:
+        self.results, self.sel_bt, self.cutoffs, self.horizon, self.usable = results, sel_bt, cutoffs, horizon, usable
+        self.truth: dict[str, np.ndarray] = {}
+        self.cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def actuals(self, level: str) -> np.ndarray:
+        if level not in self.truth:
+            self.truth[level] = _actuals(self.results[level].y, self.cutoffs, self.horizon)
+        return self.truth[level]
+
+    def get(self, level: str, name: str, keep: bool = False) -> np.ndarray | None:
+        key = (level, name)
+        if key in self.cache:
+            return self.cache[key]
+        res = self.results[level]
+        fc = self.sel_bt[level] if name == "selected" else res.backtest.get(name)
+        if fc is None:
+            return None
+        r = scaled_residuals(self.actuals(level), fc, res.scale)
+        if keep:
+            self.cache[key] = r
+        return r
+
+    def donors(self, level: str, name: str, own: np.ndarray) -> tuple[tuple[np.ndarray, ...], list[str]]:
+        """The donor residuals ``_fill_up`` would use for any window mask (a prefix of the donor
+        levels), and the donors used for the final estimate (all windows)."""
+        masks = np.vstack([np.ones(self.usable.shape[1], dtype=bool), self.usable])  # (1 + w, w)
+        have = (np.isfinite(own).sum(axis=(0, 2))[None, :] * masks).sum(axis=1).astype(float)
+        out: list[np.ndarray] = []
+        used_final: list[str] = []
+        for d in _donor_levels(level, self.results):
+            if (have >= MIN_RESIDUALS).all():
+                break
+            r = self.get(d, name, keep=True)
+            if r is None:
+                continue
+            if have[0] < MIN_RESIDUALS:
+                used_final.append(d)
+            out.append(r)
+            have = have + (np.isfinite(r).sum(axis=(0, 2))[None, :] * masks).sum(axis=1)
+        return tuple(out), used_final
+
+    def release(self) -> None:
+        self.cache.clear()
+        self.truth.clear()
+
+
+def level_tables(
+    sink: TableSink,
+    results: dict[str, LevelResult],
+    levels: tuple[str, ...],
+    sel_final: dict[str, np.ndarray],
+    sel_bt: dict[str, np.ndarray],
+    cutoffs: list[int],
+    usable: np.ndarray,
+    periods: list[dt.date],
+    future: list[dt.date],
+    horizon: int,
+    sku_retired: np.ndarray | None,
+) -> dict[str, list[str]]:
+    """Intervals and tables stage: for each requested level and model (a fixed order: level,
+    model, unique_id, then time) the conformal quantiles, the forecast, backtest and metrics
+    rows, handed to ``sink``. Returns the levels whose interval residuals were pooled with the
+    levels below them."""
+    pooled_with: dict[str, list[str]] = {}
+    resid = Residuals(results, sel_bt, cutoffs, horizon, usable)
+    for level in levels:
+        if level not in results:
+            continue
+        res = results[level]
+        models = {**res.final, "selected": sel_final[level]}
+        keep = np.ones(len(res.ids), dtype=bool)
+        if level == "sku" and sku_retired is not None:
+            keep = ~sku_retired
+        id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
+        held_out = resid.actuals(level) if cutoffs else None
+        for name in sorted(models):
+            point = models[name]
+            if held_out is not None:
+                bt = sel_bt[level] if name == "selected" else res.backtest[name]
+                r = resid.get(level, name)
+                assert r is not None
+                borrow, used = resid.donors(level, name, r)
+                if name == "selected" and used:
+                    pooled_with[level] = used
+                q = residual_quantiles(r, None, borrow)
+                bounds = heldout_bounds(bt, res.scale, r, usable, borrow)
+                sink.add("backtest", _backtest_frame(level, id_col, periods, cutoffs, horizon, name, held_out, bt))
+                sink.add("forecast_metrics", _metrics(level, id_col, name, held_out, bt, bounds, res.scale))
+                del r, borrow, bounds
+            else:
+                q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
+            quant = apply_quantiles(point, res.scale, q)
+            if name == "selected" and level == "sku":
+                # a product without history sells nothing before its launch
+                quant = np.where((np.isnan(res.y).all(axis=1)[:, None] & (point <= 0))[..., None], 0.0, quant)
+            method = res.method if name == "selected" else [name] * len(res.ids)
+            sink.add("forecast", _forecast_frame(level, id_col, future, name, point, quant, method, keep))
+        resid.release()
+    return pooled_with
 
 
 def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
@@ -473,11 +569,37 @@ def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
     return sorted(below, key=lambda lv: (len(results[lv].ids), order[lv]))
 
 
-def _weighted_mean(values: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """Mean over axis -2 of ``values`` (..., k, h) of the entries where ``use`` (..., k)."""
-    w = use[..., None].astype(float)
-    total = np.where(w > 0, values, 0.0).sum(axis=-2)
-    return total / np.maximum(w.sum(axis=-2), 1.0)
+def _pick_mean(models: list[np.ndarray], top: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Mean over the k picks ``top`` (..., k) (indices into ``models``, each (..., h)) where
+    ``use`` (..., k), without stacking the models (memory: one model's size)."""
+    total = np.zeros(models[0].shape)
+    count = use.sum(axis=-1).astype(float)
+    for j in range(top.shape[-1]):
+        for m, values in enumerate(models):
+            hit = (top[..., j] == m) & use[..., j]
+            if hit.any():
+                total += np.where(hit[..., None], values, 0.0)
+    return total / np.maximum(count, 1.0)[..., None]
+
+
+def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Selection stage: ``selected`` = the mean of a series' TOP_K candidates of lowest backtest
+    error (the ranked ones only; unscored series: ``ensemble``). Returns the final forecast
+    (series, h), the held-out backtest forecast (series, windows, h) — each window's pick judged
+    without it — and the method name per series."""
+    idx = {m: i for i, m in enumerate(res.names)}
+    k = min(TOP_K, len(res.names))
+    top = np.where(res.scored[:, None], res.rank[:, :k], idx["ensemble"])  # (series, k)
+    # only the ranked candidates of a series (fewer than k when few have a backtest score)
+    use = (np.arange(k)[None, :] < np.maximum(res.n_ok, 1)[:, None]) | ~res.scored[:, None]
+    final = _pick_mean([res.final[m] for m in res.names], top, use)
+    method = [_method_name(res.names, t[u]) for t, u in zip(top, use, strict=True)]
+    if not has_backtest:
+        return final, None, method
+    htop = np.where(res.scored[:, None, None], res.held_rank[:, :, :k], idx["ensemble"])
+    huse = (np.arange(k)[None, None, :] < np.maximum(res.held_ok, 1)[:, :, None]) | ~res.scored[:, None, None]
+    backtest = _pick_mean([res.backtest[m] for m in res.names], htop, huse)
+    return final, backtest, method
 
 
 def check_horizon(horizon: int, freq: str, n_periods: int) -> None:
