@@ -785,25 +785,58 @@ def _excel_head(reader: Any, sheet: int | str) -> list[list[str]]:
 def open_excel(path: Path, label: str, read: dict[str, Any], tmpdir: Path, score: HeaderScore | None = None) -> RawSource:
     import fastexcel
 
+    # A big workbook is read row by row (openpyxl read-only) from the sheet choice on: calamine
+    # would hold the whole sheet in memory even to show its first rows.
+    streamed = path.stat().st_size > EXCEL_STREAM_BYTES and path.suffix.lower() != ".xls"
+    reader: Any = None
+    book: Any = None
     try:
-        reader = fastexcel.read_excel(str(path))
-        sheets = list(reader.sheet_names)
+        if streamed:
+            import openpyxl
+
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            sheets = list(book.sheetnames)
+        else:
+            reader = fastexcel.read_excel(str(path))
+            sheets = list(reader.sheet_names)
     except Exception as exc:
         raise InvalidDataError(f"{label}: not a readable Excel workbook ({_first_line(exc)})") from exc
+
+    def head(i: int) -> list[list[str]]:
+        if book is None:
+            return _excel_head(reader, i)
+        cells = book[sheets[i]].iter_rows(max_row=HEADER_SEARCH_LINES + 1, values_only=True)
+        return [["" if v is None else _cell_text(v).strip() for v in row] for row in cells]
+
+    try:
+        return _open_sheet(path, label, read, tmpdir, score, sheets, head, reader, streamed)
+    finally:
+        if book is not None:
+            book.close()
+
+
+def _cell_text(value: Any) -> str:
+    return f"{value:.0f}" if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _open_sheet(
+    path: Path, label: str, read: dict[str, Any], tmpdir: Path, score: HeaderScore | None,
+    sheets: list[str], head: Callable[[int], list[list[str]]], reader: Any, streamed: bool,
+) -> RawSource:
     listing = ", ".join(sheets)
     option = read.get("sheet")
     if isinstance(option, str):
         if option not in sheets:
             raise UsageError(f"[read] sheet {option!r} is not in {label} (sheets: {listing})")
         chosen = sheets.index(option)
-        heads = {chosen: _excel_head(reader, chosen)}
+        heads = {chosen: head(chosen)}
     elif isinstance(option, int):
         if option > len(sheets):
             raise UsageError(f"[read] sheet {option} is out of range: {label} has {len(sheets)} sheet(s) ({listing})")
         chosen = option - 1
-        heads = {chosen: _excel_head(reader, chosen)}
+        heads = {chosen: head(chosen)}
     else:
-        heads = {i: _excel_head(reader, i) for i in range(len(sheets))}
+        heads = {i: head(i) for i in range(len(sheets))}
         chosen = 0
         if len(sheets) > 1 and score is not None:
             best = max(
@@ -827,7 +860,7 @@ def open_excel(path: Path, label: str, read: dict[str, Any], tmpdir: Path, score
         notes.append(f"{label}: read sheet {sheets[chosen]!r} (sheets: {listing})")
     if index and skip is None:
         notes.append(f"{label}: header on row {index + 1} ({index} row(s) above it skipped)")
-    if path.stat().st_size > EXCEL_STREAM_BYTES and path.suffix.lower() != ".xls":
+    if streamed:
         frame = _excel_streamed(path, sheets[chosen], index, names, tmpdir, label)
     else:
         try:
@@ -852,11 +885,7 @@ def _cell_series(name: str, values: list[Any]) -> pl.Series:
 
     if present and all(isinstance(v, _dt.datetime) for v in present):
         return pl.Series(name, values, dtype=pl.Datetime("us"))
-    return pl.Series(
-        name,
-        [None if v is None else (f"{v:.0f}" if isinstance(v, float) and v.is_integer() else str(v)) for v in values],
-        dtype=pl.String,
-    )
+    return pl.Series(name, [None if v is None else _cell_text(v) for v in values], dtype=pl.String)
 
 
 def _excel_streamed(path: Path, sheet: str, header_index: int, names: list[str], tmpdir: Path, label: str) -> pl.LazyFrame:

@@ -503,3 +503,27 @@ def test_decimal_option_reaches_the_source(tmp_path: Path):
     opened = open_all(str(src), "orders", {"decimal": ","}, tmp_path / "scratch")
     assert [s.decimal for s in opened.sources] == [","]
     assert opened.sources[0].frame.collect()["qty"].to_list() == ["1,5"]
+
+
+def test_big_workbooks_are_streamed_row_by_row_with_the_same_result(tmp_path: Path, monkeypatch):
+    from c2m_cli.ingest import readers, run_ingest
+    from c2m_cli.workspace import Workspace
+
+    rows = [["订单明细"], HEADER.split(",")]
+    for i in range(3000):
+        rows.append([f"A{i}", f"u{i % 97}", f"S{i % 13}", f"2024/11/{1 + i % 28:02d} 20:15", 1 + i % 3,
+                     round(1 + i * 0.37, 2), "交易成功" if i % 5 else "已取消"])
+    rows.append(["A9999", "u1", "S1", "2024/11/11 20:15", "many", 1, "交易成功"])
+    src = _workbook(tmp_path / "big.xlsx", {"封面": COVER, "订单": rows})
+    whole = run_ingest(Workspace(tmp_path / "whole"), {"orders": str(src)}, timezone="Asia/Shanghai")
+    monkeypatch.setattr(readers, "EXCEL_STREAM_BYTES", 0)
+    monkeypatch.setattr(readers, "EXCEL_BATCH_ROWS", 500)
+    streamed = run_ingest(Workspace(tmp_path / "streamed"), {"orders": str(src)}, timezone="Asia/Shanghai")
+    assert whole["tables"]["orders"] == streamed["tables"]["orders"]
+    assert (streamed["tables"]["orders"]["rows_in"], streamed["tables"]["orders"]["rows_rejected"]) == (3001, 1)
+    assert pl.read_parquet(tmp_path / "whole" / "orders.parquet").equals(
+        pl.read_parquet(tmp_path / "streamed" / "orders.parquet")
+    )
+    assert rejects(tmp_path / "streamed") == rejects(tmp_path / "whole") == [
+        (str(src), 3003, "qty", "many", "not a number")
+    ]
