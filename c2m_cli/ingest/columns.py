@@ -1,33 +1,50 @@
-"""One source → canonical columns, lazily, with the reason each unusable row is rejected.
+"""One source → canonical columns, lazily, with the reason each unusable row or field is rejected.
 
 ``canonical_frame`` returns a lazy frame holding, for every source row, the canonical columns
 (null where a value could not be read), ``_line``, and ``_column`` / ``_raw`` / ``_reason``
-naming the first problem of the row (null for a good row).
+naming the first problem of the row with a *required* column (null for a good row). An
+*optional* column that cannot be read does not cost the row: its value is null and
+``_fe_<column>`` / ``_fr_<column>`` hold the reason and the raw text, for
+``_rejects/<table>_fields.parquet``. Derived columns (``birth_year`` from ``birth_date``,
+``category_l1…l3`` from ``category_path``, ``province``/``city`` from ``address``, ``age_band``
+from a generation written as a birth year, ``90后``) are filled when not mapped themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
 from c2m_cli.errors import InvalidDataError
+from c2m_cli.ingest.address import address_stages
 from c2m_cli.ingest.coerce import (
+    AGE_BAND,
     DATETIME_FORMATS,
+    EARLIEST,
+    NOT_FINITE,
+    NUMERIC_TIME,
     clean_text,
     datetime_from,
     detect_datetime_formats,
-    finish_number,
+    detect_decimal,
     id_from,
+    id_problem,
+    latest_plausible,
     lookup,
+    normalise_key,
     number_from,
+    number_problem_and_value,
     parse_bool,
     parse_datetime,
-    parse_vocab,
+    plausibility_problem,
     prepare_number,
+    rating_text,
     to_halfwidth,
+    year_text,
 )
 from c2m_cli.ingest.mapping import ColumnRule, TableMapping, match_column
 from c2m_cli.ingest.readers import EXTRA_FIELD, LINE, RawSource
@@ -37,6 +54,8 @@ COLUMN = "_column"
 RAW = "_raw"
 REASON = "_reason"
 FILE = "_file"
+FIELD_REASON = "_fe_"
+FIELD_RAW = "_fr_"
 
 REASONS = {
     "number": "not a number",
@@ -47,7 +66,13 @@ REASONS = {
     "vocab": "not a known value",
     "json": "not a JSON object",
 }
+NEGATIVE_PRICE = "negative price (write a refund as a negative quantity)"
 SAMPLE_ROWS = 10_000
+CATEGORY_SEPARATORS = r"\s*[/>|＞｜»]\s*"
+
+
+def _bound(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:g}"
 
 
 @dataclass
@@ -55,7 +80,7 @@ class _Column:
     spec: ColumnSpec
     cleaned: pl.Expr  # the source, trimmed and placeholders nulled when text
     prepared: pl.Expr  # computed once from the cleaned column
-    finish: Callable[[pl.Expr], pl.Expr]  # the canonical value from the prepared column
+    finish: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]  # (value, problem) from the prepared column
     raw: pl.Expr  # the source text, for rejects
 
 
@@ -86,83 +111,210 @@ def resolve_rules(table: str, mapping: TableMapping, raw: RawSource) -> dict[str
     return rules
 
 
+def _numeric_origin(sample: pl.Series | None) -> bool:
+    """A text id column that a spreadsheet or pandas wrote from numbers (``1``, ``2.0``)."""
+    if sample is None:
+        return False
+    values = sample.drop_nulls().cast(pl.String).str.strip_chars()
+    values = values.filter(values != "")
+    if values.len() == 0:
+        return False
+    return bool(values.str.contains(r"^-?\d+(\.0+)?$").all() and values.str.contains(r"\.0+$").any())
+
+
+def _text_number(
+    kind: str, decimal: str
+) -> Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]:
+    def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        value, problem = number_problem_and_value(c, decimal)
+        if kind == "integer":
+            whole = value == value.round(0)
+            problem = pl.when(problem.is_null() & value.is_not_null() & ~whole).then(
+                pl.lit(REASONS["integer"])
+            ).otherwise(problem)
+            value = pl.when(whole).then(value)
+        return value, problem
+
+    return finish
+
+
 def _coerce(
     spec: ColumnSpec,
+    rule: ColumnRule,
     cleaned: pl.Expr,
     dtype: pl.DataType,
     mapping: TableMapping,
     timezone: str,
     formats: list[str] | None,
-) -> tuple[pl.Expr, Callable[[pl.Expr], pl.Expr]]:
-    """(prepared, finish) for one canonical column.
+    decimal: str,
+    sample: pl.Series | None,
+    today: datetime,
+) -> tuple[pl.Expr, Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]]:
+    """(prepared, finish) for one canonical column; ``finish(col)`` → (value, problem).
 
     ``cleaned`` is the source column, trimmed with placeholders nulled when it is text;
     ``prepared`` is computed once into a column, ``finish(col)`` reads the value from it.
-    Staging keeps each costly string operation to one pass over the data.
     """
     is_text = dtype == pl.String or dtype == pl.Null
     kind = spec.kind
     prepared = cleaned
-    finish: Callable[[pl.Expr], pl.Expr]
+    none = pl.lit(None, dtype=pl.String)
+    finish: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]
     if kind == "id":
-        finish = (lambda c: c) if is_text else (lambda c: id_from(c, dtype))
+        if is_text:
+            if _numeric_origin(sample):
+                prepared = cleaned.str.replace(r"\.0+$", "")
+            finish = lambda c: (c, id_problem(c, c, dtype))  # noqa: E731
+        else:
+            finish = lambda c: (id_from(c, dtype), id_problem(id_from(c, dtype), c, dtype))  # noqa: E731
     elif kind == "text":
-        finish = lambda c: c.cast(pl.String)  # noqa: E731
+        finish = lambda c: (c.cast(pl.String), none)  # noqa: E731
+    elif kind in {"number", "integer"} and spec.parse == "year" and rule.format and is_text:
+        chosen = [rule.format]
+        prepared = to_halfwidth(cleaned)
+
+        def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+            year = parse_datetime(c, formats=chosen, timezone="UTC", prepared=True).dt.year()
+            band = c.str.contains(AGE_BAND)
+            problem = pl.when(c.is_not_null() & year.is_null() & ~band).then(pl.lit(REASONS["date"]))
+            return year.cast(pl.Float64), problem
     elif kind in {"number", "integer"}:
         if is_text:
-            prepared = prepare_number(cleaned)
-            number: Callable[[pl.Expr], pl.Expr] = finish_number
+            text = cleaned
+            if spec.parse == "rating":
+                text = rating_text(cleaned)
+            elif spec.parse == "year":
+                text = year_text(cleaned)
+            prepared = prepare_number(text)
+            finish = _text_number(kind, decimal)
+            if spec.parse == "year":
+                inner = finish
+
+                def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+                    value, problem = inner(c)
+                    band = c.str.contains(AGE_BAND)  # 95后: a generation, kept as an age band
+                    return value, pl.when(band.fill_null(False)).then(none).otherwise(problem)
         else:
-            number = lambda c: number_from(c, dtype)  # noqa: E731
-        if kind == "integer":
-            def finish(c: pl.Expr) -> pl.Expr:
-                value = number(c)
-                return pl.when(value == value.round(0)).then(value).cast(pl.Int32, strict=False)
-        else:
-            finish = number
+            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+                value = number_from(c, dtype)
+                problem: pl.Expr = pl.when(c.is_not_null() & value.is_null()).then(pl.lit(NOT_FINITE))
+                if kind == "integer":
+                    whole = value == value.round(0)
+                    problem = pl.when(problem.is_null() & value.is_not_null() & ~whole).then(
+                        pl.lit(REASONS["integer"])
+                    ).otherwise(problem)
+                    value = pl.when(whole).then(value)
+                return value, problem
     elif kind == "bool":
         if dtype == pl.Boolean:
-            finish = lambda c: c  # noqa: E731
+            finish = lambda c: (c, none)  # noqa: E731
         elif dtype.is_numeric():
-            finish = lambda c: pl.when(c == 1).then(True).when(c == 0).then(False)  # noqa: E731
+            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+                value = pl.when(c == 1).then(True).when(c == 0).then(False)
+                return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["bool"]))
         else:
             prepared = to_halfwidth(cleaned)
-            finish = parse_bool
+
+            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+                value = parse_bool(c)
+                return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["bool"]))
     elif kind in {"datetime", "date"}:
         zone = timezone if kind == "datetime" else "UTC"
+        if spec.parse == "birth":
+            earliest, latest = datetime(1900, 1, 1, tzinfo=UTC), today
+        else:
+            earliest, latest = EARLIEST, latest_plausible(today.date())
         if is_text:
             prepared = to_halfwidth(cleaned)
-            chosen = formats or DATETIME_FORMATS
-            finish = lambda c: parse_datetime(c, formats=chosen, timezone=zone, prepared=True)  # noqa: E731
+            chosen = formats or [*DATETIME_FORMATS, NUMERIC_TIME]
+            parse: Callable[[pl.Expr], pl.Expr] = lambda c: parse_datetime(  # noqa: E731
+                c, formats=chosen, timezone=zone, prepared=True
+            )
         else:
-            finish = lambda c: datetime_from(c, dtype, formats=formats, timezone=zone)  # noqa: E731
-        if kind == "date":
-            inner = finish
-            finish = lambda c: inner(c).dt.date()  # noqa: E731
+            parse = lambda c: datetime_from(c, dtype, formats=formats, timezone=zone)  # noqa: E731
+        reason = REASONS[kind]
+
+        def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+            value = parse(c)
+            problem = pl.when(c.is_not_null() & value.is_null()).then(pl.lit(reason)).otherwise(
+                plausibility_problem(value, earliest, latest)
+            )
+            value = pl.when(problem.is_null()).then(value)
+            return (value.dt.date() if kind == "date" else value), problem
     elif kind == "vocab":
         vocab = mapping.vocabulary(spec.name, spec.vocab)
-        prepared = to_halfwidth(cleaned.cast(pl.String))
-        finish = lambda c: parse_vocab(c, vocab)  # noqa: E731
+        prepared = normalise_key(cleaned.cast(pl.String))
+
+        def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+            value = lookup(c, vocab, pl.String())
+            return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["vocab"]))
     elif kind == "json":
         if isinstance(dtype, pl.Struct):
-            finish = lambda c: c.struct.json_encode()  # noqa: E731
+            finish = lambda c: (c.struct.json_encode(), none)  # noqa: E731
         else:
-            finish = lambda c: pl.when(c.str.contains(r"^\{[\s\S]*\}$")).then(c)  # noqa: E731
+            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+                value = pl.when(c.str.contains(r"^\{[\s\S]*\}$")).then(c)
+                return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["json"]))
     else:  # pragma: no cover - the spec table only holds the kinds above
         raise ValueError(kind)
-    return prepared, lambda c: finish(c).cast(spec.dtype)
+
+    def bounded(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        value, problem = finish(c)
+        if spec.minimum is not None:
+            below = NEGATIVE_PRICE if spec.name in {"unit_price", "list_price"} and spec.minimum == 0 else (
+                f"below {_bound(spec.minimum)}"
+            )
+            problem = pl.when(problem.is_null() & (value < spec.minimum)).then(pl.lit(below)).otherwise(problem)
+        if spec.maximum is not None:
+            problem = pl.when(problem.is_null() & (value > spec.maximum)).then(
+                pl.lit(f"above {_bound(spec.maximum)}")
+            ).otherwise(problem)
+        if spec.minimum is not None or spec.maximum is not None:
+            value = pl.when(problem.is_null()).then(value)
+        return value.cast(spec.dtype, strict=False), problem
+
+    return prepared, bounded
 
 
 def _datetime_formats(
-    raw: RawSource, spec: ColumnSpec, rule: ColumnRule, dtype: pl.DataType
+    sample: pl.Series | None, spec: ColumnSpec, rule: ColumnRule, dtype: pl.DataType
 ) -> list[str] | None:
     if rule.format:
         return [rule.format]
-    if spec.kind not in {"datetime", "date"} or dtype != pl.String or rule.source is None:
+    wants_dates = spec.kind in {"datetime", "date"}
+    if not wants_dates or dtype != pl.String or sample is None:
         return None
-    sample = raw.frame.select(pl.col(rule.source)).head(SAMPLE_ROWS).collect().to_series()
     sample = sample.filter(sample.str.strip_chars().str.len_chars() > 0)
     return detect_datetime_formats(sample)
+
+
+def source_sample(raw: RawSource, frame: pl.LazyFrame | None = None) -> pl.DataFrame:
+    """The first rows of a source, for format, decimal and time-zone detection."""
+    return (raw.frame if frame is None else frame).head(SAMPLE_ROWS).collect()
+
+
+_OFFSET = r"([+-]\d{2}:?\d{2}|Z)$"
+
+
+def zone_evidence(raw: RawSource, table: str, mapping: TableMapping) -> tuple[dict[str, int], int]:
+    """(offset → sampled values carrying it, naive sampled values) of a table's ``ts`` text."""
+    rules = resolve_rules(table, mapping, raw) if table in {"orders", "events"} else {}
+    rule = rules.get("ts")
+    if rule is None or rule.source is None:
+        return {}, 0
+    sample = raw.frame.select(pl.col(rule.source)).head(SAMPLE_ROWS).collect().to_series()
+    if sample.dtype != pl.String:
+        naive = int(sample.is_not_null().sum()) if isinstance(sample.dtype, pl.Datetime | pl.Date) and (
+            getattr(sample.dtype, "time_zone", None) is None
+        ) else 0
+        return {}, naive
+    values = sample.str.strip_chars()
+    values = values.filter(values.str.len_chars() > 0)
+    datelike = values.filter(~values.str.contains(r"^-?\d+(\.\d+)?$"))
+    offsets = datelike.str.extract(_OFFSET, 1).drop_nulls()
+    counts = {str(k): int(v) for k, v in offsets.value_counts(sort=True).iter_rows()}
+    naive = int(datelike.len() - offsets.len())
+    return counts, naive
 
 
 def canonical_frame(
@@ -173,23 +325,32 @@ def canonical_frame(
     timezone: str,
     file_index: int,
     frame: pl.LazyFrame | None = None,
+    today: datetime | None = None,
 ) -> pl.LazyFrame:
     """Canonical columns + ``_file``, ``_line``, ``_column``, ``_raw``, ``_reason`` of one source."""
     lazy = raw.frame if frame is None else frame
     schema = lazy.collect_schema()
     rules = resolve_rules(table, mapping, raw)
+    now = today or datetime.now(UTC)
+    sample_frame: pl.DataFrame | None = None
+    declared_decimal = mapping.read.get("decimal")
     columns: list[_Column] = []
     for spec in specs(table):
         rule = rules.get(spec.name)
         if rule is None:
             continue
+        sample: pl.Series | None = None
         if rule.source is not None:
             dtype = schema[rule.source]
             source = pl.col(rule.source)
             raw_text = source.cast(pl.String)
+            if dtype == pl.String:
+                if sample_frame is None:
+                    sample_frame = source_sample(raw, frame)
+                sample = sample_frame[rule.source]
         elif rule.derive is not None:
             def number_of(name: str) -> pl.Expr:
-                return number_from(pl.col(name), schema[name])
+                return number_from(pl.col(name), schema[name], raw.decimal)
 
             def column_of(name: str) -> pl.Expr:
                 return pl.col(name)
@@ -205,73 +366,91 @@ def canonical_frame(
             dtype = pl.String()
             source = pl.lit(None if constant is None else str(constant), dtype=pl.String)
             raw_text = source
-        formats = _datetime_formats(raw, spec, rule, dtype)
+        formats = _datetime_formats(sample, spec, rule, dtype)
+        if spec.parse == "year" and dtype == pl.String and not rule.format:
+            formats = None
         cleaned = clean_text(source) if dtype in (pl.String, pl.Null) else source
-        prepared, finish = _coerce(spec, pl.col(f"__c_{spec.name}"), dtype, mapping, timezone, formats)
+        value_map = mapping.value_map(spec.name) if spec.kind != "vocab" else {}
+        if value_map and dtype in (pl.String, pl.Null):
+            key = normalise_key(cleaned)
+            cleaned = pl.when(key.is_in(list(value_map))).then(
+                key.replace(list(value_map), list(value_map.values()))
+            ).otherwise(cleaned)
+        decimal = declared_decimal or (detect_decimal(sample) if sample is not None else None) or "."
+        prepared, finish = _coerce(
+            spec, rule, pl.col(f"__c_{spec.name}"), dtype, mapping, timezone, formats, decimal, sample, now
+        )
         columns.append(_Column(spec, cleaned, prepared, finish, raw_text))
 
-    stage_clean = [c.cleaned.alias(f"__c_{c.spec.name}") for c in columns] + [
-        c.raw.alias(f"__r_{c.spec.name}") for c in columns
-    ]
-    stage_prepare = [c.prepared.alias(f"__s_{c.spec.name}") for c in columns] + [
-        pl.col(f"__c_{c.spec.name}").is_not_null().alias(f"__p_{c.spec.name}") for c in columns
-    ]
-    stage_value = [c.finish(pl.col(f"__s_{c.spec.name}")).alias(f"__v_{c.spec.name}") for c in columns]
+    by_name = {c.spec.name: c for c in columns}
+    stage_clean = [c.cleaned.alias(f"__c_{c.spec.name}") for c in columns]
+    stage_prepare = [c.prepared.alias(f"__s_{c.spec.name}") for c in columns]
+    stage_value: list[pl.Expr] = []
+    for c in columns:
+        value, problem = c.finish(pl.col(f"__s_{c.spec.name}"))
+        stage_value += [value.alias(f"__v_{c.spec.name}"), problem.alias(f"__e_{c.spec.name}")]
+
+    # Row-level problems, in order (the reader's own come first, in step.py): an empty row, too many fields, then each
+    # required column (missing, or its problem).
     source_columns = [c for c in raw.columns if c in schema]
     empty_row = pl.all_horizontal(
         [pl.col(c).cast(pl.String).fill_null("").str.strip_chars() == "" for c in source_columns]
         or [pl.lit(False)]
     )
-    checks: list[tuple[pl.Expr, str | None, pl.Expr, str]] = [
-        (empty_row, None, pl.lit(""), "empty row"),
-    ]
+    row_checks: list[tuple[pl.Expr, str | None, pl.Expr]] = []  # (reason or null, column, raw)
+    row_checks.append((pl.when(empty_row).then(pl.lit("empty row")), None, pl.lit("")))
     if EXTRA_FIELD in schema:
         extra = pl.col(EXTRA_FIELD).fill_null("")
-        checks.append((extra != "", None, extra, "too many fields"))
+        row_checks.append((pl.when(extra != "").then(pl.lit("too many fields")), None, extra))
     for column in columns:
+        if not column.spec.required:
+            continue
         name = column.spec.name
-        v, r, p = pl.col(f"__v_{name}"), pl.col(f"__r_{name}"), pl.col(f"__p_{name}")
-        if column.spec.required:
-            checks.append((~p, name, r.fill_null(""), "missing value"))
-        if column.spec.kind in REASONS:
-            reason = REASONS[column.spec.kind]
-            checks.append((p & v.is_null(), name, r, reason))
-        if column.spec.minimum is not None:
-            checks.append((v < column.spec.minimum, name, r, f"below {column.spec.minimum:g}"))
-        if column.spec.maximum is not None:
-            checks.append((v > column.spec.maximum, name, r, f"above {column.spec.maximum:g}"))
+        problem = pl.when(pl.col(f"__c_{name}").is_null()).then(pl.lit("missing value")).otherwise(
+            pl.col(f"__e_{name}")
+        )
+        row_checks.append((problem, name, column.raw.fill_null("")))
 
-    # The first failing check of each row, as a small integer, then its column, raw value and
-    # reason by lookup (one pass of cheap integer work instead of three long when-chains).
     first_failure = pl.min_horizontal(
-        [pl.when(check[0].fill_null(False)).then(pl.lit(i, dtype=pl.Int32)) for i, check in enumerate(checks)]
+        [pl.when(check[0].is_not_null()).then(pl.lit(i, dtype=pl.Int32)) for i, check in enumerate(row_checks)]
     )
-    indices = list(range(len(checks)))
-    failed_column = lookup(pl.col("__k"), {i: checks[i][1] for i in indices if checks[i][1]}, pl.String())
-    reason_of = lookup(pl.col("__k"), {i: checks[i][3] for i in indices}, pl.String())
+    indices = range(len(row_checks))
+    failed_column = lookup(pl.col("__k"), {i: row_checks[i][1] for i in indices if row_checks[i][1]}, pl.String())
+    reason_of = pl.coalesce([check[0] for check in row_checks]) if row_checks else pl.lit(None, dtype=pl.String)
     raw_of: Any = None
-    for i, check in enumerate(checks):
+    for i, check in enumerate(row_checks):
         branch = pl.col("__k") == i
         raw_of = pl.when(branch).then(check[2]) if raw_of is None else raw_of.when(branch).then(check[2])
     raw_value = raw_of.otherwise(pl.lit(None, dtype=pl.String)).cast(pl.String)
 
-    outputs = [
-        pl.col(f"__v_{s.name}").alias(s.name) if s.name in rules else pl.lit(None, dtype=s.dtype).alias(s.name)
-        for s in specs(table)
-    ]
+    values = _values_with_derivations(table, rules, by_name)
+    outputs = [values[s.name].alias(s.name) for s in specs(table)]
+    derived_problems = _derived_problems(table, rules, by_name)
+    field_columns: list[pl.Expr] = []
+    for column in columns:
+        if column.spec.required or column.spec.name in derived_problems:
+            continue
+        name = column.spec.name
+        problem = pl.col(f"__e_{name}")
+        field_columns += [problem.alias(FIELD_REASON + name), pl.when(problem.is_not_null()).then(column.raw).alias(FIELD_RAW + name)]
+    for name, (problem, raw_expr) in derived_problems.items():
+        field_columns += [problem.alias(FIELD_REASON + name), pl.when(problem.is_not_null()).then(raw_expr).alias(FIELD_RAW + name)]
     extras = [
         clean_text(pl.col(src).cast(pl.String)).alias(name)
         for name, src in mapping.extras.items()
         if src in schema
     ]
+    staged = lazy.with_columns(stage_clean).with_columns(stage_prepare).with_columns(stage_value)
+    if _derives_address(by_name):
+        for stage in address_stages("__v_address"):
+            staged = staged.with_columns(stage)
     return (
-        lazy.with_columns(stage_clean)
-        .with_columns(stage_prepare)
-        .with_columns(stage_value)
+        staged
         .with_columns(first_failure.alias("__k"))
         .select(
             *outputs,
             *extras,
+            *field_columns,
             pl.lit(file_index, dtype=pl.UInt32).alias(FILE),
             pl.col(LINE),
             failed_column.alias(COLUMN),
@@ -279,3 +458,56 @@ def canonical_frame(
             reason_of.alias(REASON),
         )
     )
+
+
+def _value(by_name: dict[str, _Column], name: str) -> pl.Expr:
+    return pl.col(f"__v_{name}") if name in by_name else pl.lit(None)
+
+
+def _values_with_derivations(table: str, rules: dict[str, ColumnRule], by_name: dict[str, _Column]) -> dict[str, pl.Expr]:
+    """Canonical column → its value expression, derived columns filled where not mapped."""
+    out: dict[str, pl.Expr] = {}
+    for spec in specs(table):
+        if spec.name in by_name:
+            out[spec.name] = pl.col(f"__v_{spec.name}")
+        else:
+            out[spec.name] = pl.lit(None, dtype=spec.dtype)
+    if "birth_date" in by_name and "birth_year" not in by_name:
+        out["birth_year"] = pl.col("__v_birth_date").dt.year().cast(pl.Int32)
+    if "birth_year" in by_name and "age_band" not in by_name and table == "customers":
+        band = pl.col("__s_birth_year").cast(pl.String).str.extract(r"^\s*(\d0|\d5|00)\s*后", 1)
+        out["age_band"] = pl.when(band.is_not_null()).then(band + pl.lit("后"))
+    if "category_path" in by_name:
+        parts = (
+            pl.col("__v_category_path").str.replace_all(CATEGORY_SEPARATORS, "/").str.strip_chars("/").str.split("/")
+        )
+        for level in (1, 2, 3):
+            name = f"category_l{level}"
+            if name not in by_name:
+                part = parts.list.get(level - 1, null_on_oob=True).str.strip_chars()
+                out[name] = pl.when(part != "").then(part)
+    if _derives_address(by_name):
+        if "province" not in by_name:
+            out["province"] = pl.col("__addr_province")
+        if "city" not in by_name:
+            out["city"] = pl.col("__addr_city")
+    return out
+
+
+def _derives_address(by_name: dict[str, _Column]) -> bool:
+    return "address" in by_name and ("province" not in by_name or "city" not in by_name)
+
+
+def _derived_problems(
+    table: str, rules: dict[str, ColumnRule], by_name: dict[str, _Column]
+) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """Field problems of derived columns (the address a city could not be found in)."""
+    out: dict[str, tuple[pl.Expr, pl.Expr]] = {}
+    if _derives_address(by_name):
+        out["address"] = (pl.col("__addr_problem"), pl.col("__v_address"))
+    return out
+
+
+def field_columns(names: list[str]) -> list[str]:
+    """The canonical columns that have field-problem columns in an intermediate frame."""
+    return [n[len(FIELD_REASON):] for n in names if n.startswith(FIELD_REASON)]

@@ -20,33 +20,56 @@ from typing import Any
 import polars as pl
 
 from c2m_cli.errors import UsageError
-from c2m_cli.ingest.coerce import SPECIAL_FORMATS, check_timezone
+from c2m_cli.ingest.coerce import check_format, check_timezone, normalise_key_text
 from c2m_cli.ingest.readers import READ_KEYS, check_read_options
-from c2m_cli.ingest.schema import TABLES, specs
+from c2m_cli.ingest.schema import TABLES, ColumnSpec, specs
+
+# Order statuses of Chinese and English exports (Taobao / Tmall / JD / Pinduoduo and ERPs), each to
+# a canonical value, with the reason (docs/ingest.md):
+#   paid      money received and not refunded: paid, shipped, delivered, completed, after-sales
+#             service (售后中: an exchange or repair; a refund completing later says 退款成功);
+#   cancelled no sale: cancelled, closed, and *unpaid* orders (等待买家付款: nothing was paid, so
+#             it is not a sale; it is kept as cancelled so the order still exists);
+#   returned  money went or is going back: refunded, refund in progress (退款中), returned,
+#             refused on delivery (拒收);
+#   presale   a deposit paid on a product not yet shipped (定金 / 尾款 statuses).
+# Keys are compared normalised (full-/half-width punctuation, spaces, case): "卖家已发货，等待买家确认"
+# and "卖家已发货,等待买家确认" are one key.
+_PAID = [
+    "paid", "completed", "complete", "success", "succeeded", "shipped", "delivered", "fulfilled",
+    "closed won", "已完成", "完成", "已付款", "付款成功", "支付成功", "交易成功", "交易完成", "已支付",
+    "已发货", "待发货", "待收货", "已签收", "已收货", "确认收货", "已确认收货", "买家已付款",
+    "买家已付款,等待卖家发货", "等待卖家发货", "卖家已发货", "卖家已发货,等待买家确认",
+    "卖家已发货,待买家确认", "等待买家确认收货", "等待买家收货", "等待出库", "等待收货", "已出库",
+    "配送中", "部分发货", "卖家部分发货", "待评价", "已评价", "交易成功,待评价", "待成团", "已成团",
+    "售后中", "售后完成", "换货完成", "成功",
+]
+_CANCELLED = [
+    "cancelled", "canceled", "cancel", "closed", "void", "voided", "unpaid", "pending payment",
+    "已取消", "取消", "订单已取消", "交易关闭", "交易已关闭", "已关闭", "订单关闭", "未付款关闭",
+    "付款前关闭", "交易被淘宝关闭", "等待买家付款", "待付款", "未付款", "待支付", "未支付", "锁定",
+    "已锁定", "已作废", "作废", "删除", "已删除", "未成团",
+]
+_RETURNED = [
+    "returned", "refunded", "refund", "return", "partially refunded", "已退货", "退款", "退货",
+    "已退款", "退款成功", "退款中", "退款处理中", "申请退款", "退货中", "退货退款", "退货成功",
+    "交易关闭,退款成功", "拒收", "已拒收", "全额退款", "部分退款",
+]
+_PRESALE = [
+    "presale", "pre-sale", "preorder", "pre-order", "预售", "预售中", "待付尾款", "已付定金",
+    "定金已付", "等待付尾款", "尾款待付", "付定金", "已付订金",
+]
 
 VOCABULARIES: dict[str, dict[str, str]] = {
     "status": {
-        **dict.fromkeys(
-            ["paid", "completed", "complete", "success", "shipped", "delivered", "已完成",
-             "已付款", "交易成功", "已支付", "已发货", "待发货", "待收货", "已签收", "交易完成",
-             "买家已付款", "卖家已发货", "已收货", "成功"],
-            "paid",
-        ),
-        **dict.fromkeys(
-            ["cancelled", "canceled", "cancel", "closed", "已取消", "交易关闭", "取消",
-             "已关闭", "订单关闭", "未付款关闭"],
-            "cancelled",
-        ),
-        **dict.fromkeys(
-            ["returned", "refunded", "refund", "return", "已退货", "退款", "退货", "已退款",
-             "退款成功", "退货退款", "售后完成"],
-            "returned",
-        ),
-        **dict.fromkeys(["presale", "pre-sale", "预售", "预售中", "待付尾款", "已付定金"], "presale"),
+        **dict.fromkeys(_PAID, "paid"),
+        **dict.fromkeys(_CANCELLED, "cancelled"),
+        **dict.fromkeys(_RETURNED, "returned"),
+        **dict.fromkeys(_PRESALE, "presale"),
     },
     "gender": {
-        **dict.fromkeys(["m", "male", "man", "男", "男性", "先生"], "M"),
-        **dict.fromkeys(["f", "female", "woman", "女", "女性", "女士"], "F"),
+        **dict.fromkeys(["m", "male", "man", "男", "男性", "先生", "boy"], "M"),
+        **dict.fromkeys(["f", "female", "woman", "女", "女性", "女士", "girl"], "F"),
     },
     "event": {
         **dict.fromkeys(["search", "搜索", "查询"], "search"),
@@ -55,6 +78,11 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         **dict.fromkeys(["fav", "favorite", "favourite", "collect", "收藏", "关注"], "fav"),
         **dict.fromkeys(["presale", "pre-sale", "预售", "预定", "预约", "付定金"], "presale"),
     },
+}
+
+# The canonical values each vocabulary maps to: a value map to anything else is a bad mapping.
+CANONICAL_VALUES: dict[str, tuple[str, ...]] = {
+    name: tuple(sorted(set(vocab.values()))) for name, vocab in VOCABULARIES.items()
 }
 
 # Common export headers for canonical columns (compared trimmed and lower-cased).
@@ -73,6 +101,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "presale": ["是否预售", "预售"],
         "discount": ["优惠", "优惠金额", "折扣", "折扣金额", "discount_amount"],
         "store_id": ["店铺id", "门店id", "门店", "店铺", "store"],
+        "address": ["收货地址", "收件地址", "详细地址", "地址", "address", "shipping_address"],
     },
     "customers": {
         "user_id": ["用户id", "会员id", "客户id", "买家id", "customer_id", "member_id"],
@@ -86,6 +115,8 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "city_tier": ["城市等级", "城市线级"],
         "country": ["国家"],
         "signup_ts": ["注册时间", "注册日期", "signup", "created_at"],
+        "birth_date": ["出生日期", "生日", "birthday", "date_of_birth", "dob"],
+        "address": ["收货地址", "地址", "详细地址", "address"],
     },
     "products": {
         "sku": ["商品id", "商品编码", "商品编号", "sku_id", "product_id", "item_id", "商家编码"],
@@ -97,6 +128,7 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "list_price": ["标价", "原价", "吊牌价", "售价", "price"],
         "launch_date": ["上市时间", "上市日期", "上架时间", "launch"],
         "attrs": ["属性", "商品属性", "attributes"],
+        "category_path": ["类目路径", "分类路径", "商品类目", "category_path", "category path"],
     },
     "events": {
         "user_id": ["用户id", "会员id", "买家id", "customer_id"],
@@ -144,9 +176,14 @@ class TableMapping:
     auto: bool = True  # match unmapped canonical columns by name/synonym
 
     def vocabulary(self, column: str, base: str | None) -> dict[str, str]:
-        vocab = dict(VOCABULARIES.get(base or "", {}))
-        vocab.update({str(k): str(v) for k, v in self.values.get(column, {}).items()})
+        """Normalised key → canonical value: the built-in vocabulary, then the mapping's entries."""
+        vocab = {normalise_key_text(k): v for k, v in VOCABULARIES.get(base or "", {}).items()}
+        vocab.update({normalise_key_text(k): str(v) for k, v in self.values.get(column, {}).items()})
         return vocab
+
+    def value_map(self, column: str) -> dict[str, str]:
+        """Normalised key → replacement text of a column that has no built-in vocabulary."""
+        return {normalise_key_text(k): str(v) for k, v in self.values.get(column, {}).items()}
 
 
 @dataclass
@@ -207,7 +244,7 @@ def load_mapping(path: Path) -> Mapping:
 
 
 def _table_mapping(path: Path, table: str, data: dict[str, Any]) -> TableMapping:
-    columns = {s.name for s in specs(table)}
+    columns = {s.name: s for s in specs(table)}
     result = TableMapping()
     for key, value in data.items():
         where = f"[{table}].{key}"
@@ -217,8 +254,9 @@ def _table_mapping(path: Path, table: str, data: dict[str, Any]) -> TableMapping
             for column, vocab in value.items():
                 if column not in columns:
                     raise _bad(path, f"[{table}.values.{column}]: {column} is not a column of {table}")
-                if not all(isinstance(v, str | int | bool) for v in vocab.values()):
-                    raise _bad(path, f"[{table}.values.{column}]: values must be strings")
+                if not all(isinstance(v, str | int | float | bool) for v in vocab.values()):
+                    raise _bad(path, f"[{table}.values.{column}]: values must be strings or numbers")
+                _check_targets(path, table, columns[column], vocab)
                 result.values[column] = {str(k): str(v) for k, v in vocab.items()}
             continue
         if key == "read":
@@ -242,8 +280,12 @@ def _table_mapping(path: Path, table: str, data: dict[str, Any]) -> TableMapping
             fmt = value.get("format")
             if fmt is not None and not isinstance(fmt, str):
                 raise _bad(path, f"{where}: format must be a string such as \"%Y/%m/%d %H:%M\"")
-            if fmt is not None and fmt not in SPECIAL_FORMATS and "%" not in fmt:
-                raise _bad(path, f"{where}: format {fmt!r} has no % directive (or use epoch_s / epoch_ms)")
+            if fmt is not None:
+                problem = check_format(fmt)
+                if problem:
+                    raise _bad(path, f"{where}: format {fmt!r} {problem}")
+                if columns[key].kind not in {"datetime", "date"} and columns[key].parse != "year":
+                    raise _bad(path, f"{where}: format applies to date/time columns (and birth_year), not {key}")
             if "column" in value:
                 if not isinstance(value["column"], str):
                     raise _bad(path, f"{where}: column must be a string")
@@ -253,6 +295,32 @@ def _table_mapping(path: Path, table: str, data: dict[str, Any]) -> TableMapping
         else:
             raise _bad(path, f"{where} must be a source column name or an inline table, got {value!r}")
     return result
+
+
+def _check_targets(path: Path, table: str, spec: ColumnSpec, vocab: dict[str, Any]) -> None:
+    """A value map's targets must be values the column can hold (canonical for a vocabulary)."""
+    where = f"[{table}.values.{spec.name}]"
+    if spec.kind == "vocab":
+        allowed = CANONICAL_VALUES[spec.vocab or ""]
+        for k, v in vocab.items():
+            if str(v) not in allowed:
+                raise _bad(path, f"{where}: {k!r} = {v!r} is not a canonical {spec.name} (use {', '.join(allowed)})")
+    elif spec.kind in {"integer", "number"}:
+        for k, v in vocab.items():
+            try:
+                number = float(v)
+            except (TypeError, ValueError):
+                raise _bad(path, f"{where}: {k!r} = {v!r} is not a number") from None
+            if spec.kind == "integer" and number != int(number):
+                raise _bad(path, f"{where}: {k!r} = {v!r} is not a whole number")
+            if (spec.minimum is not None and number < spec.minimum) or (spec.maximum is not None and number > spec.maximum):
+                raise _bad(path, f"{where}: {k!r} = {v!r} is outside {spec.minimum:g}–{spec.maximum:g}")
+    elif spec.kind == "bool":
+        from c2m_cli.ingest.coerce import BOOL_VOCAB
+
+        for k, v in vocab.items():
+            if normalise_key_text(str(v)) not in BOOL_VOCAB:
+                raise _bad(path, f"{where}: {k!r} = {v!r} is not a boolean (true/false)")
 
 
 def match_column(table: str, column: str, available: list[str]) -> str | None:

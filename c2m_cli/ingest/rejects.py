@@ -100,3 +100,26 @@ def reason_counts(rejects: pl.DataFrame) -> dict[str, int]:
     )
     counts = keyed.group_by("key").len().sort(["len", "key"], descending=[True, False])
     return {row[0]: int(row[1]) for row in counts.iter_rows()}
+
+
+def field_rejects(good: pl.LazyFrame, names: list[str], labels: list[str]) -> pl.LazyFrame:
+    """Optional fields that were nulled, one row per field, in reject layout (file, line order).
+
+    ``good`` holds the written rows with their ``_fe_<column>`` / ``_fr_<column>`` columns.
+    """
+    if not names:
+        return pl.DataFrame(schema=REJECT_SCHEMA).lazy()
+    parts = [
+        good.filter(pl.col(f"_fe_{name}").is_not_null()).select(
+            pl.col(FILE), pl.col(LINE), pl.lit(index, dtype=pl.UInt16).alias("__order"),
+            pl.lit(name, dtype=pl.String).alias("column"),
+            pl.col(f"_fr_{name}").cast(pl.String).alias("raw_value"),
+            pl.col(f"_fe_{name}").cast(pl.String).alias("reason"),
+        )
+        for index, name in enumerate(names)
+    ]
+    return (
+        pl.concat(parts, how="vertical")
+        .sort([FILE, LINE, "__order"])
+        .select(_file_names(labels).alias("file"), pl.col(LINE).alias("line"), "column", "raw_value", "reason")
+    )

@@ -22,6 +22,9 @@ class ColumnSpec:
     vocab: str | None = None  # name of the built-in vocabulary for kind "vocab"
     minimum: float | None = None
     maximum: float | None = None
+    # How text is read beyond the kind: "rating" (五星, ★★★★★), "year" (1995年, 95后 → age band),
+    # "birth" (a date before 1950 is plausible), "address" (source of province / city).
+    parse: str | None = None
 
     @property
     def dtype(self) -> pl.DataType:
@@ -40,26 +43,33 @@ KIND_DTYPES: dict[str, pl.DataType] = {
     "json": pl.String(),
 }
 
+# Sane bounds: a quantity beyond a million units or an amount beyond a billion in the source
+# currency is an export error (1e308, a row number in the wrong column), rejected at ingest.
+QTY_BOUND = 1e6
+MONEY_BOUND = 1e9
+
 TABLES: dict[str, tuple[ColumnSpec, ...]] = {
     "orders": (
         ColumnSpec("order_id", "id", required=True),
         ColumnSpec("user_id", "id", required=True),
         ColumnSpec("sku", "id", required=True),
         ColumnSpec("ts", "datetime", required=True),
-        ColumnSpec("qty", "number", required=True),
-        ColumnSpec("unit_price", "number", required=True, minimum=0.0),
+        ColumnSpec("qty", "number", required=True, minimum=-QTY_BOUND, maximum=QTY_BOUND),
+        ColumnSpec("unit_price", "number", required=True, minimum=0.0, maximum=MONEY_BOUND),
         ColumnSpec("status", "vocab", vocab="status"),
         ColumnSpec("channel", "text"),
         ColumnSpec("province", "text"),
         ColumnSpec("city", "text"),
         ColumnSpec("presale", "bool"),
-        ColumnSpec("discount", "number"),
+        ColumnSpec("discount", "number", minimum=-MONEY_BOUND, maximum=MONEY_BOUND),
         ColumnSpec("store_id", "id"),
+        ColumnSpec("address", "text", parse="address"),
     ),
     "customers": (
         ColumnSpec("user_id", "id", required=True),
         ColumnSpec("gender", "vocab", vocab="gender"),
-        ColumnSpec("birth_year", "integer", minimum=1900, maximum=2100),
+        ColumnSpec("birth_year", "integer", minimum=1900, maximum=2100, parse="year"),
+        ColumnSpec("birth_date", "date", parse="birth"),
         ColumnSpec("age_band", "text"),
         ColumnSpec("income_band", "text"),
         ColumnSpec("household", "text"),
@@ -68,6 +78,7 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("city_tier", "text"),
         ColumnSpec("country", "text"),
         ColumnSpec("signup_ts", "datetime"),
+        ColumnSpec("address", "text", parse="address"),
     ),
     "products": (
         ColumnSpec("sku", "id", required=True),
@@ -76,9 +87,10 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("category_l2", "text"),
         ColumnSpec("category_l3", "text"),
         ColumnSpec("brand", "text"),
-        ColumnSpec("list_price", "number", minimum=0.0),
+        ColumnSpec("list_price", "number", minimum=0.0, maximum=MONEY_BOUND),
         ColumnSpec("launch_date", "date"),
         ColumnSpec("attrs", "json"),
+        ColumnSpec("category_path", "text"),
     ),
     "events": (
         ColumnSpec("user_id", "id", required=True),
@@ -95,7 +107,7 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("sku", "id"),
         ColumnSpec("category", "text"),
         ColumnSpec("ts", "datetime"),
-        ColumnSpec("rating", "integer", minimum=1, maximum=5),
+        ColumnSpec("rating", "integer", minimum=1, maximum=5, parse="rating"),
     ),
 }
 

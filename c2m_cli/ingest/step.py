@@ -16,7 +16,15 @@ import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.ingest.coerce import check_timezone
-from c2m_cli.ingest.columns import COLUMN, FILE, RAW, REASON, canonical_frame
+from c2m_cli.ingest.columns import (
+    COLUMN,
+    FILE,
+    RAW,
+    REASON,
+    canonical_frame,
+    field_columns,
+    zone_evidence,
+)
 from c2m_cli.ingest.mapping import Mapping, TableMapping, load_mapping, match_column
 from c2m_cli.ingest.presets import preset as load_preset
 from c2m_cli.ingest.readers import (
@@ -33,6 +41,7 @@ from c2m_cli.ingest.rejects import (
     REJECT_SCHEMA,
     coercion_rejects,
     duplicate_rejects,
+    field_rejects,
     later_copies,
     reason_counts,
 )
@@ -155,8 +164,59 @@ def ingest_table(
     rejects = pl.concat(
         [coercion_rejects(scan, labels), extra_rejects.lazy()], how="vertical"
     ).sort(["file", "line"], maintain_order=True) if copies.height else coercion_rejects(scan, labels)
-    accounting = {"rows_in": rows_in, "duplicates": duplicates, "files": labels}
+    fields = field_rejects(good, field_columns(scan.collect_schema().names()), labels)
+    accounting = {"rows_in": rows_in, "duplicates": duplicates, "files": labels, "field_rejects": fields}
     return good.select(output_columns), rejects, accounting
+
+
+def _write_field_rejects(step: Any, table: str, fields: pl.LazyFrame, counts: dict[str, Any]) -> None:
+    """``_rejects/<table>_fields.parquet``: optional fields nulled in written rows, counted."""
+    frame = fields.collect(engine="streaming")
+    if frame.height:
+        step.write_table(f"_rejects/{table}_fields", frame)
+    else:
+        step.remove_output(f"_rejects/{table}_fields.parquet")
+    counts["fields_nulled"] = frame.height
+    counts["field_reasons"] = reason_counts(frame)
+
+
+def _offset_zone(offset: str) -> str | None:
+    """An IANA fixed zone for a whole-hour offset (``+08:00`` → ``Etc/GMT-8``), else None."""
+    if offset == "Z":
+        return "UTC"
+    sign, digits = offset[0], offset[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if minutes or hours > 12:
+        return None
+    if hours == 0:
+        return "UTC"
+    return f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
+
+
+def assume_zone(raws: list[RawSource], tmap: TableMapping) -> tuple[str, str | None]:
+    """(zone for naive timestamps, warning) when no zone was given: the offset other rows of the
+    orders carry when there is one, else UTC; no warning when no timestamp is naive."""
+    offsets: dict[str, int] = {}
+    naive = 0
+    for raw in raws:
+        found, count = zone_evidence(raw, "orders", tmap)
+        naive += count
+        for key, n in found.items():
+            offsets[key] = offsets.get(key, 0) + n
+    if naive == 0:
+        return "UTC", None
+    if offsets:
+        offset, seen = max(offsets.items(), key=lambda kv: (kv[1], kv[0]))
+        zone = _offset_zone(offset)
+        if zone is not None:
+            shown = "UTC" if zone == "UTC" else f"UTC{offset[:3]}:{offset[-2:]} ({zone})"
+            return zone, (
+                f"orders.ts: {naive:,} sampled timestamps carry no offset; read at {shown}, the offset"
+                f" {seen:,} other sampled timestamps carry (give --timezone or a mapping timezone to override)"
+            )
+    return "UTC", (
+        f"orders.ts: no --timezone or mapping timezone given; {naive:,} sampled naive timestamps read as UTC"
+    )
 
 
 def _no_usable_rows(table: str, labels: list[str], rows_in: int, rejects: pl.DataFrame) -> InvalidDataError:
@@ -246,12 +306,19 @@ def run_ingest(
                 if table not in sources:
                     step.remove_output(f"{table}.parquet")
                     step.remove_output(f"_rejects/{table}.parquet")
+                    step.remove_output(f"_rejects/{table}_fields.parquet")
                     continue
                 tmap = chosen.table(table)
                 opened = open_all(
                     sources[table], table, tmap.read, workdir, exclude=[ws.root], score=header_score(table, tmap)
                 )
                 raws = opened.sources
+                if table == "orders" and timezone is None and chosen.timezone is None:
+                    source_zone, zone_warning = assume_zone(raws, tmap)
+                    if zone_warning:
+                        step.warn("timezone-assumed", zone_warning)
+                    if source_zone != "UTC" and chosen.data_timezone is None:
+                        data_zone = summary["data_timezone"] = source_zone
                 notes = opened.notes + [note for raw in raws for note in raw.notes]
                 for raw in raws:
                     if raw.path is not None:
@@ -281,6 +348,7 @@ def run_ingest(
                     "reject_reasons": reason_counts(rejects),
                     "files": len(accounting["files"]),
                 }
+                _write_field_rejects(step, table, accounting["field_rejects"], summary["tables"][table])
                 if notes:
                     summary["tables"][table]["notes"] = notes
             choice = detect_market(requested_market, timezone=data_zone, texts=_market_texts(step, sources))

@@ -21,6 +21,7 @@ def test_json_summary_and_exact_accounting(c2m, tmp_path: Path):
     assert payload["tables"]["orders"] == {
         "rows_in": 3, "rows_written": 2, "rows_rejected": 1, "duplicates": 0,
         "reject_reasons": {"ts: not a date/time": 1}, "files": 1,
+        "fields_nulled": 0, "field_reasons": {},
     }
     assert "Traceback" not in result.stderr
 

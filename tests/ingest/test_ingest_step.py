@@ -33,7 +33,7 @@ def test_gb18030_chinese_headers_without_mapping(tmp_path: Path):
     summary = run_ingest(ws, {"orders": str(src)}, timezone="Asia/Shanghai")
     assert summary["tables"]["orders"] == {
         "rows_in": 3, "rows_written": 3, "rows_rejected": 0, "duplicates": 0,
-        "reject_reasons": {}, "files": 1,
+        "reject_reasons": {}, "files": 1, "fields_nulled": 0, "field_reasons": {},
     }
     orders = ws.read("orders")
     validate_table(orders, "orders")
@@ -76,7 +76,7 @@ def test_rejects_name_file_line_column_value_and_reason(tmp_path: Path):
         "3,u3,s3,2024-01-01,x,10,否\n"          # line 4 bad qty
         "4,,s4,2024-01-01,1,10,否\n"            # line 5 missing user
         "5,u5,s5,2024-01-01,1,-3,否\n"          # line 6 negative price
-        "6,u6,s6,2024-01-01,1,10,maybe\n"       # line 7 bad boolean
+        "6,u6,s6,2024-01-01,1,10,maybe\n"       # line 7 bad boolean (optional: field nulled)
         "1,u1,s1,2024-01-01 10:00,1,10,是\n"   # line 8 duplicate of line 2
         "\n"                                    # line 9 empty
         "7,u7,s7,2024-01-01,1,10,否,extra\n"    # line 10 too many fields
@@ -85,22 +85,27 @@ def test_rejects_name_file_line_column_value_and_reason(tmp_path: Path):
     src = write(tmp_path / "o.csv", text)
     ws = Workspace(tmp_path / "ws")
     summary = run_ingest(ws, {"orders": str(src)})["tables"]["orders"]
-    assert (summary["rows_in"], summary["rows_written"], summary["rows_rejected"]) == (10, 2, 8)
+    assert (summary["rows_in"], summary["rows_written"], summary["rows_rejected"]) == (10, 3, 7)
     assert summary["duplicates"] == 1
     rejects = pl.read_parquet(ws.root / "_rejects" / "orders.parquet")
     assert rejects.select("line", "column", "raw_value", "reason").rows() == [
         (3, "ts", "2024-13-45", "not a date/time"),
         (4, "qty", "x", "not a number"),
         (5, "user_id", "", "missing value"),
-        (6, "unit_price", "-3", "below 0"),
-        (7, "presale", "maybe", "not a boolean (是/否, true/false, Y/N)"),
+        (6, "unit_price", "-3", "negative price (write a refund as a negative quantity)"),
         (8, None, "same as line 2", "duplicate order line"),
         (9, None, "", "empty row"),
         (10, None, "extra", "too many fields"),
     ]
     assert set(rejects["file"]) == {str(src)}
     assert summary["reject_reasons"]["ts: not a date/time"] == 1
-    assert ws.read("orders")["presale"].to_list() == [True, True]
+    assert ws.read("orders")["presale"].to_list() == [True, None, True]
+    fields = pl.read_parquet(ws.root / "_rejects" / "orders_fields.parquet")
+    assert fields.columns == rejects.columns
+    assert fields.select("line", "column", "raw_value", "reason").rows() == [
+        (7, "presale", "maybe", "not a boolean (是/否, true/false, Y/N)"),
+    ]
+    assert (summary["fields_nulled"], summary["field_reasons"]) == (1, {"presale: not a boolean (是/否, true/false, Y/N)": 1})
 
 
 def test_quoted_newlines_keep_physical_line_numbers(tmp_path: Path):
@@ -213,16 +218,19 @@ def test_customers_products_events_reviews(tmp_path: Path):
     ws = Workspace(tmp_path / "ws")
     summary = run_ingest(ws, {t: str(tmp_path / f"{t[0]}.csv") for t in ["orders", "customers", "products", "events", "reviews"]})
     tables = summary["tables"]
-    assert tables["customers"]["reject_reasons"] == {"user_id: duplicate": 1, "gender: not a known value": 1}
-    assert ws.read("customers")["gender"].to_list() == ["F", "M"]
+    assert tables["customers"]["reject_reasons"] == {"user_id: duplicate": 1}
+    assert tables["customers"]["field_reasons"] == {"birth_year: not a number": 1, "gender: not a known value": 1}
+    assert ws.read("customers")["gender"].to_list() == ["F", "M", None]
+    assert ws.read("customers")["city"].to_list() == ["上海", "成都", "北京"]
     products = ws.read("products")
     assert products.row(0, named=True)["list_price"] == 4999.0
     assert json.loads(products["attrs"][0]) == {"颜色": "银"}
     assert str(products["launch_date"][0]) == "2024-03-01"
     assert ws.read("events")["event"].to_list() == ["search", "cart"]
     assert tables["events"]["reject_reasons"] == {"event: not a known value": 1}
-    assert ws.read("reviews")["rating"].to_list() == [2]
-    assert tables["reviews"]["reject_reasons"] == {"rating: above 5": 1, "text: missing value": 1}
+    assert ws.read("reviews")["rating"].to_list() == [2, None]
+    assert tables["reviews"]["reject_reasons"] == {"text: missing value": 1}
+    assert tables["reviews"]["field_reasons"] == {"rating: above 5": 1}
     for table in tables.values():
         assert table["rows_in"] == table["rows_written"] + table["rows_rejected"]
     for name in ["orders", "customers", "products", "events", "reviews"]:
