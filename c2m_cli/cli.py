@@ -19,6 +19,7 @@ import typer
 from c2m_cli import __version__, console
 from c2m_cli.commands import (
     demo,
+    export,
     forecast,
     ingest,
     inspect,
@@ -62,7 +63,7 @@ def _root(
     """C2M retail analytics from the command line."""
 
 
-for _module in (demo, ingest, label, segment, forecast, recommend, report, run, verify, inspect):
+for _module in (demo, ingest, label, segment, forecast, recommend, report, export, run, verify, inspect):
     app.command(_module.NAME, help=_module.HELP, epilog=_module.EPILOG)(_module.command)
 
 
