@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -31,6 +32,8 @@ def describe_workspace(ws: Workspace) -> dict[str, Any]:
 def describe_table(ws: Workspace, name: str, *, rows: int = 5) -> dict[str, Any]:
     """Schema, row count and the first ``rows`` rows of one table (``_rejects/x`` allowed)."""
     path = ws.root / f"{name}.parquet"
+    if Path(name).is_absolute() or ".." in Path(name).parts or not path.resolve().is_relative_to(ws.root):
+        raise UsageError(f"{name!r} is not a table of the workspace (a name like orders or _rejects/orders)")
     if not path.is_file():
         available = ", ".join(ws.tables()) or "none"
         raise UsageError(f"no table {name!r} in {ws.root} (tables: {available})")

@@ -82,3 +82,66 @@ def test_failed_first_step_leaves_no_empty_workspace(c2m, tmp_path):
     assert result.exit_code == 3
     assert "required column 'order_id' of orders not found" in result.stderr
     assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "ingest", "label", "segment", "forecast", "recommend", "report", "verify", "inspect"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_a_seed_out_of_range_is_a_usage_error_for_every_command(c2m, tmp_path, command, seed):
+    extra = ["--orders", str(tmp_path / "o.csv")] if command == "ingest" else []
+    result = c2m(command, tmp_path / "ws", *extra, "--seed", seed)
+    assert result.exit_code == 2, result.stderr
+    assert "Invalid value for '--seed'" in result.stderr
+    assert not (tmp_path / "ws").exists()
+
+
+def test_inspect_reads_only_the_workspaces_own_tables(c2m, tmp_path):
+    import polars as pl
+
+    (tmp_path / "ws").mkdir()
+    pl.DataFrame({"secret": ["outside"]}).write_parquet(tmp_path / "private.parquet")
+    for name in ("../private", "/etc/passwd", "_rejects/../../private"):
+        result = c2m("inspect", tmp_path / "ws", name)
+        assert result.exit_code == 2, (name, result.stderr)
+        assert result.stderr.splitlines()[0] == (
+            f"Error: {name!r} is not a table of the workspace (a name like orders or _rejects/orders)"
+        )
+        assert "outside" not in result.stdout + result.stderr
+
+
+def test_a_truncated_table_is_exit_3_naming_it(c2m, tmp_path):
+    (tmp_path / "o.csv").write_text(
+        "order_id,user_id,sku,ts,qty,unit_price\n1,u1,A,2024-01-01 10:00:00,1,10.5\n2,u2,B,2024-01-03 11:00:00,2,5\n",
+        encoding="utf-8",
+    )
+    assert c2m("ingest", tmp_path / "ws", "--orders", tmp_path / "o.csv").exit_code == 0
+    orders = tmp_path / "ws" / "orders.parquet"
+    orders.write_bytes(orders.read_bytes()[: orders.stat().st_size // 2])
+    result = c2m("label", tmp_path / "ws")
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith("Error: orders.parquet: not a readable Parquet file (")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("errno_name", "reason"),
+    [("ENOSPC", "No space left on device"), ("EROFS", "Read-only file system"), ("EACCES", "Permission denied")],
+)
+def test_a_full_or_read_only_disk_is_one_line_naming_path_and_reason(tmp_path, monkeypatch, capsys, errno_name, reason):
+    import errno
+    import os
+
+    import c2m_cli.workspace as workspace
+    from c2m_cli.cli import invoke
+
+    target = tmp_path / "ws"
+    code = getattr(errno, errno_name)
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code), str(target / ".staging-label-x"))
+
+    monkeypatch.setattr(workspace.tempfile, "mkdtemp", refuse)
+    (tmp_path / "o.csv").write_text("order_id,user_id,sku,ts,qty,unit_price\n1,u1,A,2024-01-01 10:00:00,1,10.5\n", encoding="utf-8")
+    assert invoke(["ingest", str(target), "--orders", str(tmp_path / "o.csv"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"Error: cannot write {target / '.staging-label-x'}: {reason}"]
+    assert "bug" not in err
