@@ -30,15 +30,15 @@ EPILOG = (
 def command(
     workspace: WorkspaceArg,
     service_level: Annotated[float, typer.Option("--service-level", help="Newsvendor service level when prices are not given.")] = 0.9,
-    unit_cost: Annotated[float | None, typer.Option("--unit-cost", help="Unit production cost (with --unit-price sets the critical ratio).")] = None,
-    unit_price: Annotated[float | None, typer.Option("--unit-price", help="Unit selling price.")] = None,
+    unit_cost: Annotated[float | None, typer.Option("--unit-cost", help="Unit production cost; needs --unit-price (the two set the critical ratio and the expected profit).")] = None,
+    unit_price: Annotated[float | None, typer.Option("--unit-price", help="Unit selling price; needs --unit-cost.")] = None,
     salvage: Annotated[float, typer.Option("--salvage", help="Value of a unit left over.")] = 0.0,
-    moq: Annotated[float, typer.Option("--moq", help="Minimum order quantity of the factory.")] = 0.0,
-    deposit_conversion: Annotated[float, typer.Option("--deposit-conversion", help="Orders per pre-sale deposit when no earlier pre-sale shows the rate.")] = 0.9,
+    moq: Annotated[float, typer.Option("--moq", help="Minimum order quantity of the factory: recommended only when its expected profit is positive (flagged otherwise).")] = 0.0,
+    deposit_conversion: Annotated[float, typer.Option("--deposit-conversion", help="Orders per pre-sale deposit; the confirmed deposits are the floor under the forecast.")] = 0.9,
     cancel_rate: Annotated[float, typer.Option("--cancel-rate", help="Share of deposits cancelled when no earlier pre-sale shows it.")] = 0.05,
     min_support: Annotated[float, typer.Option("--min-support", help="Minimum share of baskets for a bundle (at least 5 baskets).")] = 0.001,
-    hash_ids: Annotated[bool, typer.Option("--hash-ids", help="Write audiences.csv with salted SHA-256 user ids.")] = False,
-    salt: Annotated[str, typer.Option("--salt", help="Salt for --hash-ids.")] = "",
+    hash_ids: Annotated[bool, typer.Option("--hash-ids", help="Write audiences.csv with user ids replaced by HMAC-SHA256 keyed by --salt (needs --salt).")] = False,
+    salt: Annotated[str, typer.Option("--salt", help="Secret key for --hash-ids; never recorded in the manifest, logs or output.")] = "",
     top: Annotated[int, typer.Option("--top", help="Number of top opportunities that get a brief.")] = 5,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
@@ -70,7 +70,7 @@ def command(
         console.table(
             f"top opportunities ({summary['opportunities']} in all)",
             ["rank", "kind", "category", "subject", "score"],
-            [(o["rank"], o["kind"], o["category"], o["subject"], f"{o['score']:.2f}") for o in summary["top_opportunities"]],
+            [(o["rank"], o["kind"], o["category"] or "", o["subject"], f"{o['score']:.2f}") for o in summary["top_opportunities"]],
         )
         console.info(
             f"{summary['briefs']} briefs, {len(summary['quantities'])} quantities, "

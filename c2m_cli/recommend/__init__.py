@@ -1,32 +1,48 @@
 """`c2m recommend`: what to build, for whom, at which price, how many, and for whom to market it.
 
-Reads the canonical tables and whatever later steps left (labels, segments, forecast); each
-analysis whose input is missing is skipped and the summary says why.
+``compute_recommend(inputs, …)`` is the pure core (frames in, frames and texts out, warnings
+collected in a ``WarningLog``); ``run_recommend(ws, …)`` is the workspace adapter: it validates
+options, reads the tables, calls the core and writes the outputs. Each analysis whose input is
+missing is skipped and the summary says why.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, cast
 
+import numpy as np
 import polars as pl
 
+from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
+from c2m_cli.market import workspace_market
 from c2m_cli.recommend import audiences as aud
-from c2m_cli.recommend import opportunities as opp
 from c2m_cli.recommend._text import is_chinese
-from c2m_cli.recommend.briefs import build_briefs
+from c2m_cli.recommend.briefs import BriefContext, build_briefs
 from c2m_cli.recommend.bundles import baskets_of, mine_bundles
-from c2m_cli.recommend.data import Inputs, prepare_lines
-from c2m_cli.recommend.quantities import QUANTITY_SCHEMA, Economics, brief_quantity, plan_quantities
-from c2m_cli.recommend.reviews import micro_demand_opportunities, micro_demands
-from c2m_cli.workspace import Workspace
+from c2m_cli.recommend.data import Inputs, dense_weekly, prepare_lines
+from c2m_cli.recommend.opportunities import assemble
+from c2m_cli.recommend.quantities import QUANTITY_SCHEMA, Economics, plan_quantities, quantity_row
+from c2m_cli.workspace import Workspace, mask_secrets
 
 REQUIRED_ORDER_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price")
+TABLES = ("products", "customers", "events", "reviews", "labels", "tags", "segments", "segment_profiles", "forecast")
 
 
-def _check_options(service_level: float, min_support: float, top: int, cancel_rate: float,
-                   deposit_conversion: float, moq: float, super_user_share: float) -> None:
+@dataclass
+class RecommendResult:
+    tables: dict[str, pl.DataFrame]
+    texts: dict[str, str]
+    summary: dict[str, Any]
+    warnings: WarningLog = field(default_factory=WarningLog)
+
+
+def check_options(*, service_level: float, min_support: float, top: int, cancel_rate: float, deposit_conversion: float,
+                  moq: float, unit_cost: float | None, unit_price: float | None, salvage: float, hash_ids: bool,
+                  salt: str, horizon_days: int) -> None:
+    """Usage errors (exit 2) before anything is read."""
     if not 0 < service_level < 1:
         raise UsageError(f"--service-level must be between 0 and 1 (exclusive), got {service_level}")
     if not 0 < min_support < 1:
@@ -39,27 +55,138 @@ def _check_options(service_level: float, min_support: float, top: int, cancel_ra
         raise UsageError(f"--deposit-conversion must be positive, got {deposit_conversion}")
     if moq < 0:
         raise UsageError(f"--moq must not be negative, got {moq}")
-    if not 0 < super_user_share < 1:
-        raise UsageError(f"super_user_share must be between 0 and 1, got {super_user_share}")
+    if horizon_days < 7:
+        raise UsageError(f"horizon_days must be at least 7, got {horizon_days}")
+    if (unit_cost is None) != (unit_price is None):
+        given, missing = ("--unit-cost", "--unit-price") if unit_price is None else ("--unit-price", "--unit-cost")
+        raise UsageError(f"{given} needs {missing} too (the critical ratio uses both)")
+    if unit_cost is not None and unit_price is not None:
+        if unit_cost < 0:
+            raise UsageError(f"--unit-cost must not be negative, got {unit_cost}")
+        if unit_price <= unit_cost:
+            raise UsageError(f"--unit-price ({unit_price}) must exceed --unit-cost ({unit_cost})")
+        if not 0 <= salvage < unit_cost:
+            raise UsageError(f"--salvage must be in [0, --unit-cost), got {salvage}")
+    if hash_ids and not salt:
+        raise UsageError("--hash-ids needs --salt (a secret kept outside the workspace; it is never recorded)")
 
 
-def _segment_by_category(ins: Inputs) -> pl.DataFrame:
-    """(category, segment_id): the segment most over-represented among a category's buyers."""
-    level = ins.main_level()
-    if ins.segments is None or level is None:
-        return pl.DataFrame(schema={"category": pl.String, "segment_id": pl.String})
-    seg = ins.segments.select(pl.col("user_id").cast(pl.String), pl.col("segment_id").cast(pl.String))
-    buyers = ins.lines.select("user_id", pl.col(level).alias("category")).drop_nulls().unique().join(seg, on="user_id")
-    overall = seg.group_by("segment_id").agg(pl.len().alias("n_seg")).with_columns(p_all=pl.col("n_seg") / pl.col("n_seg").sum())
-    return (
-        buyers.group_by("category", "segment_id").agg(pl.len().alias("k"))
-        .with_columns(p=pl.col("k") / pl.col("k").sum().over("category"))
-        .join(overall, on="segment_id")
-        .with_columns(lift=pl.col("p") / pl.col("p_all"))
-        .sort(["category", "lift", "segment_id"], descending=[False, True, False])
-        .unique("category", keep="first", maintain_order=True)
-        .select("category", "segment_id")
-    )
+def _masked_argv(argv: list[str] | None) -> list[str] | None:
+    """The recorded command line with the --salt value and any URI password hidden."""
+    if argv is None:
+        return None
+    out: list[str] = []
+    hide = False
+    for a in argv:
+        if hide:
+            out.append("***")
+            hide = False
+        elif a == "--salt":
+            out.append(a)
+            hide = True
+        elif a.startswith("--salt="):
+            out.append("--salt=***")
+        else:
+            out.append(mask_secrets(a))
+    return out
+
+
+def inputs_from(orders: pl.DataFrame, tables: dict[str, pl.DataFrame | None], timezone: str) -> Inputs:
+    """Inputs for the core; exit 3 when no order line is a sale."""
+    missing = [c for c in REQUIRED_ORDER_COLUMNS if c not in orders.columns]
+    if missing:
+        raise InvalidDataError(f"orders.parquet lacks column(s): {', '.join(missing)}")
+    if orders.height == 0:
+        raise InvalidDataError("orders.parquet has no rows")
+    lines = prepare_lines(orders, tables.get("products"), timezone)
+    if "status" in lines.columns:
+        lines = lines.filter(pl.col("status").is_null() | (pl.col("status") != "presale"))
+    if lines.height == 0:
+        statuses = dict(sorted(orders.group_by("status").len().iter_rows())) if "status" in orders.columns else {}
+        raise InvalidDataError(f"orders.parquet has no paid order lines ({orders.height:,} lines; by status: {statuses})")
+    texts: list[str] = []
+    products = tables.get("products")
+    if products is not None:
+        texts += [str(v) for c in ("name", "category_l1", "category_l2") if c in products.columns for v in products[c].head(200).to_list()]
+    reviews = tables.get("reviews")
+    if reviews is not None and "text" in reviews.columns:
+        texts += reviews["text"].drop_nulls().head(200).to_list()
+    return Inputs(orders=orders, timezone=timezone, chinese=is_chinese(texts), lines=lines,
+                  start=cast(dt.date, lines["date"].min()), end=cast(dt.date, lines["date"].max()),
+                  **{k: v for k, v in tables.items() if k in TABLES})  # type: ignore[arg-type]
+
+
+def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5, min_support: float = 0.001,
+                      seed: int = 0, log: WarningLog | None = None) -> RecommendResult:
+    """Opportunities, briefs, quantities, audiences and bundles from prepared inputs (no I/O)."""
+    log = log if log is not None else WarningLog()
+    assembled = assemble(ins, market)
+    table = assembled.table
+    skipped, notes = dict(assembled.skipped), dict(assembled.notes)
+    res = assembled.search
+    ctx = BriefContext(market=market, horizon_weeks=max(1, eco.horizon_days // 7), seed=seed,
+                       band_table=assembled.band_table, sku_band=assembled.sku_band, portrait=assembled.portrait,
+                       micro=assembled.micro, uplift=assembled.uplift)
+    if res is not None:
+        ctx.queries = res.queries
+        ctx.need_weekly = dict(zip(res.needs["need"].to_list(), list(res.weekly), strict=True)) if res.needs.height else {}
+        if res.searches.height:
+            keys, _, m = dense_weekly(res.searches.filter(pl.col("category").is_not_null()), "category", "one", ins.start, ins.end)
+            ctx.category_weekly_searches = dict(zip(keys, list(m), strict=True))
+            if "user_id" in res.searches.columns:
+                ctx.need_searchers = res.searches.filter(pl.col("need").is_not_null()).select("need", pl.col("user_id").cast(pl.String)).unique()
+        ctx.gap_needs = set(table.filter(pl.col("kind").is_in(["search_gap", "attribute_gap"]))["need"].drop_nulls().to_list())
+        notes["brand_demand"] = res.brand_demand.head(20).with_columns(pl.col("searches")).to_dicts()
+    if ins.segments is None:
+        skipped["segment_id"] = "no segments.parquet: briefs carry no target segment"
+    briefs, docs, demands = build_briefs(ins, table, ctx, top=top)
+    # segment of each opportunity: that of its brief, if any
+    if briefs.height:
+        table = table.join(briefs.select("opportunity_id", pl.col("segment_id").alias("_seg")), on="opportunity_id", how="left").with_columns(
+            segment_id=pl.coalesce("segment_id", "_seg")).drop("_seg")
+    if ins.forecast is None:
+        skipped["forecast"] = "no forecast.parquet: pre-sale quantities from deposits; brief demand from searches or history"
+    quantities, notes["quantities"] = plan_quantities(ins.orders, ins.events, ins.products, ins.forecast, tz=ins.timezone,
+                                                      end=ins.end, eco=eco)
+    brief_rows = [quantity_row(demands[b], eco, sku=None, brief_id=b, presale=0.0) for b in briefs["brief_id"].to_list()]
+    if brief_rows:
+        quantities = pl.concat([quantities, pl.DataFrame(brief_rows, schema=QUANTITY_SCHEMA)])
+    for r in quantities.filter(pl.col("moq_flag") == "moq-loses-money").iter_rows(named=True):
+        log.warn("recommend-moq-loses-money", f"{r['sku'] or r['brief_id']}: the MOQ of {eco.moq:,.0f} loses money in expectation "
+                 f"(demand P50 {r['forecast_p50']:,.0f}, P90 {r['forecast_p90']:,.0f}); {r['recommended_qty']:,.0f} recommended instead")
+    for r in quantities.filter(pl.col("moq_flag") == "moq-above-p90").iter_rows(named=True):
+        log.warn("recommend-moq-above-demand", f"{r['sku'] or r['brief_id']}: the MOQ of {eco.moq:,.0f} exceeds the demand's P90 "
+                 f"({r['forecast_p90']:,.0f}); give --unit-cost and --unit-price to judge it")
+    # audiences
+    parts = []
+    if ins.labels is None:
+        skipped["labels"] = "no labels.parquet: no reactivation or super-user audience (run c2m label)"
+    else:
+        parts += [aud.reactivation(ins.labels, chinese=ins.chinese), aud.super_users(ins.labels, chinese=ins.chinese)]
+    if ins.segments is not None:
+        pairs = [(b["brief_id"], b["segment_id"]) for b in briefs.iter_rows(named=True) if b["segment_id"]]
+        parts.append(aud.early_adopters(ins.lines, ins.segments, pairs, ins.products, per_brief=200, chinese=ins.chinese))
+    else:
+        skipped["early_adopters"] = "no segments.parquet"
+    audiences = (pl.concat([p.cast(aud.AUDIENCE_SCHEMA) for p in parts])  # type: ignore[arg-type]
+                 if parts else pl.DataFrame(schema=aud.AUDIENCE_SCHEMA)).sort(["audience", "score", "user_id"], descending=[False, True, False])
+    sales = ins.lines.lazy()
+    bundles, notes["bundles"] = mine_bundles(baskets_of(sales), min_support=min_support)
+    if assembled.tests and not np.isfinite(np.asarray(table["trend_q"].drop_nulls().to_numpy(), dtype=float)).all():
+        skipped["trend_q"] = "some trend tests had no q-value"
+    summary = {
+        "opportunities": table.height,
+        "opportunities_by_kind": dict(sorted(table.group_by("kind").len().iter_rows())),
+        "top_opportunities": table.head(top).select("rank", "kind", "category", "subject", "score").to_dicts(),
+        "briefs": briefs.height,
+        "quantities": quantities.select("sku", "brief_id", "presale_orders", "forecast_p50", "recommended_qty", "moq_flag").to_dicts(),
+        "audiences": dict(sorted(audiences.group_by("audience").len().iter_rows())),
+        "bundles": bundles.height,
+        "skipped": dict(sorted(skipped.items())),
+        "notes": notes,
+    }
+    tables = {"opportunities": table, "briefs": briefs, "quantities": quantities, "audiences": audiences, "bundles": bundles}
+    return RecommendResult(tables, docs, summary, log)
 
 
 def run_recommend(
@@ -83,145 +210,37 @@ def run_recommend(
     argv: list[str] | None = None,
     via: str | None = None,
 ) -> dict[str, Any]:
-    _check_options(service_level, min_support, top, cancel_rate, deposit_conversion, moq, super_user_share)
-    if unit_cost is not None and unit_price is not None and unit_price <= unit_cost:
-        raise UsageError(f"--unit-price ({unit_price}) must exceed --unit-cost ({unit_cost})")
+    check_options(service_level=service_level, min_support=min_support, top=top, cancel_rate=cancel_rate,
+                  deposit_conversion=deposit_conversion, moq=moq, unit_cost=unit_cost, unit_price=unit_price,
+                  salvage=salvage, hash_ids=hash_ids, salt=salt, horizon_days=horizon_days)
+    del super_user_share  # super users are the label step's growth-ladder rung now
+    # the salt is never recorded: not its value, not in the command line
     parameters = {
         "service_level": service_level, "unit_cost": unit_cost, "unit_price": unit_price, "salvage": salvage,
         "moq": moq, "deposit_conversion": deposit_conversion, "cancel_rate": cancel_rate,
-        "horizon_days": horizon_days, "min_support": min_support, "hash_ids": hash_ids,
-        "salt": "***" if salt else "", "top": top, "super_user_share": super_user_share, "executor": executor,
+        "horizon_days": horizon_days, "min_support": min_support, "hash_ids": hash_ids, "top": top, "executor": executor,
     }
-    eco = Economics(service_level, unit_cost, unit_price, salvage, moq, deposit_conversion, cancel_rate, horizon_days)
-    with ws.step("recommend", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+    eco = Economics(service_level, unit_cost, unit_price, salvage, moq, deposit_conversion, cancel_rate, horizon_days, seed)
+    with ws.step("recommend", parameters=parameters, seed=seed, argv=_masked_argv(argv), via=via) as step:
         orders = step.read("orders")
-        missing = [c for c in REQUIRED_ORDER_COLUMNS if c not in orders.columns]
-        if missing:
-            raise InvalidDataError(f"orders.parquet in {ws.root} lacks column(s): {', '.join(missing)}")
-        if orders.height == 0:
-            raise InvalidDataError(f"orders.parquet in {ws.root} has no rows")
-        names = ("products", "customers", "events", "reviews", "labels", "tags", "segments", "segment_profiles", "forecast")
-        tables = {n: step.read_optional(n) for n in names}
+        tables = {n: step.read_optional(n) for n in TABLES}
         tz = str(ws.manifest().get("data_timezone") or "UTC")
-        lines = prepare_lines(orders, tables["products"], tz)
-        texts = []
-        for n in ("products",):
-            table = tables[n]
-            if table is not None:
-                texts += [str(v) for c in ("name", "category_l1", "category_l2") if c in table.columns for v in table[c].head(200).to_list()]
-        reviews_table = tables["reviews"]
-        if reviews_table is not None:
-            texts += reviews_table["text"].drop_nulls().head(200).to_list()
-        ins = Inputs(orders=orders, timezone=tz, chinese=is_chinese(texts), lines=lines,
-                     start=lines["date"].min(), end=lines["date"].max(), **tables)  # type: ignore[arg-type]
-        skipped: dict[str, str] = {}
-        notes: dict[str, Any] = {}
-        frames = []
-        search_table = pl.DataFrame()
-        if ins.events is None:
-            skipped["search_gap"] = "no events.parquet"
-            skipped["attribute_gap"] = "no events.parquet (no searches)"
-        elif "query" not in ins.events.columns or "event" not in ins.events.columns:
-            skipped["search_gap"] = "events.parquet has no query column"
-        else:
-            gap, search_table = opp.search_gap(ins)
-            frames.append(gap)
-            if ins.products is None:
-                skipped["attribute_gap"] = "no products.parquet"
-            else:
-                frames.append(opp.attribute_gap(ins, search_table))
-        if ins.products is None or not ins.category_levels():
-            skipped["categories"] = "no products.parquet with categories: rising_demand, price_band, festival by category skipped"
-            band_table, portrait, uplift = pl.DataFrame(), pl.DataFrame(), pl.DataFrame()
-        else:
-            frames.append(opp.rising_demand(ins))
-            bands, band_table, portrait = opp.price_bands(ins)
-            frames.append(bands)
-            uplift = opp.festival_uplift(ins)
-            frames.append(opp.festival_opportunities(ins, uplift))
-            if ins.customers is None and ins.tags is None:
-                skipped["price_band_portrait"] = "no customers.parquet or tags.parquet: price bands without a buyer portrait"
-        micro = pl.DataFrame()
-        if ins.reviews is None:
-            skipped["micro_demand"] = "no reviews.parquet"
-        else:
-            micro, notes["reviews"] = micro_demands(ins.reviews, products=ins.products, chinese=ins.chinese)
-            frames.append(micro_demand_opportunities(micro, chinese=ins.chinese))
-        frames = [f for f in frames if f.height]
-        table = pl.concat(frames) if frames else opp.empty_opportunities()
-        seg_cat = _segment_by_category(ins)
-        if seg_cat.height:
-            table = table.join(seg_cat.rename({"segment_id": "_seg"}), on="category", how="left").with_columns(
-                segment_id=pl.coalesce("segment_id", "_seg")
-            ).drop("_seg")
-        elif ins.segments is None:
-            skipped["segment_id"] = "no segments.parquet: opportunities carry no segment"
-        key = pl.concat_str([pl.col(c).fill_null("") for c in ("kind", "category", "sku", "subject")], separator="|")
-        table = (
-            table.with_columns(pl.col("score").round(6), _key=key)
-            .sort(["score", "kind", "_key"], descending=[True, False, False])
-            .with_row_index("rank", offset=1)
-            .with_columns(
-                opportunity_id=pl.col("_key").map_elements(lambda k: "O" + hashlib.sha1(k.encode()).hexdigest()[:10], return_dtype=pl.String),
-                rank=pl.col("rank").cast(pl.Int32),
-            )
-            .select("opportunity_id", "rank", "kind", "category", "sku", "subject", "evidence", "score", "segment_id",
-                    "volume", "trend_z", "trend_p")
-        )
-        attribute_words = (
-            table.filter(pl.col("kind") == "attribute_gap")
-            .select("category", pl.col("subject").str.extract(r"[「'](.+)[」']").alias("word"))
-        )
-        briefs, docs = build_briefs(ins, table, top=top, band_table=band_table, portrait=portrait, micro=micro,
-                                    uplift=uplift, attribute_words=attribute_words)
-        if ins.forecast is None:
-            skipped["forecast"] = "no forecast.parquet: expected demand from the last 8 weeks of history"
-        quantities, notes["quantities"] = plan_quantities(orders, ins.events, ins.products, ins.forecast, tz=tz, end=ins.end, eco=eco)
-        brief_rows = [brief_quantity(b["brief_id"], b["demand_p10"], b["demand_p50"], b["demand_p90"], b["demand_method"], eco)
-                      for b in briefs.iter_rows(named=True)]
-        if brief_rows:
-            quantities = pl.concat([quantities, pl.DataFrame(brief_rows, schema=QUANTITY_SCHEMA)])
-        # audiences
-        users = aud.lifecycle_from_orders(lines, ins.end)
-        if ins.labels is None:
-            skipped["labels"] = "no labels.parquet: lifecycle derived from orders"
-        parts = [
-            aud.reactivation(users, ins.labels, chinese=ins.chinese),
-            aud.super_users(lines, ins.reviews, ins.products, share=super_user_share, chinese=ins.chinese),
-        ]
-        if ins.segments is not None:
-            pairs = [(b["brief_id"], b["segment_id"]) for b in briefs.iter_rows(named=True) if b["segment_id"]]
-            parts.append(aud.early_adopters(lines, ins.segments, pairs, ins.products, per_brief=200, chinese=ins.chinese))
-        else:
-            skipped["early_adopters"] = "no segments.parquet"
-        audiences = pl.concat([p.cast(aud.AUDIENCE_SCHEMA) for p in parts]).sort(  # type: ignore[arg-type]
-            ["audience", "score", "user_id"], descending=[False, True, False]
-        )
-        bundles, notes["bundles"] = mine_bundles(baskets_of(lines), min_support=min_support)
-        step.write_table("opportunities", table)
-        step.write_table("briefs", briefs)
-        step.write_table("quantities", quantities)
-        step.write_table("audiences", audiences)
-        step.write_table("bundles", bundles)
-        step.write_text("audiences.csv", aud.to_csv(audiences, hash_ids=hash_ids, salt=salt))
-        for relpath, text in sorted(docs.items()):
+        try:
+            ins = inputs_from(orders, tables, tz)
+        except InvalidDataError as exc:
+            raise InvalidDataError(f"{exc} (workspace {ws.root})") from None
+        result = compute_recommend(ins, market=workspace_market(ws.manifest()), eco=eco, top=top,
+                                   min_support=min_support, seed=seed, log=step.warnings)
+        for name, frame in result.tables.items():
+            step.write_table(name, frame)
+        step.write_text("audiences.csv", aud.to_csv(result.tables["audiences"], hash_ids=hash_ids, salt=salt))
+        for relpath, text in sorted(result.texts.items()):
             step.write_text(relpath, text)
         old = ws.root / "briefs"
         if old.is_dir():
             for path in sorted(old.glob("*.md")):
-                if f"briefs/{path.name}" not in docs:
+                if f"briefs/{path.name}" not in result.texts:
                     step.remove_output(f"briefs/{path.name}")
-        summary = {
-            "workspace": str(ws.root),
-            "opportunities": table.height,
-            "opportunities_by_kind": dict(sorted(table.group_by("kind").len().iter_rows())),
-            "top_opportunities": table.head(top).select("rank", "kind", "category", "subject", "score").to_dicts(),
-            "briefs": briefs.height,
-            "quantities": quantities.select("sku", "brief_id", "presale_orders", "forecast_p50", "recommended_qty").to_dicts(),
-            "audiences": dict(sorted(audiences.group_by("audience").len().iter_rows())),
-            "bundles": bundles.height,
-            "skipped": dict(sorted(skipped.items())),
-            "notes": notes,
-        }
+        summary = {"workspace": str(ws.root), **result.summary}
         step.summary = summary
     return summary

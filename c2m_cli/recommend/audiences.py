@@ -1,119 +1,60 @@
 """Audiences: reactivation, super users (word of mouth), early adopters of a brief's segment.
 
-Every row has user_id, audience, reason and a 0–1 score. Lifecycle comes from labels.parquet
-when present; otherwise it is derived from orders with the shared convention (new ≤ 30 days
-since the first order; recency thresholds 90/180/365 days stretched by the user's own typical
-gap between orders).
+Every row has user_id, audience, reason and a 0–1 score. Lifecycle, P(alive), CLV and the growth
+ladder are read from labels.parquet (the label step's definitions, never recomputed here):
+reactivation = sleeping and dormant users ranked by the value expected back, P(alive) × the
+12-month value of the user if alive (= ``value_clv``, the BG/NBD × Gamma-Gamma expectation);
+super users = the ladder's ``super_user`` rung, ranked by CLV.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+import hmac
 
 import polars as pl
 
 AUDIENCE_SCHEMA = {"user_id": pl.String, "audience": pl.String, "reason": pl.String, "score": pl.Float64}
 
 
-def lifecycle_from_orders(lines: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """user_id, lifecycle_stage, recency, orders, monetary, typical_gap (days)."""
-    per = lines.group_by("user_id").agg(
-        pl.col("date").min().alias("first"),
-        pl.col("date").max().alias("last"),
-        pl.col("date").n_unique().alias("orders"),
-        pl.col("amount").sum().alias("monetary"),
-    )
-    span = (pl.col("last") - pl.col("first")).dt.total_days()
-    per = per.with_columns(
-        recency=(pl.lit(as_of) - pl.col("last")).dt.total_days(),
-        typical_gap=pl.when(pl.col("orders") > 1).then(span / (pl.col("orders") - 1)).otherwise(None),
-    ).with_columns(stretch=(pl.col("typical_gap").fill_null(30.0) / 30.0).clip(lower_bound=1.0))
-    r = pl.col("recency") / pl.col("stretch")
-    return per.with_columns(
-        lifecycle_stage=pl.when((pl.lit(as_of) - pl.col("first")).dt.total_days() <= 30)
-        .then(pl.lit("new"))
-        .when(r <= 90)
-        .then(pl.lit("active"))
-        .when(r <= 180)
-        .then(pl.lit("sleeping"))
-        .when(r <= 365)
-        .then(pl.lit("dormant"))
-        .otherwise(pl.lit("lost"))
-    )
-
-
 def _pct(col: str) -> pl.Expr:
     return (pl.col(col).rank("average") / pl.col(col).count()).fill_null(0.0)
 
 
-def reactivation(users: pl.DataFrame, labels: pl.DataFrame | None, *, chinese: bool) -> pl.DataFrame:
-    """Sleeping and dormant users ranked by the value regained if they come back."""
-    base = users.select("user_id", "lifecycle_stage", "orders", "monetary", "recency")
-    if labels is not None and "lifecycle_stage" in labels.columns:
-        keep = ["user_id", "lifecycle_stage"] + [c for c in ("value_clv", "value_p_alive") if c in labels.columns]
-        base = labels.select(keep).join(users.select("user_id", "orders", "monetary", "recency"), on="user_id", how="left")
-    cand = base.filter(pl.col("lifecycle_stage").is_in(["sleeping", "dormant"]))
+def reactivation(labels: pl.DataFrame, *, chinese: bool) -> pl.DataFrame:
+    """Sleeping and dormant users ranked by expected regained value (P(alive) × value if alive)."""
+    if "lifecycle_stage" not in labels.columns:
+        return pl.DataFrame(schema=AUDIENCE_SCHEMA)
+    cand = labels.filter(pl.col("lifecycle_stage").is_in(["sleeping", "dormant"]))
     if cand.height == 0:
         return pl.DataFrame(schema=AUDIENCE_SCHEMA)
-    # value regained: a year of the user's past spending rate, weighted by the chance they are alive
-    yearly = pl.col("monetary").fill_null(0.0) / pl.col("orders").fill_null(1).clip(lower_bound=1) * pl.col("orders").fill_null(1)
-    p_alive = pl.col("value_p_alive") if "value_p_alive" in cand.columns else pl.lit(0.5)
-    cand = cand.with_columns(value=(yearly * (0.5 + 0.5 * p_alive.fill_null(0.5))))
-    cand = cand.with_columns(score=_pct("value").round(6))
+    p_alive = pl.col("value_p_alive").fill_null(0.0) if "value_p_alive" in cand.columns else pl.lit(None, pl.Float64)
+    clv = pl.col("value_clv").fill_null(0.0) if "value_clv" in cand.columns else pl.lit(0.0)
+    cand = cand.with_columns(_p=p_alive, value=clv).with_columns(score=_pct("value").round(6))
+    days = pl.col("lifecycle_recency_days") if "lifecycle_recency_days" in cand.columns else pl.lit(None, pl.Int64)
+    stage_zh = pl.when(pl.col("lifecycle_stage") == "sleeping").then(pl.lit("沉睡")).otherwise(pl.lit("休眠"))
     reason = (
-        pl.format("{}用户，已 {} 天未购，历史 {} 单、消费 {}，预期可挽回价值 {}", pl.when(pl.col("lifecycle_stage") == "sleeping").then(pl.lit("沉睡")).otherwise(pl.lit("休眠")),
-                  pl.col("recency"), pl.col("orders"), pl.col("monetary").round(0), pl.col("value").round(0))
-        if chinese
-        else pl.format("{} for {} days, {} orders worth {}, value regained {}", "lifecycle_stage", pl.col("recency"),
-                       pl.col("orders"), pl.col("monetary").round(0), pl.col("value").round(0))
+        pl.format("{}用户，{} 天未购，仍活跃概率 {}，预期可挽回价值 {}（未来 12 个月）", stage_zh, days.fill_null(-1),
+                  pl.col("_p").round(2), pl.col("value").round(0))
+        if chinese else
+        pl.format("{} for {} days, P(alive) {}, expected value back {} over 12 months", "lifecycle_stage", days.fill_null(-1),
+                  pl.col("_p").round(2), pl.col("value").round(0))
     )
-    return cand.select("user_id", pl.lit("reactivation").alias("audience"), reason.alias("reason"), "score")
+    return cand.select(pl.col("user_id").cast(pl.String), pl.lit("reactivation").alias("audience"), reason.alias("reason"), "score")
 
 
-def super_users(
-    lines: pl.DataFrame,
-    reviews: pl.DataFrame | None,
-    products: pl.DataFrame | None,
-    *,
-    share: float,
-    chinese: bool,
-) -> pl.DataFrame:
-    """Top users by value, advocacy (reviews written, good ratings) and early adoption."""
-    per = lines.group_by("user_id").agg(pl.col("amount").sum().alias("value"), pl.col("date").n_unique().alias("orders"))
-    # early adoption: share of purchases within 30 days of the product's launch (or first sale)
-    if products is not None and "launch_date" in products.columns:
-        launch = products.select("sku", pl.col("launch_date").cast(pl.Date).alias("launch"))
-    else:
-        launch = lines.group_by("sku").agg(pl.col("date").min().alias("launch"))
-    start = lines["date"].min()
-    early = (
-        lines.join(launch, on="sku", how="left")
-        .filter(pl.col("launch").is_not_null() & (pl.col("launch") > start))
-        .with_columns(early=((pl.col("date") - pl.col("launch")).dt.total_days().is_between(0, 30)))
-        .group_by("user_id")
-        .agg(pl.col("early").sum().alias("early_buys"))
-    )
-    per = per.join(early, on="user_id", how="left").with_columns(pl.col("early_buys").fill_null(0))
-    if reviews is not None and "user_id" in reviews.columns:
-        good = pl.col("rating") >= 4 if "rating" in reviews.columns else pl.lit(True)
-        adv = reviews.filter(pl.col("user_id").is_not_null()).group_by("user_id").agg(
-            pl.len().alias("reviews"), good.sum().alias("good_reviews")
-        )
-        per = per.join(adv, on="user_id", how="left").with_columns(pl.col("reviews").fill_null(0), pl.col("good_reviews").fill_null(0))
-    else:
-        per = per.with_columns(reviews=pl.lit(0), good_reviews=pl.lit(0))
-    per = per.with_columns(
-        score=(0.4 * _pct("value") + 0.3 * _pct("early_buys") + 0.3 * _pct("good_reviews")).round(6)
-    )
-    k = max(1, int(round(share * per.height)))
-    top = per.sort(["score", "user_id"], descending=[True, False]).head(k)
-    reason = (
-        pl.format("消费 {}（{} 单）、新品首月购买 {} 次、好评 {} 条", pl.col("value").round(0), "orders", "early_buys", "good_reviews")
-        if chinese
-        else pl.format("spent {} ({} orders), {} early buys of new products, {} good reviews", pl.col("value").round(0), "orders", "early_buys", "good_reviews")
-    )
-    return top.select("user_id", pl.lit("super_users").alias("audience"), reason.alias("reason"), "score")
+def super_users(labels: pl.DataFrame, *, chinese: bool) -> pl.DataFrame:
+    """The growth ladder's super users, ranked by CLV."""
+    if "lifecycle_ladder" not in labels.columns:
+        return pl.DataFrame(schema=AUDIENCE_SCHEMA)
+    top = labels.filter(pl.col("lifecycle_ladder") == "super_user")
+    if top.height == 0:
+        return pl.DataFrame(schema=AUDIENCE_SCHEMA)
+    clv = pl.col("value_clv").fill_null(0.0) if "value_clv" in top.columns else pl.lit(0.0)
+    top = top.with_columns(value=clv).with_columns(score=_pct("value").round(6))
+    reason = (pl.format("成长阶梯：超级用户，预期未来 12 个月价值 {}", pl.col("value").round(0)) if chinese
+              else pl.format("growth ladder: super user, expected value {} over 12 months", pl.col("value").round(0)))
+    return top.select(pl.col("user_id").cast(pl.String), pl.lit("super_users").alias("audience"), reason.alias("reason"), "score")
 
 
 def early_adopters(
@@ -150,9 +91,11 @@ def early_adopters(
 
 
 def hashed(user_ids: pl.Series, salt: str) -> pl.Series:
-    """Salted SHA-256 of each id (first 16 hex digits), for sharing lists without raw ids."""
+    """HMAC-SHA256 of each id keyed by ``salt`` (first 32 hex digits): not reversible without
+    the salt, and the same id gives the same hash across exports with the same salt."""
+    key = salt.encode("utf-8")
     uniq = user_ids.unique().sort().to_list()
-    table = {u: hashlib.sha256(f"{salt}{u}".encode()).hexdigest()[:16] for u in uniq}
+    table = {u: hmac.new(key, str(u).encode("utf-8"), hashlib.sha256).hexdigest()[:32] for u in uniq}
     return user_ids.replace_strict(table, return_dtype=pl.String)
 
 
@@ -160,4 +103,6 @@ def to_csv(audiences: pl.DataFrame, *, hash_ids: bool, salt: str) -> str:
     frame = audiences
     if hash_ids:
         frame = frame.with_columns(user_id=hashed(frame["user_id"], salt))
+    # formula-safe: a cell starting with = + - @ is prefixed
+    frame = frame.with_columns(pl.col(c).str.replace(r"^([=+\-@])", "'$1") for c in ("user_id", "reason"))
     return frame.write_csv()

@@ -1,8 +1,19 @@
-"""Frequent pairs and triples from order baskets (Apriori pruning, polars joins), with lift."""
+"""Bundles: association rules X → y (|X| = 1 or 2) from order baskets, with lift.
+
+Frequent items, pairs and triples are counted Apriori-style on integer codes, basket chunk by
+basket chunk (memory grows with a chunk, not with the data). A rule is kept when it is
+significant — a one-sided hypergeometric test of its co-occurrence count, Benjamini–Hochberg
+over all candidate rules at ``alpha`` — and not redundant: a rule {a, b} → c is dropped when its
+lift does not exceed the lift of a → c or of b → c (the bigger antecedent adds nothing).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from scipy import stats
+
+from c2m_cli.recommend.trends import benjamini_hochberg
 
 BUNDLE_SCHEMA: dict[str, pl.DataType] = {
     "antecedent": pl.List(pl.String),
@@ -11,6 +22,8 @@ BUNDLE_SCHEMA: dict[str, pl.DataType] = {
     "confidence": pl.Float64(),
     "lift": pl.Float64(),
     "baskets": pl.UInt32(),
+    "p_value": pl.Float64(),
+    "q_value": pl.Float64(),
 }
 
 
@@ -24,6 +37,14 @@ def baskets_of(lines: pl.DataFrame | pl.LazyFrame, basket: str = "order_id", ite
     )
 
 
+def _chunks(frame: pl.DataFrame, rows_per_chunk: int) -> list[pl.DataFrame]:
+    n = max(1, int(np.ceil(frame.height / rows_per_chunk)))
+    if n == 1:
+        return [frame]
+    keyed = frame.with_columns(_c=(pl.col("b").hash(seed=7) % n))
+    return [g.drop("_c") for _, g in keyed.group_by("_c", maintain_order=False)]
+
+
 def mine_bundles(
     pairs: pl.LazyFrame,
     *,
@@ -32,83 +53,83 @@ def mine_bundles(
     min_confidence: float = 0.0,
     min_lift: float = 1.0,
     max_size: int = 3,
+    alpha: float = 0.05,
+    rows_per_chunk: int = 400_000,
 ) -> tuple[pl.DataFrame, dict]:
-    """Association rules X → y (|X| = 1 or 2) over baskets with lift above ``min_lift`` (bundles)."""
-    data = pairs.collect()
-    n_baskets = data["basket"].n_unique()
-    note = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
+    """Significant, non-redundant rules with lift above ``min_lift``, best lift first."""
+    n_baskets = int(pairs.select(pl.col("basket").n_unique()).collect().item())
+    note: dict = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
     if n_baskets == 0:
         return pl.DataFrame(schema=BUNDLE_SCHEMA), note
     threshold = max(min_count, min_support * n_baskets)
-    item_count = data.group_by("item").agg(pl.len().alias("n_item")).filter(pl.col("n_item") >= threshold)
-    frequent = data.join(item_count.select("item"), on="item")
-    # baskets with at least two frequent items
-    multi = frequent.group_by("basket").agg(pl.len().alias("k")).filter(pl.col("k") >= 2).select("basket")
-    frequent = frequent.join(multi, on="basket")
-    pair_counts = (
-        frequent.join(frequent, on="basket", suffix="_b")
-        .filter(pl.col("item") < pl.col("item_b"))
-        .group_by("item", "item_b")
-        .agg(pl.len().alias("n_pair"))
-        .filter(pl.col("n_pair") >= threshold)
-    )
-    counts = item_count.rename({"item": "c_item", "n_item": "c_n"})
-    rules = [
-        _rules(pair_counts.rename({"item": "a", "item_b": "c", "n_pair": "n"}), item_count, counts, n_baskets),
-        _rules(pair_counts.rename({"item_b": "a", "item": "c", "n_pair": "n"}), item_count, counts, n_baskets),
-    ]
-    note["frequent_items"] = item_count.height
-    note["frequent_pairs"] = pair_counts.height
-    if max_size >= 3 and pair_counts.height:
-        pair_items = pl.concat([pair_counts.select("item"), pair_counts.select(pl.col("item_b").alias("item"))]).unique()
-        f3 = frequent.join(pair_items, on="item")
-        tri = (
-            f3.join(pair_counts.select("item", "item_b", "n_pair"), how="inner", left_on="item", right_on="item")
-            .join(f3.rename({"item": "item_b"}), on=["basket", "item_b"])
-            .join(f3.rename({"item": "item_c"}), on="basket")
-            .filter(pl.col("item_c") > pl.col("item_b"))
-            .group_by("item", "item_b", "item_c")
-            .agg(pl.len().alias("n"))
-            .filter(pl.col("n") >= threshold)
-        )
+    item_count = (pairs.group_by("item").agg(pl.len().alias("n"))
+                  .filter(pl.col("n") >= threshold).sort("item").collect())
+    codes = item_count.with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32))
+    names = codes["item"].to_list()
+    n_item = codes["n"].to_numpy()
+    frequent = (pairs.join(codes.lazy().select("item", "i"), on="item")
+                .select(pl.col("basket").hash(seed=1).alias("b"), "i")
+                .filter(pl.len().over("b") >= 2).collect())
+    note["frequent_items"] = len(names)
+    pair_parts = []
+    for chunk in _chunks(frequent, rows_per_chunk):
+        pair_parts.append(chunk.join(chunk, on="b", suffix="2").filter(pl.col("i") < pl.col("i2"))
+                          .group_by("i", "i2").agg(pl.len().alias("n")))
+    pc = (pl.concat(pair_parts).group_by("i", "i2").agg(pl.col("n").sum()).filter(pl.col("n") >= threshold)
+          if pair_parts else pl.DataFrame(schema={"i": pl.UInt32, "i2": pl.UInt32, "n": pl.UInt32}))
+    note["frequent_pairs"] = pc.height
+    rules = []
+    if pc.height:
+        a, c, n = pc["i"].to_numpy(), pc["i2"].to_numpy(), pc["n"].to_numpy().astype(float)
+        for ante, cons in ((a, c), (c, a)):
+            rules.append({"a1": ante, "a2": np.full(ante.size, -1), "c": cons, "n": n, "n_a": n_item[ante].astype(float)})
+    if max_size >= 3 and pc.height:
+        in_pair = np.union1d(pc["i"].to_numpy(), pc["i2"].to_numpy())
+        f3 = frequent.filter(pl.col("i").is_in(in_pair))
+        pairs_ok = pc.select("i", "i2")
+        tri_parts = []
+        for chunk in _chunks(f3, rows_per_chunk):
+            both = chunk.join(chunk, on="b", suffix="2").filter(pl.col("i") < pl.col("i2")).join(pairs_ok, on=["i", "i2"])
+            tri_parts.append(both.join(chunk.rename({"i": "i3"}), on="b").filter(pl.col("i3") > pl.col("i2"))
+                             .group_by("i", "i2", "i3").agg(pl.len().alias("n")))
+        tri = pl.concat(tri_parts).group_by("i", "i2", "i3").agg(pl.col("n").sum()).filter(pl.col("n") >= threshold)
         note["frequent_triples"] = tri.height
         if tri.height:
-            pc = pair_counts.select(pl.col("item").alias("x1"), pl.col("item_b").alias("x2"), pl.col("n_pair").alias("n_x"))
-            for a1, a2, c in (("item", "item_b", "item_c"), ("item", "item_c", "item_b"), ("item_b", "item_c", "item")):
-                r = (
-                    tri.select(pl.col(a1).alias("x1"), pl.col(a2).alias("x2"), pl.col(c).alias("c_item"), "n")
-                    .join(pc, on=["x1", "x2"])
-                    .join(counts, on="c_item")
-                    .select(
-                        pl.concat_list("x1", "x2").alias("antecedent"),
-                        pl.concat_list("c_item").alias("consequent"),
-                        (pl.col("n") / n_baskets).alias("support"),
-                        (pl.col("n") / pl.col("n_x")).alias("confidence"),
-                        (pl.col("n") * n_baskets / (pl.col("n_x") * pl.col("c_n"))).alias("lift"),
-                        pl.col("n").cast(pl.UInt32).alias("baskets"),
-                    )
-                )
-                rules.append(r)
-    out = (
-        pl.concat(rules)
-        .filter((pl.col("confidence") >= min_confidence) & (pl.col("lift") > min_lift))
-        .with_columns(_a=pl.col("antecedent").list.join(","), _c=pl.col("consequent").list.join(","))
-        .sort(["lift", "support", "_a", "_c"], descending=[True, True, False, False])
-        .drop("_a", "_c")
-    )
-    return out.select(list(BUNDLE_SCHEMA)).cast(BUNDLE_SCHEMA), note  # type: ignore[arg-type]
-
-
-def _rules(pairs: pl.DataFrame, items: pl.DataFrame, counts: pl.DataFrame, n: int) -> pl.DataFrame:
-    return (
-        pairs.join(items.rename({"item": "a", "n_item": "a_n"}), on="a")
-        .join(counts.rename({"c_item": "c"}), on="c")
-        .select(
-            pl.concat_list("a").alias("antecedent"),
-            pl.concat_list("c").alias("consequent"),
-            (pl.col("n") / n).alias("support"),
-            (pl.col("n") / pl.col("a_n")).alias("confidence"),
-            (pl.col("n") * n / (pl.col("a_n") * pl.col("c_n"))).alias("lift"),
-            pl.col("n").cast(pl.UInt32).alias("baskets"),
-        )
-    )
+            pair_n = {(int(x), int(y)): float(v) for x, y, v in pc.iter_rows()}
+            t1, t2, t3 = (tri[k].to_numpy() for k in ("i", "i2", "i3"))
+            tn = tri["n"].to_numpy().astype(float)
+            for x1, x2, cc in ((t1, t2, t3), (t1, t3, t2), (t2, t3, t1)):
+                n_x = np.array([pair_n[(int(p), int(q))] for p, q in zip(x1, x2, strict=True)])
+                rules.append({"a1": x1, "a2": x2, "c": cc, "n": tn, "n_a": n_x})
+    else:
+        note["frequent_triples"] = 0
+    if not rules:
+        return pl.DataFrame(schema=BUNDLE_SCHEMA), note
+    cat = {k: np.concatenate([r[k] for r in rules]) for k in ("a1", "a2", "c", "n", "n_a")}
+    n_c = n_item[cat["c"]].astype(float)
+    support = cat["n"] / n_baskets
+    confidence = cat["n"] / cat["n_a"]
+    lift = cat["n"] * n_baskets / (cat["n_a"] * n_c)
+    # P(X ≥ n) when the antecedent's baskets are drawn at random from all baskets
+    p = stats.hypergeom.sf(cat["n"] - 1, n_baskets, n_c, cat["n_a"])
+    q = benjamini_hochberg(p)
+    keep = (confidence >= min_confidence) & (lift > min_lift) & (q < alpha)
+    # redundancy: a two-item antecedent must beat both of its one-item rules' lift
+    single = {(int(x), int(y)): float(v) for x, y, v, s in zip(cat["a1"], cat["c"], lift, cat["a2"], strict=True) if s < 0}
+    two = cat["a2"] >= 0
+    best_single = np.array([max(single.get((int(x1), int(cc)), np.inf), single.get((int(x2), int(cc)), np.inf))
+                            if t else 0.0 for x1, x2, cc, t in zip(cat["a1"], cat["a2"], cat["c"], two, strict=True)])
+    redundant = two & (lift <= best_single)
+    note["redundant_rules"] = int((keep & redundant).sum())
+    note["insignificant_rules"] = int(((confidence >= min_confidence) & (lift > min_lift) & ~(q < alpha)).sum())
+    keep &= ~redundant
+    idx = np.flatnonzero(keep)
+    antecedents = [[names[int(cat["a1"][k])]] + ([names[int(cat["a2"][k])]] if cat["a2"][k] >= 0 else []) for k in idx]
+    out = pl.DataFrame({
+        "antecedent": antecedents, "consequent": [[names[int(cat["c"][k])]] for k in idx],
+        "support": support[idx], "confidence": confidence[idx], "lift": lift[idx],
+        "baskets": cat["n"][idx].astype(np.uint32), "p_value": p[idx], "q_value": q[idx],
+    }, schema=BUNDLE_SCHEMA)
+    out = (out.with_columns(_a=pl.col("antecedent").list.join(","), _c=pl.col("consequent").list.join(","))
+           .sort(["lift", "support", "_a", "_c"], descending=[True, True, False, False]).drop("_a", "_c"))
+    return out, note

@@ -1,11 +1,15 @@
-"""How many to make: a newsvendor rule on demand from pre-sale orders and the forecast.
+"""How many to make: a newsvendor quantity on one demand distribution per row.
 
 Demand for a pre-sale product = confirmed deposits + launch sales. Launch sales come, in order
-of preference, from (1) the forecast's quantiles for the SKU over the horizon, (2) the
+of preference, from (1) the forecast's periods for the SKU over the horizon from launch, (2) the
 pre-sale-to-sales ratio observed on earlier pre-sale launches in the same data, (3) the stated
-deposit conversion alone. Demand is taken as normal with the spread the source implies; the
-quantity is its quantile at the critical ratio ((price − cost)/(price − salvage) when prices
-are given, else the service level), at least the minimum order quantity.
+deposit conversion alone. Confirmed deposits = deposits × (1 − cancel rate) × deposit
+conversion; they are a floor under the forecast (which reads deposits as a leading signal) and
+the whole demand when nothing else is known. Each row's P10/P50/P90 and quantity are read off
+the same draws (``demand.Demand``); the quantity is the quantile at the critical ratio
+((price − cost)/(price − salvage) when prices are given, else the service level). A minimum order
+quantity above it is recommended only when its expected profit is positive; otherwise the row
+is flagged (``moq_flag``) and keeps the newsvendor quantity.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import cast
 
+import numpy as np
 import polars as pl
-from scipy import stats
+
+from c2m_cli.recommend.demand import Demand, from_forecast, from_normal
 
 QUANTITY_SCHEMA = {
     "sku": pl.String,
@@ -26,10 +32,13 @@ QUANTITY_SCHEMA = {
     "forecast_p50": pl.Float64,
     "forecast_p90": pl.Float64,
     "expected_demand": pl.Float64,
+    "newsvendor_qty": pl.Float64,
     "recommended_qty": pl.Float64,
     "service_level": pl.Float64,
     "expected_fill_rate": pl.Float64,
     "expected_leftover": pl.Float64,
+    "expected_profit": pl.Float64,
+    "moq_flag": pl.String,
     "method": pl.String,
 }
 
@@ -44,6 +53,11 @@ class Economics:
     deposit_conversion: float = 0.9
     cancel_rate: float = 0.05
     horizon_days: int = 56
+    seed: int = 0
+
+    @property
+    def priced(self) -> bool:
+        return self.unit_cost is not None and self.unit_price is not None
 
     def critical_ratio(self) -> float:
         if self.unit_cost is not None and self.unit_price is not None and self.unit_price > self.salvage:
@@ -51,23 +65,43 @@ class Economics:
         return self.service_level
 
 
-def newsvendor(mean: float, sd: float, eco: Economics) -> dict[str, float]:
-    """Order quantity, expected fill rate and leftover for normal demand N(mean, sd)."""
+def newsvendor(demand: Demand, eco: Economics) -> dict[str, float | str | None]:
+    """Quantity at the critical ratio of ``demand``, and the MOQ decision with its reason."""
     ratio = eco.critical_ratio()
-    z = float(stats.norm.ppf(ratio))
-    qty = max(eco.moq, math.ceil(max(0.0, mean + z * sd)))
-    if sd > 0:
-        k = (qty - mean) / sd
-        loss = float(stats.norm.pdf(k) - k * stats.norm.sf(k))  # E[(D − Q)+] / sd
-        sales = mean - sd * loss
-    else:
-        sales = min(mean, qty)
+    qty = demand.quantile(ratio)
+    recommended, flag = qty, None
+    if eco.moq > qty:
+        if eco.unit_price is not None and eco.unit_cost is not None:
+            at_moq = demand.expected_profit(eco.moq, eco.unit_price, eco.unit_cost, eco.salvage)
+            if at_moq > 0:
+                recommended, flag = eco.moq, "moq-profitable"
+            else:
+                flag = "moq-loses-money"
+        else:
+            # without prices a MOQ cannot be judged: it is applied, and flagged beyond the P90
+            recommended = eco.moq
+            flag = "moq-above-p90" if eco.moq > demand.quantile(0.9) else "moq-applied"
+    mean = demand.mean
+    sales = demand.expected_sales(recommended)
+    profit = None
+    if eco.unit_price is not None and eco.unit_cost is not None:
+        profit = demand.expected_profit(recommended, eco.unit_price, eco.unit_cost, eco.salvage)
     return {
-        "recommended_qty": float(qty),
+        "newsvendor_qty": qty,
+        "recommended_qty": float(recommended),
         "service_level": ratio,
         "expected_fill_rate": float(sales / mean) if mean > 0 else 1.0,
-        "expected_leftover": float(max(0.0, qty - sales)),
+        "expected_leftover": float(max(0.0, recommended - sales)),
+        "expected_profit": profit,
+        "moq_flag": flag,
     }
+
+
+def quantity_row(demand: Demand, eco: Economics, *, sku: str | None, brief_id: str | None, presale: float) -> dict:
+    """One quantities row: every figure read off ``demand``."""
+    return {"sku": sku, "brief_id": brief_id, "presale_orders": presale, "forecast_p10": demand.quantile(0.1),
+            "forecast_p50": demand.quantile(0.5), "forecast_p90": demand.quantile(0.9), "expected_demand": demand.mean,
+            **newsvendor(demand, eco), "method": demand.method}
 
 
 def presale_table(orders: pl.DataFrame, events: pl.DataFrame | None, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
@@ -153,48 +187,39 @@ def plan_quantities(
     rows = []
     for r in targets.iter_rows(named=True):
         p = float(r["presale_orders"])
-        confirmed = p * (1 - eco.cancel_rate) if ratio is None else p
+        confirmed = p * (1 - eco.cancel_rate) * eco.deposit_conversion
         series = fc.filter(pl.col("unique_id") == r["sku"]) if fc is not None else None
         window = _launch_window_forecast(series, r["launch"], h) if series is not None and series.height else None
+        key = f"presale|{r['sku']}"
         if window is not None:
-            p10, p50, p90, sd, note_text = window
-            # the forecast step reads pre-sale orders as a leading signal: its launch period
-            # already holds the deposits, so they are a floor here, not an addition
-            mean = max(p50, confirmed)
-            method = (
-                "newsvendor: forecast quantiles of the SKU over the "
-                f"{h} days from launch (pre-sale deposits included as the forecast's leading signal{note_text})"
-            )
+            p10s, p50s, p90s, note_text = window
+            demand = from_forecast(p10s, p50s, p90s, floor=confirmed, seed=eco.seed, key=key, method=(
+                f"newsvendor on the SKU's forecast over the {h} days from launch (deposits are the forecast's "
+                f"leading signal; {confirmed:,.0f} confirmed deposits = {p:,.0f} × (1 − {eco.cancel_rate:g}) × "
+                f"{eco.deposit_conversion:g} as a floor{note_text})"))
         elif ratio is not None:
             per, post_ref, p_ref = ratio
-            m = p * per
+            m = confirmed * per
             sd = math.sqrt(m + m * m * (1 / max(post_ref, 1) + 1 / max(p_ref, 1)))
-            mean = p + m
-            p10, p50, p90 = (max(0.0, mean + float(stats.norm.ppf(q)) * sd) for q in (0.1, 0.5, 0.9))
-            method = (
-                f"newsvendor: pre-sale deposits × (1 + {per:.2f} launch sales per deposit observed on "
-                f"{len(note['reference_skus'])} earlier pre-sale launch(es) over {h} days)"
-            )
+            demand = from_normal(confirmed + m, sd, floor=confirmed, seed=eco.seed, key=key, method=(
+                f"newsvendor: confirmed deposits × (1 + {per:.2f} launch sales per deposit observed on "
+                f"{len(note['reference_skus'])} earlier pre-sale launch(es) over {h} days)"))
         else:
-            mean = confirmed * eco.deposit_conversion
-            sd = math.sqrt(max(mean, 1.0))
-            p10, p50, p90 = (max(0.0, mean + float(stats.norm.ppf(q)) * sd) for q in (0.1, 0.5, 0.9))
-            method = "newsvendor: deposits × conversion × (1 − cancel rate); no forecast, no earlier pre-sale"
-        result = newsvendor(mean, sd, eco)
-        rows.append(
-            {"sku": r["sku"], "brief_id": None, "presale_orders": p, "forecast_p10": p10, "forecast_p50": p50,
-             "forecast_p90": p90, "expected_demand": mean, **result, "method": method}
-        )
+            demand = from_normal(confirmed, math.sqrt(max(confirmed, 1.0)), floor=0.0, seed=eco.seed, key=key, method=(
+                f"newsvendor: deposits × (1 − {eco.cancel_rate:g}) × {eco.deposit_conversion:g}; "
+                "no forecast, no earlier pre-sale"))
+        rows.append(quantity_row(demand, eco, sku=r["sku"], brief_id=None, presale=p))
     return pl.DataFrame(rows, schema=QUANTITY_SCHEMA), note
 
 
 def _launch_window_forecast(
     series: pl.DataFrame, launch: dt.date, days: int
-) -> tuple[float, float, float, float, str] | None:
-    """P10/P50/P90 and sd of demand over ``days`` from launch, from the SKU's forecast periods.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """Per-period q0.1/q0.5/q0.9 over ``days`` from launch, from the SKU's forecast periods.
 
     Periods starting inside the window count whole; when the forecast horizon ends before the
-    window does, the remaining days continue at the forecast's post-launch daily rate.
+    window does, the remaining days continue at the forecast's post-launch daily rate (one more
+    period, scaled to the missing days).
     """
     series = series.sort("ds")
     ds = series["ds"].to_list()
@@ -204,23 +229,14 @@ def _launch_window_forecast(
     inside = series.filter((pl.col("ds") >= launch_period) & (pl.col("ds") < end))
     if inside.height == 0:
         return None
-    sums = {c: float(inside[c].sum()) for c in ("q0.1", "q0.5", "q0.9")}
-    variance = float((((inside["q0.9"] - inside["q0.1"]) / 2.563) ** 2).sum())
+    cols = {c: inside[c].to_numpy().astype(float) for c in ("q0.1", "q0.5", "q0.9")}
     covered_end = cast(dt.date, inside["ds"].max()) + dt.timedelta(days=period)
     missing_days = (end - covered_end).days
     note = ""
     after = inside.filter(pl.col("ds") > launch_period)
     if missing_days > 0 and after.height:
-        span = after.height * period
-        for c in sums:
-            sums[c] += float(after[c].sum()) / span * missing_days
-        variance += float((((after["q0.9"] - after["q0.1"]) / 2.563) ** 2).sum()) / span * missing_days
+        scale = missing_days / (after.height * period)
+        for c in cols:
+            cols[c] = np.append(cols[c], float(after[c].sum()) * scale)
         note = f"; the last {missing_days} days beyond the forecast horizon at its post-launch daily rate"
-    return sums["q0.1"], sums["q0.5"], sums["q0.9"], math.sqrt(variance), note
-
-
-def brief_quantity(brief_id: str, p10: float, p50: float, p90: float, method: str, eco: Economics) -> dict:
-    sd = max(0.0, (p90 - p10) / 2.563)
-    result = newsvendor(p50, sd, eco)
-    return {"sku": None, "brief_id": brief_id, "presale_orders": 0.0, "forecast_p10": p10, "forecast_p50": p50,
-            "forecast_p90": p90, "expected_demand": p50, **result, "method": method}
+    return cols["q0.1"], cols["q0.5"], cols["q0.9"], note

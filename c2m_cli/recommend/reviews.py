@@ -33,10 +33,11 @@ NEGATORS = frozenset("不 没 没有 无 无法 不能 别".split())
 OPINION_TAGS = ("a", "ad", "an", "ag", "al")
 NOUN_TAGS = ("n", "nz", "ng", "vn", "nr", "ns", "nt", "nl", "eng")
 ASPECT_STOP = frozenset(
-    "东西 问题 时候 感觉 质量 价格 商品 产品 宝贝 卖家 客服 快递 物流 包装 速度 性价比 朋友 大家 "
+    "东西 问题 时候 感觉 质量 价格 商品 产品 宝贝 性价比 朋友 大家 评价 用户 此用户 好评 差评 中评 "
     "一次 第一次 地方 样子 效果 服务 总体 整体 总的来说 时间 价钱 店家 京东 淘宝 天猫 亲 机器 电脑 手机 "
     "酒店 书 本书 房间 宝宝 孩子 品牌 型号 东东 缺点 优点 不足 方面 好像 可能 不算 使用 评论 儿子 女儿 "
-    "父母 老公 老婆 妈妈 爸爸 家人 同事 机子 本本 笔记本 内容 发现 起来 等待 觉得 知道 开始".split()
+    "父母 老公 老婆 妈妈 爸爸 家人 同事 机子 本本 笔记本 内容 发现 起来 等待 觉得 知道 开始 "
+    "老人 老年人 小孩 婴儿 宝妈 自己 单手 双手".split()
 )
 
 # Categories guessed from words, for reviews that carry neither sku nor category.
@@ -109,6 +110,16 @@ def clause_aspects(text: str) -> tuple[list[str], bool]:
     return sorted(set(found)), _negative_clause(tagged)
 
 
+def drop_placeholders(reviews: pl.DataFrame) -> pl.DataFrame:
+    """Reviews with real text: nulls, blanks and platform placeholders (此用户没有填写评价,
+    系统默认好评 …) removed before any mining."""
+    return reviews.filter(
+        pl.col("text").is_not_null()
+        & (pl.col("text").str.strip_chars().str.len_chars() > 0)
+        & ~pl.col("text").str.strip_chars().str.contains(_text.PLACEHOLDER_RE)
+    )
+
+
 def review_sentiment(texts: list[str]) -> np.ndarray | None:
     """P(positive) per review from the label step's model, or None if it is not installed."""
     try:
@@ -122,7 +133,7 @@ def review_sentiment(texts: list[str]) -> np.ndarray | None:
 
 def mine_aspects(reviews: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     """Long (rid, group, category, sku, month, aspect, negative, clause) mentions and the grouping."""
-    frame = reviews.with_row_index("rid").filter(pl.col("text").is_not_null())
+    frame = drop_placeholders(reviews).with_row_index("rid")
     has_sku = "sku" in frame.columns and frame["sku"].drop_nulls().len() > 0
     has_cat = "category" in frame.columns and frame["category"].drop_nulls().len() > 0
     if has_sku:
@@ -191,14 +202,15 @@ def micro_demands(
     chinese: bool = True,
 ) -> tuple[pl.DataFrame, dict]:
     """Micro-demand table (one row per group and aspect) and a note on how reviews were grouped."""
-    mentions, mode = mine_aspects(reviews)
-    note = {"grouped_by": mode, "reviews": reviews.height}
+    kept = drop_placeholders(reviews)
+    mentions, mode = mine_aspects(kept)
+    note: dict = {"grouped_by": mode, "reviews": reviews.height, "placeholders_dropped": reviews.height - kept.height}
     if mentions.height == 0:
         return pl.DataFrame(), note
     neg = mentions.filter(pl.col("negative")).unique(["rid", "aspect"], keep="first", maintain_order=True)
     totals = mentions.select("group", "reviews").unique()
     counts = neg.group_by("group", "aspect").agg(pl.len().alias("mentions"))
-    all_reviews = float(reviews.filter(pl.col("text").is_not_null()).height)
+    all_reviews = float(kept.height)
     aspect_all = counts.group_by("aspect").agg(pl.col("mentions").sum().alias("aspect_total"))
     table = (
         counts.join(totals, on="group")
@@ -268,46 +280,51 @@ def micro_demands(
             table = table.drop("category").join(
                 products.select("sku", pl.col(levels[0]).alias("category")), on="sku", how="left"
             )
-    note["micro_demands"] = table.height
+    if mode == "sku" and products is not None and "name" in products.columns:
+        table = table.join(products.select(pl.col("sku").cast(pl.String), pl.col("name").cast(pl.String).alias("product")),
+                           on="sku", how="left")
+    else:
+        table = table.with_columns(product=pl.lit(None, pl.String))
+    table = table.with_columns(
+        scope=pl.col("aspect").map_elements(lambda a: "service" if _text.is_service_aspect(a) else "product", return_dtype=pl.String)
+    )
+    note["micro_demands"] = int((table["scope"] == "product").sum())
+    note["service_issues"] = int((table["scope"] == "service").sum())
     return table.sort(["group", "mentions", "aspect"], descending=[False, True, False]), note
 
 
 def micro_demand_opportunities(table: pl.DataFrame, *, chinese: bool = True) -> pl.DataFrame:
-    from c2m_cli.recommend.opportunities import OPPORTUNITY_SCHEMA, empty_opportunities
+    """One opportunity per product aspect (service and logistics issues are left out: they go to
+    the seller, not the factory); the product is named by its name."""
+    from c2m_cli.recommend import scoring, wording
 
     if table.height == 0:
-        return empty_opportunities()
+        return scoring.empty()
+    product = table.filter(pl.col("scope") == "product")
     rows = []
-    for r in table.iter_rows(named=True):
+    for r in product.iter_rows(named=True):
         quotes = r["quotes"] or []
         quoted = " / ".join(f"“{q}”" for q in quotes)
-        where = r["sku"] or r["category"] or r["group"]
-        trend = f"z={r['trend_z']:.2f}, p={r['trend_p']:.3g}"
+        where = r["product"] or r["category"] or r["group"]
+        q = r.get("trend_q")
+        trend = wording.trend_words(r["trend_z"], q if q is not None else r["trend_p"], None, 0, chinese)
         if chinese:
             subject = f"改进「{where}」的「{r['aspect']}」"
-            evidence = (
-                f"{r['mentions']} 条评价（{r['share']:.0%}）负面或期望提及「{r['aspect']}」，"
-                f"是其他商品的 {r['lift']:.1f} 倍（z={r['z']:.1f}）；月度趋势 {trend}；例：{quoted}"
-            )
+            evidence = wording.join([
+                f"{r['mentions']} 条评价（{wording.share(r['share'])}）抱怨或期望改进「{r['aspect']}」，"
+                + (f"是其他商品的 {r['lift']:.1f} 倍" if r["other_mentions"] > 0 else "其他商品的评价无此抱怨"),
+                f"月度{trend}" if trend else "", f"例：{quoted}" if quoted else ""], True)
         else:
             subject = f"fix '{r['aspect']}' of '{where}'"
-            evidence = (
-                f"{r['mentions']} reviews ({r['share']:.0%}) complain about or ask for '{r['aspect']}', "
-                f"×{r['lift']:.1f} other products (z={r['z']:.1f}); monthly trend {trend}; e.g. {quoted}"
-            )
-        score = 0.2 + 0.4 * min(1.0, r["share"] / 0.3) * min(1.0, r["z"] / 6.0) + 0.1 * min(1.0, math.log10(r["mentions"]) / 2)
-        rows.append(
-            {
-                "kind": "micro_demand",
-                "category": r["category"],
-                "sku": r["sku"],
-                "subject": subject,
-                "evidence": evidence,
-                "score": float(score),
-                "segment_id": None,
-                "volume": float(r["mentions"]),
-                "trend_z": float(r["trend_z"]),
-                "trend_p": float(r["trend_p"]),
-            }
-        )
-    return pl.DataFrame(rows, schema=OPPORTUNITY_SCHEMA)
+            evidence = wording.join([
+                f"{r['mentions']} reviews ({wording.share(r['share'])}) complain about or ask for '{r['aspect']}', "
+                + (f"{r['lift']:.1f} times other products" if r["other_mentions"] > 0 else "other products' reviews never do"),
+                f"monthly: {trend}" if trend else "", f"e.g. {quoted}" if quoted else ""], False)
+        rows.append({
+            "kind": "micro_demand", "category": r["category"], "sku": r["sku"], "subject": subject, "evidence": evidence,
+            "variants": [], "need": f"aspect|{r['group']}|{r['aspect']}", "volume": float(r["mentions"]),
+            "trend_z": r["trend_z"], "trend_p": r["trend_p"], "trend_q": q,
+            "c_share": min(1.0, r["share"] / 0.3), "c_distinct": min(1.0, max(0.0, r["z"] / 6.0)),
+            "c_volume": min(1.0, math.log10(max(r["mentions"], 1)) / 2), "c_rising": max(0.0, min(1.0, r["trend_z"] / 4.0)),
+        })
+    return scoring.frame(rows)

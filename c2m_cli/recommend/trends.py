@@ -74,3 +74,44 @@ def ols_slope(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tstat = np.where(se > 0, slope / se, np.where(slope != 0, np.inf * np.sign(slope), 0.0))
     p = 2.0 * stats.t.sf(np.abs(tstat), df=n - 2)
     return slope, p
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q) of all the tests run; NaN stays NaN."""
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
+    return q
+
+
+def festival_factors(totals: np.ndarray, festival: np.ndarray, window: int = 4) -> np.ndarray:
+    """Per period: the festival lift of ``totals`` (period ÷ median of the ordinary periods within
+    ``window`` on either side) for festival periods, 1 elsewhere. Dividing a series by it removes
+    the calendar's spikes before a trend test."""
+    totals = np.asarray(totals, dtype=float)
+    festival = np.asarray(festival, dtype=bool)
+    out = np.ones_like(totals)
+    for i in (int(k) for k in np.flatnonzero(festival)):
+        lo, hi = max(0, i - window), min(int(totals.size), i + window + 1)
+        near = [totals[j] for j in range(lo, hi) if not festival[j]]
+        base = float(np.median(near)) if near else 0.0
+        if base > 0 and totals[i] > 0:
+            out[i] = max(0.2, totals[i] / base)
+    return out
+
+
+def half_growth(y: np.ndarray, period_days: int = 7) -> tuple[np.ndarray, int]:
+    """Growth of each row's last span over the span before it, and the span in days: half a year
+    when the series holds a year, else half the series."""
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    n = y.shape[1]
+    span = min(n // 2, max(1, round(182 / period_days)))
+    if span == 0:
+        return np.zeros(y.shape[0]), 0
+    late = y[:, n - span:].sum(axis=1)
+    early = y[:, n - 2 * span: n - span].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(early > 0, late / early - 1.0, np.where(late > 0, np.inf, 0.0))
+    return growth, span * period_days

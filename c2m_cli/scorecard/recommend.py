@@ -21,7 +21,7 @@ def _price_band_check(opp: pl.DataFrame, band: dict[str, Any]) -> dict[str, Any]
     """The planted band's buyers' portrait: a price_band opportunity of the planted category
     overlapping the planted price range whose over-indexed groups name the planted generation
     and city tier."""
-    check, target = "planted price-band portrait", "band overlapping the planted range portrays its generation and tier"
+    check, target = "planted price-band portrait in the top 5 bands", "a top-5 band overlapping the planted range portrays its generation and tier"
     if not band:
         return _check(check, None, target, None, "no price band planted")
     rows = opp.filter((pl.col("kind") == "price_band") & (pl.col("category") == band.get("category")))
@@ -41,31 +41,82 @@ def _price_band_check(opp: pl.DataFrame, band: dict[str, Any]) -> dict[str, Any]
     return _check(check, value, target, found.height > 0, detail)
 
 
+def _need_checks(opp: pl.DataFrame, briefs: pl.DataFrame, niche: dict[str, Any]) -> list[dict[str, Any]]:
+    query = str(niche.get("query"))
+    mentions = opp.filter(pl.col("subject").str.contains(query, literal=True)
+                          | pl.col("variants").list.eval(pl.element().str.contains(query, literal=True)).list.any())
+    gaps = mentions.filter(pl.col("kind").is_in(["search_gap", "attribute_gap"]))
+    rank = int(gaps["rank"].min()) if gaps.height else None  # type: ignore[arg-type]
+    out = [_check("planted need is the top opportunity", rank, "rank 1", rank == 1,
+                  f"search_gap for '{query}' in {niche.get('category')} at rank {rank}"),
+           _check("planted need is one opportunity", gaps.height, "1 gap row", gaps.height == 1,
+                  f"gap rows naming '{query}': {', '.join(gaps['subject'].to_list()) or 'none'}")]
+    ids = set(gaps["opportunity_id"].to_list())
+    n_briefs = briefs.filter(pl.col("opportunity_id").is_in(list(ids))).height if ids else 0
+    out.append(_check("planted need has one brief", n_briefs, "1 brief", n_briefs == 1, f"{n_briefs} brief(s) for '{query}'"))
+    return out
+
+
+def _brief_attribute_check(ws: Workspace, briefs: pl.DataFrame) -> dict[str, Any]:
+    """Every brief attribute is a whole word (≥ 2 characters) found in its own category's
+    searches or products."""
+    products = ws.read("products") if ws.has("products") else pl.DataFrame({"sku": [], "category_l2": []})
+    events = ws.read("events") if ws.has("events") else pl.DataFrame({"query": [], "category": []})
+    bad = []
+    for r in briefs.iter_rows(named=True):
+        cat = r["category"]
+        own = " ".join(
+            events.filter(pl.col("category") == cat)["query"].drop_nulls().unique().to_list()
+            + [str(v) for c in ("name", "attrs") if c in products.columns
+               for v in products.filter(pl.col("category_l2") == cat)[c].drop_nulls().to_list()]).lower()
+        for a in r["attributes"] or []:
+            words = str(a).lower().split(" ")
+            if len(str(a)) < 2 or not all(w in own for w in words):
+                bad.append(f"{r['brief_id']}:{a}")
+    n = sum(len(r or []) for r in briefs["attributes"].to_list())
+    return _check("brief attributes are whole words of their category", len(bad), "0 bad", not bad and n > 0,
+                  f"{n} attributes in {briefs.height} briefs; bad: {', '.join(bad) or 'none'}")
+
+
+def _quantity_check(q: pl.DataFrame) -> dict[str, Any]:
+    ok = q.filter((pl.col("service_level") - 0.9).abs() < 1e-9)
+    order = (pl.col("forecast_p10") <= pl.col("forecast_p50")) & (pl.col("forecast_p50") <= pl.col("newsvendor_qty")) & (
+        pl.col("newsvendor_qty") <= pl.col("forecast_p90"))
+    bad = ok.filter(~order)
+    return _check("quantities P10 ≤ P50 ≤ qty ≤ P90 at service 0.9", bad.height, "0 rows out of order",
+                  ok.height > 0 and bad.height == 0, f"{ok.height} rows at service 0.9, {bad.height} out of order")
+
+
 def score(ws: Workspace) -> list[dict[str, Any]]:
     truth_dir = ws.root / "truth"
     world = json.loads((truth_dir / "world.json").read_text(encoding="utf-8"))
     out: list[dict[str, Any]] = []
-    have = {n: ws.has(n) for n in ("opportunities", "quantities", "bundles", "audiences")}
+    have = {n: ws.has(n) for n in ("opportunities", "briefs", "quantities", "bundles", "audiences")}
     if not all(have.values()):
         missing = ", ".join(n for n, ok in have.items() if not ok)
         return [_check("recommend outputs", None, "present", False, f"missing: {missing}")]
     opp = ws.read("opportunities")
-    niche = world.get("niche", {})
-    hits = opp.filter((pl.col("kind") == "search_gap") & pl.col("subject").str.contains(str(niche.get("query")), literal=True))
-    rank = int(hits["rank"].min()) if hits.height else None  # type: ignore[arg-type]
-    out.append(_check("planted niche among top 5 opportunities", rank, "rank ≤ 5", rank is not None and rank <= 5,
-                      f"search_gap for '{niche.get('query')}' in {niche.get('category')} at rank {rank}"))
+    briefs = ws.read("briefs")
+    out += _need_checks(opp, briefs, world.get("niche", {}))
     micro = world.get("micro_demand", {})
     phrases = micro.get("phrases", [])
-    md = opp.filter((pl.col("kind") == "micro_demand") & (pl.col("sku") == micro.get("sku")))
+    md = opp.filter(pl.col("kind") == "micro_demand").sort("rank").head(3)
+    products = ws.read("products") if ws.has("products") else pl.DataFrame({"sku": [], "name": []})
+    product_names = products.filter(pl.col("sku") == micro.get("sku"))["name"].to_list() if "name" in products.columns else []
+    md = md.filter(pl.col("sku") == micro.get("sku"))
     aspects = md["subject"].str.extract(r"的「(.+)」$").drop_nulls().to_list() + md["subject"].str.extract(r"fix '(.+)' of").drop_nulls().to_list()
     matching = [a for a in aspects if sum(a in p for p in phrases) >= 2]
-    out.append(_check("planted micro-demand for its product", matching[0] if matching else None,
-                      "an aspect of the planted phrases mined for the product", bool(matching),
-                      f"{len(aspects)} micro-demands for {micro.get('sku')}; matching the planted '{micro.get('aspect')}': {', '.join(matching) or 'none'}"))
-    out.append(_price_band_check(opp, world.get("price_band", {})))
+    named = bool(product_names) and md.filter(pl.col("subject").str.contains(str(product_names[0]), literal=True)).height > 0
+    out.append(_check("planted micro-demand among the top 3, naming the product", matching[0] if matching else None,
+                      "an aspect of the planted phrases, subject names the product", bool(matching) and named,
+                      f"top-3 micro-demands for {micro.get('sku')} ({product_names[0] if product_names else '?'}): {', '.join(md['subject'].to_list()) or 'none'}"))
+    bands = opp.filter(pl.col("kind") == "price_band").sort("rank").head(5)
+    out.append(_price_band_check(bands, world.get("price_band", {})))
+    out.append(_brief_attribute_check(ws, briefs))
+    q_all = ws.read("quantities")
+    out.append(_quantity_check(q_all))
     presale = world.get("presale", {})
-    q = ws.read("quantities").filter(pl.col("sku") == presale.get("sku"))
+    q = q_all.filter(pl.col("sku") == presale.get("sku"))
     final = float(presale.get("final_demand") or 0)
     if q.height and final > 0:
         p50 = float(q["forecast_p50"][0])

@@ -1,0 +1,209 @@
+"""price_band: price bands of a category, on paid prices on both sides, with a buyer portrait.
+
+A product's price is the median price its buyers paid; bands are cut at unit-weighted quintiles
+of those prices (rounded to two significant digits), so every band holds products and a
+discount cannot create a band of demand without supply. A band's demand is the units of its
+products; shares are smoothed (half a product, and half an average product's units, per band).
+A band's buyers are compared with the buyers of the rest of its category, trait by trait
+(generation, gender, city tier, income, lifestyle and motive tags): the relative risk with a 95 %
+interval on the log scale. A band ranks by its size and by how distinct its portrait is (the
+lower bound of its strongest over-indexed trait), not by thinness alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from c2m_cli.recommend import scoring, wording
+from c2m_cli.recommend.data import Inputs
+
+# a portrait whose strongest trait value differs from the rest of the category by this much in
+# share (e.g. 70 % of the band's buyers against 20 % of the others) counts as fully distinct
+DISTINCT_FULL = 0.5
+
+
+def _nice(x: float) -> float:
+    if x <= 0 or not math.isfinite(x):
+        return 0.0
+    mag = 10 ** (math.floor(math.log10(x)) - 1)
+    return float(round(x / mag) * mag)
+
+
+def buyer_traits(ins: Inputs) -> pl.DataFrame:
+    """Long (user_id, trait, value): generation, gender, city tier, income, lifestyle, motive."""
+    frames = []
+    if ins.customers is not None:
+        c = ins.customers.with_columns(pl.col("user_id").cast(pl.String))
+        if "birth_year" in c.columns:
+            gen = (pl.col("birth_year").cast(pl.Int32) // 10 % 10 * 10).cast(pl.String)
+            frames.append(c.filter(pl.col("birth_year").is_not_null()).select(
+                "user_id", pl.lit("generation").alias("trait"),
+                pl.when(pl.col("birth_year") >= 2000).then(pl.lit("00后")).otherwise(gen + "后").alias("value")))
+        elif "age_band" in c.columns:
+            frames.append(c.select("user_id", pl.lit("age_band").alias("trait"), pl.col("age_band").cast(pl.String).alias("value")))
+        for col in ("gender", "city_tier", "income_band"):
+            if col in c.columns:
+                frames.append(c.select("user_id", pl.lit(col).alias("trait"), pl.col(col).cast(pl.String).alias("value")))
+    if ins.tags is not None and {"family", "tag", "user_id"} <= set(ins.tags.columns):
+        t = ins.tags.filter(pl.col("family").is_in(["lifestyle", "motive"]))
+        if "score" in t.columns:
+            t = t.filter(pl.col("score") >= 0.5)
+        frames.append(t.select(pl.col("user_id").cast(pl.String), pl.col("family").alias("trait"), pl.col("tag").cast(pl.String).alias("value")))
+    if not frames:
+        return pl.DataFrame(schema={"user_id": pl.String, "trait": pl.String, "value": pl.String})
+    return pl.concat(frames).filter(pl.col("value").is_not_null()).unique().sort("user_id", "trait", "value")
+
+
+def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(bands, sku_band): per category and band its products, units, buyers and smoothed shares."""
+    level = ins.main_level()
+    empty = pl.DataFrame()
+    if level is None:
+        return empty, empty
+    lines = ins.lines.filter(pl.col(level).is_not_null() & (pl.col("unit_price") > 0)).with_columns(category=pl.col(level))
+    sku = lines.group_by("category", "sku").agg(pl.col("unit_price").median().alias("price"), pl.col("qty").sum().alias("units"))
+    rows = []
+    for (cat,), g in sku.sort("category", "price", "sku").group_by(["category"], maintain_order=True):
+        prices, units = g["price"].to_numpy(), g["units"].to_numpy().astype(float)
+        cum = np.cumsum(units) / max(units.sum(), 1e-12)
+        cuts: list[float] = []
+        for q in [i / bands for i in range(1, bands)]:
+            k = int(np.searchsorted(cum, q))
+            if k + 1 < prices.size:
+                edge = _nice((prices[k] + prices[k + 1]) / 2)
+                if edge > prices[0] and (not cuts or edge > cuts[-1] * 1.1):
+                    cuts.append(edge)
+        for i, (lo, hi) in enumerate(zip([0.0, *cuts], [*cuts, math.inf], strict=True)):
+            rows.append({"category": str(cat), "band": i, "low": lo, "high": hi})
+    edges = pl.DataFrame(rows, schema={"category": pl.String, "band": pl.Int32, "low": pl.Float64, "high": pl.Float64})
+    sku_band = sku.join(edges, on="category").filter((pl.col("price") >= pl.col("low")) & (pl.col("price") < pl.col("high"))).select(
+        "category", "sku", "band", "price")
+    buyers = lines.join(sku_band.select("category", "sku", "band"), on=["category", "sku"]).group_by("category", "band").agg(
+        pl.col("qty").sum().alias("units"), pl.col("user_id").n_unique().alias("buyers"),
+        pl.col("sku").n_unique().alias("skus"))
+    table = (
+        edges.join(buyers, on=["category", "band"], how="inner")
+        .with_columns(
+            n_bands=pl.len().over("category"),
+            u_tot=pl.col("units").sum().over("category"),
+            s_tot=pl.col("skus").sum().over("category"),
+        )
+        .with_columns(a_u=0.5 * pl.col("u_tot") / pl.col("s_tot"))
+        .with_columns(
+            unit_share=(pl.col("units") + pl.col("a_u")) / (pl.col("u_tot") + pl.col("a_u") * pl.col("n_bands")),
+            sku_share=(pl.col("skus") + 0.5) / (pl.col("s_tot") + 0.5 * pl.col("n_bands")),
+        )
+        .with_columns(thinness=pl.col("unit_share") / pl.col("sku_share"))
+        .drop("a_u", "u_tot", "s_tot", "n_bands")
+        .sort("category", "band")
+    )
+    return table, sku_band
+
+
+def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> pl.DataFrame:
+    """Per (category, band, trait, value): the share among the band's buyers against the share
+    among the rest of the category's buyers, its relative risk ``lift`` with a 95 % interval, and
+    the trait's ``distinct`` (largest gap in share over its values, less the sampling gap).
+
+    Each buyer of the category counts in the band by the share f of their units of the category
+    bought in it, and in the rest by 1 − f: a heavy buyer spread over every band weighs the same
+    on both sides, so traits that merely follow how much someone buys (tags) do not pass for a
+    portrait. Intervals use the effective sample sizes of those weights.
+    """
+    traits = buyer_traits(ins)
+    level = ins.main_level()
+    if traits.height == 0 or sku_band.height == 0 or level is None:
+        return pl.DataFrame()
+    ub = (ins.lines.select(pl.col(level).alias("category"), "sku", pl.col("user_id").cast(pl.String), "qty")
+          .join(sku_band.select("category", "sku", "band"), on=["category", "sku"])
+          .group_by("category", "user_id", "band").agg(pl.col("qty").sum()))
+    tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot"))
+    bands = sku_band.select("category", "band").unique()
+    w = (tot.join(bands, on="category").join(ub, on=["category", "user_id", "band"], how="left")
+         .with_columns(f=(pl.col("qty").fill_null(0.0) / pl.col("tot")).clip(0.0, 1.0))
+         .select("category", "band", "user_id", "f"))
+    known = traits.select("user_id", "trait").unique()
+    wt = w.join(known, on="user_id")
+    per_trait = wt.group_by("category", "band", "trait").agg(
+        w1=pl.col("f").sum(), w0=(1 - pl.col("f")).sum(), s1=(pl.col("f") ** 2).sum(), s0=((1 - pl.col("f")) ** 2).sum(),
+        n_band=(pl.col("f") > 0).sum(), n_rest=(pl.col("f") < 1).sum())
+    per_value = w.join(traits, on="user_id").group_by("category", "band", "trait", "value").agg(
+        k1=pl.col("f").sum(), k0=(1 - pl.col("f")).sum())
+    return (
+        per_value.join(per_trait, on=["category", "band", "trait"])
+        .filter((pl.col("n_band") >= min_buyers) & (pl.col("n_rest") >= min_buyers) & (pl.col("w1") > 0) & (pl.col("w0") > 0))
+        .with_columns(p_band=pl.col("k1") / pl.col("w1"), p_rest=pl.col("k0") / pl.col("w0"),
+                      e1=pl.col("w1") ** 2 / pl.col("s1"), e0=pl.col("w0") ** 2 / pl.col("s0"))
+        .with_columns(lift=(pl.col("p_band") * pl.col("e1") + 0.5) / (pl.col("e1") + 0.5)
+                      / ((pl.col("p_rest") * pl.col("e0") + 0.5) / (pl.col("e0") + 0.5)))
+        .with_columns(se=(1 / (pl.col("p_band") * pl.col("e1") + 0.5) - 1 / (pl.col("e1") + 0.5)
+                          + 1 / (pl.col("p_rest") * pl.col("e0") + 0.5) - 1 / (pl.col("e0") + 0.5)).clip(lower_bound=0).sqrt())
+        .with_columns(lift_lo=pl.col("lift") * (-1.96 * pl.col("se")).exp(), lift_hi=pl.col("lift") * (1.96 * pl.col("se")).exp())
+        .with_columns(
+            # the largest gap in share over the trait's values, less what sampling alone gives
+            # (E|p̂1 − p̂0| with no difference); one value's gap, so multi-valued tags are not summed
+            _d=(pl.col("p_band") - pl.col("p_rest")).abs(),
+            _p0=(pl.col("k1") + pl.col("k0")) / (pl.col("w1") + pl.col("w0")),
+        )
+        .with_columns(_null=(2 / math.pi) ** 0.5 * (pl.col("_p0") * (1 - pl.col("_p0")) * (1 / pl.col("e1") + 1 / pl.col("e0"))).sqrt())
+        .with_columns(distinct=(pl.col("_d") - pl.col("_null")).clip(lower_bound=0).max().over("category", "band", "trait"))
+        .drop("_d", "_p0", "_null", "s1", "s0")
+        .sort("category", "band", "trait", "value")
+    )
+
+
+GENDER_ZH = {"M": "男", "F": "女", "m": "男", "f": "女", "male": "男", "female": "女"}
+GENDER_EN = {"男": "men", "女": "women", "M": "men", "F": "women"}
+
+
+def trait_value(value: str, zh: bool) -> str:
+    """A trait value in the data's language (gender codes M/F read 男/女 in Chinese)."""
+    return GENDER_ZH.get(value, value) if zh else GENDER_EN.get(value, value)
+
+
+def band_text(low: float, high: float) -> str:
+    return f"{low:g}–{'∞' if not math.isfinite(high) else f'{high:g}'}"
+
+
+def over_indexed(portrait: pl.DataFrame, category: str, band: int, k: int = 3) -> pl.DataFrame:
+    if portrait.height == 0:
+        return pl.DataFrame()
+    return (portrait.filter((pl.col("category") == category) & (pl.col("band") == band) & (pl.col("lift_lo") > 1.0))
+            .sort(["lift_lo", "value"], descending=[True, False]).unique("trait", keep="first", maintain_order=True).head(k))
+
+
+def opportunities(table: pl.DataFrame, portrait: pl.DataFrame, zh: bool, *, min_buyers: int = 30) -> pl.DataFrame:
+    if table.height == 0:
+        return scoring.empty()
+    t = table.filter(pl.col("buyers") >= min_buyers)
+    if t.height == 0:
+        return scoring.empty()
+    size = scoring.pct_rank(t["buyers"].to_numpy().astype(float))
+    rows = []
+    for i, r in enumerate(t.iter_rows(named=True)):
+        over = over_indexed(portrait, r["category"], r["band"])
+        traits = [f"{trait_value(o['value'], zh)} ×{o['lift']:.1f}（{o['lift_lo']:.1f}–{o['lift_hi']:.1f}）" if zh
+                  else f"{o['value']} ×{o['lift']:.1f} ({o['lift_lo']:.1f}–{o['lift_hi']:.1f})" for o in over.iter_rows(named=True)]
+        sub = portrait.filter((pl.col("category") == r["category"]) & (pl.col("band") == r["band"])) if portrait.height else portrait
+        distinct = float(sub["distinct"].max()) if sub.height else 0.0  # type: ignore[arg-type]
+        span = band_text(r["low"], r["high"])
+        if zh:
+            subject = f"「{r['category']}」{span} 元价位段"
+            ev = wording.join([
+                f"买家 {r['buyers']:,} 人，占销量 {wording.share(r['unit_share'])}、商品数 {wording.share(r['sku_share'])}",
+                f"相比品类其他买家更多是：{wording.items(traits, zh)}" if traits else "买家画像与品类其他买家无显著差异"], zh)
+        else:
+            subject = f"'{r['category']}' priced {span}"
+            ev = wording.join([
+                f"{r['buyers']:,} buyers, {wording.share(r['unit_share'])} of units and {wording.share(r['sku_share'])} of products",
+                f"over-indexed against the rest of the category: {wording.items(traits, zh)}" if traits else "buyers like the rest of the category"], zh)
+        rows.append({
+            "kind": "price_band", "category": r["category"], "subject": subject, "evidence": ev, "variants": [],
+            "need": f"band|{r['band']}", "volume": float(r["units"]),
+            "c_distinct": min(1.0, distinct / DISTINCT_FULL) if over.height else 0.0,
+            "c_size": float(size[i]), "c_thin": min(1.0, max(0.0, math.log2(max(r["thinness"], 1e-9)) / 2.0)),
+        })
+    return scoring.frame(rows)

@@ -1,0 +1,81 @@
+"""rising_demand: categories and product attributes whose weekly units rise significantly.
+
+Weekly units are divided by the market's festival factors (``trends.festival_factors``) before a
+Mann-Kendall test, so 618 and 11.11 spikes do not pass for growth; significance is decided on
+Benjamini–Hochberg q-values over every trend test the run makes (the caller adjusts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from c2m_cli.recommend import scoring, wording
+from c2m_cli.recommend.data import Inputs, dense_weekly, product_attributes
+from c2m_cli.recommend.trends import half_growth, mann_kendall
+
+TREND_SCHEMA = {"level": pl.String, "category": pl.String, "dimension": pl.String, "units": pl.Float64,
+                "weeks": pl.Int64, "trend_z": pl.Float64, "trend_p": pl.Float64, "growth": pl.Float64,
+                "growth_days": pl.Int64}
+
+
+def _tests(level: str, keys: list[str], matrix: np.ndarray, dims: list[str]) -> pl.DataFrame:
+    res = mann_kendall(matrix)
+    growth, days = half_growth(matrix)
+    return pl.DataFrame({
+        "level": level, "category": keys, "dimension": dims, "units": matrix.sum(axis=1),
+        "weeks": matrix.shape[1], "trend_z": res.z, "trend_p": res.p, "growth": growth,
+        "growth_days": np.full(len(keys), days),
+    }, schema=TREND_SCHEMA)
+
+
+def sales_trends(ins: Inputs, factors: np.ndarray | None, *, min_units: float = 30.0) -> pl.DataFrame:
+    """One trend test per category value (every level) and per (main category, attribute=value)."""
+    out = []
+    for level in ins.category_levels():
+        keys, _, m = dense_weekly(ins.lines, level, "qty", ins.start, ins.end)
+        if keys:
+            if factors is not None and factors.size == m.shape[1]:
+                m = m / factors[None, :]
+            keep = m.sum(axis=1) >= min_units
+            out.append(_tests(level, [k for k, ok in zip(keys, keep, strict=True) if ok], m[keep],
+                              [k for k, ok in zip(keys, keep, strict=True) if ok]))
+    attrs = product_attributes(ins.products)
+    main = ins.main_level()
+    if attrs.height and main is not None:
+        keyed = ins.lines.join(attrs, on="sku").with_columns(
+            key=pl.concat_str([pl.col(main).fill_null(""), "attribute", "value"], separator="\x1f"))
+        keys, _, m = dense_weekly(keyed, "key", "qty", ins.start, ins.end)
+        if keys:
+            if factors is not None and factors.size == m.shape[1]:
+                m = m / factors[None, :]
+            keep = m.sum(axis=1) >= min_units
+            kept = [k.split("\x1f") for k, ok in zip(keys, keep, strict=True) if ok]
+            out.append(_tests("attribute", [k[0] for k in kept], m[keep], [f"{k[1]}={k[2]}" for k in kept]))
+    out = [o for o in out if o.height]
+    return pl.concat(out) if out else pl.DataFrame(schema=TREND_SCHEMA)
+
+
+def opportunities(trends: pl.DataFrame, zh: bool, *, alpha: float = 0.05) -> pl.DataFrame:
+    """Rows for tests significant after BH (``trend_q`` < alpha) with a rising trend."""
+    if trends.height == 0 or "trend_q" not in trends.columns:
+        return scoring.empty()
+    sig = trends.filter((pl.col("trend_q") < alpha) & (pl.col("trend_z") > 0) & (pl.col("growth") > 0)).sort(
+        "level", "category", "dimension")
+    if sig.height == 0:
+        return scoring.empty()
+    vol = scoring.pct_rank(sig["units"].to_numpy().astype(float))
+    rows = []
+    for i, r in enumerate(sig.iter_rows(named=True)):
+        what = r["dimension"] if r["level"] != "attribute" else f"{r['category']} {r['dimension']}"
+        trend = wording.trend_words(r["trend_z"], r["trend_q"], r["growth"], int(r["growth_days"]), zh)
+        ev = (wording.join([f"{r['weeks']} 周销量 {r['units']:,.0f} 件（已剔除大促影响）", trend], zh) if zh
+              else wording.join([f"{r['units']:,.0f} units over {r['weeks']} weeks (festival effects removed)", trend], zh))
+        rows.append({
+            "kind": "rising_demand", "category": r["category"], "subject": f"扩充「{what}」" if zh else f"more of '{what}'",
+            "evidence": ev, "variants": [], "need": f"{r['level']}|{what}", "volume": r["units"],
+            "trend_z": r["trend_z"], "trend_p": r["trend_p"], "trend_q": r["trend_q"], "growth": r["growth"],
+            "c_growth": min(1.0, max(0.0, r["growth"])), "c_significant": 1.0 - r["trend_q"] / alpha,
+            "c_volume": float(vol[i]),
+        })
+    return scoring.frame(rows)
