@@ -441,7 +441,16 @@ def _scratch(tmpdir: Path, name: str) -> Path:
     return tmpdir / f"{len(list(tmpdir.iterdir()))}-{safe}"
 
 
-def _mark_repeated_header(frame: pl.LazyFrame, names: list[str], header: list[str], delimiter: str) -> pl.LazyFrame:
+def _as_text(column: pl.Expr, name: str, typed: dict[str, pl.DataType] | None) -> pl.Expr:
+    if typed is None or typed.get(name) == pl.String:
+        return column
+    return column.cast(pl.String)
+
+
+def _mark_repeated_header(
+    frame: pl.LazyFrame, names: list[str], header: list[str], delimiter: str,
+    typed: dict[str, pl.DataType] | None = None,
+) -> pl.LazyFrame:
     """``READ_REASON`` / ``READ_RAW`` columns: "repeated header" on a line equal to the header
     (exports concatenated with their headers), null elsewhere."""
     pairs = [(name, text.strip()) for name, text in zip(names, header, strict=False) if text.strip()]
@@ -449,8 +458,9 @@ def _mark_repeated_header(frame: pl.LazyFrame, names: list[str], header: list[st
         return frame.with_columns(
             pl.lit(None, dtype=pl.String).alias(READ_REASON), pl.lit(None, dtype=pl.String).alias(READ_RAW)
         )
+    # The first three named cells equal to the header's (exact text: cheap on every row).
     same = pl.all_horizontal(
-        [pl.col(name).cast(pl.String).str.strip_chars() == text for name, text in pairs]
+        [_as_text(pl.col(name), name, typed) == text for name, text in pairs[:3]]
     ).fill_null(False)
     shown = (delimiter if len(delimiter) == 1 else " ").join(t.strip() for t in header)
     return frame.with_columns(
@@ -871,7 +881,7 @@ def _open_sheet(
         data = data.select(data.columns[:width]).rename(dict(zip(data.columns[:width], names[:width], strict=True)))
         names = names[:width]
         frame = _with_row_numbers(data.lazy(), index + 2)
-    frame = _mark_repeated_header(frame, names, rows[index], "\t")
+    frame = _mark_repeated_header(frame, names, rows[index], "\t", dict(frame.collect_schema()))
     return RawSource(label, path, "excel", frame, names, decimal=read.get("decimal", "."), notes=notes)
 
 
