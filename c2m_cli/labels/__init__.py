@@ -3,52 +3,45 @@
 Reads orders (required) and customers, products, events, reviews (optional); writes
 ``labels.parquet`` (one row per user in orders ∪ customers, ``user_id`` first, columns prefixed
 by family), ``tags.parquet`` (long: user_id, family, tag, score, evidence),
-``value_model.json`` (BG/NBD and Gamma-Gamma parameters, weeks) and, when there are reviews,
-``review_sentiment.parquet`` (one sentiment score per review).
+``value_model.json`` (BG/NBD and Gamma-Gamma parameters, weeks, with standard errors) and,
+when there are reviews, ``review_sentiment.parquet`` (one sentiment score per review).
+
+``compute_labels`` is the pure core (frames in, frames and warnings out); ``run_label`` is the
+thin adapter that reads the workspace, threads its market and time zone, and writes the outputs.
+The families live in their own modules (geography, demographics, value/clv, occasion,
+behavior, text + attitude, lifecycle); ``partitions`` splits users for the executor.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
-from c2m_cli.labels.base import LabelOptions, fx_sum, fx_value, parse_as_of, prepare_orders
-from c2m_cli.labels.behavior import behavior_labels, purchase_rhythm
+from c2m_cli.labels.attitude import attitude_columns, behaviour_hits, review_sentiment, review_stats
+from c2m_cli.labels.base import LabelOptions, parse_as_of, prepare_orders
+from c2m_cli.labels.behavior import behavior_labels, brands_informative
 from c2m_cli.labels.demographics import demographics_labels
 from c2m_cli.labels.geography import geography_labels
-from c2m_cli.labels.lifecycle import lifecycle_labels
+from c2m_cli.labels.lifecycle import lifecycle_labels, previous_stage, purchase_rhythm
 from c2m_cli.labels.occasion import occasion_labels
-from c2m_cli.labels.text import (
-    TAG_SCHEMA,
-    behaviour_hits,
-    score_tags,
-    term_hits,
-    text_documents,
-    wide_tags,
+from c2m_cli.labels.partitions import (
+    LINE_SCHEMA,
+    DataFacts,
+    PartitionTask,
+    partition_files,
+    read_partition,
 )
+from c2m_cli.labels.text import TAG_SCHEMA, score_tags, term_hits, text_documents, wide_tags
 from c2m_cli.labels.value import rfm_scores, value_labels
 
-__all__ = ["LabelOptions", "compute_labels", "run_label"]
+__all__ = ["LabelOptions", "compute_labels", "label_partition", "run_label"]
 
 FAMILY_ORDER = ("geo_", "demo_", "value_", "occasion_", "behavior_", "motive_", "attitude_", "lifestyle_", "lifecycle_")
-
-
-def _review_sentiment(reviews: pl.DataFrame | None) -> pl.DataFrame | None:
-    if reviews is None or "text" not in reviews.columns or reviews.is_empty():
-        return None
-    from c2m_cli.labels.sentiment import load_model
-
-    model = load_model()
-    cols = [c for c in ("review_id", "user_id", "sku", "category", "rating") if c in reviews.columns]
-    frame = reviews.select(*cols, pl.col("text").cast(pl.String).fill_null(""))
-    unique = frame.select("text").unique().sort("text")
-    unique = unique.with_columns(pl.Series("sentiment", model.predict_proba(unique["text"].to_list())).round(6))
-    return frame.join(unique, on="text", how="left").drop("text")
 
 
 def _flat_model(model: dict[str, Any]) -> dict[str, Any]:
@@ -60,39 +53,16 @@ def _flat_model(model: dict[str, Any]) -> dict[str, Any]:
     return {**model, **flat}
 
 
-@dataclass(frozen=True)
-class PartitionTask:
-    """One partition of users (by a stable hash of user_id): the parquet files holding its rows."""
-
-    index: int
-    lines: tuple[str, ...]
-    customers: tuple[str, ...]
-    events: tuple[str, ...]
-    reviews: tuple[str, ...]
-    products: str | None
-    timezone: str
-    as_of: dt.date
-    options: LabelOptions
-
-
-def _read(paths: tuple[str, ...]) -> pl.DataFrame | None:
-    """A partition's rows back in their original order (streaming sinks do not keep it, and
-    float sums depend on it: the order is what makes outputs byte-identical)."""
-    if not paths:
-        return None
-    return pl.read_parquet(list(paths)).sort(ROW).drop(ROW)
-
-
 def label_partition(task: PartitionTask) -> dict[str, Any]:
     """Every per-user family for the users of one partition (pure: reads only ``task``'s files)."""
-    options, as_of = task.options, task.as_of
-    lines_df = _read(task.lines)
+    options, as_of, facts = task.options, task.as_of, task.facts
+    lines_df = read_partition(task.lines)
     lines = (lines_df if lines_df is not None else pl.DataFrame(schema=LINE_SCHEMA)).lazy()
-    customers = _read(task.customers)
+    customers = read_partition(task.customers)
     products = pl.read_parquet(task.products) if task.products else None
-    events_df = _read(task.events)
+    events_df = read_partition(task.events)
     events = events_df.lazy() if events_df is not None else None
-    reviews = _read(task.reviews)
+    reviews = read_partition(task.reviews)
     if customers is not None and "signup_ts" in customers.columns:
         customers = customers.with_columns(
             _signup_day=pl.col("signup_ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(task.timezone).dt.date()
@@ -102,35 +72,23 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
         ids.append(customers.select("user_id").unique())
     users = pl.concat(ids).unique().sort("user_id")
 
-    behavior = users.join(behavior_labels(lines, products, as_of), on="user_id", how="left").with_columns(
+    behavior = users.join(
+        behavior_labels(lines, products, as_of, brands=facts.brands_informative), on="user_id", how="left"
+    ).with_columns(
         pl.col("behavior_orders", "behavior_purchase_days", "behavior_returns").fill_null(0),
         pl.col("behavior_total_spend").fill_null(0.0),
         pl.col("behavior_presale_buyer").fill_null(False),
     )
-    occasion = users.join(occasion_labels(lines, as_of, options.festival_buyer_share), on="user_id", how="left")
+    occasion = users.join(
+        occasion_labels(lines, as_of, options.festival_buyer_share, market=facts.market, has_hours=facts.has_hours),
+        on="user_id",
+        how="left",
+    )
     geo = geography_labels(users, customers, lines)
     demo = demographics_labels(users, customers.drop("_signup_day", strict=False) if customers is not None else None, as_of)
 
-    sentiment = _review_sentiment(reviews)
-    review_stats = None
-    if sentiment is not None and "user_id" in sentiment.columns:
-        positive = pl.col("sentiment") >= 0.6
-        negative = pl.col("sentiment") < 0.4
-        if "rating" in sentiment.columns:
-            rating = pl.col("rating").cast(pl.Float64)
-            positive = pl.when(rating.is_not_null()).then(rating >= 4).otherwise(positive)
-            negative = pl.when(rating.is_not_null()).then(rating <= 2).otherwise(negative)
-        review_stats = (
-            sentiment.filter(pl.col("user_id").is_not_null())
-            .with_columns(pl.col("user_id").cast(pl.String))
-            .group_by("user_id")
-            .agg(
-                pl.len().alias("attitude_reviews"),
-                fx_value(fx_sum(pl.col("sentiment")) / pl.len()).alias("attitude_sentiment"),
-                positive.sum().alias("_positive_reviews"),
-                negative.sum().alias("_negative_reviews"),
-            )
-        )
+    sentiment = review_sentiment(reviews)
+    stats = review_stats(sentiment)
     view_counts = None
     if events is not None and "event" in events.collect_schema().names():
         view_counts = (
@@ -140,27 +98,17 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
             .collect()
         )
     docs = text_documents(reviews, events, lines, products)
-    hits = pl.concat([term_hits(docs), behaviour_hits(behavior, review_stats, view_counts, options.loyal_orders)])
+    hits = pl.concat([term_hits(docs), behaviour_hits(behavior, stats, view_counts, options.loyal_orders)])
     tags = score_tags(hits, options.tag_saturation)
-    text_wide = wide_tags(users, tags, options.min_tag_score)
-    if review_stats is not None:
-        text_wide = text_wide.join(
-            review_stats.select("user_id", "attitude_reviews", "attitude_sentiment"), on="user_id", how="left"
-        ).with_columns(pl.col("attitude_reviews").fill_null(0))
-    else:
-        text_wide = text_wide.with_columns(
-            attitude_reviews=pl.lit(0, pl.UInt32), attitude_sentiment=pl.lit(None, pl.Float64)
-        )
-    rhythm = purchase_rhythm(
-        lines,
-        as_of,
-        active_days=options.active_days,
-        sleeping_days=options.sleeping_days,
-        rhythm_multiple=options.rhythm_multiple,
-    )
+    # a user with no text at all (no review, query or bought product with a name): the text
+    # families are unknown for them (null scores), not "scored 0"
+    with_text = docs.filter(pl.col("text").is_not_null()).select("user_id").unique()
+    text_wide = wide_tags(users, tags, options.min_tag_score, with_text=with_text, behaviour=behavior)
+    text_wide = text_wide.join(attitude_columns(users, stats), on="user_id", how="left")
+    rhythm = purchase_rhythm(lines, options)
     extra = users.join(rhythm, on="user_id", how="left").join(
-        review_stats.select("user_id", "_positive_reviews")
-        if review_stats is not None
+        stats.select("user_id", "_positive_reviews")
+        if stats is not None
         else pl.DataFrame(schema={"user_id": pl.String, "_positive_reviews": pl.UInt32}),
         on="user_id",
         how="left",
@@ -175,31 +123,37 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
     return {"users": per_user, "tags": tags, "sentiment": sentiment}
 
 
-LINE_SCHEMA = pl.Schema({  # type: ignore[arg-type]
-    "user_id": pl.String, "order_id": pl.String, "sku": pl.String, "ts_local": pl.Datetime("us"),
-    "qty": pl.Float64, "amount": pl.Float64, "status": pl.String, "is_presale": pl.Boolean,
-    "is_discounted": pl.Boolean, "channel": pl.String, "province": pl.String, "city": pl.String,
-    "day": pl.Date, "is_purchase": pl.Boolean, "is_return": pl.Boolean, "is_cancelled": pl.Boolean,
-})
-ROW = "_c2m_row"
-HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
+def data_facts(lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame | None, market: str, log: WarningLog) -> DataFacts:
+    """What the data as a whole can tell (see ``DataFacts``), with a warning for each gap."""
+    from c2m_cli.calendar import festivals
 
-
-def _partition_files(frame: pl.LazyFrame, directory: Path, partitions: int) -> dict[int, tuple[str, ...]]:
-    """Stream ``frame`` into ``partitions`` sets of parquet files by a stable hash of user_id."""
-    directory.mkdir(parents=True, exist_ok=True)
-    frame = frame.with_row_index(ROW)
-    if partitions == 1:
-        frame.sink_parquet(directory / "part.parquet")
-        return {0: (str(directory / "part.parquet"),)}
-    keyed = frame.with_columns(
-        _part=(pl.col("user_id").cast(pl.String).hash(HASH_SEED) % partitions).cast(pl.Int32)
+    clock = pl.col("ts_local")
+    timed = lines.select(
+        ((clock.dt.hour() != 0) | (clock.dt.minute() != 0) | (clock.dt.second() != 0) | (clock.dt.microsecond() != 0)).any()
+    ).collect(engine="streaming").item()
+    has_hours = bool(timed) or lines.select(pl.len()).collect(engine="streaming").item() == 0
+    if not has_hours:
+        log.warn("label-date-only", "every order timestamp is at 00:00 local time (dates only): peak hour and daypart are unknown")
+    brands = brands_informative(products)
+    if products is not None and "brand" in products.collect_schema().names() and not brands:
+        sample = (
+            products.select(pl.col("brand").cast(pl.String)).drop_nulls().unique().sort("brand").head(5).collect()["brand"].to_list()
+        )
+        log.warn(
+            "label-brand-not-brands",
+            f"the products' brand field holds too few brand names ({', '.join(sample) or 'none'}): brand loyalty is unknown",
+        )
+    if not festivals(market):
+        log.warn(
+            "label-no-festival-calendar",
+            f"market {market!r} has no shopping-festival calendar: festival and gift-season occasion labels are unknown",
+        )
+    return DataFacts(
+        market=market,
+        has_hours=has_hours,
+        has_discount="discount" in orders.collect_schema().names(),
+        brands_informative=brands,
     )
-    keyed.sink_parquet(pl.PartitionBy(directory, key="_part", include_key=False))
-    found: dict[int, tuple[str, ...]] = {}
-    for k in range(partitions):
-        found[k] = tuple(sorted(str(p) for p in (directory / f"_part={k}").glob("*.parquet")))
-    return found
 
 
 def compute_labels(
@@ -210,6 +164,7 @@ def compute_labels(
     events: pl.LazyFrame | pl.DataFrame | None,
     reviews: pl.LazyFrame | pl.DataFrame | None,
     timezone: str,
+    market: str,
     as_of: dt.date | None,
     options: LabelOptions,
     workdir: Path,
@@ -220,9 +175,12 @@ def compute_labels(
     """Label every user: value is fitted and scored over everyone, the per-user families run
     partition by partition (users split by a stable hash, ``partition_rows`` order lines per
     partition) on the executor, then ranks (RFM, value tier, super users) and lifecycle are
-    computed over the whole population. Results do not depend on the partitioning."""
+    computed over the whole population. Results do not depend on the partitioning.
+    ``market`` is the workspace's (``c2m_cli.market``): its calendar, and no other, places
+    festivals and gift seasons. Returns the tables, the model and the ``warnings`` (a WarningLog)."""
     from c2m_cli.executor import get_executor
 
+    log = WarningLog()
     lazy = lambda f: None if f is None else (f.lazy() if isinstance(f, pl.DataFrame) else f)  # noqa: E731
     customers_l, products_l, events_l, reviews_l = lazy(customers), lazy(products), lazy(events), lazy(reviews)
     if customers_l is not None and "user_id" not in customers_l.collect_schema().names():
@@ -230,8 +188,10 @@ def compute_labels(
     lines, as_of = prepare_orders(orders, timezone, as_of)
     n_lines = int(lines.select(pl.len()).collect(engine="streaming").item())
     partitions = max(1, -(-n_lines // max(partition_rows, 1)))
+    facts = data_facts(lines, orders, products_l, market, log)
 
-    value, model = value_labels(lines.filter(pl.col("is_purchase")), as_of, options, seed)
+    purchases = lines.filter(pl.col("is_purchase"))
+    value, model, bg = value_labels(purchases, as_of, options, seed, log)
 
     def with_user(frame: pl.LazyFrame | None) -> pl.LazyFrame | None:
         if frame is None or "user_id" not in frame.collect_schema().names():
@@ -239,10 +199,10 @@ def compute_labels(
         return frame.with_columns(pl.col("user_id").cast(pl.String)).filter(pl.col("user_id").is_not_null())
 
     parts = {
-        "lines": _partition_files(lines, workdir / "lines", partitions),
-        "customers": _partition_files(c, workdir / "customers", partitions) if (c := with_user(customers_l)) is not None else {},
-        "events": _partition_files(e, workdir / "events", partitions) if (e := with_user(events_l)) is not None else {},
-        "reviews": _partition_files(r, workdir / "reviews", partitions) if (r := with_user(reviews_l)) is not None else {},
+        "lines": partition_files(lines, workdir / "lines", partitions),
+        "customers": partition_files(c, workdir / "customers", partitions) if (c := with_user(customers_l)) is not None else {},
+        "events": partition_files(e, workdir / "events", partitions) if (e := with_user(events_l)) is not None else {},
+        "reviews": partition_files(r, workdir / "reviews", partitions) if (r := with_user(reviews_l)) is not None else {},
     }
     products_path = None
     if products_l is not None:
@@ -259,6 +219,7 @@ def compute_labels(
             timezone=timezone,
             as_of=as_of,
             options=options,
+            facts=facts,
         )
         for k in range(partitions)
     ]
@@ -283,11 +244,15 @@ def compute_labels(
     value = value.join(rfm_scores(per_user, value, options), on="user_id", how="left")
     life_in = per_user.select(
         "user_id", "behavior_recency_days", "behavior_first_purchase", "behavior_purchase_days",
-        "lifecycle_typical_gap_days", "lifecycle_stretch", "_return_day", "_positive_reviews", "_signup_day",
+        "lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch", "_return_day", "_positive_reviews", "_signup_day",
     ).join(value.select("user_id", "value_p_alive", "value_tier", "value_clv_percentile"), on="user_id", how="left")
-    lifecycle = lifecycle_labels(life_in, options, as_of)
+    lifecycle = lifecycle_labels(life_in, options, as_of).join(
+        previous_stage(purchases.select("user_id", "day"), options, as_of, bg.p_alive if bg is not None else None),
+        on="user_id",
+        how="left",
+    )
 
-    labels = per_user.drop("lifecycle_typical_gap_days", "lifecycle_stretch").join(value, on="user_id", how="left").join(
+    labels = per_user.drop("lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch").join(value, on="user_id", how="left").join(
         lifecycle, on="user_id", how="left"
     )
     ordered = ["user_id"] + [c for prefix in FAMILY_ORDER for c in labels.columns if c.startswith(prefix)]
@@ -295,9 +260,10 @@ def compute_labels(
     return {
         "labels": labels,
         "tags": tags.cast(TAG_SCHEMA),  # type: ignore[arg-type]
-        "value_model": _flat_model({**model, "partitions": partitions}),
+        "value_model": _flat_model({**model, "partitions": partitions, "market": market}),
         "review_sentiment": sentiment,
         "as_of": as_of,
+        "warnings": log,
     }
 
 
@@ -310,10 +276,16 @@ def run_label(
     sleeping_days: int = 180,
     dormant_days: int = 365,
     rhythm_multiple: float = 2.0,
+    rhythm_min_gaps: int = 3,
+    rhythm_max_stretch: float = 3.0,
     p_alive_floor: float = 0.05,
+    p_alive_keep: float = 0.5,
     loyal_orders: int = 4,
     super_share: float = 0.02,
     clv_months: int = 12,
+    discount_rate: float = 0.10,
+    margin: float = 1.0,
+    clv_draws: int = 200,
     fit_sample: int = 100_000,
     tag_saturation: float = 3.0,
     min_tag_score: float = 0.5,
@@ -324,16 +296,24 @@ def run_label(
     via: str | None = None,
 ) -> dict[str, Any]:
     """Label every user of the workspace; see the module docstring for the outputs."""
+    from c2m_cli.market import workspace_market
+
     options = LabelOptions(
         new_days=new_days,
         active_days=active_days,
         sleeping_days=sleeping_days,
         dormant_days=dormant_days,
         rhythm_multiple=rhythm_multiple,
+        rhythm_min_gaps=rhythm_min_gaps,
+        rhythm_max_stretch=rhythm_max_stretch,
         p_alive_floor=p_alive_floor,
+        p_alive_keep=p_alive_keep,
         loyal_orders=loyal_orders,
         super_share=super_share,
         clv_months=clv_months,
+        discount_rate=discount_rate,
+        margin=margin,
+        clv_draws=clv_draws,
         fit_sample=fit_sample,
         tag_saturation=tag_saturation,
         min_tag_score=min_tag_score,
@@ -343,7 +323,9 @@ def run_label(
     if partition_rows < 1:
         raise UsageError("--partition-rows must be at least 1")
     parameters = {"as_of": as_of, **options.as_parameters(), "partition_rows": partition_rows, "executor": executor}
-    timezone = str(ws.manifest().get("data_timezone") or "UTC")
+    manifest = ws.manifest()
+    timezone = str(manifest.get("data_timezone") or "UTC")
+    market = workspace_market(manifest)
     with ws.step("label", parameters=parameters, seed=seed, argv=argv, via=via) as step:
         orders = step.scan("orders")
         customers, products, events, reviews = (
@@ -357,6 +339,7 @@ def run_label(
                 events=events,
                 reviews=reviews,
                 timezone=timezone,
+                market=market,
                 as_of=as_of_date,
                 options=options,
                 workdir=step.staging / "_partitions",
@@ -367,6 +350,7 @@ def run_label(
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.InvalidOperationError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidDataError(f"label: the workspace tables cannot be used as they are: {first}") from exc
+        step.warnings.extend(result["warnings"])
         labels: pl.DataFrame = result["labels"]
         step.write_table("labels", labels)
         step.write_table("tags", result["tags"])
@@ -376,26 +360,33 @@ def run_label(
         else:
             step.remove_output("review_sentiment.parquet")
         summary = summarise(labels, result["tags"], result["value_model"], result["as_of"], timezone)
+        summary["market"] = market
     return summary
 
 
 def _validate(options: LabelOptions) -> None:
-    from c2m_cli.errors import UsageError
-
     if not 0 < options.new_days <= options.active_days < options.sleeping_days < options.dormant_days:
         raise UsageError(
             "lifecycle thresholds must satisfy 0 < --new-days <= --active-days < --sleeping-days < --dormant-days"
         )
+    if options.rhythm_min_gaps < 1 or options.rhythm_max_stretch < 1:
+        raise UsageError("--rhythm-min-gaps must be at least 1 and --rhythm-max-stretch at least 1")
     if not 0 <= options.super_share <= 1:
         raise UsageError("--super-share must be between 0 and 1")
     if options.fit_sample < 2:
         raise UsageError("--fit-sample must be at least 2")
+    if not 0 <= options.discount_rate < 10:
+        raise UsageError(f"--discount-rate is an annual rate between 0 and 10 (0.10 = 10 %), got {options.discount_rate}")
+    if not 0 < options.margin <= 1:
+        raise UsageError(f"--margin is the share of revenue kept, in (0, 1], got {options.margin}")
+    if options.clv_draws < 0:
+        raise UsageError("--clv-draws must be at least 0 (0: no interval)")
     if options.tag_saturation <= 0 or not 0 <= options.min_tag_score < 1:
         raise UsageError("--tag-saturation must be > 0 and --min-tag-score in [0, 1)")
 
 
 def summarise(labels: pl.DataFrame, tags: pl.DataFrame, model: dict[str, Any], as_of: dt.date, timezone: str) -> dict[str, Any]:
-    stages = labels["lifecycle_stage"].value_counts().sort("lifecycle_stage")
+    stages = labels["lifecycle_stage"].fill_null("never_bought").value_counts().sort("lifecycle_stage")
     bg = model.get("bgnbd") or {}
     gg = model.get("gamma_gamma") or {}
     return {

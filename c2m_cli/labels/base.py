@@ -34,10 +34,16 @@ class LabelOptions:
     sleeping_days: int = 180
     dormant_days: int = 365
     rhythm_multiple: float = 2.0
+    rhythm_min_gaps: int = 3
+    rhythm_max_stretch: float = 3.0
     p_alive_floor: float = 0.05
+    p_alive_keep: float = 0.5
     loyal_orders: int = 4
     super_share: float = 0.02
     clv_months: int = 12
+    discount_rate: float = 0.10
+    margin: float = 1.0
+    clv_draws: int = 200
     fit_sample: int = 100_000
     tag_saturation: float = 3.0
     min_tag_score: float = 0.5
@@ -90,7 +96,8 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
     local = pl.col("ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     amount = pl.col("qty").cast(pl.Float64, strict=False) * pl.col("unit_price").cast(pl.Float64, strict=False)
     presale = pl.col("presale").cast(pl.Boolean, strict=False).fill_null(False) if "presale" in names else pl.lit(False)
-    discount = pl.col("discount").cast(pl.Float64, strict=False).fill_null(0.0) if "discount" in names else pl.lit(0.0)
+    # no discount column: whether a line was discounted is unknown (null), not "no"
+    discount = pl.col("discount").cast(pl.Float64, strict=False).fill_null(0.0) if "discount" in names else pl.lit(None, pl.Float64)
     prepared = orders.select(
         pl.col("user_id").cast(pl.String),
         pl.col("order_id").cast(pl.String),

@@ -1,4 +1,9 @@
-"""Purchasing-behaviour family: frequency, recency, basket, discounts, pre-sale, breadth, loyalty."""
+"""Purchasing-behaviour family: frequency, recency, basket, discounts, pre-sale, breadth, loyalty.
+
+What the data cannot tell stays null: ``behavior_discount_share`` when orders have no discount
+column, ``behavior_brand_loyalty`` / ``behavior_top_brand`` when the brand field does not name
+brands (a handful of values such as The Complete Journey's National / Private, see
+:func:`brands_informative`)."""
 
 from __future__ import annotations
 
@@ -8,15 +13,48 @@ import polars as pl
 
 from c2m_cli.labels.base import fx_sum, fx_value
 
+# brand values that say what kind of label a product has, not whose brand it is
+NOT_BRANDS = frozenset(
+    "national private private label store brand own brand own label generic unbranded no brand other others "
+    "unknown n/a na none 其他 其它 无 无品牌 自有品牌 杂牌 通用 未知".split()
+) | {"private label", "store brand", "own brand", "own label", "no brand"}
+MIN_BRANDS = 3
 
-def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
-    """One row per user found in ``lines`` (prepared order lines)."""
+
+def brands_informative(products: pl.DataFrame | pl.LazyFrame | None) -> bool:
+    """True when the products' brand field names at least ``MIN_BRANDS`` real brands (values
+    other than National / Private / 自有品牌 / other …); a field with fewer says nothing about
+    loyalty to a brand."""
+    if products is None:
+        return False
+    frame = products.lazy() if isinstance(products, pl.DataFrame) else products
+    if "brand" not in frame.collect_schema().names():
+        return False
+    values = (
+        frame.select(pl.col("brand").cast(pl.String).str.strip_chars().str.to_lowercase().alias("b"))
+        .drop_nulls()
+        .filter(pl.col("b").str.len_chars() > 0)
+        .unique()
+        .head(10_000)
+        .collect()["b"]
+        .to_list()
+    )
+    return len([v for v in values if v not in NOT_BRANDS]) >= MIN_BRANDS
+
+
+def behavior_labels(
+    lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: dt.date, *, brands: bool = True
+) -> pl.DataFrame:
+    """One row per user found in ``lines`` (prepared order lines); ``brands`` False leaves the
+    brand columns null (the brand field does not name brands)."""
     if products is not None and "sku" in products.columns:
         keep = [c for c in ("sku", "category_l1", "brand", "launch_date") if c in products.columns]
         prod = products.select(keep).unique("sku", keep="first").with_columns(pl.col("sku").cast(pl.String))
         for c in ("category_l1", "brand"):
             if c not in prod.columns:
                 prod = prod.with_columns(pl.lit(None, pl.String).alias(c))
+        if not brands:
+            prod = prod.with_columns(pl.lit(None, pl.String).alias("brand"))
         lines = lines.join(prod.lazy().select("sku", "category_l1", "brand"), on="sku", how="left")
     else:
         lines = lines.with_columns(pl.lit(None, pl.String).alias("category_l1"), pl.lit(None, pl.String).alias("brand"))
@@ -39,7 +77,7 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
         pl.col("day").filter(bought).max().alias("behavior_last_purchase"),
         fx_value(fx_sum(spend)).alias("behavior_total_spend"),
         bought.sum().alias("_lines"),
-        (pl.col("is_discounted") & bought).sum().alias("_disc"),
+        pl.col("is_discounted").filter(bought).cast(pl.Float64).mean().alias("behavior_discount_share"),
         (pl.col("is_presale") & bought).sum().alias("_pre"),
         pl.col("is_return").sum().alias("_ret"),
         pl.col("is_cancelled").sum().alias("_can"),
@@ -62,7 +100,6 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
         .with_columns(
             (pl.lit(as_of) - pl.col("behavior_last_purchase")).dt.total_days().alias("behavior_recency_days"),
             (pl.lit(as_of) - pl.col("behavior_first_purchase")).dt.total_days().alias("behavior_tenure_days"),
-            (pl.col("_disc") / pl.col("_lines")).alias("behavior_discount_share"),
             (pl.col("_pre") / pl.col("_lines")).alias("behavior_presale_share"),
             (pl.col("_pre") > 0).alias("behavior_presale_buyer"),
             (pl.col("_ret") / pl.col("_lines").clip(lower_bound=1)).alias("behavior_return_rate"),
@@ -73,36 +110,7 @@ def behavior_labels(lines: pl.LazyFrame, products: pl.DataFrame | None, as_of: d
             pl.col("behavior_purchase_days").cast(pl.Int64),
         )
         .with_columns(pl.col("behavior_discount_share", "behavior_presale_share").fill_nan(None))
-        .drop("_lines", "_disc", "_pre", "_ret", "_can", "_all_lines")
+        .drop("_lines", "_pre", "_ret", "_can", "_all_lines")
         .collect()
     )
     return frame.sort("user_id")
-
-
-def purchase_rhythm(
-    lines: pl.LazyFrame, as_of: dt.date, *, active_days: int, sleeping_days: int, rhythm_multiple: float
-) -> pl.DataFrame:
-    """Per buyer: the median gap (days) between distinct purchase days, the rhythm ``stretch``
-    and the day the user last came back after a lapse longer than the (stretched) sleeping
-    threshold (``_return_day``, null if never)."""
-    days = lines.filter(pl.col("is_purchase")).select("user_id", "day").unique()
-    gaps = (
-        days.sort("user_id", "day")
-        .with_columns(pl.col("day").diff().over("user_id").dt.total_days().alias("_gap"))
-        .with_columns(pl.col("_gap").median().over("user_id").alias("lifecycle_typical_gap_days"))
-        .with_columns(
-            pl.max_horizontal(
-                pl.lit(1.0), (rhythm_multiple * pl.col("lifecycle_typical_gap_days") / active_days).fill_null(1.0)
-            ).alias("lifecycle_stretch")
-        )
-    )
-    lapse = pl.col("_gap") > sleeping_days * pl.col("lifecycle_stretch")
-    return (
-        gaps.group_by("user_id")
-        .agg(
-            pl.col("lifecycle_typical_gap_days").first(),
-            pl.col("lifecycle_stretch").first(),
-            pl.col("day").filter(lapse).max().alias("_return_day"),
-        )
-        .collect()
-    )

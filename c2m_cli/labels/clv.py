@@ -6,6 +6,15 @@ closed form. Time is in weeks. References: Fader, Hardie & Lee (2005), "Counting
 the easy way", Marketing Science 24(2); Fader & Hardie (2013), "The Gamma-Gamma model of
 monetary value". The estimators follow scikit-learn's rules: parameters in ``__init__``, ``fit``
 returns ``self``, fitted attributes end in ``_``; they serialise to plain JSON (no pickle).
+
+Uncertainty: the optimisation runs over log-parameters; at the optimum the numerical Hessian
+of the negative log-likelihood (central differences) is inverted into the asymptotic
+covariance of the log-parameters (``cov_log_``), from which come the standard errors of the
+parameters (delta method: se(θ) = θ × se(log θ)) and parameter draws for intervals
+(``sample_params``: log-normal, i.e. normal on the log scale). A fit whose parameters sit at
+the optimiser's bound, are implausibly large (a shape parameter above 1,000), whose Hessian is
+not positive definite, or with a standard error above the parameter's value is flagged
+``degenerate_`` (its values are unreliable), with the reason in ``degenerate_reason_``.
 """
 
 from __future__ import annotations
@@ -19,6 +28,56 @@ from scipy import optimize, special
 from c2m_cli.errors import InvalidDataError
 
 LOG_BOUND = 12.0  # parameters stay within e^±12 (in scaled units) while optimising
+HUGE = 1e3  # a shape parameter (r, a, b, p, q) above this is implausible for purchase data
+HESSIAN_STEP = 1e-4
+
+
+def numerical_hessian(f: Any, at: np.ndarray, step: float = HESSIAN_STEP) -> np.ndarray:
+    """Central-difference Hessian of ``f`` at ``at``: (f(+i+j) − f(+i−j) − f(−i+j) + f(−i−j)) / 4h²."""
+    n = at.size
+    hessian = np.empty((n, n))
+    eye = np.eye(n) * step
+    for i in range(n):
+        for j in range(i, n):
+            value = (
+                f(at + eye[i] + eye[j]) - f(at + eye[i] - eye[j]) - f(at - eye[i] + eye[j]) + f(at - eye[i] - eye[j])
+            ) / (4 * step * step)
+            hessian[i, j] = hessian[j, i] = value
+    return hessian
+
+
+def _uncertainty(
+    total_nll: Any, log_opt: np.ndarray, params: np.ndarray, shapes: list[int], names: tuple[str, ...]
+) -> tuple[np.ndarray | None, bool, str]:
+    """(covariance of the log-parameters or None, degenerate?, why) at the optimum."""
+    reasons = []
+    if np.any(np.abs(log_opt) >= LOG_BOUND - 1e-3):
+        reasons.append("a parameter at the optimiser's bound")
+    if np.any(params[shapes] > HUGE):
+        reasons.append("implausibly large shape parameters")
+    cov = None
+    hessian = numerical_hessian(total_nll, log_opt)
+    if np.all(np.isfinite(hessian)):
+        try:
+            eigen = np.linalg.eigvalsh(hessian)
+            if eigen.min() > 0:
+                cov = np.linalg.inv(hessian)
+        except np.linalg.LinAlgError:
+            cov = None
+    if cov is None:
+        reasons.append("a Hessian that is not positive definite (parameters not identified)")
+    else:
+        # se(θ)/θ = se(log θ): above 1 the data cannot tell the parameter from zero or twice it
+        loose = np.sqrt(np.clip(np.diag(cov), 0.0, None)) > 1.0
+        if loose.any():
+            reasons.append(f"parameter(s) {', '.join(names[i] for i in np.flatnonzero(loose))} not identified by the data (standard error above the value)")
+    return cov, bool(reasons), "; ".join(reasons)
+
+
+def _draws(log_params: np.ndarray, cov: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    if cov is None:
+        return None
+    return np.exp(rng.multivariate_normal(log_params, cov, size=n, method="cholesky"))  # type: ignore[no-any-return]
 
 
 def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -28,14 +87,14 @@ def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64)
 
 
-def _minimise(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float]:
+def _minimise(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Minimise a negative log-likelihood over bounded log-parameters (L-BFGS-B), then a short
     Nelder-Mead polish when it did not converge; degenerate data (a handful of customers) stops at the bounds instead of
     wandering off to infinity."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     first = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9})
     if first.success:
-        return np.exp(first.x), float(first.fun)
+        return np.exp(first.x), float(first.fun), np.asarray(first.x)
     second = optimize.minimize(
         nll,
         first.x,
@@ -44,7 +103,7 @@ def _minimise(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float]:
         options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 400 * len(start)},
     )
     best = second if second.fun <= first.fun else first
-    return np.exp(best.x), float(best.fun)
+    return np.exp(best.x), float(best.fun), np.asarray(best.x)
 
 
 class BetaGeoModel:
@@ -95,7 +154,7 @@ class BetaGeoModel:
             value += self.penalizer * float((params**2).sum())
             return float(value) if np.isfinite(value) else 1e100
 
-        fitted, value = _minimise(nll, np.zeros(4))
+        fitted, _, log_opt = _minimise(nll, np.zeros(4))
         r, alpha, a, b = fitted
         self.r_, self.alpha_, self.a_, self.b_ = float(r), float(alpha * scale), float(a), float(b)
         self.n_ = int(weight.sum())
@@ -103,15 +162,35 @@ class BetaGeoModel:
         self.log_likelihood_ = float(
             (weight * self.log_likelihood(self.params_, ux, ut, uT)).sum()
         )
-        del value
+
+        def total(log_params: np.ndarray) -> float:
+            ll = self.log_likelihood(np.exp(log_params), ux, ut / scale, uT / scale)
+            return float(-(weight * ll).sum())
+
+        # log α in weeks = log α scaled + log scale: the covariance on the log scale is the same
+        self.cov_log_, self.degenerate_, self.degenerate_reason_ = _uncertainty(total, log_opt, fitted, [0, 2, 3], ("r", "alpha", "a", "b"))
+        self.log_params_ = np.log(self.params_)
         return self
+
+    @property
+    def se_(self) -> dict[str, float | None]:
+        """Standard errors of r, alpha, a, b (None when the Hessian is not invertible)."""
+        names = ("r", "alpha", "a", "b")
+        if self.cov_log_ is None:
+            return dict.fromkeys(names)
+        log_se = np.sqrt(np.diag(self.cov_log_))
+        return {k: float(v * se) for k, v, se in zip(names, self.params_, log_se, strict=True)}
+
+    def sample_params(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """``n`` parameter vectors (r, alpha, a, b) from the fit's asymptotic distribution."""
+        return _draws(self.log_params_, self.cov_log_, n, rng)
 
     @property
     def params_(self) -> np.ndarray:
         return np.array([self.r_, self.alpha_, self.a_, self.b_])
 
-    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        r, alpha, a, b = self.params_
+    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, params: np.ndarray | None = None) -> np.ndarray:
+        r, alpha, a, b = self.params_ if params is None else params
         x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             log_ratio = (
@@ -123,14 +202,15 @@ class BetaGeoModel:
         return 1.0 / (1.0 + odds)  # type: ignore[no-any-return]
 
     def expected_purchases(
-        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, params: np.ndarray | None = None
     ) -> np.ndarray:
-        """E[X(T, T+t] | x, t_x, T]: expected repeat purchases in the next ``t`` weeks."""
-        r, alpha, a, b = self.params_
+        """E[X(T, T+t] | x, t_x, T]: expected repeat purchases in the next ``t`` weeks (with the
+        fitted parameters, or ``params`` — e.g. one draw of ``sample_params``)."""
+        r, alpha, a, b = self.params_ if params is None else params
         x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
         z = t / (alpha + T + t)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        alive = self.p_alive(x, t_x, T)
+        alive = self.p_alive(x, t_x, T, params)
         with np.errstate(all="ignore"):
             head = (a + b + x - 1) / (a - 1)  # a < 1 is fine: numerator and bracket change sign together
             body = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
@@ -146,6 +226,9 @@ class BetaGeoModel:
             "alpha": self.alpha_,
             "a": self.a_,
             "b": self.b_,
+            "se": self.se_,
+            "degenerate": self.degenerate_,
+            "degenerate_reason": self.degenerate_reason_ or None,
             "log_likelihood": self.log_likelihood_,
             "customers": self.n_,
         }
@@ -189,20 +272,39 @@ class GammaGammaModel:
             value = -(weight * ll).sum() / weight.sum() + self.penalizer * float((params**2).sum())
             return float(value) if np.isfinite(value) else 1e100
 
-        fitted, _ = _minimise(nll, np.zeros(3))
+        fitted, _, log_opt = _minimise(nll, np.zeros(3))
         p, q, v = fitted
         self.p_, self.q_, self.v_ = float(p), float(q), float(v * scale)
         self.n_ = int(weight.sum())
         self.log_likelihood_ = float((weight * self.log_likelihood(self.params_, ux, um)).sum())
+
+        def total(log_params: np.ndarray) -> float:
+            return float(-(weight * self.log_likelihood(np.exp(log_params), ux, um / scale)).sum())
+
+        self.cov_log_, self.degenerate_, self.degenerate_reason_ = _uncertainty(total, log_opt, fitted, [0, 1], ("p", "q", "v"))
+        self.log_params_ = np.log(self.params_)
         return self
+
+    @property
+    def se_(self) -> dict[str, float | None]:
+        """Standard errors of p, q, v (None when the Hessian is not invertible)."""
+        names = ("p", "q", "v")
+        if self.cov_log_ is None:
+            return dict.fromkeys(names)
+        log_se = np.sqrt(np.diag(self.cov_log_))
+        return {k: float(v * se) for k, v, se in zip(names, self.params_, log_se, strict=True)}
+
+    def sample_params(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """``n`` parameter vectors (p, q, v) from the fit's asymptotic distribution."""
+        return _draws(self.log_params_, self.cov_log_, n, rng)
 
     @property
     def params_(self) -> np.ndarray:
         return np.array([self.p_, self.q_, self.v_])
 
-    def expected_spend(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    def expected_spend(self, x: np.ndarray, m: np.ndarray, params: np.ndarray | None = None) -> np.ndarray:
         """E[M | x, m]: expected spend per transaction; the population mean for x = 0."""
-        p, q, v = self.params_
+        p, q, v = self.params_ if params is None else params
         x = np.asarray(x, dtype=np.float64)
         m = np.nan_to_num(np.asarray(m, dtype=np.float64), nan=0.0)
         x = np.where(m > 0, x, 0.0)
@@ -216,6 +318,9 @@ class GammaGammaModel:
             "p": self.p_,
             "q": self.q_,
             "v": self.v_,
+            "se": self.se_,
+            "degenerate": self.degenerate_,
+            "degenerate_reason": self.degenerate_reason_ or None,
             "log_likelihood": self.log_likelihood_,
             "customers": self.n_,
         }

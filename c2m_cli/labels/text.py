@@ -11,7 +11,11 @@ pre-sale buying → 尝鲜, one dominant brand over many orders → 忠诚, many
 A tag's score is ``1 − exp(−Σ_documents weight × source weight × log2(1 + repeats) / saturation)``
 in [0, 1), the source weights being reviewed 1, searched 0.5, bought 0.25 (what users write
 about themselves weighs most); its evidence lists the
-strongest terms, e.g. ``searched 游戏本 ×7; bought 机械键盘 ×2``.
+strongest terms with the clause that stated each, e.g.
+``reviewed 送给 ×1 「买来送给女朋友的」; searched 游戏本 ×7``. A term counts only where its
+clause states it: not negated (不是送礼用的, 我没有养猫也没有孩子, 从来不打游戏), not
+hypothetical (如果/要是/假如), not asked (吗, ？ — except in a search query); stock texts
+written for a buyer who wrote nothing (此用户没有填写评价, 系统默认好评, 好评！ alone) are ignored.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from c2m_cli.labels.base import fx_sum, fx_value
 from c2m_cli.resources import read_seed
 
 FAMILIES = ("motive", "attitude", "lifestyle")
-HIT_SCHEMA = {"user_id": pl.String, "source": pl.String, "text": pl.String, "family": pl.String, "tag": pl.String, "term": pl.String, "weight": pl.Float64, "n": pl.Float64}
+HIT_SCHEMA = {"user_id": pl.String, "source": pl.String, "text": pl.String, "clause": pl.String, "family": pl.String, "tag": pl.String, "term": pl.String, "weight": pl.Float64, "n": pl.Float64}
 TAG_SCHEMA = {"user_id": pl.String, "family": pl.String, "tag": pl.String, "score": pl.Float64, "evidence": pl.String}
 # What a user writes about themselves weighs more than what a search or a basket implies.
 SOURCE_WEIGHTS = {"reviewed": 1.0, "searched": 0.5, "bought": 0.25, "behaviour": 1.0}
@@ -63,6 +67,49 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
+# --- what a clause says about the writer ---------------------------------------------------
+# A lexicon term counts only when the clause states it: not negated, not hypothetical, not
+# asked. Negation runs from the negator to the end of the clause (punctuation, or a contrast
+# word: 但/但是/可是/不过/然而/只是/however/but, which open a new clause); two negators
+# close together cancel (不是不喜欢, 没有不满意). The terms are jieba tokens, so 非常 or 不错
+# (tokens of their own) never negate; a token glued to its negator (不方便, 没孩子) is split.
+NEGATORS = frozenset(
+    "不 没 没有 无 非 别 未 勿 甭 莫 免 毫无 从不 从来不 从没 从没有 从未 从来没 从来没有 并不 并非 并没有 并没 "
+    "不是 不要 不用 不想 不会 不必 不需要 无需 无须 绝不 决不 不再 不算 没法 不太 不怎么".split()
+)
+# longest first: a token starting with one of these and ending in a lexicon term is split
+NEGATOR_PREFIXES = tuple(sorted((n for n in NEGATORS if len(n) <= 2), key=len, reverse=True))
+# tokens that start like a negation but are not one (kept whole by the tokenizer)
+# words kept whole so that a lexicon term inside them does not fire (有机会 is not 有机)
+INERT_WORDS = ("有机会", "有机器", "补充点评", "爱不释手")
+NOT_NEGATION = ("没想到", "想不到", "不得不", "不仅", "不但", "不光", "不只", "不止", "不管", "无论", "不论",
+                "不少", "不久", "不断", "毫不犹豫", "不错", "非常", "无比", "免费", "不禁", "不由得", "忍不住")
+CONTRAST = frozenset("但 但是 可是 不过 然而 只是 可惜".split())
+HYPOTHETICAL = frozenset("如果 要是 假如 假设 倘若 若是 万一 如若 的话".split())
+QUESTION = frozenset("是否 要不要 能不能 会不会 可不可以 有没有 难道 吗 么".split())
+EN_NEGATION = re.compile(r"\b(?:not|no|never|don't|doesn't|didn't|isn't|wasn't|aren't|won't|without|nor|nothing)\b|n't\b")
+EN_HYPOTHETICAL = re.compile(r"\b(?:if|whether|would|unless|wish)\b")
+EN_CONTRAST = re.compile(r",|\b(?:but|however|although|though)\b")
+CLAUSE = r"[^\s，。！？；、,.!?;:：~～…()（）【】\[\]「」“”\"]+[?？]?"
+# Reviews that say nothing: what shops write when the buyer wrote nothing (the text is
+# compared after NFKC, lower case, without spaces and punctuation)
+PLACEHOLDER = re.compile(
+    r"^(?:此用户(?:没有|未)填写(?:评价|评论)(?:内容)?|(?:该|此)?(?:买家|用户|评价方)?(?:没有|未)(?:及时)?(?:做出|填写)?评价"
+    r"(?:系统)?(?:默认)?(?:好评)?|系统默认(?:好评|评价|五星好评)|默认(?:好评|评价|五星好评)|好评|五星好评|hao ?ping|"
+    r"(?:系统|默认)?(?:好评)+)$"
+)
+_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def is_placeholder(text: str | None) -> bool:
+    """True for an empty review or one of the stock texts a shop writes for the buyer
+    (此用户没有填写评价, 系统默认好评, 好评！ alone, 默认评价 …)."""
+    if text is None:
+        return True
+    bare = _STRIP.sub("", _norm(text))
+    return not bare or PLACEHOLDER.match(bare) is not None
+
+
 @cache
 def _tokenizer() -> Any:
     import logging
@@ -71,7 +118,8 @@ def _tokenizer() -> Any:
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
-    for term in lexicon().filter(pl.col("term").str.contains(r"[\u3400-\u9fff]"))["term"].unique().sort().to_list():
+    words = set(lexicon().filter(pl.col("term").str.contains(r"[\u3400-\u9fff]"))["term"].unique().to_list())
+    for term in sorted(words | set(NOT_NEGATION) | set(INERT_WORDS) | NEGATORS | CONTRAST | HYPOTHETICAL | QUESTION):
         tokenizer.add_word(term, freq=200_000)
     return tokenizer
 
@@ -82,64 +130,149 @@ def segment(texts: list[str]) -> list[list[str]]:
     return [[tok for tok in tokenizer.lcut(_norm(t), HMM=False) if tok.strip()] for t in texts]
 
 
-def term_hits(docs: pl.DataFrame) -> pl.DataFrame:
-    """``docs`` (user_id, source, text, n) → one hit per document and lexicon term found in it:
-    (user_id, source, text, family, tag, term, weight, n)."""
+def stated_terms_zh(clause: str, terms: frozenset[str], *, questions: bool = True) -> list[tuple[str, str]]:
+    """The lexicon ``terms`` a Chinese clause states, each with the part of the clause it was
+    stated in: negated, hypothetical and (with ``questions``) asked terms are left out."""
+    tokens = segment([clause])[0]
+    found: list[tuple[str, str]] = []
+    start = 0
+    negated, last_negator = False, -10
+    asked = questions and clause.endswith(("?", "？"))
+    hypothetical = asked
+    words: list[str] = []
+
+    def negate(at: int) -> None:
+        nonlocal negated, last_negator
+        negated = not negated if negated and at - last_negator <= 2 else True
+        last_negator = at
+
+    pending: list[tuple[int, str, bool]] = []  # (token index, term, negated)
+    for i, token in enumerate(tokens):
+        if token in CONTRAST:
+            found += [(t, "".join(tokens[start:i])) for _, t, neg in pending if not (neg or hypothetical)]
+            pending, start, negated, last_negator = [], i + 1, False, -10
+            hypothetical = asked
+            continue
+        words.append(token)
+        if token in HYPOTHETICAL or (questions and token in QUESTION):
+            hypothetical = True
+        if token in terms:
+            pending.append((i, token, negated))
+        elif token in NEGATORS:
+            negate(i)
+        else:
+            for prefix in NEGATOR_PREFIXES:
+                if token.startswith(prefix) and token[len(prefix):] in terms:
+                    negate(i)
+                    pending.append((i, token[len(prefix):], negated))
+                    break
+    found += [(t, "".join(tokens[start:])) for _, t, neg in pending if not (neg or hypothetical)]
+    return found
+
+
+def stated_terms_en(clause: str, pattern: re.Pattern[str], *, questions: bool = True) -> list[tuple[str, str]]:
+    """The lexicon terms an English clause states (same rules as Chinese: a negation before
+    the term in its clause, a hypothetical or (with ``questions``) a question leave it out)."""
+    found: list[tuple[str, str]] = []
+    for part in EN_CONTRAST.split(clause):
+        if EN_HYPOTHETICAL.search(part) or (questions and part.rstrip().endswith("?")):
+            continue
+        for match in pattern.finditer(part):
+            if not EN_NEGATION.search(part[: match.start()]):
+                found.append((match.group(0), part.strip()))
+    return found
+
+
+def term_hits(docs: pl.DataFrame, *, questions_count: bool = False) -> pl.DataFrame:
+    """``docs`` (user_id, source, text, n) → one hit per document, lexicon term and the clause
+    that states it: (user_id, source, text, clause, family, tag, term, weight, n).
+
+    Placeholder reviews are dropped; a term counts only where its clause states it (not
+    negated, hypothetical or asked — a search query, being a question by nature, keeps its
+    questions)."""
     empty = pl.DataFrame(schema=HIT_SCHEMA)
     docs = docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
+    if "source" in docs.columns:
+        placeholder = pl.col("text").map_elements(is_placeholder, return_dtype=pl.Boolean)
+        docs = docs.filter(~((pl.col("source") == "reviewed") & placeholder))
     if docs.is_empty():
         return empty
     lex = lexicon()
-    texts = docs.select("text").unique().sort("text")
     zh_lex = lex.filter(pl.col("lang") == "zh")
-    # jieba runs on the distinct clauses that contain a lexicon term at all: it splits text
-    # at punctuation anyway, so the tokens are those of the whole text, at a fraction of the cost
+    en_lex = lex.filter(pl.col("lang") != "zh")
+    zh_terms = frozenset(zh_lex["term"].to_list())
+    texts = docs.select("text", "source").unique().sort("text", "source")
     clauses = (
-        texts.with_columns(pl.col("text").str.extract_all(r"[^\s，。！？；、,.!?;:：~～…]+").alias("clause"))
+        texts.with_columns(pl.col("text").map_elements(_norm, return_dtype=pl.String).str.extract_all(CLAUSE).alias("clause"))
         .explode("clause")
         .drop_nulls("clause")
-    )
-    zh_terms = zh_lex["term"].unique().sort().to_list()
-    candidates = (
-        clauses.select("clause").unique()
-        .filter(pl.col("clause").str.to_lowercase().str.contains_any(zh_terms))
-        .sort("clause")
-    )
-    tokens = (
-        pl.DataFrame(
-            {
-                "clause": candidates["clause"],
-                "term": pl.Series(segment(candidates["clause"].to_list()), dtype=pl.List(pl.String)),
-            }
+        .with_columns(
+            # a search query keeps its question mark's meaning: drop the mark
+            pl.when(pl.col("source") == "searched").then(pl.col("clause").str.strip_chars_end("?？")).otherwise(pl.col("clause")).alias("clause")
         )
-        .explode("term")
-        .join(clauses, on="clause", how="inner")
-        .select("text", "term")
+        .filter(pl.col("clause").str.len_chars() > 0)
     )
-    hits_zh = tokens.join(zh_lex, on="term", how="inner")
-    en_terms = lex.filter(pl.col("lang") != "zh")["term"].unique().sort(descending=True).to_list()
-    hits_en = pl.DataFrame(schema={"text": pl.String, "term": pl.String})
+    found: list[tuple[str, bool, str, str]] = []  # (clause, query?, term, part)
+    clauses = clauses.with_columns((pl.col("source") == "searched").alias("_query"))
+    zh_candidates = (
+        clauses.select("clause", "_query").unique().filter(pl.col("clause").str.contains_any(sorted(zh_terms))).sort("clause", "_query")
+    )
+    for clause, query in zh_candidates.iter_rows():
+        found += [(clause, query, term, part) for term, part in stated_terms_zh(clause, zh_terms, questions=not query)]
+    en_terms = sorted(en_lex["term"].unique().to_list(), key=len, reverse=True)
     if en_terms:
-        pattern = r"\b(?:" + "|".join(re.escape(t) for t in sorted(en_terms, key=len, reverse=True)) + r")\b"
-        hits_en = (
-            texts.with_columns(
-                pl.col("text")
-                .map_elements(_norm, return_dtype=pl.String)
-                .str.extract_all(pattern)
-                .alias("term")
-            )
-            .explode("term")
-            .drop_nulls("term")
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in en_terms) + r")\b")
+        sentences = texts.with_columns(
+            pl.col("text").map_elements(_sentences, return_dtype=pl.List(pl.String)).alias("clause")
         )
-    hits_en = hits_en.join(lex.filter(pl.col("lang") != "zh"), on="term", how="inner")
-    hits = pl.concat([hits_zh.select(hits_en.columns), hits_en]) if hits_zh.height else hits_en
-    if hits.is_empty():
+        sentences = (
+            sentences.explode("clause")
+            .drop_nulls("clause")
+            .filter(pl.col("clause").str.contains(pattern.pattern))
+            .with_columns((pl.col("source") == "searched").alias("_query"))
+        )
+        for clause, query in sentences.select("clause", "_query").unique().sort("clause", "_query").iter_rows():
+            found += [(clause, query, term, part) for term, part in stated_terms_en(clause, pattern, questions=not query)]
+        clauses = pl.concat(
+            [clauses.select("text", "source", "clause", "_query"), sentences.select("text", "source", "clause", "_query")]
+        ).unique()
+    if not found:
         return empty
+    stated = pl.DataFrame(
+        found, schema={"clause": pl.String, "_query": pl.Boolean, "term": pl.String, "part": pl.String}, orient="row"
+    )
+    hits = (
+        clauses.join(stated, on=["clause", "_query"], how="inner")
+        .join(lex, on="term", how="inner")
+        .sort("text", "source", "family", "tag", "term", "part")
+        .unique(["text", "source", "family", "tag", "term"], keep="first")
+        .select("text", "source", pl.col("part").alias("clause"), "family", "tag", "term", "weight")
+    )
     return (
-        docs.join(hits.unique(["text", "family", "tag", "term"]), on="text", how="inner")
+        docs.join(hits, on=["text", "source"], how="inner")
         .select(empty.columns)
         .cast(empty.schema)  # type: ignore[arg-type]
+        .sort("user_id", "source", "text", "family", "tag", "term")
     )
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?;:\n])", _norm(text)) if s.strip()]
+
+
+def document_tags(texts: list[str], source: str = "reviewed") -> pl.DataFrame:
+    """Which tags each text states on its own (text, family, tag, term, clause): the text
+    labeller without users, for checking it against hand-labelled texts."""
+    docs = pl.DataFrame(
+        {"user_id": [str(i) for i in range(len(texts))], "source": [source] * len(texts), "text": texts, "n": [1.0] * len(texts)},
+        schema={"user_id": pl.String, "source": pl.String, "text": pl.String, "n": pl.Float64},
+    )
+    return term_hits(docs).select("text", "family", "tag", "term", "clause")
+
+
+def _clip(clause: pl.Expr, limit: int = 24) -> pl.Expr:
+    """A quoted clause, cut to ``limit`` characters (… marks the cut)."""
+    return pl.when(clause.str.len_chars() > limit).then(clause.str.slice(0, limit) + pl.lit("…")).otherwise(clause)
 
 
 def score_tags(hits: pl.DataFrame, saturation: float) -> pl.DataFrame:
@@ -160,10 +293,15 @@ def score_tags(hits: pl.DataFrame, saturation: float) -> pl.DataFrame:
     )
     per_term = (
         hits.group_by("user_id", "family", "tag", "source", "term")
-        .agg(pl.col("n").sum(), pl.col("weight").first())
+        .agg(pl.col("n").sum(), pl.col("weight").first(), pl.col("clause").drop_nulls().min().alias("_clause"))
         .with_columns((pl.col("weight") * pl.col("n") * source_weight).alias("_rank"))
         .with_columns(
-            (pl.col("source") + pl.lit(" ") + pl.col("term") + pl.lit(" ×") + pl.col("n").round(0).cast(pl.Int64).cast(pl.String)).alias("_ev")
+            pl.concat_str(
+                pl.col("source"), pl.lit(" "), pl.col("term"), pl.lit(" ×"), pl.col("n").round(0).cast(pl.Int64).cast(pl.String),
+                pl.when(pl.col("_clause").is_not_null() & (pl.col("_clause") != pl.col("term")))
+                .then(pl.lit(" 「") + _clip(pl.col("_clause")) + pl.lit("」"))
+                .otherwise(pl.lit("")),
+            ).alias("_ev")
         )
         .sort(["user_id", "family", "tag", "_rank", "source", "term"], descending=[False, False, False, True, False, False])
         .group_by("user_id", "family", "tag", maintain_order=True)
@@ -177,10 +315,35 @@ def score_tags(hits: pl.DataFrame, saturation: float) -> pl.DataFrame:
     )
 
 
-def wide_tags(users: pl.DataFrame, tags: pl.DataFrame, min_score: float) -> pl.DataFrame:
-    """Per family: ``<family>_top``, ``<family>_tags`` (list, best first) and one score column per tag."""
+def wide_tags(
+    users: pl.DataFrame,
+    tags: pl.DataFrame,
+    min_score: float,
+    *,
+    with_text: pl.DataFrame | None = None,
+    behaviour: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Per family: ``<family>_top``, ``<family>_tags`` (list, best first) and one score column per tag.
+
+    A user with no text at all (``with_text``: the users with a review, query or bought product
+    name; None = everyone) has unknown text families: null scores, ``_top`` unknown, no tags.
+    Attitude also rests on behaviour: it is known for a buyer (``behaviour`` with
+    behavior_orders > 0) even without text."""
     frame = users.select("user_id")
+    has_text = pl.lit(True)
+    if with_text is not None:
+        frame = frame.join(with_text.select("user_id").unique().with_columns(_text=pl.lit(True)), on="user_id", how="left")
+        has_text = pl.col("_text").fill_null(False)
+    else:
+        frame = frame.with_columns(_text=pl.lit(True))
+    if behaviour is not None and "behavior_orders" in behaviour.columns:
+        frame = frame.join(
+            behaviour.select("user_id", (pl.col("behavior_orders").fill_null(0) > 0).alias("_buyer")), on="user_id", how="left"
+        ).with_columns(pl.col("_buyer").fill_null(False))
+    else:
+        frame = frame.with_columns(_buyer=pl.lit(False))
     for family in FAMILIES:
+        known = has_text | pl.col("_buyer") if family == "attitude" else has_text
         fam = tags.filter(pl.col("family") == family)
         strong = fam.filter(pl.col("score") >= min_score)
         summary = strong.group_by("user_id", maintain_order=True).agg(
@@ -202,10 +365,13 @@ def wide_tags(users: pl.DataFrame, tags: pl.DataFrame, min_score: float) -> pl.D
             .with_columns(
                 pl.col(f"{family}_top").fill_null("unknown"),
                 pl.col(f"{family}_tags").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-                *[pl.col(f"{family}_{t}").fill_null(0.0) for t in tag_names],
+                *[
+                    pl.when(known | pl.col(f"{family}_{t}").is_not_null()).then(pl.col(f"{family}_{t}").fill_null(0.0))
+                    for t in tag_names
+                ],
             )
         )
-    return frame
+    return frame.drop("_text", "_buyer")
 
 
 def text_documents(
@@ -254,43 +420,3 @@ def text_documents(
     if not parts:
         return pl.DataFrame(schema=schema)
     return pl.concat([p.select(list(schema)).cast(schema) for p in parts]).sort("user_id", "source", "text")  # type: ignore[arg-type]
-
-
-def behaviour_hits(behavior: pl.DataFrame, review_stats: pl.DataFrame | None, view_counts: pl.DataFrame | None, loyal_orders: int) -> pl.DataFrame:
-    """Attitude evidence from behaviour, as hits with source ``behaviour``."""
-    rows = []
-    b = behavior
-    rows.append(
-        b.filter(pl.col("behavior_returns") > 0).select(
-            "user_id", pl.lit("挑剔").alias("tag"), pl.lit("退货").alias("term"), pl.lit(0.6).alias("weight"), pl.col("behavior_returns").cast(pl.Float64).alias("n")
-        )
-    )
-    pre = b.filter(pl.col("behavior_presale_buyer").fill_null(False))
-    rows.append(
-        pre.select(
-            "user_id", pl.lit("尝鲜").alias("tag"), pl.lit("预售下单").alias("term"), pl.lit(1.0).alias("weight"),
-            (pl.col("behavior_presale_share") * pl.col("behavior_orders")).round(0).clip(lower_bound=1).cast(pl.Float64).alias("n"),
-        )
-    )
-    rows.append(
-        b.filter((pl.col("behavior_brand_loyalty") >= 0.6) & (pl.col("behavior_orders") >= loyal_orders)).select(
-            "user_id", pl.lit("忠诚").alias("tag"), pl.lit("同一品牌复购").alias("term"), pl.lit(1.0).alias("weight"), pl.col("behavior_orders").cast(pl.Float64).alias("n")
-        )
-    )
-    if review_stats is not None and review_stats.height:
-        rows.append(
-            review_stats.filter(pl.col("_negative_reviews") > 0).select(
-                "user_id", pl.lit("挑剔").alias("tag"), pl.lit("差评").alias("term"), pl.lit(1.0).alias("weight"), pl.col("_negative_reviews").cast(pl.Float64).alias("n")
-            )
-        )
-    if view_counts is not None and view_counts.height:
-        joined = view_counts.join(b.select("user_id", "behavior_orders"), on="user_id", how="left")
-        rows.append(
-            joined.filter(pl.col("_views") >= 5 * pl.col("behavior_orders").fill_null(0).clip(lower_bound=1)).select(
-                "user_id", pl.lit("理性对比").alias("tag"), pl.lit("多次浏览比较").alias("term"), pl.lit(0.3).alias("weight"), pl.col("_views").cast(pl.Float64).alias("n")
-            )
-        )
-    frame = pl.concat(rows)
-    return frame.select(
-        "user_id", pl.lit("behaviour").alias("source"), pl.col("term").alias("text"), pl.lit("attitude").alias("family"), "tag", "term", "weight", "n"
-    ).cast(HIT_SCHEMA)  # type: ignore[arg-type]

@@ -30,10 +30,10 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
         return [_check("labels", None, "labels.parquet present", False, "c2m label did not run")]
     truth = pl.read_parquet(truth_path)
     labels = ws.read("labels")
-    joined = truth.join(labels, on="user_id", how="left", suffix="_label")
+    joined = truth.join(labels.with_columns(_labelled=pl.lit(True)), on="user_id", how="left", suffix="_label")
     out: list[dict[str, Any]] = []
 
-    missing = joined.filter(pl.col("lifecycle_stage_label").is_null()).height
+    missing = joined.filter(pl.col("_labelled").is_null()).height
     out.append(_check("every planted user labelled", truth.height - missing, f"= {truth.height}", missing == 0,
                       f"{labels.height:,} label rows for {truth.height:,} planted users"))
 

@@ -99,7 +99,8 @@ def reviews_frame() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["review_id", "user_id", "sku", "text", "rating"], orient="row")
 
 
-def build_workspace(root: Path, *, timezone: str | None = None, with_text: bool = True) -> Workspace:
+def build_workspace(root: Path, *, timezone: str | None = None, with_text: bool = True, market: str | None = "cn") -> Workspace:
+    """The declarative test shop: Chinese cities and texts, so its market is ``cn`` unless told."""
     ws = Workspace(root)
     order_frame().write_parquet(ws.table_path("orders"))
     pl.DataFrame(CUSTOMERS).with_columns(pl.col("signup_ts").cast(pl.Datetime("us", "UTC"))).write_parquet(
@@ -111,4 +112,6 @@ def build_workspace(root: Path, *, timezone: str | None = None, with_text: bool 
         reviews_frame().write_parquet(ws.table_path("reviews"))
     if timezone:
         ws.set_manifest_field("data_timezone", timezone)
+    if market:
+        ws.set_manifest_field("market", market)
     return ws

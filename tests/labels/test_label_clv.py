@@ -9,7 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from c2m_cli.labels.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+from c2m_cli.diagnostics import WarningLog
+from c2m_cli.labels.base import LabelOptions
+from c2m_cli.labels.clv import BetaGeoModel, GammaGammaModel, numerical_hessian, rfm_summary
+from c2m_cli.labels.value import discounted_purchases, monthly_rate, value_labels
 
 
 def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T: float, seed: int) -> tuple[np.ndarray, ...]:
@@ -104,7 +107,12 @@ def test_cdnow_published_estimates(shared_data: Path) -> None:
     assert summary.height == 2357
     bg = BetaGeoModel().fit(summary["frequency"].to_numpy(), summary["recency"].to_numpy(), summary["T"].to_numpy())
     assert (round(bg.r_, 2), round(bg.alpha_, 2), round(bg.a_, 2), round(bg.b_, 2)) == (0.24, 4.41, 0.79, 2.43)
-    assert (round(0.243, 2), round(4.414, 2), round(0.793, 2), round(2.426, 2)) == (0.24, 4.41, 0.79, 2.43)
+    # the published estimates (r=0.243, α=4.414, a=0.793, b=2.426) to their three decimals
+    assert (bg.r_, bg.alpha_, bg.a_, bg.b_) == pytest.approx((0.243, 4.414, 0.793, 2.426), abs=6e-4)
+    # standard errors from the inverse Hessian: the values the lifetimes package (0.11, whose
+    # CDNOW_sample this is) prints for the same fit: 0.012557, 0.378221, 0.185719, 0.705345
+    assert [bg.se_[k] for k in ("r", "alpha", "a", "b")] == pytest.approx([0.012557, 0.378221, 0.185719, 0.705345], rel=2e-3)
+    assert not bg.degenerate_
     assert bg.log_likelihood_ == pytest.approx(-9582.4, abs=0.1)
     gg = GammaGammaModel().fit(summary["frequency"].to_numpy(), summary["monetary"].to_numpy())
     assert gg.n_ == 946
@@ -129,3 +137,76 @@ def test_cdnow_published_estimates(shared_data: Path) -> None:
     # the buyers the model expects most of do buy more in the holdout
     top = scored.with_columns(pl.Series("predicted", predicted)).sort("predicted", descending=True).head(200)
     assert top["actual"].mean() > 4 * scored["actual"].mean()  # type: ignore[operator]
+
+
+def test_numerical_hessian_of_a_known_function() -> None:
+    # f(x, y) = 3x² + 2xy + y³ at (1, 2): Hessian [[6, 2], [2, 6y = 12]]
+    def f(v: np.ndarray) -> float:
+        return float(3 * v[0] ** 2 + 2 * v[0] * v[1] + v[1] ** 3)
+
+    assert numerical_hessian(f, np.array([1.0, 2.0])) == pytest.approx(np.array([[6.0, 2.0], [2.0, 12.0]]), abs=1e-5)
+
+
+def test_standard_errors_shrink_with_more_customers() -> None:
+    """Asymptotic standard errors fall like 1/√n: 4× the customers, about half the error."""
+    small = BetaGeoModel().fit(*simulate_bgnbd(2_000, r=0.5, alpha=6.0, a=0.9, b=3.0, T=52.0, seed=11))
+    large = BetaGeoModel().fit(*simulate_bgnbd(8_000, r=0.5, alpha=6.0, a=0.9, b=3.0, T=52.0, seed=12))
+    for name in ("r", "alpha", "a", "b"):
+        ratio = large.se_[name] / small.se_[name]  # type: ignore[operator]
+        assert 0.35 < ratio < 0.7, (name, ratio)
+
+
+def test_a_fit_on_23_customers_who_never_lapse_is_degenerate() -> None:
+    """No dropout ever seen: the BG/NBD parameters run off to the optimiser's bounds."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(10, 40, 23).astype(float)
+    model = BetaGeoModel().fit(x, x, x + rng.uniform(0, 1, 23))
+    assert model.degenerate_
+    assert "bound" in model.degenerate_reason_
+    assert model.to_dict()["degenerate"] is True
+
+
+def weekly_buyers(users: int, weeks: int, end: dt.date) -> pl.LazyFrame:
+    """``users`` customers buying 10.0 every week up to ``end`` (nobody ever lapses)."""
+    rows = [(f"u{u:03d}", end - dt.timedelta(weeks=w), 10.0) for u in range(users) for w in range(weeks - u % 5)]
+    return pl.DataFrame(rows, schema={"user_id": pl.String, "day": pl.Date, "amount": pl.Float64}, orient="row").lazy()
+
+
+def test_value_labels_warn_on_few_customers_and_a_degenerate_fit() -> None:
+    log = WarningLog()
+    end = dt.date(2024, 6, 30)
+    value_labels(weekly_buyers(23, 30, end), end, LabelOptions(clv_draws=0), seed=0, log=log)
+    assert "clv-few-customers" in log.codes()
+    assert "clv-degenerate-fit" in log.codes()
+    few = next(w for w in log if w.code == "clv-few-customers")
+    assert "23 customers" in few.message
+
+
+def test_clv_discounting_and_margin_by_hand() -> None:
+    """value_clv = margin × spend × Σ monthly increments of expected purchases / (1+d)^k."""
+    x, t_x, T = simulate_bgnbd(3_000, r=0.5, alpha=6.0, a=0.9, b=3.0, T=52.0, seed=5)
+    bg = BetaGeoModel().fit(x, t_x, T)
+    weeks_12 = 12 * 365.25 / 12 / 7
+    undiscounted = discounted_purchases(bg, 12, 0.0, x, t_x, T)
+    assert undiscounted == pytest.approx(bg.expected_purchases(weeks_12, x, t_x, T), rel=1e-9)
+    assert monthly_rate(0.10) == pytest.approx(1.10 ** (1 / 12) - 1)
+    discounted = discounted_purchases(bg, 12, 0.10, x, t_x, T)
+    # every month's purchases are discounted by between (1+d)^-1 and (1+d)^-12
+    assert np.all(discounted <= undiscounted + 1e-12)
+    assert np.all(discounted >= undiscounted / 1.10 - 1e-12)
+
+    end = dt.date(2024, 6, 30)
+    rng = np.random.default_rng(1)
+    rows = [(f"u{u}", end - dt.timedelta(days=int(d)), float(a)) for u in range(400) for d, a in
+            zip(rng.choice(365, size=1 + u % 6, replace=False), rng.uniform(5, 50, 1 + u % 6), strict=True)]
+    purchases = pl.DataFrame(rows, schema={"user_id": pl.String, "day": pl.Date, "amount": pl.Float64}, orient="row").lazy()
+    base, _, _ = value_labels(purchases, end, LabelOptions(discount_rate=0.0, margin=1.0), seed=0)
+    half, model, _ = value_labels(purchases, end, LabelOptions(discount_rate=0.0, margin=0.5), seed=0)
+    assert half["value_clv"].to_numpy() == pytest.approx(0.5 * base["value_clv"].to_numpy())
+    assert base["value_clv"].to_numpy() == pytest.approx((base["value_expected_purchases"] * base["value_expected_spend"]).to_numpy())
+    assert model["margin"] == 0.5 and model["discount_rate_annual"] == 0.0
+    # the 80 % interval brackets the point estimate and is reproducible with the seed
+    inside = (base["value_clv_p10"] <= base["value_clv"] + 1e-9) & (base["value_clv"] <= base["value_clv_p90"] + 1e-9)
+    assert inside.mean() > 0.95  # type: ignore[operator]
+    again, _, _ = value_labels(purchases, end, LabelOptions(discount_rate=0.0, margin=1.0), seed=0)
+    assert again["value_clv_p10"].to_list() == base["value_clv_p10"].to_list()

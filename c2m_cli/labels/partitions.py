@@ -1,0 +1,76 @@
+"""Users split into partitions by a stable hash of user_id, each partition's rows in parquet
+files of its own: the unit of work of the label step (one task per partition, on the local
+executor or a Dask cluster; a task carries paths, not data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from c2m_cli.labels.base import LabelOptions
+
+ROW = "_c2m_row"
+HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
+
+LINE_SCHEMA = pl.Schema({  # type: ignore[arg-type]
+    "user_id": pl.String, "order_id": pl.String, "sku": pl.String, "ts_local": pl.Datetime("us"),
+    "qty": pl.Float64, "amount": pl.Float64, "status": pl.String, "is_presale": pl.Boolean,
+    "is_discounted": pl.Boolean, "channel": pl.String, "province": pl.String, "city": pl.String,
+    "day": pl.Date, "is_purchase": pl.Boolean, "is_return": pl.Boolean, "is_cancelled": pl.Boolean,
+})
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the data as a whole can tell, decided once before the partitions run (so every
+    partition answers alike): whether timestamps carry a time of day, whether orders have a
+    discount column, whether the brand field names brands, and the market's calendar."""
+
+    market: str = "none"
+    has_hours: bool = True
+    has_discount: bool = True
+    brands_informative: bool = True
+
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """One partition of users (by a stable hash of user_id): the parquet files holding its rows."""
+
+    index: int
+    lines: tuple[str, ...]
+    customers: tuple[str, ...]
+    events: tuple[str, ...]
+    reviews: tuple[str, ...]
+    products: str | None
+    timezone: str
+    as_of: dt.date
+    options: LabelOptions
+    facts: DataFacts = DataFacts()
+
+
+def read_partition(paths: tuple[str, ...]) -> pl.DataFrame | None:
+    """A partition's rows back in their original order (streaming sinks do not keep it, and
+    float sums depend on it: the order is what makes outputs byte-identical)."""
+    if not paths:
+        return None
+    return pl.read_parquet(list(paths)).sort(ROW).drop(ROW)
+
+
+def partition_files(frame: pl.LazyFrame, directory: Path, partitions: int) -> dict[int, tuple[str, ...]]:
+    """Stream ``frame`` into ``partitions`` sets of parquet files by a stable hash of user_id."""
+    directory.mkdir(parents=True, exist_ok=True)
+    frame = frame.with_row_index(ROW)
+    if partitions == 1:
+        frame.sink_parquet(directory / "part.parquet")
+        return {0: (str(directory / "part.parquet"),)}
+    keyed = frame.with_columns(
+        _part=(pl.col("user_id").cast(pl.String).hash(HASH_SEED) % partitions).cast(pl.Int32)
+    )
+    keyed.sink_parquet(pl.PartitionBy(directory, key="_part", include_key=False))
+    found: dict[int, tuple[str, ...]] = {}
+    for k in range(partitions):
+        found[k] = tuple(sorted(str(p) for p in (directory / f"_part={k}").glob("*.parquet")))
+    return found
