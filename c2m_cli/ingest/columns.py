@@ -269,8 +269,7 @@ def _coerce(
             problem = pl.when(problem.is_null() & (value > spec.maximum)).then(
                 pl.lit(f"above {_bound(spec.maximum)}")
             ).otherwise(problem)
-        if spec.minimum is not None or spec.maximum is not None:
-            value = pl.when(problem.is_null()).then(value)
+        value = pl.when(problem.is_null()).then(value)
         return value.cast(spec.dtype, strict=False), problem
 
     return prepared, bounded
@@ -474,9 +473,9 @@ def _values_with_derivations(table: str, rules: dict[str, ColumnRule], by_name: 
             out[spec.name] = pl.lit(None, dtype=spec.dtype)
     if "birth_date" in by_name and "birth_year" not in by_name:
         out["birth_year"] = pl.col("__v_birth_date").dt.year().cast(pl.Int32)
-    if "birth_year" in by_name and "age_band" not in by_name and table == "customers":
+    if "birth_year" in by_name and table == "customers":
         band = pl.col("__s_birth_year").cast(pl.String).str.extract(r"^\s*(\d0|\d5|00)\s*后", 1)
-        out["age_band"] = pl.when(band.is_not_null()).then(band + pl.lit("后"))
+        out["age_band"] = pl.coalesce(out["age_band"], pl.when(band.is_not_null()).then(band + pl.lit("后")))
     if "category_path" in by_name:
         parts = (
             pl.col("__v_category_path").str.replace_all(CATEGORY_SEPARATORS, "/").str.strip_chars("/").str.split("/")
