@@ -217,7 +217,8 @@ def phrase(x: Distinct, lang: str) -> str | None:
         if word is None:
             return None
         if zh:
-            return f"{word}占{fmt(x.segment)}（其余{fmt(x.rest)}）" if up else f"{word}较少（{fmt(x.segment)}，其余{fmt(x.rest)}）"
+            who = f"{word}的" if "为" in word else word
+            return f"{who}占{fmt(x.segment)}（其余{fmt(x.rest)}）" if up else f"{who}较少（{fmt(x.segment)}，其余{fmt(x.rest)}）"
         return f"{word} {fmt(x.segment)} vs {fmt(x.rest)} elsewhere" if up else f"{word} only {fmt(x.segment)} vs {fmt(x.rest)} elsewhere"
     words = _column_words(spec.column or spec.name, lang)
     if words is None:
@@ -259,9 +260,10 @@ def _lifecycle_clause(f: SegmentFacts, lang: str) -> str | None:
     if not f.stage_mix:
         return None
     active, new, lapsed = f.stage_mix.get("active", 0.0), f.stage_mix.get("new", 0.0), f.lapsed
+    lapsed_users = round(lapsed * f.size)
     if lang == "zh":
-        return f"活跃客{_pct(active)}、新客{_pct(new)}、沉睡/休眠/流失{_pct(lapsed)}"
-    return f"lifecycle: {_pct(active)} active, {_pct(new)} new, {_pct(lapsed)} lapsed"
+        return f"活跃客{_pct(active)}、新客{_pct(new)}、沉睡/休眠/流失{_pct(lapsed)}（{lapsed_users:,}人）"
+    return f"lifecycle: {_pct(active)} active, {_pct(new)} new, {_pct(lapsed)} lapsed ({lapsed_users:,} users)"
 
 
 def describe(f: SegmentFacts, lang: str) -> str:
@@ -287,6 +289,17 @@ def _categories(f: SegmentFacts, lang: str) -> list[str]:
         v = str(c["value"])
         if _fits(v, lang) and v not in out:
             out.append(v)
+    return out
+
+
+def _positive_words(f: SegmentFacts, lang: str) -> list[str]:
+    """Words of the traits the segment has more of than the rest, most distinctive first."""
+    out: list[str] = []
+    for x in f.distinctive:
+        if x.d > 0 and x.spec.kind in ("onehot", "tag", "mix"):
+            w = trait_word(x.spec, lang)
+            if w and w not in out:
+                out.append(w)
     return out
 
 
@@ -336,7 +349,8 @@ def action(f: SegmentFacts, lang: str) -> tuple[str, str, str]:
     zh = lang == "zh"
     cats = _categories(f, lang)
     focus = _trait_focus(f, lang, {c.lower() for c in cats})
-    cat_text = _join(cats[:2], lang) if cats else ("偏好品类" if zh else "their favourite categories")
+    own = cats[:2] or focus or _positive_words(f, lang)[:2]
+    cat_text = _join(own, lang) if own else ("偏好品类" if zh else "their favourite categories")
     vi = f.value_index
     new, lapsed, engaged = f.stage_mix.get("new", 0.0), f.lapsed, f.engaged
     if f.stage_mix and new >= NEW_FOR_ONBOARDING:
@@ -345,12 +359,12 @@ def action(f: SegmentFacts, lang: str) -> tuple[str, str, str]:
                     else f"Onboard the {_pct(new)} who are new: a second-order offer on {cat_text} within two weeks of the first")
     elif f.stage_mix and lapsed >= LAPSED_FOR_WINBACK:
         kind = "win_back"
-        campaign = (f"唤醒召回：{_pct(lapsed)}已沉睡或流失，以{cat_text}定向优惠唤回" if zh
-                    else f"Win back the {_pct(lapsed)} who have lapsed: a reminder with an offer on {cat_text}")
+        campaign = (f"唤醒召回：{_pct(lapsed)}（{round(lapsed * f.size):,}人）已沉睡或流失，以{cat_text}定向优惠唤回" if zh
+                    else f"Win back the {_pct(lapsed)} ({round(lapsed * f.size):,} users) who have lapsed: a reminder with an offer on {cat_text}")
     elif f.stage_mix and lapsed >= LAPSED_FOR_REMINDER:
         kind = "retain_and_remind"
-        campaign = (f"保活加提醒：{_pct(engaged)}仍活跃，保持{cat_text}复购节奏；对{_pct(lapsed)}沉睡/流失用户发补货提醒" if zh
-                    else f"Keep the {_pct(engaged)} still active buying {cat_text} and send the {_pct(lapsed)} who lapsed a replenishment reminder")
+        campaign = (f"保活加提醒：{_pct(engaged)}仍活跃，保持{cat_text}复购节奏，并对{_pct(lapsed)}（{round(lapsed * f.size):,}人）沉睡/流失用户发补货提醒" if zh
+                    else f"Keep the {_pct(engaged)} still active buying {cat_text} and send the {_pct(lapsed)} ({round(lapsed * f.size):,} users) who lapsed a replenishment reminder")
     elif vi is not None and vi >= VIP_INDEX:
         kind = "vip"
         campaign = (f"会员礼遇：{_pct(f.share)}的用户贡献{_pct(f.value_share or 0.0)}的预期价值，优先提供{cat_text}新品抢先购" if zh
@@ -369,10 +383,13 @@ def action(f: SegmentFacts, lang: str) -> tuple[str, str, str]:
     how = lever(f, lang)
     if how:
         campaign += ("；" if zh else "; ") + how
-    if zh:
-        mix = "主推" + ("、".join(cats) if cats else "全品类畅销款") + (f"；围绕{'、'.join(focus)}选品" if focus else "")
+    if cats:
+        mix = ("主推" + "、".join(cats) + (f"；围绕{'、'.join(focus)}选品" if focus else "") if zh
+               else "Lead with " + ", ".join(cats) + (f"; pick products around {', '.join(focus)}" if focus else ""))
+    elif own:
+        mix = f"围绕{'、'.join(own)}选品" if zh else f"Pick products around {', '.join(own)}"
     else:
-        mix = "Lead with " + (", ".join(cats) if cats else "best-sellers across categories") + (f"; pick products around {', '.join(focus)}" if focus else "")
+        mix = "主推全品类畅销款" if zh else "Lead with best-sellers across categories"
     return kind, campaign, mix
 
 

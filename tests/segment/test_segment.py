@@ -138,7 +138,7 @@ def test_english_data_gets_english_names_and_gmm_works(tmp_path):
     for text in profiles["segment_name"].to_list() + profiles["description"].to_list():
         assert not CJK.search(text)
     assert any("gaming" in name and "18-24" in name for name in profiles["segment_name"])
-    pattern = r"^\d+% of users and \d+% of expected value; stands out by .+; lifecycle: \d+% active, \d+% new, \d+% lapsed$"
+    pattern = r"^\d+% of users and \d+% of expected value; stands out by .+; lifecycle: \d+% active, \d+% new, \d+% lapsed \([\d,]+ users\)$"
     assert all(re.match(pattern, d) for d in profiles["description"]), profiles["description"].to_list()
     model = json.loads((tmp_path / "segment_model.json").read_text(encoding="utf-8"))
     assert set(model["clustering"]) >= {"variances", "weights", "centers"}
