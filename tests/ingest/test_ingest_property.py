@@ -69,12 +69,19 @@ def test_random_malformed_csv_is_accounted_for(text: str, encoding: str):
         except UnicodeEncodeError:
             src.write_bytes(text.encode("utf-8"))
         ws = Workspace(Path(tmp) / "ws")
+        records = list(csv.reader(io.StringIO(text, newline="")))[1:]
         try:
-            summary = run_ingest(ws, {"orders": str(src)})
+            summary = run_ingest(ws, {"orders": str(src)}, timezone="UTC")
         except C2MError as error:
+            # exit 3 only when nothing is usable, and then the message still accounts for every row
             assert error.exit_code == 3, error.message
             assert "\n" not in error.message.strip()
             assert str(src) in error.message
+            if records:
+                assert f"({len(records):,} read, all rejected; first: {src} line " in error.message, error.message
+            else:
+                assert error.message == f"{src}: no orders rows (the file holds no data lines)"
+            assert not (ws.root / "orders.parquet").exists()
             return
         table = summary["tables"]["orders"]
         written = ws.read("orders").height
@@ -84,7 +91,6 @@ def test_random_malformed_csv_is_accounted_for(text: str, encoding: str):
         assert table["rows_rejected"] == rejects.height
         assert table["rows_in"] == written + rejects.height
         assert sum(table["reject_reasons"].values()) == rejects.height
-        records = list(csv.reader(io.StringIO(text, newline="")))[1:]
         assert table["rows_in"] == len(records)
         if rejects.height:
             lines = text.count("\n") + (0 if text.endswith("\n") else 1)
