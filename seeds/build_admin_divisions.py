@@ -26,7 +26,7 @@ CITY_PROVINCES = {"11", "12", "31", "50", "81", "82"}  # municipalities and SARs
 def main(resources: Path) -> None:
     nations = [n.strip() for n in (resources / "56_nations.csv").read_text(encoding="utf-8").split() if n.strip()]
     stems = sorted({n.removesuffix("族") for n in nations}, key=len, reverse=True)
-    ethnic = "(?:" + "|".join(re.escape(s) for s in stems) + ")族"
+    ethnic = "(?:" + "|".join(re.escape(s) for s in stems) + ")族?"  # 伊犁哈萨克自治州: no 族
     autonomous = re.compile(f"(?:{ethnic})+(自治州|自治县|自治旗)$")
 
     def short(name: str, level: str) -> str:
@@ -45,8 +45,8 @@ def main(resources: Path) -> None:
     with (resources / "adcodes.csv").open(encoding="utf-8") as handle:
         for record in csv.DictReader(handle):
             code = record["adcode"][:6]
-            if record["adcode"][6:] != "000000" or code in rows:
-                continue
+            if record["adcode"][6:] != "000000" or code in rows or code.startswith("99"):
+                continue  # 99xxxx: a sea-area placeholder (海域), not a division
             rows[code] = record["name"].strip()
     out = []
     for code, name in sorted(rows.items()):
