@@ -37,7 +37,7 @@ D the day, W the Monday of the week, M the first of the month.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 
@@ -292,6 +292,7 @@ def empty_frame(name: str) -> pl.DataFrame:
 # -- order lines ---------------------------------------------------------------------------------
 LINE_KINDS = ("sale", "returned", "refund", "presale", "cancelled", "void")
 Returns = Literal["exclude", "include", "net"]
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _names(lf: pl.LazyFrame | pl.DataFrame) -> list[str]:
@@ -317,7 +318,7 @@ def line_kind(lf: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
     )
 
 
-def sales_lines(lf: pl.LazyFrame, *, returns: Returns = "exclude") -> pl.LazyFrame:
+def sales_lines(lf: Frame, *, returns: Returns = "exclude") -> Frame:
     """The order lines that count as sales (one definition for every step).
 
     ``returns="exclude"``: net sales, returned lines are not sales. ``"include"``: demand as
@@ -330,12 +331,12 @@ def sales_lines(lf: pl.LazyFrame, *, returns: Returns = "exclude") -> pl.LazyFra
     return lf.filter(line_kind(lf).is_in(kinds[returns]))
 
 
-def presale_lines(lf: pl.LazyFrame) -> pl.LazyFrame:
+def presale_lines(lf: Frame) -> Frame:
     """Pre-sale deposits: status ``presale`` or the ``presale`` flag, not cancelled or returned."""
     return lf.filter(line_kind(lf) == "presale")
 
 
-def purchase_lines(lf: pl.LazyFrame) -> pl.LazyFrame:
+def purchase_lines(lf: Frame) -> Frame:
     """What a customer bought, for labelling people: sales and pre-sale deposits."""
     return lf.filter(line_kind(lf).is_in(["sale", "presale"]))
 

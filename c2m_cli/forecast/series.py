@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError, UsageError
 
 FREQS = {"D": "1d", "W": "1w", "M": "1mo"}
@@ -58,7 +59,7 @@ def check_freq(freq: str) -> str:
 
 def period_start(expr: pl.Expr, freq: str) -> pl.Expr:
     """The first day of the period holding a date (weeks start on Monday)."""
-    return expr.dt.truncate(FREQS[freq])
+    return contract.period_start(expr, freq)
 
 
 def period_range(first: dt.date, last: dt.date, freq: str) -> list[dt.date]:
@@ -93,13 +94,10 @@ def order_lines(
     missing = [c for c in ("sku", "ts", "qty") if c not in schema]
     if missing:
         raise InvalidDataError(f"orders.parquet: missing column(s) {', '.join(missing)}")
-    status = pl.col("status") if "status" in schema else pl.lit(None, dtype=pl.String)
-    if net_returns:  # a returned line is no sale; negative lines (refunds) are netted in
-        keep = status.is_null() | (status == "paid")
-    else:  # demand as ordered: returned lines count, refund lines (qty < 0) do not
-        keep = (status.is_null() | status.is_in(["paid", "returned"])) & (pl.col("qty") >= 0)
+    # the one sales rule (c2m_cli.contract): as ordered, or net of returns and refunds
+    sold = contract.sales_lines(orders, returns="net" if net_returns else "include")
     extra = [pl.col(c).cast(pl.String) for c in ORDER_LEVELS if c in schema]
-    return orders.filter(keep & pl.col("ts").is_not_null()).select(
+    return sold.filter(pl.col("ts").is_not_null()).select(
         pl.col("ts").dt.convert_time_zone(timezone).dt.date().alias("date"),
         pl.col("sku").cast(pl.String),
         pl.col("qty").cast(pl.Float64).alias("qty"),
@@ -110,9 +108,9 @@ def order_lines(
 def presale_lines(orders: pl.LazyFrame, *, timezone: str) -> pl.LazyFrame:
     """Pre-sale order lines (status ``presale``: paid deposits, not shipped) as (date, sku, qty)."""
     schema = orders.collect_schema()
-    if "status" not in schema:
+    if "status" not in schema and "presale" not in schema:
         return pl.LazyFrame(schema={"date": pl.Date, "sku": pl.String, "qty": pl.Float64})
-    return orders.filter((pl.col("status") == "presale") & pl.col("ts").is_not_null()).select(
+    return contract.presale_lines(orders).filter(pl.col("ts").is_not_null()).select(
         pl.col("ts").dt.convert_time_zone(timezone).dt.date().alias("date"),
         pl.col("sku").cast(pl.String),
         pl.col("qty").cast(pl.Float64).alias("qty"),
