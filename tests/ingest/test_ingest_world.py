@@ -7,6 +7,7 @@ the shipped example mapping, and must give back the world's orders exactly.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -70,3 +71,63 @@ def test_example_sample_file(tmp_path: Path):
     assert table["reject_reasons"] == {
         "duplicate order line": 1, "ts: not a date/time": 1, "unit_price: not a number": 1,
     }
+
+
+# -- the done-when export: what a Taobao back office writes -----------------------------------
+
+TAOBAO_TITLE = "淘宝网 卖家中心 订单报表,导出时间：2024-11-20 09:30\n"
+TAOBAO_HEADER = "订单编号,买家会员名,商品编码,宝贝标题,订单创建时间,宝贝数量,商品单价,订单状态,收货地址\n"
+TAOBAO_LINES = [  # physical lines 3…
+    '3712350000000000001,tb_alice,S1,无线鼠标,45607.84375,1,"¥1,299.00",交易成功,江苏省 苏州市 昆山市 花桥镇\n',
+    "3712350000000000002,tb_bob,S2,机械键盘,45607.5,２,￥89.50,卖家已发货，等待买家确认,广东省 深圳市 南山区 粤海街道\n",
+    '3.71235E+18,tb_carol,S1,无线鼠标,45608.25,1,"¥1,299.00",交易成功,浙江省 杭州市 西湖区\n',
+    "3712350000000000004,tb_dave,S3,赠品贴纸,45609.0,1,¥0.00,交易关闭,北京市 朝阳区 建国路\n",
+    "3712350000000000005,tb_erin,S1,无线鼠标,45610.5,1,¥129.00,退款成功,辽宁省 朝阳市 双塔区\n",
+    "3712350000000000006,tb_fay,S2,机械键盘,1899,1,¥89.50,交易成功,上海市 浦东新区\n",
+    "3712350000000000007,,S2,机械键盘,45611.5,1,¥89.50,交易成功,上海市 浦东新区\n",
+    '3712350000000000001,tb_alice,S1,无线鼠标,45607.84375,1,"¥1,299.00",交易成功,江苏省 苏州市 昆山市 花桥镇\n',
+    "3712350000000000008,tb_gina,S4,定制礼盒,45611.5,1,面议,买家已付款，等待卖家发货,四川省 成都市 武侯区\n",
+    "3712350000000000009,tb_hank,S5,鼠标垫,45612.5,1,¥59.90,等待买家付款,南山区\n",
+    "3712350000000000010,tb_ivy,S5,鼠标垫,45612.75,3,¥19.90,买家已付款，等待卖家发货,新疆 石河子市\n",
+]
+
+
+def test_a_taobao_export_and_its_zipped_copy_ingest_with_exact_accounting(c2m, tmp_path: Path):
+    import zipfile
+
+    export = tmp_path / "ExportOrderList202411200930.csv"
+    export.write_bytes((TAOBAO_TITLE + TAOBAO_HEADER + "".join(TAOBAO_LINES)).encode("gb18030"))
+    zipped = tmp_path / "ExportOrderList202411200930.zip"
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(export, export.name)
+    tables = {}
+    for name, src in (("csv", export), ("zip", zipped)):
+        result = c2m("ingest", tmp_path / name, "--orders", src, "--timezone", "Asia/Shanghai", "--json")
+        assert result.exit_code == 0, result.stderr
+        table = result.json["tables"]["orders"]
+        assert (table["rows_in"], table["rows_written"], table["rows_rejected"], table["duplicates"]) == (11, 6, 5, 1)
+        assert (table["fields_nulled"], table["field_reasons"]) == (
+            1, {"address: ambiguous place name 南山区 (深圳, 鹤岗): add the province": 1}
+        )
+        rejects = pl.read_parquet(tmp_path / name / "_rejects" / "orders.parquet")
+        assert rejects.select("line", "column", "raw_value", "reason").rows() == [
+            (5, "order_id", "3.71235E+18", "scientific notation (a spreadsheet rounded this id; export the column as text)"),
+            (8, "ts", "1899", "implausible date (before 1950-01-01)"),
+            (9, "user_id", "", "missing value"),
+            (10, None, "same as line 3", "duplicate order line"),
+            (11, "unit_price", "面议", "not a number"),
+        ]
+        tables[name] = pl.read_parquet(tmp_path / name / "orders.parquet")
+    orders = tables["csv"]
+    assert tables["zip"].equals(orders)
+    assert orders.select("order_id", "qty", "unit_price", "status", "province", "city").rows() == [
+        ("3712350000000000001", 1.0, 1299.0, "paid", "江苏", "苏州"),
+        ("3712350000000000002", 2.0, 89.5, "paid", "广东", "深圳"),
+        ("3712350000000000004", 1.0, 0.0, "cancelled", "北京", "北京"),
+        ("3712350000000000005", 1.0, 129.0, "returned", "辽宁", "朝阳"),
+        ("3712350000000000009", 1.0, 59.9, "cancelled", None, None),
+        ("3712350000000000010", 3.0, 19.9, "paid", "新疆", "石河子"),
+    ]
+    # Excel serial days in Beijing time: 45607.84375 = 2024-11-11 20:15 = 12:15 UTC
+    assert orders["ts"][0] == datetime(2024, 11, 11, 12, 15, tzinfo=UTC)
+    assert orders["ts"][1] == datetime(2024, 11, 11, 4, 0, tzinfo=UTC)
