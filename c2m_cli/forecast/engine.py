@@ -31,8 +31,9 @@ from c2m_cli.forecast.intervals import (
     heldout_bounds,
     residual_quantiles,
     scaled_residuals,
+    series_quantiles,
 )
-from c2m_cli.forecast.models import MODELS, BatchTask, forecast_batch
+from c2m_cli.forecast.models import MODELS, BatchTask, demand_class, forecast_batch
 from c2m_cli.forecast.presale import presale_signal
 from c2m_cli.forecast.reconcile import (
     bottom_up,
@@ -227,9 +228,19 @@ def compute_forecast(
 
     for level, (ids, y_pos) in prepared.items():
         outs = [o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind == "batch"]
-        names = [m for m in MODELS if m in outs[0]["final"]]
-        backtest = {m: np.concatenate([o["backtest"][m] for o in outs]) for m in names} if cutoffs else {}
-        final = {m: np.concatenate([o["final"][m] for o in outs]) for m in names}
+        # a model with no forecast for any series of the level (e.g. seasonal models on one
+        # year of history) is no candidate there; each model's batches are joined then freed
+        names = [m for m in MODELS if m in outs[0]["final"] and any(np.isfinite(o["final"][m]).any() for o in outs)]
+        backtest: dict[str, np.ndarray] = {}
+        final: dict[str, np.ndarray] = {}
+        for m in MODELS:
+            if m in names:
+                final[m] = np.concatenate([o["final"][m] for o in outs])
+                if cutoffs:
+                    backtest[m] = np.concatenate([o["backtest"][m] for o in outs])
+            for o in outs:
+                o["final"].pop(m, None)
+                o["backtest"].pop(m, None)
         fitted = {kind: o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind != "batch"}
         if all(v is not None for v in fitted.values()) and len(fitted) == 2:
             backtest[GLOBAL_MODEL] = fitted["global_backtest"]
@@ -237,6 +248,9 @@ def compute_forecast(
             names.append(GLOBAL_MODEL)
         scale = series_scale(y_pos, cutoffs[-1] if cutoffs else n_periods, season if freq in YEAR else 1)
         seen = (~np.isnan(y_pos)).sum(axis=1)
+        if level in levels:  # ADI / CV² classes of the history, for people reading the model
+            classes, counts = np.unique(demand_class(y_pos, n_periods), return_counts=True)
+            info.setdefault("demand_classes", {})[level] = {str(k): int(v) for k, v in zip(classes, counts, strict=True)}
         available = np.stack([np.isfinite(final[m]).all(axis=1) for m in names], axis=1)
         if cutoffs:
             actual = _actuals(y_pos, cutoffs, horizon)
@@ -535,8 +549,10 @@ def level_tables(
                 borrow, used = resid.donors(level, name, r)
                 if name == "selected" and used:
                     pooled_with[level] = used
-                q = residual_quantiles(r, None, borrow)
-                bounds = heldout_bounds(bt, res.scale, r, usable, borrow)
+                # the recommended forecast gets per-series calibrated intervals
+                mine = name == "selected"
+                q = series_quantiles(r, None, borrow) if mine else residual_quantiles(r, None, borrow)
+                bounds = heldout_bounds(bt, res.scale, r, usable, borrow, per_series=mine)
                 sink.add("backtest", _backtest_frame(level, id_col, periods, cutoffs, horizon, name, held_out, bt))
                 sink.add("forecast_metrics", _metrics(level, id_col, name, held_out, bt, bounds, res.scale))
                 del r, borrow, bounds

@@ -17,6 +17,12 @@ at most that many (a weighted quantile, split-conformal levels at the pooled wei
 (each series' typical one-period change) makes the residuals of different levels comparable;
 the own residuals keep a weight of one each, so a level's own errors still count. The donors'
 residuals are held out over the same windows, so the reported coverage stays honest.
+
+Per-series calibration (``selected``): a series' own scaled residuals, divided by the level's
+step spread, give its own quantile shape; it is shrunk toward the level's by the weight
+``n / (n + PRIOR_RESIDUALS)`` of its ``n`` residuals, so a short series keeps the level's shape and a
+long one gets its own (a volatile product wider intervals, a steady one narrower). For a backtest
+window the series' residuals come from the windows that do not overlap it, like the level's.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ QUANTILE_COLUMNS = tuple(f"q{q:g}" for q in QUANTILES)
 MIN_PER_STEP = 50
 # fewer scaled residuals than this behind a quantile estimate: pool with the levels below
 MIN_RESIDUALS = 200
+# per-series calibration: a series' own residuals count against this many of the level's
+PRIOR_RESIDUALS = 50
 
 
 def scaled_residuals(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -119,19 +127,50 @@ def _levels(n: float) -> np.ndarray:
     return np.where(q > 0.5, upper, np.where(q < 0.5, lower, q))
 
 
+def series_quantiles(
+    r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = ()
+) -> np.ndarray:
+    """Per-series quantiles (series, horizon, len(QUANTILES)): the level's (``residual_quantiles``)
+    moved toward each series' own quantile shape by ``n / (n + PRIOR_RESIDUALS)``."""
+    level = residual_quantiles(r, windows, donors)
+    own = r if windows is None else r[:, windows]
+    ok = np.isfinite(own)
+    n = ok.sum(axis=(1, 2))
+    if own.shape[1] == 0 or not ok.any():
+        return np.broadcast_to(level, (r.shape[0], *level.shape)).copy()
+    spread = _step_spread(np.abs(np.where(ok, own, 0.0)), ok.astype(float))
+    normed = np.where(ok, own / spread[None, None, :], np.nan).reshape(own.shape[0], -1)
+    pooled = np.quantile(normed[np.isfinite(normed)], QUANTILES)
+    has = n > 0
+    mine = np.zeros((own.shape[0], len(QUANTILES)))
+    if has.any():
+        mine[has] = np.nanquantile(normed[has], QUANTILES, axis=1).T
+    weight = np.where(has, n / (n + PRIOR_RESIDUALS), 0.0)
+    shift = weight[:, None] * (mine - pooled[None, :])  # (series, q) in units of the spread
+    out = level[None, :, :] + shift[:, None, :] * spread[None, :, None]
+    return np.maximum.accumulate(out, axis=2)
+
+
 def apply_quantiles(point: np.ndarray, scale: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """(series, h) point forecasts → (series, h, quantiles), floored at zero."""
-    return np.clip(point[:, :, None] + scale[:, None, None] * q[None, :, :], 0.0, None)
+    """(series, h) point forecasts → (series, h, quantiles), floored at zero; ``q`` is the
+    level's (h, quantiles) or per series (series, h, quantiles)."""
+    qq = q if q.ndim == 3 else q[None, :, :]
+    return np.clip(point[:, :, None] + scale[:, None, None] * qq, 0.0, None)
 
 
 def heldout_bounds(
-    forecast: np.ndarray, scale: np.ndarray, r: np.ndarray, usable: np.ndarray, donors: tuple[np.ndarray, ...] = ()
+    forecast: np.ndarray,
+    scale: np.ndarray,
+    r: np.ndarray,
+    usable: np.ndarray,
+    donors: tuple[np.ndarray, ...] = (),
+    per_series: bool = False,
 ) -> np.ndarray:
     """Backtest quantiles per window from the scaled residuals ``r`` (and ``donors``') of the
     windows that do not overlap it (``usable[w]``): (series, windows, h, q)."""
     n_windows = forecast.shape[1]
     out = np.empty((*forecast.shape, len(QUANTILES)))
     for w in range(n_windows):
-        q = residual_quantiles(r, usable[w], donors)
+        q = series_quantiles(r, usable[w], donors) if per_series else residual_quantiles(r, usable[w], donors)
         out[:, w] = apply_quantiles(forecast[:, w], scale, q)
     return out

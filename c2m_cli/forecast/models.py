@@ -38,9 +38,9 @@ SES_ALPHAS = np.array([0.1, 0.02, 0.05, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.9
 HOLT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5, 0.8])
 HOLT_BETAS = np.array([0.05, 0.01, 0.15])  # Holt's beta as a share of alpha (beta = alpha × share)
 HOLT_PHIS = np.array([0.9, 0.8, 0.95, 0.98])
-CROSTON_ALPHA = 0.1
-TSB_ALPHA = 0.1
-TSB_BETA = 0.1
+# smoothing values tried for Croston / SBA / TSB (fitted per series and cutoff; 0.1 first)
+INTERMITTENT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5])
+ADI_CUT, CV2_CUT = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
 
 SMOOTH_MODELS = ("ses", "damped", "theta")
 INTERMITTENT_MODELS = ("croston", "sba", "tsb", "adida")
@@ -126,54 +126,93 @@ def damped_path(level: np.ndarray, trend: np.ndarray, phi: np.ndarray, horizon: 
 
 
 def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
-    """Croston, SBA and TSB forecasts (flat over the horizon) after ``c`` obs, c in snaps."""
+    """Croston, SBA and TSB forecasts (flat over the horizon) after ``c`` obs, c in snaps.
+
+    The smoothing parameters are fitted per series and cutoff: every value of
+    ``INTERMITTENT_ALPHAS`` (Croston / SBA: one α for size and interval; TSB: α for the size,
+    β for the demand probability, on the grid's pairs) is run at once, and the one with the
+    smallest one-step squared error up to the cutoff is kept (ties: the first, 0.1).
+    """
     n_series, n_periods = z.shape
-    size = np.full(n_series, np.nan)
-    interval = np.full(n_series, np.nan)
+    a = INTERMITTENT_ALPHAS[None, :]  # Croston / SBA
+    ta, tb = (g.ravel()[None, :] for g in np.meshgrid(INTERMITTENT_ALPHAS, INTERMITTENT_ALPHAS, indexing="ij"))
+    g1, g2 = a.shape[1], ta.shape[1]
+    size = np.full((n_series, g1), np.nan)
+    interval = np.full((n_series, g1), np.nan)
     since = np.zeros(n_series)
     started = np.zeros(n_series, dtype=bool)
     seen = np.zeros(n_series)
-    prob = np.full(n_series, np.nan)
-    tsb_size = np.full(n_series, np.nan)
+    prob = np.full((n_series, g2), np.nan)
+    tsb_size = np.full((n_series, g2), np.nan)
+    sse_c = np.zeros((n_series, g1))
+    sse_s = np.zeros((n_series, g1))
+    sse_t = np.zeros((n_series, g2))
     out = {m: np.full((n_series, len(snaps)), np.nan) for m in ("croston", "sba", "tsb")}
     where = {c: i for i, c in enumerate(snaps)}
+
+    def rates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # one demand so far: its size spread over the periods seen
+        gap = np.where(np.isnan(interval), np.maximum(seen, 1.0)[:, None], interval)
+        rate = np.where(np.isnan(size), 0.0, size / gap)
+        tsb = np.where(np.isnan(tsb_size) | np.isnan(prob), 0.0, prob * tsb_size)
+        return rate, rate * (1 - a / 2), tsb
+
     for t in range(n_periods):
         y = z[:, t]
         has = ~np.isnan(y)
+        # one-step errors of the forecasts made before this period (from the second period on)
+        if t > 0:
+            rc, rs, rt = rates()
+            scored = (has & started)[:, None]
+            yv = np.where(has, y, 0.0)[:, None]
+            sse_c += np.where(scored, (yv - rc) ** 2, 0.0)
+            sse_s += np.where(scored, (yv - rs) ** 2, 0.0)
+            sse_t += np.where(scored, (yv - rt) ** 2, 0.0)
         started |= has
         demand = has & (y > 0)
         since = np.where(has, since + 1, since)
-        first = demand & np.isnan(size)
-        later = demand & ~first
-        size = np.where(first, y, np.where(later, size + CROSTON_ALPHA * (y - size), size))
+        d2 = demand[:, None]
+        yy = y[:, None]
+        first = d2 & np.isnan(size)
+        later = d2 & ~first
+        size = np.where(first, yy, np.where(later, size + a * (yy - size), size))
         # the interval starts at the first observed gap between two demands
         second = later & np.isnan(interval)
-        interval = np.where(
-            second,
-            since,
-            np.where(later, interval + CROSTON_ALPHA * (since - interval), interval),
-        )
+        sc = since[:, None]
+        interval = np.where(second, sc, np.where(later, interval + a * (sc - interval), interval))
         since = np.where(demand, 0.0, since)
         seen += has
-        d = demand.astype(float)
-        prob_fresh = has & np.isnan(prob)
-        prob = np.where(prob_fresh, d, np.where(has, prob + TSB_BETA * (d - prob), prob))
-        tsb_fresh = demand & np.isnan(tsb_size)
-        tsb_size = np.where(
-            tsb_fresh, y, np.where(demand & ~tsb_fresh, tsb_size + TSB_ALPHA * (y - tsb_size), tsb_size)
-        )
+        d = demand.astype(float)[:, None]
+        h2 = has[:, None]
+        prob_fresh = h2 & np.isnan(prob)
+        prob = np.where(prob_fresh, d, np.where(h2, prob + tb * (d - prob), prob))
+        tsb_fresh = d2 & np.isnan(tsb_size)
+        tsb_size = np.where(tsb_fresh, yy, np.where(d2 & ~tsb_fresh, tsb_size + ta * (yy - tsb_size), tsb_size))
         i = where.get(t + 1)
         if i is not None:
-            # one demand so far: its size spread over the periods seen
-            gap = np.where(np.isnan(interval), np.maximum(seen, 1.0), interval)
-            rate = np.where(np.isnan(size), 0.0, size / gap)
-            rate = np.where(started, rate, np.nan)
-            out["croston"][:, i] = rate
-            out["sba"][:, i] = rate * (1 - CROSTON_ALPHA / 2)
-            out["tsb"][:, i] = np.where(
-                started, np.where(np.isnan(tsb_size), 0.0, prob * tsb_size), np.nan
-            )
+            rc, rs, rt = rates()
+            rows = np.arange(n_series)
+            for name, rate, sse in (("croston", rc, sse_c), ("sba", rs, sse_s), ("tsb", rt, sse_t)):
+                best = np.argmin(sse, axis=1)
+                out[name][:, i] = np.where(started, rate[rows, best], np.nan)
     return out
+
+
+def demand_class(z: np.ndarray, c: int) -> np.ndarray:
+    """Syntetos–Boylan–Croston class of each series' history before ``c``: ``smooth``,
+    ``erratic``, ``intermittent`` or ``lumpy`` by the average inter-demand interval (ADI, cut
+    1.32) and the squared coefficient of variation of the non-zero sizes (CV², cut 0.49);
+    ``none`` without two demands."""
+    hist = np.nan_to_num(z[:, :c])
+    seen = (~np.isnan(z[:, :c])).sum(axis=1)
+    pos = hist > 0
+    n = pos.sum(axis=1)
+    adi = np.divide(seen, n, out=np.full(n.shape, np.inf), where=n > 0)
+    mean = np.divide(hist.sum(axis=1), n, out=np.zeros(n.shape), where=n > 0)
+    var = np.divide((np.where(pos, hist - mean[:, None], 0.0) ** 2).sum(axis=1), n, out=np.zeros(n.shape), where=n > 0)
+    cv2 = np.divide(var, mean**2, out=np.zeros(n.shape), where=mean > 0)
+    cls = np.where(adi < ADI_CUT, np.where(cv2 < CV2_CUT, "smooth", "erratic"), np.where(cv2 < CV2_CUT, "intermittent", "lumpy"))
+    return np.where(n >= 2, cls, "none")
 
 
 def adida(z: np.ndarray, c: int) -> np.ndarray:

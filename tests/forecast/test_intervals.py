@@ -53,3 +53,30 @@ def test_donors_only_fill_up_to_the_minimum() -> None:
     # enough own residuals: the donors are not used
     many = rng.standard_normal((3, 12, H))
     np.testing.assert_array_equal(residual_quantiles(many), residual_quantiles(many, None, (wide,)))
+
+
+def test_per_series_calibration_widens_volatile_series_and_shrinks_short_ones() -> None:
+    from c2m_cli.forecast.intervals import PRIOR_RESIDUALS, series_quantiles
+
+    rng = np.random.default_rng(7)
+    # 40 steady series (sd 0.5) and 40 volatile ones (sd 2), 12 windows × 8 steps each
+    r = np.concatenate([rng.normal(0, 0.5, (40, 12, 8)), rng.normal(0, 2.0, (40, 12, 8))])
+    q = series_quantiles(r)
+    level = residual_quantiles(r)
+    width = q[:, :, 3] - q[:, :, 1]  # q0.9 − q0.1 per series and step
+    assert width[40:].mean() > 2.0 * width[:40].mean()  # true ratio 4, shrunk by 96 / (96 + 50)
+    # the level's interval lies between the two groups'
+    assert width[:40].mean() < (level[:, 3] - level[:, 1]).mean() < width[40:].mean()
+    # per-series coverage of the 80 % interval moves toward 0.8 for both groups
+    inside = (r >= q[:, None, :, 1]) & (r <= q[:, None, :, 3])
+    flat = (r >= level[None, None, :, 1]) & (r <= level[None, None, :, 3])
+    assert inside[:40].mean() < flat[:40].mean() - 0.04  # steady: 0.999 → 0.94
+    assert inside[40:].mean() > flat[40:].mean() + 0.08  # volatile: 0.61 → 0.73
+    # a series with only 4 residuals stays near the level's shape (weight 4 / (4 + prior))
+    short = r.copy()
+    short[0, 1:] = np.nan
+    short[0, 0, 4:] = np.nan
+    q_short = series_quantiles(short)
+    w_short = q_short[0, :, 3] - q_short[0, :, 1]
+    w_level = residual_quantiles(short)[:, 3] - residual_quantiles(short)[:, 1]
+    assert np.abs(w_short / w_level - 1).max() < 4 / (4 + PRIOR_RESIDUALS) + 0.2

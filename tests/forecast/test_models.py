@@ -19,8 +19,26 @@ def test_constant_series_every_model_forecasts_the_constant() -> None:
     for name in ("naive", "seasonal_naive", "ses", "damped", "theta", "croston", "tsb", "adida", "ensemble"):
         assert out["final"][name] == pytest.approx(np.full((1, 4), 5.0)), name
         assert out["backtest"][name] == pytest.approx(np.full((1, 2, 4), 5.0)), name
-    # SBA's bias correction scales Croston by (1 - alpha / 2)
-    assert out["final"]["sba"] == pytest.approx(np.full((1, 4), 5.0 * 0.95))
+    # SBA's bias correction scales Croston by (1 - alpha / 2); on a constant series the fitted
+    # alpha is the grid's smallest (0.05), the one whose correction errs least
+    assert out["final"]["sba"] == pytest.approx(np.full((1, 4), 5.0 * (1 - 0.05 / 2)))
+
+
+def test_intermittent_smoothing_is_fitted_and_demand_classified() -> None:
+    from c2m_cli.forecast.models import croston_pass, demand_class
+
+    rng = np.random.default_rng(5)
+    # demand every 4th period on average; the size level jumps from 5 to 20 halfway: a fitted
+    # alpha follows the jump faster than the fixed 0.1 would
+    occur = rng.random(200) < 0.25
+    sizes = np.where(np.arange(200) < 100, 5.0, 20.0)
+    y = np.where(occur, sizes, 0.0)[None, :]
+    out = croston_pass(y, [200])
+    rate_true = 20.0 * occur[100:].mean()
+    assert abs(out["croston"][0, 0] - rate_true) < abs(5.0 * 0.25 - rate_true)
+    assert out["croston"][0, 0] > 0.8 * rate_true
+    classes = demand_class(np.vstack([y, np.full((1, 200), 7.0), np.where(occur, rng.gamma(0.5, 10, 200), 0.0)[None]]), 200)
+    assert classes.tolist() == ["intermittent", "smooth", "lumpy"]
 
 
 def test_seasonal_naive_repeats_the_last_season_and_trend_models_extrapolate() -> None:
@@ -45,8 +63,11 @@ def test_intermittent_series_croston_rate() -> None:
     assert out["final"]["croston"][0] == pytest.approx(np.full(4, 2.0), abs=0.05)
     assert out["final"]["adida"][0] == pytest.approx(np.full(4, 2.0), abs=0.05)
     # TSB updates its demand probability every period, so right after a demand it sits above
-    # the long-run 1/3 (steady state just after a demand: 0.1 / (1 - 0.9**3) = 0.369 → 2.21)
-    assert out["final"]["tsb"][0] == pytest.approx(np.full(4, 6 * 0.1 / (1 - 0.9**3)), abs=0.15)
+    # the long-run 1/3 (steady state just after a demand: β / (1 − (1 − β)³), β fitted on the grid)
+    from c2m_cli.forecast.models import INTERMITTENT_ALPHAS
+
+    steady = [6 * b / (1 - (1 - b) ** 3) for b in INTERMITTENT_ALPHAS]
+    assert min(abs(out["final"]["tsb"][0, 0] - v) for v in steady) < 0.15
 
 
 def test_a_row_depends_on_itself_only() -> None:
