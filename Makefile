@@ -52,6 +52,7 @@ lint: setup
 docs: setup
 	$(PY) -m c2m_cli.docs_gen > docs/cli.md
 	$(PY) -m c2m_cli.docs_gen --warnings > docs/warnings.md
+	$(PY) -m c2m_cli.docs_gen --golden tests/golden/help
 
 bench: setup
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,bench]'

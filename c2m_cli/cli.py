@@ -43,7 +43,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # plain click help: no markup eating [[steps]], no <bool> beside flags
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
@@ -79,10 +80,25 @@ def invoke(argv: list[str]) -> int:
     set_invocation(argv)
     register_argv_secrets(argv)  # their values are masked in every message, log and --json
     try:
-        # typer itself answers usage errors (exit 2), --help and --version by SystemExit
-        app(args=argv, prog_name="c2m", standalone_mode=True)
+        # click answers --help and --version (and typer.Exit) with an exit code; usage errors it
+        # raises (a bad option value) are shown here, so that --json gets its one JSON object too
+        return _exit_code(app(args=argv, prog_name="c2m", standalone_mode=False))
     except SystemExit as stop:
         return _exit_code(stop.code)
+    except typer.TyperException as problem:  # click's usage errors (a bad option value, no command)
+        show = getattr(problem, "show", None)
+        if callable(show):
+            show()  # the usage line and "Error: …", as click prints them
+        else:
+            console.error(problem.format_message())
+        if "--json" in argv:
+            console.emit_json(
+                {"ok": False, "error": problem.format_message(), "exit_code": problem.exit_code, "hint": None, "warnings": []}
+            )
+        return problem.exit_code
+    except typer.Abort:
+        console.error("interrupted; outputs of the step were not written")
+        return 130
     except C2MError as problem:
         if console.is_verbose():
             console.traceback()

@@ -34,6 +34,7 @@ from c2m_cli import progress as _progress
 
 _state: dict[str, Any] = {"quiet": False, "verbose": False, "json": False}
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_stdout = Console(highlight=False)
 # C0 and C1 control characters (ESC, BEL, CR, backspace …) but not tab and newline
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -143,6 +144,35 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     for row in rows:
         out.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
     _stderr.print(out)
+
+
+def stdout_is_terminal() -> bool:
+    return bool(_stdout.is_terminal)
+
+
+def stdout_width() -> int:
+    """The terminal's width, or 100 columns when stdout is a file or a pipe."""
+    return int(_stdout.width) if _stdout.is_terminal else 100
+
+
+def result(text: str) -> None:
+    """A command's own result on stdout (``c2m inspect``), as plain text."""
+    sys.stdout.write(strip_controls_keep_lines(text))
+    sys.stdout.flush()
+
+
+def strip_controls_keep_lines(text: str) -> str:
+    return "\n".join(strip_controls(line) for line in text.split("\n"))
+
+
+def result_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A command's result as a rich table on stdout (a terminal); cells escaped, wide rows folded."""
+    out = Table(title=escape(title), show_lines=False)
+    for column in columns:
+        out.add_column(escape(str(column)), overflow="fold")
+    for row in rows:
+        out.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
+    _stdout.print(out)
 
 
 def emit_json(payload: dict[str, Any]) -> None:

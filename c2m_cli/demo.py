@@ -12,7 +12,7 @@ import importlib
 import time
 from typing import Any
 
-from c2m_cli import scorecard
+from c2m_cli import progress, scorecard
 from c2m_cli.errors import EXIT_UNEXPECTED, C2MError, UsageError
 from c2m_cli.synth import generate_world
 from c2m_cli.workspace import Workspace
@@ -89,7 +89,8 @@ def run_demo(
     first_failure: tuple[str, int, str] | None = None
     statuses: dict[str, dict[str, Any]] = {}
     began = time.perf_counter()
-    world = generate_world(ws, users=users, seed=seed, via="demo")
+    with progress.task("demo: synthetic world"):
+        world = generate_world(ws, users=users, seed=seed, via="demo")
     timings["synth"] = round(time.perf_counter() - began, 2)
     statuses["synth"] = {"status": "ok", "error": None}
     for name, module_name, function in CHAIN:
@@ -103,7 +104,8 @@ def run_demo(
             statuses[name] = {"status": "not available", "error": None}
             continue
         try:
-            run(ws, seed=seed, executor=executor, via="demo")
+            with progress.task(f"demo: {name}"):
+                run(ws, seed=seed, executor=executor, via="demo")
             statuses[name] = {"status": "ok", "error": None}
         except C2MError as exc:
             statuses[name] = {"status": "failed", "error": exc.message}

@@ -1,11 +1,14 @@
-"""Generate docs/cli.md from the commands' own help (checked by tests/test_docs.py).
+"""Generate docs/cli.md from the commands' own help (checked by tests/test_docs.py), and the
+golden ``--help`` texts of every command (tests/golden/help/, checked by tests/test_help_golden.py).
 
-Run `make docs` (or `python -m c2m_cli.docs_gen > docs/cli.md`) after changing an option.
+Run `make docs` (or `python -m c2m_cli.docs_gen > docs/cli.md` and
+`python -m c2m_cli.docs_gen --golden tests/golden/help`) after changing an option or a help text.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -52,12 +55,53 @@ def render_cli_reference() -> str:
             lines += [f"| `{n}` | {d} | {_cell(h)} |" for n, d, h in rows]
             lines.append("")
         if command.epilog:
-            lines += [" ".join(command.epilog.split()), ""]
+            lines += epilog_markdown(command.epilog)
     return "\n".join(lines).rstrip() + "\n"
 
 
+def epilog_markdown(epilog: str) -> list[str]:
+    """Paragraphs joined into lines; a paragraph click keeps verbatim (``\\b``) as a code block."""
+    out: list[str] = []
+    for paragraph in epilog.split("\n\n"):
+        if paragraph.startswith("\b\n"):
+            out += ["```", *paragraph[2:].splitlines(), "```", ""]
+        elif paragraph.strip():
+            out += [" ".join(paragraph.split()), ""]
+    return out
+
+
+HELP_WIDTH = 100
+
+
+def help_texts(width: int = HELP_WIDTH) -> dict[str, str]:
+    """``c2m --help`` and every ``c2m COMMAND --help`` as printed on a ``width``-column terminal."""
+    from c2m_cli.cli import app
+
+    group = typer.main.get_command(app)
+    # click leaves two columns of a terminal free
+    settings: dict[str, Any] = {"terminal_width": width - 2, "max_content_width": width, "help_option_names": ["-h", "--help"]}
+    root = group.context_class(group, info_name="c2m", **settings)
+    texts = {"c2m": group.get_help(root)}
+    for name, command in getattr(group, "commands", {}).items():
+        context = command.context_class(command, info_name=name, parent=root, **settings)
+        texts[name] = command.get_help(context)
+    return texts
+
+
+def write_golden(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in help_texts().items():
+        path = folder / f"{name}.txt"
+        path.write_text(text.rstrip() + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 if __name__ == "__main__":
-    if "--warnings" in sys.argv[1:]:
+    if "--golden" in sys.argv[1:]:
+        write_golden(Path(sys.argv[sys.argv.index("--golden") + 1]))
+    elif "--warnings" in sys.argv[1:]:
         from c2m_cli.diagnostics import warnings_markdown
 
         sys.stdout.write(warnings_markdown())

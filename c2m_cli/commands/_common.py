@@ -182,7 +182,10 @@ def run_library(call: LibraryCall, *, argv: list[str] | None, skip_unchanged: bo
     ws = Workspace(call.workspace, create=call.create)
     ws.skip_unchanged = skip_unchanged
     try:
-        result: dict[str, Any] = run(ws, **call.options, seed=call.seed, executor=call.executor, argv=argv)
+        from c2m_cli import progress
+
+        with progress.task(f"c2m {function_name.removeprefix('run_')}"):  # a spinner on a terminal
+            result: dict[str, Any] = run(ws, **call.options, seed=call.seed, executor=call.executor, argv=argv)
         result["warnings"] = ws.run_warnings.as_list()
     except BaseException:
         # a failed first step leaves no empty workspace behind

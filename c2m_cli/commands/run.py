@@ -19,8 +19,15 @@ HELP = (
 )
 EPILOG = (
     "Example: c2m run examples/cdnow_pipeline.toml\n\n"
-    'pipeline.toml:  workspace = "ws"  [[steps]] command = "ingest" orders = "o.csv" '
-    'preset = "cdnow"  [[steps]] command = "label"'
+    "\b\n"  # click keeps the lines of a paragraph that starts with \b as they are
+    "pipeline.toml:\n"
+    '  workspace = "ws"\n'
+    "  [[steps]]\n"
+    '  command = "ingest"\n'
+    '  orders = "o.csv"\n'
+    '  preset = "cdnow"\n'
+    "  [[steps]]\n"
+    '  command = "label"'
 )
 
 
