@@ -1,6 +1,10 @@
 """Bundle mining on Complete Journey's baskets: c2m (polars) vs mlxtend FP-growth, as a ratio.
 
-    .venv/bin/python benchmarks/recommend.py [--data ../shared/data/completejourney]
+    .venv/bin/python benchmarks/recommend.py [--data ../shared/data/completejourney] [--workspace WS]
+
+With ``--workspace WS`` (a workspace ingested from Complete Journey with ``--preset
+completejourney``) it first runs the whole ``c2m recommend WS`` under ``/usr/bin/time -v`` and
+prints its wall time and peak resident memory against the 2 GiB budget.
 
 Prints the time of c2m's pair/triple mining at its default minimum support and, when mlxtend is
 installed, the time of mlxtend's fpgrowth + association_rules on the same baskets and support,
@@ -19,11 +23,28 @@ import polars as pl
 from c2m_cli.recommend.bundles import baskets_of, mine_bundles
 
 
+def _whole_step(ws: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    c2m = [sys.executable, "-m", "c2m_cli", "recommend", str(ws), "--json"]
+    done = subprocess.run(["/usr/bin/time", "-v", *c2m], capture_output=True, text=True, check=False)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr)
+    gib = int(peak.group(1)) / 2**20 if peak else float("nan")
+    print(f"c2m recommend {ws}: exit {done.returncode}, wall {wall.group(1) if wall else '?'}, "
+          f"peak RSS {gib:.2f} GiB ({gib / 2:.0%} of the 2 GiB budget)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "completejourney")
     parser.add_argument("--min-support", type=float, default=0.001)
+    parser.add_argument("--workspace", type=Path, default=None)
     args = parser.parse_args()
+    if args.workspace is not None:
+        _whole_step(args.workspace)
     tx = pl.scan_parquet(args.data / "transactions.parquet")
     started = time.perf_counter()
     rules, note = mine_bundles(baskets_of(tx, "basket_id", "product_id"), min_support=args.min_support, max_size=2)

@@ -49,7 +49,9 @@ def local_date(col: str, tz: str) -> pl.Expr:
 
 def prepare_lines(orders: pl.DataFrame, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
     """Paid (not cancelled/returned) order lines with local date, week, amount and categories."""
-    frame = orders
+    wanted: tuple[str, ...] = ("order_id", "user_id", "sku", "ts", "qty", "unit_price", "status", "presale")
+    keep = [c for c in wanted if c in orders.columns]
+    frame = orders.select(keep)
     if "status" in frame.columns:
         frame = frame.filter(
             pl.col("status").is_null() | ~pl.col("status").is_in(["cancelled", "returned"])
@@ -59,8 +61,8 @@ def prepare_lines(orders: pl.DataFrame, products: pl.DataFrame | None, tz: str) 
         amount=pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64),
     ).with_columns(week=pl.col("date").dt.truncate("1w"))
     if products is not None:
-        keep = [c for c in ("sku", *CATEGORY_LEVELS, "name", "brand") if c in products.columns]
-        frame = frame.join(products.select(keep).unique("sku"), on="sku", how="left")
+        keep = [c for c in ("sku", *CATEGORY_LEVELS) if c in products.columns]
+        frame = frame.join(products.select(keep).unique("sku", keep="first"), on="sku", how="left")
     return frame
 
 

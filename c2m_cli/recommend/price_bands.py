@@ -63,7 +63,8 @@ def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFra
     empty = pl.DataFrame()
     if level is None:
         return empty, empty
-    lines = ins.lines.filter(pl.col(level).is_not_null() & (pl.col("unit_price") > 0)).with_columns(category=pl.col(level))
+    lines = ins.lines.select(pl.col(level).alias("category"), "sku", "unit_price", "qty", "user_id").filter(
+        pl.col("category").is_not_null() & (pl.col("unit_price") > 0))
     sku = lines.group_by("category", "sku").agg(pl.col("unit_price").median().alias("price"), pl.col("qty").sum().alias("units"))
     rows = []
     for (cat,), g in sku.sort("category", "price", "sku").group_by(["category"], maintain_order=True):
@@ -81,9 +82,10 @@ def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFra
     edges = pl.DataFrame(rows, schema={"category": pl.String, "band": pl.Int32, "low": pl.Float64, "high": pl.Float64})
     sku_band = sku.join(edges, on="category").filter((pl.col("price") >= pl.col("low")) & (pl.col("price") < pl.col("high"))).select(
         "category", "sku", "band", "price")
-    buyers = lines.join(sku_band.select("category", "sku", "band"), on=["category", "sku"]).group_by("category", "band").agg(
-        pl.col("qty").sum().alias("units"), pl.col("user_id").n_unique().alias("buyers"),
-        pl.col("sku").n_unique().alias("skus"))
+    buyers = (lines.lazy().join(sku_band.lazy().select("category", "sku", "band"), on=["category", "sku"])
+              .group_by("category", "band").agg(pl.col("qty").sum().alias("units"), pl.col("user_id").n_unique().alias("buyers"),
+                                                pl.col("sku").n_unique().alias("skus"))
+              .collect(engine="streaming"))
     table = (
         edges.join(buyers, on=["category", "band"], how="inner")
         .with_columns(
@@ -117,9 +119,10 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
     level = ins.main_level()
     if traits.height == 0 or sku_band.height == 0 or level is None:
         return pl.DataFrame()
-    ub = (ins.lines.select(pl.col(level).alias("category"), "sku", pl.col("user_id").cast(pl.String), "qty")
-          .join(sku_band.select("category", "sku", "band"), on=["category", "sku"])
-          .group_by("category", "user_id", "band").agg(pl.col("qty").sum()))
+    ub = (ins.lines.lazy().select(pl.col(level).alias("category"), "sku", pl.col("user_id").cast(pl.String), "qty")
+          .join(sku_band.lazy().select("category", "sku", "band"), on=["category", "sku"])
+          .group_by("category", "user_id", "band").agg(pl.col("qty").sum())
+          .collect(engine="streaming"))
     tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot"))
     bands = sku_band.select("category", "band").unique()
     w = (tot.join(bands, on="category").join(ub, on=["category", "user_id", "band"], how="left")

@@ -22,6 +22,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.recommend.demand import Demand, from_forecast, from_normal
 
 QUANTITY_SCHEMA = {
@@ -106,15 +107,9 @@ def quantity_row(demand: Demand, eco: Economics, *, sku: str | None, brief_id: s
 
 def presale_table(orders: pl.DataFrame, events: pl.DataFrame | None, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
     """Per pre-sale SKU: deposits (units), first deposit date, launch date (product or first sale)."""
-    flag = pl.lit(False)
-    if "presale" in orders.columns:
-        flag = flag | pl.col("presale").fill_null(False)
-    if "status" in orders.columns:
-        flag = flag | (pl.col("status") == "presale")
-    marked = orders.with_columns(_pre=flag, date=pl.col("ts").dt.convert_time_zone(tz).dt.date())
-    ok = ~pl.col("status").is_in(["cancelled", "returned"]).fill_null(False) if "status" in orders.columns else pl.lit(True)
+    marked = orders.with_columns(date=contract.local_date("ts", tz))
     pre = (
-        marked.filter(pl.col("_pre") & ok)
+        contract.presale_lines(marked)  # deposits, not cancelled or returned (c2m_cli.contract)
         .group_by("sku")
         .agg(pl.col("qty").sum().alias("presale_orders"), pl.col("date").max().alias("last_deposit"))
     )
@@ -128,7 +123,7 @@ def presale_table(orders: pl.DataFrame, events: pl.DataFrame | None, products: p
     if pre.height == 0:
         return pl.DataFrame()
     first_sale = (
-        marked.filter(~pl.col("_pre") & ok).group_by("sku").agg(pl.col("date").min().alias("first_sale"))
+        contract.sales_lines(marked).group_by("sku").agg(pl.col("date").min().alias("first_sale"))
     )
     pre = pre.join(first_sale, on="sku", how="left")
     if products is not None and "launch_date" in products.columns:
@@ -156,11 +151,7 @@ def plan_quantities(
     note: dict = {"presale_skus": pre.height}
     if pre.height == 0:
         return pl.DataFrame(schema=QUANTITY_SCHEMA), note
-    marked = orders.with_columns(date=pl.col("ts").dt.convert_time_zone(tz).dt.date())
-    if "status" in orders.columns:
-        marked = marked.filter(~pl.col("status").is_in(["cancelled", "returned", "presale"]).fill_null(False))
-    if "presale" in orders.columns:
-        marked = marked.filter(~pl.col("presale").fill_null(False))
+    marked = contract.sales_lines(orders).with_columns(date=contract.local_date("ts", tz))
     # references: launched with a complete horizon inside the data
     h = eco.horizon_days
     refs = pre.filter(pl.col("launch") + pl.duration(days=h - 1) <= end)

@@ -33,7 +33,7 @@ def sales_trends(ins: Inputs, factors: np.ndarray | None, *, min_units: float = 
     """One trend test per category value (every level) and per (main category, attribute=value)."""
     out = []
     for level in ins.category_levels():
-        keys, _, m = dense_weekly(ins.lines, level, "qty", ins.start, ins.end)
+        keys, _, m = dense_weekly(ins.lines.select(level, "week", "qty"), level, "qty", ins.start, ins.end)
         if keys:
             if factors is not None and factors.size == m.shape[1]:
                 m = m / factors[None, :]
@@ -43,8 +43,13 @@ def sales_trends(ins: Inputs, factors: np.ndarray | None, *, min_units: float = 
     attrs = product_attributes(ins.products)
     main = ins.main_level()
     if attrs.height and main is not None:
-        keyed = ins.lines.join(attrs, on="sku").with_columns(
-            key=pl.concat_str([pl.col(main).fill_null(""), "attribute", "value"], separator="\x1f"))
+        # summed per (key, week) by the streaming engine: the line × attribute join never materialises
+        keyed = (
+            ins.lines.lazy().select("sku", main, "week", "qty").join(attrs.lazy(), on="sku")
+            .group_by(pl.concat_str([pl.col(main).fill_null(""), "attribute", "value"], separator="\x1f").alias("key"), "week")
+            .agg(pl.col("qty").sum())
+            .collect(engine="streaming")
+        )
         keys, _, m = dense_weekly(keyed, "key", "qty", ins.start, ins.end)
         if keys:
             if factors is not None and factors.size == m.shape[1]:

@@ -36,9 +36,18 @@ def _tie_term(y: np.ndarray) -> np.ndarray:
     return np.sum(counts * (counts - 1) * (2 * counts + 5), axis=1)
 
 
-def mann_kendall(y: np.ndarray) -> TrendResult:
-    """Mann-Kendall trend test of each row of ``y`` (tie-corrected variance, continuity fix)."""
+def mann_kendall(y: np.ndarray, *, block: int = 512) -> TrendResult:
+    """Mann-Kendall trend test of each row of ``y`` (tie-corrected variance, continuity fix).
+
+    Rows are tested ``block`` at a time, so memory grows with n² per block, not with the rows."""
     y = np.atleast_2d(np.asarray(y, dtype=float))
+    if y.shape[0] > block:
+        parts = [_mann_kendall(y[i:i + block]) for i in range(0, y.shape[0], block)]
+        return TrendResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("s", "tau", "z", "p", "sen_slope")))
+    return _mann_kendall(y)
+
+
+def _mann_kendall(y: np.ndarray) -> TrendResult:
     rows, n = y.shape
     if n < 3:
         nan = np.full(rows, np.nan)
