@@ -158,7 +158,8 @@ def render(sections: dict[str, Any], *, lang: str, generated: str) -> str:
     overview = sections.get("overview", {})
     period = ""
     if overview.get("first"):
-        period = f"{esc(t('data_period', lang))}：{esc(fmt_date(overview['first'], lang))} – {esc(fmt_date(overview['last'], lang))} · "
+        colon = "：" if lang == "zh" else ": "
+        period = f"{esc(t('data_period', lang))}{colon}{esc(fmt_date(overview['first'], lang))} – {esc(fmt_date(overview['last'], lang))} · "
     return (
         f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -262,10 +263,11 @@ def _summary(data: dict[str, Any], lang: str) -> str:
     cards = []
     for need in needs:
         rank = f'<span class="rank">{esc(need["rank"])}</span>' if need["rank"] is not None else ""
-        what = text(need["subject"])
-        kind = " · ".join(x for x in (text(kind_name(need["kind"], lang)) if need["kind"] else "", text(need["category"] or "")) if x)
-        if kind:
-            what += f' <span class="meta">（{kind}）</span>' if lang == "zh" else f' <span class="meta">({kind})</span>'
+        what = " · ".join(x for x in (text(kind_name(need["kind"], lang)) if need["kind"] else "", text(need["category"] or "")) if x)
+        if need["attributes"]:
+            what += f'<br>{esc(t("attributes", lang))}：' + "".join(f'<span class="tag">{text(a)}</span>' for a in need["attributes"][:5])
+        if need["micro_demands"]:
+            what += f'<br>{esc(t("micro_demands", lang))}：' + "".join(f'<span class="tag">{text(m)}</span>' for m in need["micro_demands"][:5])
         if need["variants"]:
             what += f'<br><span class="meta">{esc(t("variants", lang))}：{text("、".join(need["variants"][:4]))}</span>'
         whom = _name(need["segment"], lang)
@@ -283,7 +285,7 @@ def _summary(data: dict[str, Any], lang: str) -> str:
         link = f'<a href="#{esc(need["anchor"])}">{esc(t("see_brief", lang))} →</a>' if need["anchor"] else ""
         cards.append(
             f'<div class="need"><h3>{rank}{text(need["subject"])}</h3><dl>'
-            f"<dt>{esc(t('what', lang))}</dt><dd>{what}</dd>"
+            f"<dt>{esc(t('need_kind', lang))}</dt><dd>{what}</dd>"
             f"<dt>{esc(t('for_whom', lang))}</dt><dd>{whom}</dd>"
             f"<dt>{esc(t('price', lang))}</dt><dd>{price}</dd>"
             f"<dt>{esc(t('how_many', lang))}</dt><dd>{many}</dd>"

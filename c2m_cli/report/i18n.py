@@ -164,6 +164,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "summary_lead": {"zh": "按机会排名的前 {n} 个需求：做什么、为谁、什么价、做多少、何时上市。", "en": "The top {n} needs by rank: what to make, for whom, at which price, how many and when."},
     "summary_lead_opps": {"zh": "按机会排名的前 {n} 个需求（尚无产品简报：运行 c2m recommend 生成）。", "en": "The top {n} needs by rank (no product briefs yet: run c2m recommend)."},
     "what": {"zh": "做什么", "en": "What"},
+    "need_kind": {"zh": "类型", "en": "Kind"},
     "for_whom": {"zh": "为谁", "en": "For whom"},
     "price": {"zh": "价格带", "en": "Price band"},
     "how_many": {"zh": "做多少", "en": "How many"},

@@ -13,10 +13,10 @@ from typing import Any
 
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError
 from c2m_cli.workspace import Step, Workspace
 
-NOT_SOLD = ("cancelled", "returned")
 MAX_TABLE_ROWS = 30
 
 
@@ -87,10 +87,8 @@ def local_ts(tz: str) -> pl.Expr:
 
 
 def sold_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Order lines that count as sales: not cancelled, not returned."""
-    if "status" in orders.collect_schema().names():
-        return orders.filter(pl.col("status").is_null() | ~pl.col("status").is_in(NOT_SOLD))
-    return orders
+    """Order lines that count as sales (the one rule of ``c2m_cli.contract.sales_lines``)."""
+    return contract.sales_lines(orders)
 
 
 def as_list(value: Any) -> list[Any]:

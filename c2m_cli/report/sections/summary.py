@@ -18,6 +18,8 @@ class Need(TypedDict):
     kind: str | None
     category: str | None
     variants: list[str]
+    attributes: list[str]
+    micro_demands: list[str]
     segment: str | None
     segment_size: int | None
     price_band: str | None
@@ -47,6 +49,8 @@ def _need(brief: Brief) -> Need:
         "kind": brief["kind"],
         "category": brief["category"],
         "variants": brief["variants"],
+        "attributes": brief["attributes"],
+        "micro_demands": brief["micro_demands"],
         "segment": brief["segment"],
         "segment_size": brief["segment_size"],
         "price_band": brief["price_band"],
@@ -75,7 +79,8 @@ def gather(overview: OverviewData, briefs: BriefsData, opportunities: Opportunit
         out["needs"] = [
             {
                 "rank": o["rank"], "subject": o["subject"], "kind": o["kind"], "category": o["category"],
-                "variants": o.get("variants", []), "segment": o.get("segment"), "segment_size": None,
+                "variants": o.get("variants", []), "attributes": [], "micro_demands": [],
+                "segment": o.get("segment"), "segment_size": None,
                 "price_band": None, "demand_p10": None, "demand_p50": None, "demand_p90": None,
                 "quantity": None, "launch_window": None, "anchor": None,
             }
