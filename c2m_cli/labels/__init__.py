@@ -23,7 +23,7 @@ import polars as pl
 from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.labels.attitude import attitude_columns, behaviour_hits, review_sentiment, review_stats
-from c2m_cli.labels.base import LabelOptions, parse_as_of, prepare_orders
+from c2m_cli.labels.base import LabelOptions, has_values, parse_as_of, prepare_orders
 from c2m_cli.labels.behavior import behavior_labels, brands_informative
 from c2m_cli.labels.demographics import demographics_labels
 from c2m_cli.labels.geography import geography_labels
@@ -36,7 +36,14 @@ from c2m_cli.labels.partitions import (
     partition_files,
     read_partition,
 )
-from c2m_cli.labels.text import TAG_SCHEMA, score_tags, term_hits, text_documents, wide_tags
+from c2m_cli.labels.text import (
+    TAG_SCHEMA,
+    is_placeholder,
+    score_tags,
+    term_hits,
+    text_documents,
+    wide_tags,
+)
 from c2m_cli.labels.value import rfm_scores, value_labels
 
 __all__ = ["LabelOptions", "compute_labels", "label_partition", "run_label"]
@@ -102,7 +109,8 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
     tags = score_tags(hits, options.tag_saturation)
     # a user with no text at all (no review, query or bought product with a name): the text
     # families are unknown for them (null scores), not "scored 0"
-    with_text = docs.filter(pl.col("text").is_not_null()).select("user_id").unique()
+    said = pl.col("text").map_elements(lambda t: not is_placeholder(t), return_dtype=pl.Boolean)
+    with_text = docs.filter(pl.col("text").is_not_null() & ((pl.col("source") != "reviewed") | said)).select("user_id").unique()
     text_wide = wide_tags(users, tags, options.min_tag_score, with_text=with_text, behaviour=behavior)
     text_wide = text_wide.join(attitude_columns(users, stats), on="user_id", how="left")
     rhythm = purchase_rhythm(lines, options)
@@ -135,7 +143,7 @@ def data_facts(lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame
     if not has_hours:
         log.warn("label-date-only", "every order timestamp is at 00:00 local time (dates only): peak hour and daypart are unknown")
     brands = brands_informative(products)
-    if products is not None and "brand" in products.collect_schema().names() and not brands:
+    if products is not None and has_values(products, "brand") and not brands:
         sample = (
             products.select(pl.col("brand").cast(pl.String)).drop_nulls().unique().sort("brand").head(5).collect()["brand"].to_list()
         )
@@ -151,7 +159,7 @@ def data_facts(lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame
     return DataFacts(
         market=market,
         has_hours=has_hours,
-        has_discount="discount" in orders.collect_schema().names(),
+        has_discount=has_values(orders, "discount"),
         brands_informative=brands,
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError, UsageError
 
 REQUIRED_ORDER_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price")
@@ -82,6 +83,14 @@ def check_columns(frame: pl.LazyFrame | pl.DataFrame, required: tuple[str, ...],
         raise InvalidDataError(f"{table}.parquet: missing required column(s) {', '.join(missing)}")
 
 
+def has_values(frame: pl.LazyFrame, column: str) -> bool:
+    """True when ``frame`` has ``column`` with at least one non-null value (ingest writes every
+    optional column, null when the source had none)."""
+    if column not in frame.collect_schema().names():
+        return False
+    return bool(frame.select(pl.col(column).is_not_null().any()).collect(engine="streaming").item())
+
+
 def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -> tuple[pl.LazyFrame, dt.date]:
     """Order lines with local time, line amount and the purchase / return / cancel flags.
 
@@ -96,8 +105,10 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
     local = pl.col("ts").cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     amount = pl.col("qty").cast(pl.Float64, strict=False) * pl.col("unit_price").cast(pl.Float64, strict=False)
     presale = pl.col("presale").cast(pl.Boolean, strict=False).fill_null(False) if "presale" in names else pl.lit(False)
-    # no discount column: whether a line was discounted is unknown (null), not "no"
-    discount = pl.col("discount").cast(pl.Float64, strict=False).fill_null(0.0) if "discount" in names else pl.lit(None, pl.Float64)
+    # no discount data (no column, or one that is null throughout): whether a line was
+    # discounted is unknown (null), not "no"
+    known = has_values(orders, "discount")
+    discount = pl.col("discount").cast(pl.Float64, strict=False).fill_null(0.0) if known else pl.lit(None, pl.Float64)
     prepared = orders.select(
         pl.col("user_id").cast(pl.String),
         pl.col("order_id").cast(pl.String),
@@ -111,20 +122,14 @@ def prepare_orders(orders: pl.LazyFrame, timezone: str, as_of: dt.date | None) -
         *( [pl.col("channel").cast(pl.String)] if "channel" in names else [pl.lit(None, pl.String).alias("channel")]),
         *( [pl.col("province").cast(pl.String)] if "province" in names else [pl.lit(None, pl.String).alias("province")]),
         *( [pl.col("city").cast(pl.String)] if "city" in names else [pl.lit(None, pl.String).alias("city")]),
+        contract.line_kind(orders).alias("_kind"),  # the one order-line rule (c2m_cli.contract)
     ).filter(pl.col("user_id").is_not_null() & pl.col("ts_local").is_not_null())
     prepared = prepared.with_columns(
         pl.col("ts_local").dt.date().alias("day"),
-        (pl.col("status").is_null() | pl.col("status").is_in(["paid", "presale"])).alias("_ok"),
-    ).with_columns(
-        (
-            pl.col("_ok")
-            & (pl.col("qty") >= 0)
-            & (pl.col("amount") >= 0)
-            & ((pl.col("qty") > 0) | (pl.col("amount") > 0))
-        ).fill_null(False).alias("is_purchase"),
-        ((pl.col("status") == "returned").fill_null(False) | (pl.col("qty") < 0).fill_null(False) | (pl.col("amount") < 0).fill_null(False)).alias("is_return"),
-        (pl.col("status") == "cancelled").fill_null(False).alias("is_cancelled"),
-    ).drop("_ok")
+        pl.col("_kind").is_in(["sale", "presale"]).alias("is_purchase"),
+        pl.col("_kind").is_in(["returned", "refund"]).alias("is_return"),
+        (pl.col("_kind") == "cancelled").alias("is_cancelled"),
+    ).drop("_kind")
     if as_of is None:
         latest = prepared.select(pl.col("day").max()).collect(engine="streaming").item()
         if latest is None:

@@ -17,6 +17,7 @@ Warnings: ``clv-few-customers`` (fit on fewer than ``MIN_FIT_CUSTOMERS``) and
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,9 @@ def _interval(
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(expected[lo:hi] > 0, e / expected[lo:hi], 0.0) * np.where(spend[lo:hi] > 0, sp / spend[lo:hi], 1.0)
             block[:, j] = clv[lo:hi] * ratio
-        p10[lo:hi], p90[lo:hi] = np.nanquantile(block, [0.1, 0.9], axis=1)
+        with warnings.catch_warnings():  # a customer without a CLV (all NaN) stays NaN → null
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p10[lo:hi], p90[lo:hi] = np.nanquantile(block, [0.1, 0.9], axis=1)
     return p10, p90
 
 
