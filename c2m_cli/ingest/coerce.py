@@ -141,9 +141,15 @@ def normalise_key_text(text: str) -> str:
     return re.sub(r"\s+", "", str(text).translate(_KEY_TABLE)).lower()
 
 
+# Stripped from both ends before the fast read of a number (``¥63.49``, ``99元``).
+CURRENCY_EDGES = "¥￥$＄€£元 \u00a0"
+
+_NUMBER_PREP = {**_DIGITS_ONLY, **dict.fromkeys(_NUMBER_NOISE, "")}
+
+
 def prepare_number(text: pl.Expr) -> pl.Expr:
-    """Half-width, without currency symbols or spaces (separators are kept)."""
-    return to_halfwidth(text).str.replace_many(_NUMBER_NOISE, [""] * len(_NUMBER_NOISE))
+    """Half-width, without currency symbols or spaces (separators are kept); one pass."""
+    return text.str.replace_many(list(_NUMBER_PREP), list(_NUMBER_PREP.values()))
 
 
 # A number body (after sign/parentheses/unit are set apart) under each decimal convention.
@@ -157,13 +163,31 @@ AMBIGUOUS = "ambiguous decimal separator (declare decimal = \".\" or \",\" in [T
 NOT_FINITE = "not a finite number"
 
 
-def number_problem_and_value(s: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
-    """(value, problem) from prepared text ``s`` under a decimal convention ``.`` or ``,``."""
+def _number_body(s: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(negative in parentheses, unit scale, digits) of prepared number text."""
     negative_paren = s.str.starts_with("(") & s.str.ends_with(")")
     body = s.str.strip_chars("()")
     unit = body.str.slice(-1)
     scale = pl.when(unit == "万").then(1e4).when(unit == "亿").then(1e8).otherwise(1.0)
     digits = pl.when(unit.is_in(["万", "亿"])).then(body.str.slice(0, body.str.len_chars() - 1)).otherwise(body)
+    return negative_paren, scale, digits
+
+
+def fast_number(s: pl.Expr, decimal: str) -> pl.Expr:
+    """Most numbers of an export, read by a cast after stripping currency signs; null for the
+    others (``number_value`` reads those, on a column that is null elsewhere)."""
+    return _fast_number(s.str.strip_chars(CURRENCY_EDGES), decimal)
+
+
+def _fast_number(s: pl.Expr, decimal: str) -> pl.Expr:
+    """The plain numbers (most values) read by a cast; null where the full rules are needed."""
+    if decimal == ".":
+        return s.cast(pl.Float64, strict=False)
+    return pl.when(~s.str.contains(r"[.,]")).then(s.cast(pl.Float64, strict=False))
+
+
+def _slow_number(digits: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
+    """(number text, ambiguous?) under a decimal convention, for values a cast did not read."""
     if decimal == ".":
         grouped = digits.str.contains(_DOT_GROUPED)
         text = pl.when(grouped).then(digits.str.replace_all(",", "", literal=True)).otherwise(digits)
@@ -177,16 +201,46 @@ def number_problem_and_value(s: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr
             .otherwise(pl.lit(None, dtype=pl.String))
         )
         other = digits.str.contains(_ANY_SEPARATED) & ~grouped & ~plain_comma
+    return text, other
+
+
+def number_value(s: pl.Expr, decimal: str) -> pl.Expr:
+    """Float64 (maybe not finite) from prepared text ``s``; null when not a number or ambiguous.
+
+    Plain numbers are read by a cast; only the others (thousands groups, decimal commas, 万,
+    parentheses) go through the rules, on a column that is null elsewhere, so the costly string
+    work touches few values.
+    """
+    fast = _fast_number(s, decimal)
+    rest = pl.when(fast.is_null()).then(s)
+    negative_paren, scale, digits = _number_body(rest)
+    text, _other = _slow_number(digits, decimal)
     base = text.cast(pl.Float64, strict=False)
-    value = pl.when(negative_paren).then(-base * scale).otherwise(base * scale)
-    finite = value.is_finite()
-    problem = (
+    slow = pl.when(negative_paren).then(-base * scale).otherwise(base * scale)
+    return pl.coalesce(fast, slow)
+
+
+def number_problem(s: pl.Expr, value: pl.Expr, decimal: str) -> pl.Expr:
+    """Why prepared text ``s`` gave no usable number ``value`` (a column of ``number_value``)."""
+    rest = pl.when(value.is_null()).then(s)
+    _negative, _scale, digits = _number_body(rest)
+    _text, other = _slow_number(digits, decimal)
+    return (
         pl.when(s.is_null()).then(pl.lit(None, dtype=pl.String))
-        .when(other).then(pl.lit(AMBIGUOUS))
+        .when(other.fill_null(False)).then(pl.lit(AMBIGUOUS))
         .when(value.is_null()).then(pl.lit(NOT_A_NUMBER))
-        .when(~finite).then(pl.lit(NOT_FINITE))
+        .when(~value.is_finite()).then(pl.lit(NOT_FINITE))
     )
-    return pl.when(finite).then(value), problem
+
+
+def number_problem_and_value(s: pl.Expr, decimal: str) -> tuple[pl.Expr, pl.Expr]:
+    """(value, problem) from prepared text ``s`` under a decimal convention ``.`` or ``,``.
+
+    (Expressions, for small frames and tests; the ingest pipeline stages them as columns.)
+    """
+    raw = number_value(s, decimal)
+    problem = number_problem(s, raw, decimal)
+    return pl.when(raw.is_finite()).then(raw), problem
 
 
 def finish_number(s: pl.Expr, decimal: str = ".") -> pl.Expr:
@@ -335,6 +389,11 @@ def _epoch(text: pl.Expr, unit: str) -> pl.Expr:
     scale = 1_000_000 if unit == EPOCH_SECONDS else 1_000
     micros = (number * scale).round(0).cast(pl.Int64, strict=False)
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def fast_datetime(text: pl.Expr, fmt: str, timezone: str) -> pl.Expr:
+    """The first detected format on text as it is (no half-width pass): most values."""
+    return _with_format(text, fmt, timezone)
 
 
 def _with_format(raw: pl.Expr, fmt: str, timezone: str) -> pl.Expr:

@@ -31,13 +31,16 @@ from c2m_cli.ingest.coerce import (
     datetime_from,
     detect_datetime_formats,
     detect_decimal,
+    fast_datetime,
+    fast_number,
     id_from,
     id_problem,
     latest_plausible,
     lookup,
     normalise_key,
     number_from,
-    number_problem_and_value,
+    number_problem,
+    number_value,
     parse_bool,
     parse_datetime,
     plausibility_problem,
@@ -80,7 +83,9 @@ class _Column:
     spec: ColumnSpec
     cleaned: pl.Expr  # the source, trimmed and placeholders nulled when text
     prepared: pl.Expr  # computed once from the cleaned column
-    finish: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]  # (value, problem) from the prepared column
+    fast: Callable[[pl.Expr], pl.Expr] | None  # most values, cheaply, from the prepared column
+    value: Callable[[pl.Expr], pl.Expr]  # the value from the prepared column (or the values fast left)
+    check: Callable[[pl.Expr, pl.Expr], pl.Expr]  # the problem from the prepared column and value
     raw: pl.Expr  # the source text, for rejects
 
 
@@ -122,20 +127,19 @@ def _numeric_origin(sample: pl.Series | None) -> bool:
     return bool(values.str.contains(r"^-?\d+(\.0+)?$").all() and values.str.contains(r"\.0+$").any())
 
 
-def _text_number(
-    kind: str, decimal: str
-) -> Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]:
-    def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-        value, problem = number_problem_and_value(c, decimal)
-        if kind == "integer":
-            whole = value == value.round(0)
-            problem = pl.when(problem.is_null() & value.is_not_null() & ~whole).then(
-                pl.lit(REASONS["integer"])
-            ).otherwise(problem)
-            value = pl.when(whole).then(value)
-        return value, problem
+Fn = Callable[[pl.Expr], pl.Expr]
+Check = Callable[[pl.Expr, pl.Expr], pl.Expr]
+_NONE = pl.lit(None, dtype=pl.String)
 
-    return finish
+
+def _whole(check: Check) -> Check:
+    """An integer column: a number with a fraction is "not a whole number"."""
+    def inner(c: pl.Expr, v: pl.Expr) -> pl.Expr:
+        problem = check(c, v)
+        return pl.when(problem.is_null() & v.is_not_null() & (v != v.round(0))).then(
+            pl.lit(REASONS["integer"])
+        ).otherwise(problem)
+    return inner
 
 
 def _coerce(
@@ -149,35 +153,43 @@ def _coerce(
     decimal: str,
     sample: pl.Series | None,
     today: datetime,
-) -> tuple[pl.Expr, Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]]:
-    """(prepared, finish) for one canonical column; ``finish(col)`` → (value, problem).
+) -> tuple[pl.Expr, Fn | None, Fn, Check]:
+    """(prepared, fast, value, check) for one canonical column.
 
     ``cleaned`` is the source column, trimmed with placeholders nulled when it is text;
-    ``prepared`` is computed once into a column, ``finish(col)`` reads the value from it.
+    ``prepared`` is computed once into a column ``c``; ``value(c)`` into a column ``v``;
+    ``check(c, v)`` names the problem (null when fine). Each stage is a column of its own, so
+    no costly string expression is evaluated twice.
     """
     is_text = dtype == pl.String or dtype == pl.Null
     kind = spec.kind
     prepared = cleaned
-    none = pl.lit(None, dtype=pl.String)
-    finish: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]
+    value: Fn
+    check: Check
+    fast: Fn | None = None
+
+    def missing_or(reason: str) -> Check:
+        return lambda c, v: pl.when(c.is_not_null() & v.is_null()).then(pl.lit(reason))
+
     if kind == "id":
         if is_text:
             if _numeric_origin(sample):
                 prepared = cleaned.str.replace(r"\.0+$", "")
-            finish = lambda c: (c, id_problem(c, c, dtype))  # noqa: E731
+            value = lambda c: c  # noqa: E731
+            check = lambda c, v: id_problem(c, c, dtype)  # noqa: E731
         else:
-            finish = lambda c: (id_from(c, dtype), id_problem(id_from(c, dtype), c, dtype))  # noqa: E731
+            value = lambda c: id_from(c, dtype)  # noqa: E731
+            check = lambda c, v: id_problem(v, c, dtype)  # noqa: E731
     elif kind == "text":
-        finish = lambda c: (c.cast(pl.String), none)  # noqa: E731
+        value = lambda c: c.cast(pl.String)  # noqa: E731
+        check = lambda c, v: _NONE  # noqa: E731
     elif kind in {"number", "integer"} and spec.parse == "year" and rule.format and is_text:
         chosen = [rule.format]
         prepared = to_halfwidth(cleaned)
-
-        def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-            year = parse_datetime(c, formats=chosen, timezone="UTC", prepared=True).dt.year()
-            band = c.str.contains(AGE_BAND)
-            problem = pl.when(c.is_not_null() & year.is_null() & ~band).then(pl.lit(REASONS["date"]))
-            return year.cast(pl.Float64), problem
+        value = lambda c: parse_datetime(c, formats=chosen, timezone="UTC", prepared=True).dt.year().cast(pl.Float64)  # noqa: E731
+        check = lambda c, v: pl.when(c.is_not_null() & v.is_null() & ~c.str.contains(AGE_BAND)).then(  # noqa: E731
+            pl.lit(REASONS["date"])
+        )
     elif kind in {"number", "integer"}:
         if is_text:
             text = cleaned
@@ -185,39 +197,40 @@ def _coerce(
                 text = rating_text(cleaned)
             elif spec.parse == "year":
                 text = year_text(cleaned)
-            prepared = prepare_number(text)
-            finish = _text_number(kind, decimal)
-            if spec.parse == "year":
-                inner = finish
-
-                def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-                    value, problem = inner(c)
-                    band = c.str.contains(AGE_BAND)  # 95后: a generation, kept as an age band
-                    return value, pl.when(band.fill_null(False)).then(none).otherwise(problem)
+            if spec.parse is None:  # plain numbers by a cast; the rules for the rest
+                prepared = text
+                fast = lambda c: fast_number(c, decimal)  # noqa: E731
+                value = lambda c: number_value(prepare_number(c), decimal)  # noqa: E731
+                check = lambda c, v: pl.when(v.is_not_null() & ~v.is_finite()).then(pl.lit(NOT_FINITE)).otherwise(  # noqa: E731
+                    number_problem(prepare_number(c), v, decimal)
+                )
+            else:
+                prepared = prepare_number(text)
+                value = lambda c: number_value(c, decimal)  # noqa: E731
+                check = lambda c, v: number_problem(c, v, decimal)  # noqa: E731
+            if spec.parse == "year":  # 95后: a generation, kept as an age band, not a failure
+                inner = check
+                check = lambda c, v: pl.when(c.str.contains(AGE_BAND).fill_null(False)).then(_NONE).otherwise(  # noqa: E731
+                    inner(c, v)
+                )
         else:
-            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-                value = number_from(c, dtype)
-                problem: pl.Expr = pl.when(c.is_not_null() & value.is_null()).then(pl.lit(NOT_FINITE))
-                if kind == "integer":
-                    whole = value == value.round(0)
-                    problem = pl.when(problem.is_null() & value.is_not_null() & ~whole).then(
-                        pl.lit(REASONS["integer"])
-                    ).otherwise(problem)
-                    value = pl.when(whole).then(value)
-                return value, problem
+            value = lambda c: c.cast(pl.Float64)  # noqa: E731
+            check = lambda c, v: pl.when(c.is_not_null() & ~v.is_finite().fill_null(False)).then(  # noqa: E731
+                pl.lit(NOT_FINITE)
+            )
+        if kind == "integer":
+            check = _whole(check)
     elif kind == "bool":
         if dtype == pl.Boolean:
-            finish = lambda c: (c, none)  # noqa: E731
+            value = lambda c: c  # noqa: E731
+            check = lambda c, v: _NONE  # noqa: E731
         elif dtype.is_numeric():
-            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-                value = pl.when(c == 1).then(True).when(c == 0).then(False)
-                return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["bool"]))
+            value = lambda c: pl.when(c == 1).then(True).when(c == 0).then(False)  # noqa: E731
+            check = missing_or(REASONS["bool"])
         else:
             prepared = to_halfwidth(cleaned)
-
-            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-                value = parse_bool(c)
-                return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["bool"]))
+            value = parse_bool
+            check = missing_or(REASONS["bool"])
     elif kind in {"datetime", "date"}:
         zone = timezone if kind == "datetime" else "UTC"
         if spec.parse == "birth":
@@ -225,54 +238,46 @@ def _coerce(
         else:
             earliest, latest = EARLIEST, latest_plausible(today.date())
         if is_text:
-            prepared = to_halfwidth(cleaned)
-            chosen = formats or [*DATETIME_FORMATS, NUMERIC_TIME]
-            parse: Callable[[pl.Expr], pl.Expr] = lambda c: parse_datetime(  # noqa: E731
-                c, formats=chosen, timezone=zone, prepared=True
-            )
+            chosen_formats = formats or [*DATETIME_FORMATS, NUMERIC_TIME]
+            first = chosen_formats[0]
+            fast = lambda c: fast_datetime(c, first, zone)  # noqa: E731
+            value = lambda c: parse_datetime(c, formats=chosen_formats, timezone=zone)  # noqa: E731
         else:
-            parse = lambda c: datetime_from(c, dtype, formats=formats, timezone=zone)  # noqa: E731
+            value = lambda c: datetime_from(c, dtype, formats=formats, timezone=zone)  # noqa: E731
         reason = REASONS[kind]
-
-        def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-            value = parse(c)
-            problem = pl.when(c.is_not_null() & value.is_null()).then(pl.lit(reason)).otherwise(
-                plausibility_problem(value, earliest, latest)
-            )
-            value = pl.when(problem.is_null()).then(value)
-            return (value.dt.date() if kind == "date" else value), problem
+        check = lambda c, v: pl.when(c.is_not_null() & v.is_null()).then(pl.lit(reason)).otherwise(  # noqa: E731
+            plausibility_problem(v, earliest, latest)
+        )
     elif kind == "vocab":
         vocab = mapping.vocabulary(spec.name, spec.vocab)
-        prepared = normalise_key(cleaned.cast(pl.String))
-
-        def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-            value = lookup(c, vocab, pl.String())
-            return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["vocab"]))
+        prepared = cleaned.cast(pl.String)
+        fast = lambda c: lookup(c, vocab, pl.String())  # noqa: E731  (most are written as the key)
+        value = lambda c: lookup(normalise_key(c), vocab, pl.String())  # noqa: E731
+        check = missing_or(REASONS["vocab"])
     elif kind == "json":
         if isinstance(dtype, pl.Struct):
-            finish = lambda c: (c.struct.json_encode(), none)  # noqa: E731
+            value = lambda c: c.struct.json_encode()  # noqa: E731
+            check = lambda c, v: _NONE  # noqa: E731
         else:
-            def finish(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-                value = pl.when(c.str.contains(r"^\{[\s\S]*\}$")).then(c)
-                return value, pl.when(c.is_not_null() & value.is_null()).then(pl.lit(REASONS["json"]))
+            value = lambda c: pl.when(c.str.contains(r"^\{[\s\S]*\}$")).then(c)  # noqa: E731
+            check = missing_or(REASONS["json"])
     else:  # pragma: no cover - the spec table only holds the kinds above
         raise ValueError(kind)
 
-    def bounded(c: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-        value, problem = finish(c)
+    def bounded(c: pl.Expr, v: pl.Expr) -> pl.Expr:
+        problem = check(c, v)
         if spec.minimum is not None:
             below = NEGATIVE_PRICE if spec.name in {"unit_price", "list_price"} and spec.minimum == 0 else (
                 f"below {_bound(spec.minimum)}"
             )
-            problem = pl.when(problem.is_null() & (value < spec.minimum)).then(pl.lit(below)).otherwise(problem)
+            problem = pl.when(problem.is_null() & (v < spec.minimum)).then(pl.lit(below)).otherwise(problem)
         if spec.maximum is not None:
-            problem = pl.when(problem.is_null() & (value > spec.maximum)).then(
+            problem = pl.when(problem.is_null() & (v > spec.maximum)).then(
                 pl.lit(f"above {_bound(spec.maximum)}")
             ).otherwise(problem)
-        value = pl.when(problem.is_null()).then(value)
-        return value.cast(spec.dtype, strict=False), problem
+        return problem
 
-    return prepared, bounded
+    return prepared, fast, value, bounded
 
 
 def _datetime_formats(
@@ -376,18 +381,39 @@ def canonical_frame(
                 key.replace(list(value_map), list(value_map.values()))
             ).otherwise(cleaned)
         decimal = declared_decimal or (detect_decimal(sample) if sample is not None else None) or "."
-        prepared, finish = _coerce(
+        prepared, fast, value_of, check = _coerce(
             spec, rule, pl.col(f"__c_{spec.name}"), dtype, mapping, timezone, formats, decimal, sample, now
         )
-        columns.append(_Column(spec, cleaned, prepared, finish, raw_text))
+        columns.append(_Column(spec, cleaned, prepared, fast, value_of, check, raw_text))
 
     by_name = {c.spec.name: c for c in columns}
     stage_clean = [c.cleaned.alias(f"__c_{c.spec.name}") for c in columns]
     stage_prepare = [c.prepared.alias(f"__s_{c.spec.name}") for c in columns]
-    stage_value: list[pl.Expr] = []
-    for c in columns:
-        value, problem = c.finish(pl.col(f"__s_{c.spec.name}"))
-        stage_value += [value.alias(f"__v_{c.spec.name}"), problem.alias(f"__e_{c.spec.name}")]
+    # A column with a fast path: the fast values, then the rest (null where fast read the value,
+    # so the full rules touch few values), then value = fast or rest's value.
+    fast_columns = [c for c in columns if c.fast is not None]
+    stage_fast = [c.fast(pl.col(f"__s_{c.spec.name}")).alias(f"__f_{c.spec.name}") for c in fast_columns if c.fast]
+    stage_rest = [
+        pl.when(pl.col(f"__f_{c.spec.name}").is_null()).then(pl.col(f"__s_{c.spec.name}")).alias(f"__r_{c.spec.name}")
+        for c in fast_columns
+    ]
+
+    def rest(c: _Column) -> pl.Expr:
+        return pl.col(f"__r_{c.spec.name}" if c.fast is not None else f"__s_{c.spec.name}")
+
+    stage_value = [
+        (pl.coalesce(pl.col(f"__f_{c.spec.name}"), c.value(rest(c))) if c.fast is not None else c.value(rest(c)))
+        .alias(f"__u_{c.spec.name}")
+        for c in columns
+    ]
+    stage_check = [c.check(rest(c), pl.col(f"__u_{c.spec.name}")).alias(f"__e_{c.spec.name}") for c in columns]
+    # Optional columns are nulled where they have a problem; a required one rejects the row.
+    stage_final = [
+        (pl.col(f"__u_{c.spec.name}") if c.spec.required else
+         pl.when(pl.col(f"__e_{c.spec.name}").is_null()).then(pl.col(f"__u_{c.spec.name}")))
+        .cast(c.spec.dtype, strict=False).alias(f"__v_{c.spec.name}")
+        for c in columns
+    ]
 
     # Row-level problems, in order (the reader's own come first, in step.py): an empty row, too many fields, then each
     # required column (missing, or its problem).
@@ -411,15 +437,15 @@ def canonical_frame(
         row_checks.append((problem, name, column.raw.fill_null("")))
 
     first_failure = pl.min_horizontal(
-        [pl.when(check[0].is_not_null()).then(pl.lit(i, dtype=pl.Int32)) for i, check in enumerate(row_checks)]
+        [pl.when(row[0].is_not_null()).then(pl.lit(i, dtype=pl.Int32)) for i, row in enumerate(row_checks)]
     )
     indices = range(len(row_checks))
     failed_column = lookup(pl.col("__k"), {i: row_checks[i][1] for i in indices if row_checks[i][1]}, pl.String())
-    reason_of = pl.coalesce([check[0] for check in row_checks]) if row_checks else pl.lit(None, dtype=pl.String)
+    reason_of = pl.coalesce([row[0] for row in row_checks]) if row_checks else pl.lit(None, dtype=pl.String)
     raw_of: Any = None
-    for i, check in enumerate(row_checks):
+    for i, row in enumerate(row_checks):
         branch = pl.col("__k") == i
-        raw_of = pl.when(branch).then(check[2]) if raw_of is None else raw_of.when(branch).then(check[2])
+        raw_of = pl.when(branch).then(row[2]) if raw_of is None else raw_of.when(branch).then(row[2])
     raw_value = raw_of.otherwise(pl.lit(None, dtype=pl.String)).cast(pl.String)
 
     values = _values_with_derivations(table, rules, by_name)
@@ -439,7 +465,10 @@ def canonical_frame(
         for name, src in mapping.extras.items()
         if src in schema
     ]
-    staged = lazy.with_columns(stage_clean).with_columns(stage_prepare).with_columns(stage_value)
+    staged = (
+        lazy.with_columns(stage_clean).with_columns(stage_prepare).with_columns(stage_fast)
+        .with_columns(stage_rest).with_columns(stage_value).with_columns(stage_check).with_columns(stage_final)
+    )
     if _derives_address(by_name):
         for stage in address_stages("__v_address"):
             staged = staged.with_columns(stage)
