@@ -91,10 +91,15 @@ def _segment_for(ins: Inputs, users: pl.DataFrame) -> tuple[str | None, str | No
 
 
 def _category_lines(ins: Inputs, category: str | None) -> pl.DataFrame:
+    """Order lines of ``category`` at the main level, else at whichever level names it."""
     level = ins.main_level()
     if category is None or level is None:
         return ins.lines.head(0)
-    return ins.lines.filter(pl.col(level) == category)
+    lines = ins.lines.filter(pl.col(level) == category)
+    if lines.height == 0:
+        levels = ins.category_levels()
+        lines = ins.lines.filter(pl.any_horizontal(pl.col(c) == category for c in levels)) if levels else lines
+    return lines
 
 
 def _segment_band(ins: Inputs, ctx: BriefContext, category: str | None, segment_id: str | None,

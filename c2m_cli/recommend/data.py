@@ -92,7 +92,8 @@ def product_attributes(products: pl.DataFrame | None) -> pl.DataFrame:
         wide = attrs.unnest("attrs")
     else:
         return empty
-    value_cols = [c for c in wide.columns if c != "sku"]
+    # identifiers (manufacturer_id, ean …) are not attributes a product could have more of
+    value_cols = [c for c in wide.columns if c != "sku" and not (c.lower().endswith("_id") or c.lower() in ("id", "ean", "upc", "barcode"))]
     if not value_cols:
         return empty
     wide = wide.with_columns(pl.col(c).cast(pl.String) for c in value_cols)

@@ -28,7 +28,7 @@ class Demand:
     method: str
 
     def quantile(self, q: float) -> float:
-        return float(np.ceil(np.quantile(self.draws, q) - 1e-9)) if self.draws.size else 0.0
+        return max(0.0, float(np.ceil(np.quantile(self.draws, q) - 1e-9))) + 0.0 if self.draws.size else 0.0
 
     @property
     def mean(self) -> float:

@@ -64,7 +64,7 @@ def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFra
     if level is None:
         return empty, empty
     lines = ins.lines.select(pl.col(level).alias("category"), "sku", "unit_price", "qty", "user_id").filter(
-        pl.col("category").is_not_null() & (pl.col("unit_price") > 0))
+        pl.col("category").is_not_null() & (pl.col("unit_price") > 0) & (pl.col("qty") > 0))
     sku = lines.group_by("category", "sku").agg(pl.col("unit_price").median().alias("price"), pl.col("qty").sum().alias("units"))
     rows = []
     for (cat,), g in sku.sort("category", "price", "sku").group_by(["category"], maintain_order=True):
@@ -120,10 +120,11 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
     if traits.height == 0 or sku_band.height == 0 or level is None:
         return pl.DataFrame()
     ub = (ins.lines.lazy().select(pl.col(level).alias("category"), "sku", pl.col("user_id").cast(pl.String), "qty")
+          .filter(pl.col("qty") > 0)
           .join(sku_band.lazy().select("category", "sku", "band"), on=["category", "sku"])
           .group_by("category", "user_id", "band").agg(pl.col("qty").sum())
           .collect(engine="streaming"))
-    tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot"))
+    tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
     bands = sku_band.select("category", "band").unique()
     w = (tot.join(bands, on="category").join(ub, on=["category", "user_id", "band"], how="left")
          .with_columns(f=(pl.col("qty").fill_null(0.0) / pl.col("tot")).clip(0.0, 1.0))
@@ -154,6 +155,8 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
         .with_columns(_null=(2 / math.pi) ** 0.5 * (pl.col("_p0") * (1 - pl.col("_p0")) * (1 / pl.col("e1") + 1 / pl.col("e0"))).sqrt())
         .with_columns(distinct=(pl.col("_d") - pl.col("_null")).clip(lower_bound=0).max().over("category", "band", "trait"))
         .drop("_d", "_p0", "_null", "s1", "s0")
+        .with_columns(pl.col(c).fill_nan(None) for c in ("lift", "lift_lo", "lift_hi", "distinct"))
+        .filter(pl.col("lift").is_not_null())
         .sort("category", "band", "trait", "value")
     )
 

@@ -4,7 +4,8 @@ Each kind module fills the component columns it knows (each in [0, 1]); a kind's
 weighted sum of its components times the kind's weight (how directly a manufacturer can act on
 it). The ranking is greedy: each next place goes to the highest score after a decay for every
 opportunity of the same kind and category already placed, so the top of the list spans needs
-and kinds instead of repeating one.
+and kinds instead of repeating one (a decay of 0.8 per earlier opportunity of the same kind and
+category, and of 0.9 per earlier one of the same kind).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SCORING: dict[str, tuple[float, dict[str, float]]] = {
 }
 COMPONENTS = sorted({c for _, parts in SCORING.values() for c in parts})
 SAME_KIND_CATEGORY_DECAY = 0.8
-SAME_KIND_DECAY = 0.97
+SAME_KIND_DECAY = 0.9
 
 OPPORTUNITY_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(), "category": pl.String(), "sku": pl.String(), "subject": pl.String(), "evidence": pl.String(),

@@ -38,6 +38,8 @@ def trend_words(z: float | None, q: float | None, growth: float | None, days: in
         head = "无显著趋势" if zh else "no significant trend"
     if growth is None or days <= 0:
         return head
+    if not math.isfinite(growth):
+        return f"{head}，近{span_words(days, zh)}新出现" if zh else f"{head}, new {span_words(days, zh)}"
     return f"{head}，{pct(growth)} {span_words(days, zh)}" if zh else f"{head}, {pct(growth)} {span_words(days, zh)}"
 
 

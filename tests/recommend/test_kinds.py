@@ -1,0 +1,84 @@
+"""Price bands, portraits and the diverse ranking on small frames built in the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from c2m_cli.recommend import price_bands, scoring
+from c2m_cli.recommend.data import Inputs, prepare_lines
+
+
+def _inputs(orders: pl.DataFrame, products: pl.DataFrame, customers: pl.DataFrame | None = None) -> Inputs:
+    lines = prepare_lines(orders, products, "UTC")
+    return Inputs(orders=orders, products=products, customers=customers, lines=lines,
+                  start=lines["date"].min(), end=lines["date"].max(), chinese=True)  # type: ignore[arg-type]
+
+
+def _orders(rows: list[tuple[str, str, float, float]]) -> pl.DataFrame:
+    ts = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)
+    return pl.DataFrame({
+        "order_id": [f"o{i}" for i in range(len(rows))], "user_id": [r[0] for r in rows], "sku": [r[1] for r in rows],
+        "ts": [ts + dt.timedelta(days=i % 60) for i in range(len(rows))], "qty": [r[2] for r in rows],
+        "unit_price": [r[3] for r in rows],
+    })
+
+
+def test_bands_are_on_paid_prices_and_every_band_holds_products() -> None:
+    # three products listed at 100, 200, 300; the 300 one always sold at 40 % off (paid 180)
+    products = pl.DataFrame({"sku": ["A", "B", "C"], "category_l2": ["面霜"] * 3, "list_price": [100.0, 200.0, 300.0]})
+    rows = [(f"u{i}", "A", 1.0, 100.0) for i in range(50)] + [(f"v{i}", "B", 1.0, 200.0) for i in range(50)]
+    rows += [(f"w{i}", "C", 1.0, 180.0) for i in range(50)]
+    table, sku_band = price_bands.band_table(_inputs(_orders(rows), products))
+    assert (table["skus"] > 0).all()
+    # C is priced where its buyers paid (180), not at its list price
+    c_band = sku_band.filter(pl.col("sku") == "C").row(0, named=True)
+    band = table.filter(pl.col("band") == c_band["band"]).row(0, named=True)
+    assert band["low"] <= 180 < band["high"]
+    # smoothed shares: no share of 0 and no ratio of 10^8
+    assert table["sku_share"].min() > 0 and table["thinness"].max() < 10
+
+
+def test_portrait_weighs_buyers_by_their_share_in_the_band() -> None:
+    """Heavy buyers who buy in every band (tagged 'heavy') are no portrait of any band; the
+    planted buyers of the expensive band (generation 80后) are."""
+    products = pl.DataFrame({"sku": ["L", "H"], "category_l2": ["面霜", "面霜"]})
+    rows = []
+    for i in range(200):  # heavy buyers: both bands, many units
+        rows += [(f"h{i}", "L", 5.0, 100.0), (f"h{i}", "H", 5.0, 900.0)]
+    for i in range(150):
+        rows.append((f"c{i}", "L", 1.0, 100.0))
+    for i in range(100):
+        rows.append((f"r{i}", "H", 1.0, 900.0))
+    users = [f"h{i}" for i in range(200)] + [f"c{i}" for i in range(150)] + [f"r{i}" for i in range(100)]
+    gen = ["90后"] * 200 + ["90后"] * 150 + ["80后"] * 100
+    customers = pl.DataFrame({"user_id": users, "birth_year": [1995 if g == "90后" else 1985 for g in gen]})
+    ins = _inputs(_orders(rows), products, customers)
+    _, sku_band = price_bands.band_table(ins)
+    portrait = price_bands.portraits(ins, sku_band, min_buyers=30)
+    high = int(sku_band.filter(pl.col("sku") == "H")["band"][0])
+    top = price_bands.over_indexed(portrait, "面霜", high)
+    assert top["value"].to_list() == ["80后"]
+    row = top.row(0, named=True)
+    # by hand: in the band 80后 weigh 100 (f = 1) of 100 + 200·0.5 = 200 → 0.5; in the rest 0 of 150 + 100 = 250
+    assert row["p_band"] == pytest.approx(0.5) and row["p_rest"] == pytest.approx(0.0)
+    assert row["lift_lo"] > 1 and row["distinct"] > 0.4
+
+
+def test_ranking_is_diverse_across_kinds_and_categories() -> None:
+    rows = [{"kind": "search_gap", "category": "笔记本电脑", "need": f"n{i}", "subject": f"s{i}",
+             "c_volume": 1.0, "c_rising": 1.0, "c_significant": 1.0, "c_gap": 1.0, "c_supply": 1.0 - i / 100} for i in range(6)]
+    rows += [{"kind": "price_band", "category": "面霜", "need": "band|4", "subject": "b", "c_distinct": 1.0, "c_size": 1.0, "c_thin": 0.5},
+             {"kind": "micro_demand", "category": "奶粉", "need": "aspect|x", "subject": "m", "c_share": 1.0, "c_distinct": 1.0, "c_volume": 0.8}]
+    ranked = scoring.rank(scoring.score(scoring.frame(rows)))
+    assert ranked["rank"].to_list() == list(range(1, 9))
+    assert ranked["kind"][0] == "search_gap"
+    # plain score order would put all six search gaps first; the decay brings the others up
+    assert set(ranked["kind"].head(4).to_list()) == {"search_gap", "price_band", "micro_demand"}
+    assert ranked["kind"].head(5).to_list().count("search_gap") <= 3
+    # the score column is the table's, the order the diverse one
+    assert np.isclose(ranked.filter(pl.col("kind") == "price_band")["score"][0], 0.8 * (0.6 + 0.3 + 0.05))
+    assert ranked["opportunity_id"].n_unique() == 8
