@@ -28,7 +28,7 @@ HIGHLIGHT = "#e07b39"
 PLAIN = "#9fb3c8"
 WIDTH = 640
 HEIGHT = 280
-MARGIN = {"left": 64, "right": 16, "top": 30, "bottom": 50}
+MARGIN = {"left": 70, "right": 16, "top": 30, "bottom": 50}
 
 Formatter = Callable[[float], str]
 
@@ -252,9 +252,11 @@ def line_chart(
     for i, (x, label) in enumerate(x_labels):
         px = round(sx(x), 2)
         minor = " minor" if i % 2 else ""
+        # a label near the right edge ends at its tick, so that it is not cut off
+        anchor = "end" if px > right - 40 else "middle"
         parts.append(
             f'<line class="axis" x1="{px:g}" x2="{px:g}" y1="{bottom}" y2="{bottom + 4}"/>'
-            f'<text class="tick{minor}" x="{px:g}" y="{bottom + 18}" text-anchor="middle">{text(label)}</text>'
+            f'<text class="tick{minor}" x="{px:g}" y="{bottom + 18}" text-anchor="{anchor}">{text(label)}</text>'
         )
     parts.append(f'<line class="axis" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>')
     for band, polygon in zip(bands, plot.bands, strict=True):

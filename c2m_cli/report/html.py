@@ -19,6 +19,7 @@ from typing import Any
 from c2m_cli.calendar import festival_name
 from c2m_cli.report import charts
 from c2m_cli.report.i18n import (
+    fmt_axis,
     fmt_date,
     fmt_int,
     fmt_money,
@@ -357,7 +358,7 @@ def _consumers(data: dict[str, Any], lang: str) -> str:
                     t("value_dist", lang),
                     labels,
                     [float(b["count"]) for b in hist],
-                    y_format=lambda v: fmt_int(v, lang),
+                    y_format=lambda v: fmt_axis(v, lang),
                     y_title=t("axis_people", lang),
                     x_title=t("axis_clv", lang, unit=unit.strip("（）()")),
                 )
@@ -476,7 +477,7 @@ def _demand(data: dict[str, Any], lang: str) -> str:
                 lines,
                 bands,
                 x_labels=date_ticks(isos, lang),
-                y_format=lambda v: fmt_num(v, lang, 0),
+                y_format=lambda v: fmt_axis(v, lang),
                 y_title=y_title,
                 x_title=x_title,
                 spans=_spans(chart["festivals"], lang) if freq != "M" else [],
@@ -588,7 +589,11 @@ def _opportunities(data: dict[str, Any], lang: str) -> str:
                 charts.line_chart(
                     t("search_vs_sales", lang),
                     [
-                        charts.Line(t("searches", lang), xs, [p["searches"] for p in trend], charts.HIGHLIGHT),
+                        *(
+                            [charts.Line(t("searches", lang), xs, [p["searches"] for p in trend], charts.HIGHLIGHT)]
+                            if any(p["searches"] for p in trend)
+                            else []
+                        ),
                         charts.Line(t("sales", lang), xs, [p["sales"] for p in trend], charts.FORECAST),
                     ],
                     x_labels=date_ticks(isos, lang),
@@ -613,7 +618,7 @@ def _opportunities(data: dict[str, Any], lang: str) -> str:
                     highlight=highlight,
                     highlight_name=f"{t('target_band', lang)} {_with_unit(band, unit, lang)}".strip(),
                     plain_name=t("other_bands", lang),
-                    y_format=lambda v: fmt_int(v, lang),
+                    y_format=lambda v: fmt_axis(v, lang),
                     y_title=t("axis_units", lang),
                     x_title=t("axis_price", lang, unit=unit.strip("（）()")),
                 )
@@ -787,7 +792,7 @@ def _overview(data: dict[str, Any], lang: str) -> str:
                     t("weekly_sales", lang),
                     [charts.Line(t("sales", lang), [_ordinal(d) for d in isos], [float(w["units"]) for w in weekly], charts.FORECAST)],
                     x_labels=date_ticks(isos, lang),
-                    y_format=lambda v: fmt_num(v, lang, 0),
+                    y_format=lambda v: fmt_axis(v, lang),
                     y_title=t("axis_units_week", lang),
                     x_title=t("axis_week", lang),
                     spans=spans,

@@ -383,3 +383,24 @@ def fmt_month(iso: str, lang: str, *, day: bool = False) -> str:
 def level_name(level: object, lang: str) -> str:
     key = f"level_{level}"
     return t(key, lang) if key in STRINGS else str(level)
+
+
+def fmt_axis(value: object, lang: str) -> str:
+    """A compact axis tick: 4M, 250k (en) or 400万, 1.2亿 (zh); small values as they are."""
+    number = _finite(value)
+    if number is None:
+        return ""
+    size = abs(number)
+    if lang == "zh":
+        if size >= 100_000_000:
+            return f"{number / 100_000_000:g}亿"
+        if size >= 10_000:
+            return f"{number / 10_000:g}万"
+    else:
+        if size >= 1_000_000:
+            return f"{number / 1_000_000:g}M"
+        if size >= 10_000:
+            return f"{number / 1_000:g}k"
+    if number == int(number):
+        return f"{int(number):,}"
+    return f"{number:,.2f}".rstrip("0").rstrip(".")

@@ -11,7 +11,7 @@ _Z = re.compile(r"(销量|sales)?\s*趋势\s*z\s*=\s*(-?[\d.]+)|trend\s*z\s*=\s*
 _P = re.compile(r"[,，]?\s*\bp\s*[=<]\s*[\d.eE+-]+")
 _RATIO = re.compile(r"[（(]\s*(需求/供给|demand/supply)\s*([\d.]+)\s*[）)]")
 _LONG = re.compile(r"(\d+\.\d{3,})")
-_PARQUET = re.compile(r"[（(]\s*(见|see)\s+[^）)]*\.parquet[^）)]*[）)]")
+_PARQUET = re.compile(r"\s*[（(][^（）()]*\.parquet[^（）()]*[）)]")
 _CI = re.compile(r"\s*\[\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\]")
 _EMPTY = re.compile(r"[（(]\s*[,，]?\s*[）)]")
 
