@@ -304,14 +304,14 @@ def line_kind(lf: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
     names = _names(lf)
     status = pl.col("status").cast(pl.String).str.to_lowercase() if "status" in names else pl.lit(None, pl.String)
     flag = pl.col("presale").cast(pl.Boolean, strict=False).fill_null(False) if "presale" in names else pl.lit(False)
-    qty = pl.col("qty").cast(pl.Float64, strict=False)
+    qty = pl.col("qty").cast(pl.Float64, strict=False) if "qty" in names else pl.lit(None, pl.Float64)
     amount = qty * pl.col("unit_price").cast(pl.Float64, strict=False) if "unit_price" in names else qty
     return (
         pl.when(status == "cancelled").then(pl.lit("cancelled"))
         .when(status == "returned").then(pl.lit("returned"))
         .when((qty < 0) | (amount < 0)).then(pl.lit("refund"))
-        .when((status == "presale") | flag).then(pl.lit("presale"))
         .when((qty == 0) & (amount == 0)).then(pl.lit("void"))
+        .when((status == "presale") | flag).then(pl.lit("presale"))
         .when(status.is_null() | (status == "paid")).then(pl.lit("sale"))
         .otherwise(pl.lit("void"))  # an unknown status (a vocabulary gap) sells nothing
         .alias("line_kind")

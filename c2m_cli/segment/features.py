@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError
 
 ID_COLUMN = "user_id"
@@ -310,8 +311,7 @@ def _order_keys(orders: pl.DataFrame, products: pl.DataFrame | None, by: str, ti
     if ID_COLUMN not in cols:
         return None
     lf = orders.lazy()
-    if "status" in cols:
-        lf = lf.filter(pl.col("status").cast(pl.String).fill_null("") != "cancelled")
+    lf = contract.purchase_lines(lf)  # what customers bought: sales and pre-sales (c2m_cli.contract)
     if by.startswith("category"):
         if products is None or "sku" not in cols or "sku" not in products.columns or by not in products.columns:
             return None

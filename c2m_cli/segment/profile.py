@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.growth import COLUMNS as GROWTH_COLUMNS
 from c2m_cli.growth import RUNGS
 from c2m_cli.segment import wording
@@ -90,8 +91,7 @@ def _spend_lifts(
     if not {"user_id", "sku", "qty", "unit_price"} <= set(orders.columns):
         return empty
     lines = orders.lazy()
-    if "status" in orders.columns:
-        lines = lines.filter(pl.col("status").is_null() | pl.col("status").is_in(["paid", "presale"]))
+    lines = contract.purchase_lines(lines)  # sales and pre-sales (c2m_cli.contract)
     lines_frame = (
         lines.select(
             pl.col("user_id").cast(pl.String),
