@@ -6,7 +6,7 @@ loads ../shared/data/completejourney/transactions.parquet into a table with COPY
 measures, each in a fresh child process, wall time and peak RSS of
 
   * ``run_ingest`` of the Parquet file (``--preset completejourney``), and
-  * ``run_ingest`` of ``postgresql://…?table=transactions`` (server-side cursor, batches),
+  * ``run_ingest`` of ``postgresql://…?table=transactions`` (ADBC Arrow batches),
 
 checks that both wrote the same orders table, and prints the ratios (DESIGN.md: database
 reads stream in batches, peak memory within ~1.5x of the Parquet ingest). ``--mariadb`` adds

@@ -1,9 +1,9 @@
 """Database sources: ``sqlite:///path.db``, ``postgresql://…`` and ``mysql://…`` URIs, streamed.
 
 A URI names one table (``?table=NAME``, ``schema.name`` allowed) or one query
-(``?query=SELECT…``, URL-encoded). Rows are fetched in batches — a server-side cursor for
-PostgreSQL (psycopg 3), an unbuffered cursor for MySQL/MariaDB (PyMySQL), ``fetchmany`` for
-SQLite — and each batch is written to a Parquet part in the step's scratch folder, so the rows
+(``?query=SELECT…``, URL-encoded). Rows are fetched in batches — Arrow record batches from
+ADBC's PostgreSQL driver (binary COPY underneath), an unbuffered cursor for MySQL/MariaDB
+(PyMySQL), ``fetchmany`` for SQLite — and each batch is written to a Parquet part in the step's scratch folder, so the rows
 reach coercion through the same lazy, streaming path as a file and memory stays bounded by the
 batch, not the table.
 
@@ -23,23 +23,27 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
 import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.ingest.readers import (
     LINE,
+    READ_RAW,
+    READ_REASON,
     RawSource,
     _first_line,
     _scan_parts,
     _stage_batches,
     _unique_names,
+    flatten,
     with_read_columns,
 )
 from c2m_cli.workspace import mask_secrets
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 50_000  # rows per batch (SQLite, MySQL)
+BATCH_BYTES = 1 << 24  # bytes per Arrow batch (PostgreSQL)
 CONNECT_TIMEOUT_S = 10
 SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql",
            "mysql": "mysql", "mariadb": "mysql"}
@@ -140,6 +144,7 @@ def _source(uri: DatabaseUri, names: list[str], parts: list[Path], path: Path | 
         frame = with_read_columns(pl.DataFrame(empty).lazy())
     else:
         frame = _scan_parts(parts)
+        names = [c for c in frame.collect_schema().names() if c not in {LINE, READ_REASON, READ_RAW}]
     return RawSource(uri.label if path is None else str(path), path, "db", frame, names)
 
 
@@ -173,55 +178,85 @@ def _open_sqlite(uri: DatabaseUri, option: str, tmpdir: Path) -> RawSource:
 # -- PostgreSQL --------------------------------------------------------------------------------
 
 
-def _open_postgresql(uri: DatabaseUri, option: str, tmpdir: Path) -> RawSource:
-    try:
-        import psycopg
-        from psycopg import sql
-        from psycopg.types.string import TextLoader
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise UsageError(f"--{option} {uri.label}: the PostgreSQL driver (psycopg) is not installed") from exc
-    settings: dict[str, Any] = {
-        "host": uri.host, "port": uri.port or 5432, "dbname": uri.database,
-        "connect_timeout": int(uri.params.pop("connect_timeout", CONNECT_TIMEOUT_S)), **uri.params,
-    }
-    if uri.user:
-        settings["user"] = uri.user
+def _postgres_uri(uri: DatabaseUri) -> str:
+    """A libpq URI with every part quoted (the password never leaves this function unmasked)."""
+    auth = quote(uri.user or "", safe="")
     if uri.password is not None:
-        settings["password"] = uri.password
+        auth += ":" + quote(uri.password, safe="")
+    params = {"connect_timeout": str(CONNECT_TIMEOUT_S), **uri.params}
+    host = f"[{uri.host}]" if uri.host and ":" in uri.host else uri.host
+    return (f"postgresql://{auth}{'@' if auth else ''}{host}:{uri.port or 5432}/"
+            f"{quote(uri.database, safe='')}?{urlencode(params)}")
+
+
+def _open_postgresql(uri: DatabaseUri, option: str, tmpdir: Path) -> RawSource:
+    """Arrow record batches from ADBC's PostgreSQL driver (COPY in binary underneath)."""
     try:
-        connection = psycopg.connect(**settings)
-    except psycopg.Error as exc:
-        raise UsageError(f"--{option} {uri.label}: cannot connect ({_masked(_first_line(exc), uri)})") from None
-    # Values without a polars type of their own are read as their text (JSON stays JSON text).
-    for name in ("uuid", "json", "jsonb", "inet", "cidr", "macaddr", "interval", "money", "xml"):
-        connection.adapters.register_loader(name, TextLoader)
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi as dbapi
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise UsageError(f"--{option} {uri.label}: the PostgreSQL driver (adbc-driver-postgresql) is not installed") from exc
+    try:
+        connection = dbapi.connect(_postgres_uri(uri))
+    except adbc_driver_manager.Error as exc:
+        raise UsageError(f"--{option} {uri.label}: cannot connect ({_masked(_pg_message(exc), uri)})") from None
     try:
         if uri.query is not None:
-            statement: Any = sql.SQL(uri.query)  # type: ignore[arg-type]
+            query = uri.query
         else:
-            statement = sql.SQL("SELECT * FROM {}").format(sql.Identifier(*str(uri.table).split(".")))
-        with connection.cursor(name="c2m_ingest") as cursor:
-            cursor.itersize = BATCH_ROWS
+            query = "SELECT * FROM " + ".".join('"' + part.replace('"', '""') + '"' for part in str(uri.table).split("."))
+        cursor = connection.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
             try:
-                cursor.execute(statement)
-                first = cursor.fetchmany(BATCH_ROWS)
-            except psycopg.Error as exc:
-                raise UsageError(f"--{option} {uri.label}: the server refused the read ({_masked(_first_line(exc), uri)})") from None
-            names = _unique_names([d.name for d in cursor.description or []])
-            pending = [first]
-
-            def fetch(size: int) -> Sequence[Sequence[Any]]:
-                if pending:
-                    return pending.pop()
-                return cursor.fetchmany(size)
-
+                cursor.execute(query)
+                reader = cursor.fetch_record_batch()
+            except adbc_driver_manager.Error as exc:
+                raise UsageError(f"--{option} {uri.label}: the server refused the read ({_masked(_pg_message(exc), uri)})") from None
+            names = _unique_names(list(reader.schema.names))
             try:
-                parts = _stage_batches(_batches(fetch, names, uri), tmpdir, "postgresql")
-            except psycopg.Error as exc:
-                raise InvalidDataError(f"{uri.label}: reading failed ({_masked(_first_line(exc), uri)})") from None
+                parts = _stage_batches(_arrow_batches(reader, names, uri), tmpdir, "postgresql")
+            except adbc_driver_manager.Error as exc:
+                raise InvalidDataError(f"{uri.label}: reading failed ({_masked(_pg_message(exc), uri)})") from None
+        finally:
+            cursor.close()
     finally:
         connection.close()
     return _source(uri, names, parts, None)
+
+
+def _pg_message(exc: BaseException) -> str:
+    """The driver's message without its ``IO: [libpq]`` prefixes, on one line."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines()[:1])
+    for prefix in ("IO: ", "[libpq] ", "Failed to connect: "):
+        text = text.removeprefix(prefix)
+    return text or type(exc).__name__
+
+
+def _arrow_batches(reader: Any, names: list[str], uri: DatabaseUri) -> Iterator[pl.DataFrame]:
+    import pyarrow as pa
+
+    start = 1
+    for batch in reader:
+        # numeric and types Arrow has no name for come as extension types: read their storage
+        # (numeric as its decimal text, others as text or bytes)
+        arrays = [c.storage if isinstance(c, pa.ExtensionArray) else c for c in batch.columns]
+        uuids = [n for n, c in zip(names, batch.columns, strict=True) if str(c.type) == "extension<arrow.uuid>"]
+        frame = pl.from_arrow(pa.RecordBatch.from_arrays(arrays, names=names))
+        assert isinstance(frame, pl.DataFrame)
+        if uuids:
+            hexes = [pl.col(n).bin.encode("hex") for n in uuids]
+            frame = frame.with_columns(
+                pl.concat_str([h.str.slice(a, b - a) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))],
+                              separator="-").alias(n)
+                for n, h in zip(uuids, hexes, strict=True)
+            )
+        opaque = [n for n, d in frame.schema.items() if d == pl.Binary]  # bytes of unnamed types
+        if opaque:
+            frame = frame.with_columns(pl.col(opaque).cast(pl.String, strict=False))
+        frame = flatten(frame)  # arrays as JSON text, composite values as a.b columns
+        yield frame.with_columns(pl.int_range(start, start + frame.height, dtype=pl.Int64).alias(LINE))
+        start += frame.height
 
 
 # -- MySQL / MariaDB ---------------------------------------------------------------------------
@@ -281,4 +316,4 @@ def open_database(src: str, option: str, tmpdir: Path) -> RawSource:
     return _open_mysql(uri, option, tmpdir)
 
 
-__all__ = ["BATCH_ROWS", "DatabaseUri", "open_database", "parse_uri"]
+__all__ = ["BATCH_BYTES", "BATCH_ROWS", "DatabaseUri", "open_database", "parse_uri"]

@@ -35,6 +35,11 @@ class Server:
     database: str = DATABASE
     socket_dir: str = ""
 
+    def libpq_uri(self, database: str | None = None) -> str:
+        from urllib.parse import quote
+
+        return f"postgresql://{self.user}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database or self.database}"
+
     def uri(self, *, password: str | None = None, with_password: bool = True, **query: str) -> str:
         from urllib.parse import quote, urlencode
 
@@ -117,11 +122,10 @@ def postgres_server(bindir: Path) -> Iterator[Server]:
             check=True, capture_output=True, timeout=120,
         )
         server = Server("postgresql", port, socket_dir=str(base))
-        import psycopg
+        import adbc_driver_postgresql.dbapi as dbapi
 
-        with psycopg.connect(host="127.0.0.1", port=port, user=USER, password=PASSWORD, dbname="postgres",
-                             autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {DATABASE}")
+        with dbapi.connect(server.libpq_uri("postgres"), autocommit=True) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {DATABASE}")
         yield server
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
