@@ -310,3 +310,32 @@ def test_complete_journey_sample_from_both_servers_equals_parquet(
         assert pl.read_parquet(tmp_path / name / "orders.parquet").equals(
             pl.read_parquet(tmp_path / "file-ws" / "orders.parquet")
         )
+
+
+def test_postgres_types_without_a_polars_twin(c2m, tmp_path: Path, postgres: Server):
+    """uuid, numeric, jsonb, date and arrays arrive as usable values, not as a crash."""
+    import adbc_driver_postgresql.dbapi as dbapi
+
+    with dbapi.connect(postgres.libpq_uri()) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS items")
+        cursor.execute("CREATE TABLE items (sku uuid, name text, list_price numeric(10,2), attrs jsonb,"
+                       " launch_date date, tags text[])")
+        cursor.execute(
+            "INSERT INTO items VALUES"
+            " ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '保温杯', 129.90, '{\"颜色\": \"红\"}', '2024-03-01', '{a,b}'),"
+            " ('b1eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', '茶壶', NULL, NULL, NULL, NULL)"
+        )
+        connection.commit()
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,user_id,sku,ts,qty,unit_price\n1,u,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,2024-03-02,1,129.9\n",
+                      encoding="utf-8")
+    result = c2m("ingest", tmp_path / "ws", "--orders", orders, "--products", postgres.uri(table="items"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json["tables"]["products"]["rows_written"] == 2
+    products = pl.read_parquet(tmp_path / "ws" / "products.parquet")
+    assert products.select("sku", "name", "list_price").rows() == [
+        ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "保温杯", 129.9),
+        ("b1eebc99-9c0b-4ef8-bb6d-6bb9bd380a12", "茶壶", None),
+    ]
+    assert json.loads(products["attrs"][0]) == {"颜色": "红"}
+    assert str(products["launch_date"][0]) == "2024-03-01"
