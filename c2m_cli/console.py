@@ -10,10 +10,11 @@ terminal). Off a terminal, tables are plain text: tab-free aligned columns, one 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -134,15 +135,55 @@ def traceback() -> None:
     _stderr.print_exception(show_locals=False)
 
 
+@contextmanager
+def captured(width: int = 80) -> Iterator[Callable[[], str]]:
+    """Send human output to a string ``width`` columns wide (tests); yields a reader of it."""
+    global _stderr
+    sink = io.StringIO()
+    saved = _stderr
+    _stderr = Console(file=sink, width=width, highlight=False, color_system=None)
+    try:
+        yield sink.getvalue
+    finally:
+        _stderr = saved
+
+
+def cell(value: Any) -> str:
+    """A summary value as people read it: mappings as ``key value, …``, lists joined, never a repr."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{cell(k)} {cell(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return ", ".join(cell(v) for v in value)
+    return str(value)
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Render rows as a table on stderr; every cell is escaped."""
+    """Render rows as a table on stderr; every cell is escaped.
+
+    A table whose columns cannot fit the terminal is shown one block per row (``column  value``
+    lines) instead of being squeezed to a character per line.
+    """
     if not _human_output_on():
         return
+    texts = [[cell(c) for c in row] for row in rows]
+    headers = [str(c) for c in columns]
+    natural = sum(max([len(h), *(len(r[i]) for r in texts)]) + 3 for i, h in enumerate(headers)) + 1
+    tightest = sum(max([len(h), *(max((len(w) for w in r[i].split()), default=0) for r in texts)]) + 3 for i, h in enumerate(headers))
+    if len(headers) > 2 and natural > _stderr.width and tightest > _stderr.width:
+        _stderr.print(escape(title))
+        label = max(len(h) for h in headers)
+        for n, row in enumerate(texts, 1):
+            _stderr.print(f"[dim]-- {n} --[/dim]")
+            for header, value in zip(headers, row, strict=True):
+                _stderr.print(f"{escape(header.ljust(label))}  {escape(value)}")
+        return
     out = Table(title=escape(title), show_lines=False)
-    for column in columns:
-        out.add_column(escape(str(column)))
-    for row in rows:
-        out.add_row(*(escape("" if cell is None else str(cell)) for cell in row))
+    for column in headers:
+        out.add_column(escape(column))
+    for row in texts:
+        out.add_row(*(escape(value) for value in row))
     _stderr.print(out)
 
 

@@ -172,3 +172,24 @@ def test_progress_api_is_silent_by_default_and_reports_to_an_installed_reporter(
         ("start", "items", 2), ("advance", 7, 1), ("advance", 7, 1), ("finish", 7),
         ("start", "fails", None), ("finish", 7),
     ]
+
+
+def test_summary_tables_never_print_a_python_dict_and_fold_when_too_wide():
+    from c2m_cli import console
+
+    console.configure(verbose=True)
+    try:
+        with console.captured(width=40) as output:
+            console.table("audiences", ["name", "users"], [({"super_users": 1}, 3)])
+        assert "super_users 1" in output() and "{" not in output()
+        long = "planted micro-demand among the top three naming the product"
+        with console.captured(width=40) as output:
+            console.table("scorecard", ["step", "check", "value", "target", "recovered"], [("recommend", long, "盖子", "an aspect of the planted phrases", "yes")])
+        out = output()
+        assert "-- 1 --" in out  # one block per row instead of a squeezed table
+        assert "check      planted micro-demand among" in out and "recovered  yes" in out
+        with console.captured(width=200) as output:
+            console.table("scorecard", ["step", "check", "value", "target", "recovered"], [("recommend", long, "盖子", "an aspect", "yes")])
+        assert "-- 1 --" not in output() and "┃" in output()  # it fits: a table
+    finally:
+        console.configure()
