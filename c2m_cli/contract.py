@@ -72,7 +72,8 @@ class Table:
 
     def dtypes(self) -> dict[str, pl.DataType]:
         """Column → the dtype producers write (the dtype test fixtures get)."""
-        return {c.name: KIND_DTYPE[c.kind] for c in self.columns}
+        exact = canonical.canonical_schema(self.name) if self.exact else {}
+        return {c.name: exact.get(c.name, KIND_DTYPE[c.kind]) for c in self.columns}
 
 
 KIND_DTYPE: dict[str, pl.DataType] = {

@@ -26,8 +26,6 @@ def table_frame(name: str, **columns: list[Any]) -> pl.DataFrame:
     missing = [c for c in spec.required if c not in columns]
     if missing:
         raise KeyError(f"{name} needs column(s) {', '.join(missing)}")
-    if name in contract.canonical.TABLE_NAMES:  # ingest's exact dtypes (Int32 integers and so on)
-        dtypes = {**dtypes, **contract.canonical.canonical_schema(name)}
     ordered = [c for c in dtypes if c in columns] + [c for c in columns if c not in dtypes]
     frame = pl.DataFrame({c: columns[c] for c in ordered}, schema_overrides={c: dtypes[c] for c in ordered if c in dtypes})
     contract.validate_schema(name, frame.schema, writing=True)
