@@ -527,3 +527,28 @@ def test_big_workbooks_are_streamed_row_by_row_with_the_same_result(tmp_path: Pa
     assert rejects(tmp_path / "streamed") == rejects(tmp_path / "whole") == [
         (str(src), 3003, "qty", "many", "not a number")
     ]
+
+
+def test_taobao_style_export_and_its_zipped_copy_give_the_same_table(c2m, tmp_path: Path):
+    lines = ["淘宝卖家中心 订单报表", "导出时间：2024-11-12 09:00:00  共 6 条", HEADER.replace("单价", "实付单价")]
+    for i in range(6):
+        price = f'"¥{1299 + i:,}.00"' if i % 2 else f"￥{12 + i}.50"
+        status = ["交易成功", "交易关闭", "退款成功"][i % 3]
+        lines.append(f"T2024{i:04d},买家{i},SKU{i % 2},2024/11/11 2{i % 4}:0{i}:00,{1 + i % 2},{price},{status}")
+    lines.append("T20249999,买家9,SKU9,2024/11/11 20:00:00,一件,¥5.00,交易成功")
+    text = "\r\n".join(lines) + "\r\n"
+    plain = tmp_path / "ExportOrderList.csv"
+    plain.write_bytes(text.encode("gb18030"))
+    zipped = tmp_path / "ExportOrderList.zip"
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ExportOrderList.csv", text.encode("gb18030"))
+    mapping = write_mapping(tmp_path / "m.toml", '[orders]\nunit_price = "实付单价"\n')
+    a = ingest(c2m, tmp_path / "a", "--orders", plain, "--mapping", mapping)
+    b = ingest(c2m, tmp_path / "b", "--orders", zipped, "--mapping", mapping)
+    assert (a["rows_in"], a["rows_written"], a["rows_rejected"]) == (7, 6, 1)
+    assert {k: v for k, v in a.items() if k != "notes"} == {k: v for k, v in b.items() if k != "notes"}
+    assert orders(tmp_path / "a").equals(orders(tmp_path / "b"))
+    assert orders(tmp_path / "a")["unit_price"].to_list() == [12.5, 1300.0, 14.5, 1302.0, 16.5, 1304.0]
+    assert orders(tmp_path / "a")["status"].to_list() == ["paid", "cancelled", "returned"] * 2
+    assert rejects(tmp_path / "a") == [(str(plain), 10, "qty", "一件", "not a number")]
+    assert rejects(tmp_path / "b") == [(f"{zipped}:ExportOrderList.csv", 10, "qty", "一件", "not a number")]
