@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -348,12 +350,39 @@ def year_text(text: pl.Expr) -> pl.Expr:
 AGE_BAND = r"^\s*(\d0|\d5|00)\s*后\s*$"
 
 
+@lru_cache(maxsize=64)
+def _fixed_since(timezone: str) -> tuple[datetime, int] | None:
+    """(local wall time after which ``timezone`` has one UTC offset up to the latest plausible
+    date, that offset in seconds), or None when it keeps changing (daylight saving time)."""
+    zone = ZoneInfo(timezone)
+    end = latest_plausible().replace(tzinfo=None)
+    day = end
+    offset = zone.utcoffset(end)
+    step = timedelta(days=1)
+    earliest = datetime(1900, 1, 1)
+    while day > earliest and zone.utcoffset(day - step) == offset:
+        day -= step
+    if (end - day).days < 366 or offset is None:
+        return None
+    return day + step, int(offset.total_seconds())
+
+
 def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
     if timezone == "UTC":
         return naive.dt.replace_time_zone("UTC")
-    return naive.dt.replace_time_zone(
-        timezone, ambiguous="earliest", non_existent="null"
-    ).dt.convert_time_zone("UTC")
+
+    def full(values: pl.Expr) -> pl.Expr:
+        return values.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+    fixed = _fixed_since(timezone)
+    if fixed is None:
+        return full(naive)
+    # Since its last change the zone is a fixed offset (Asia/Shanghai since 1991): subtract it,
+    # and look the zone up only for older wall times (a column null elsewhere: cheap).
+    since, seconds = fixed
+    recent = naive >= pl.lit(since, dtype=pl.Datetime("us"))
+    shifted = (naive - pl.duration(seconds=seconds)).dt.replace_time_zone("UTC")
+    return pl.coalesce(pl.when(recent).then(shifted), full(pl.when(~recent).then(naive)))
 
 
 EXCEL_EPOCH = datetime(1899, 12, 30)

@@ -330,8 +330,11 @@ def canonical_frame(
     file_index: int,
     frame: pl.LazyFrame | None = None,
     today: datetime | None = None,
+    hash_on: list[str] | None = None,
 ) -> pl.LazyFrame:
-    """Canonical columns + ``_file``, ``_line``, ``_column``, ``_raw``, ``_reason`` of one source."""
+    """Canonical columns + ``_file``, ``_line``, ``_column``, ``_raw``, ``_reason`` of one source
+    (and ``_hash``, a 64-bit hash of the ``hash_on`` columns, when asked: duplicates are found
+    from it without reading the rows again)."""
     lazy = raw.frame if frame is None else frame
     schema = lazy.collect_schema()
     rules = resolve_rules(table, mapping, raw)
@@ -450,6 +453,11 @@ def canonical_frame(
 
     values = _values_with_derivations(table, rules, by_name)
     outputs = [values[s.name].alias(s.name) for s in specs(table)]
+    if hash_on:
+        dtypes = {s.name: s.dtype for s in specs(table)}
+        outputs.append(
+            pl.struct([values[n].cast(dtypes[n]).alias(n) for n in hash_on]).hash(seed=0).alias("_hash")
+        )
     derived_problems = _derived_problems(table, rules, by_name)
     field_columns: list[pl.Expr] = []
     for column in columns:

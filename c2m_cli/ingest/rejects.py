@@ -22,6 +22,7 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
 }
 DUPLICATE_LINE = "duplicate order line"
+HASH = "_hash"  # a 64-bit hash of the columns duplicates are judged on, computed while coercing
 
 
 def _file_names(labels: list[str]) -> pl.Expr:
@@ -44,17 +45,21 @@ def coercion_rejects(scan: pl.LazyFrame, labels: list[str]) -> pl.LazyFrame:
 def later_copies(good: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
     """Rows equal on ``columns`` to an earlier row: _file, _line and the first copy's line.
 
-    Exact and memory-light: rows are first grouped by a 64-bit hash of ``columns``; only rows
-    whose hash repeats are compared value by value.
+    Exact and memory-light: rows are first grouped by a 64-bit hash of ``columns`` (the
+    ``_hash`` column when the coercion pass computed it); only rows whose hash repeats are
+    compared value by value.
     """
+    precomputed = HASH in good.collect_schema().names()
     hashed = good.select(
-        pl.col(FILE), pl.col(LINE), pl.struct(columns).hash(seed=0).alias("__h")
+        pl.col(FILE), pl.col(LINE), (pl.col(HASH) if precomputed else pl.struct(columns).hash(seed=0)).alias("__h")
     ).collect(engine="streaming")
     repeated = hashed.filter(pl.col("__h").is_duplicated())
     if repeated.height == 0:
         return pl.DataFrame(schema={FILE: pl.UInt32, LINE: pl.Int64, "first_file": pl.UInt32, "first_line": pl.Int64})
+    row_key = pl.col(FILE).cast(pl.Int64) * (1 << 40) + pl.col(LINE)
+    wanted = repeated.select(row_key.alias("k"))["k"].implode()
     candidates = (
-        good.join(repeated.lazy().select(FILE, LINE), on=[FILE, LINE], how="semi")
+        good.filter(row_key.is_in(wanted))
         .select(FILE, LINE, *columns)
         .collect(engine="streaming")
         .sort(FILE, LINE)

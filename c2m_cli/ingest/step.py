@@ -97,6 +97,13 @@ def _read_rejects_first(frame: pl.LazyFrame) -> pl.LazyFrame:
     ).drop(READ_REASON, READ_RAW)
 
 
+def _dedupe_columns(table: str) -> list[str] | None:
+    """The columns whose equal values make a later row a duplicate (rejects.later_copies)."""
+    if table == "orders":
+        return [s.name for s in specs(table)]
+    return [KEYS[table]] if table in KEYS else None
+
+
 def _sink_intermediate(
     raw: RawSource, table: str, tmap: TableMapping, timezone: str, index: int, target: Path
 ) -> int:
@@ -106,7 +113,9 @@ def _sink_intermediate(
 
     def sink(frame: pl.LazyFrame | None) -> int:
         source = raw if frame is None else dataclasses.replace(raw, frame=frame)  # samples too
-        coerced = canonical_frame(source, table, carried, timezone=timezone, file_index=index)
+        coerced = canonical_frame(
+            source, table, carried, timezone=timezone, file_index=index, hash_on=_dedupe_columns(table)
+        )
         _read_rejects_first(coerced).sink_parquet(target, compression="lz4", statistics=False)
         return int(pl.scan_parquet(target).select(pl.len()).collect().item())
 
@@ -159,8 +168,10 @@ def ingest_table(
         copies = pl.DataFrame(schema={FILE: pl.UInt32, LINE: pl.Int64})
         duplicates = 0
         extra_rejects = pl.DataFrame(schema=REJECT_SCHEMA)
-    if copies.height:
-        good = good.join(copies.lazy().select(FILE, LINE), on=[FILE, LINE], how="anti", maintain_order="left")
+    if copies.height:  # a hash-set look-up of (file, line), not a join: the table keeps its order
+        row_key = pl.col(FILE).cast(pl.Int64) * (1 << 40) + pl.col(LINE)
+        dropped = copies.select(row_key.alias("k"))["k"]
+        good = good.filter(~row_key.is_in(dropped.implode()))
     rejects = pl.concat(
         [coercion_rejects(scan, labels), extra_rejects.lazy()], how="vertical"
     ).sort(["file", "line"], maintain_order=True) if copies.height else coercion_rejects(scan, labels)

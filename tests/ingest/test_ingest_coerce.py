@@ -113,3 +113,15 @@ def test_date_kind_is_a_calendar_date():
 
     expr = datetime_from(pl.col("x"), pl.String(), formats=None, timezone="UTC").dt.date()
     assert pl.DataFrame({"x": ["2024年3月1日"]}).select(expr.alias("y"))["y"].to_list() == [date(2024, 3, 1)]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Asia/Tokyo", "America/New_York", "Asia/Kolkata"])
+def test_fixed_offset_fast_path_equals_the_zone_database(zone: str):
+    """Wall times after a zone's last change are shifted by its offset, older ones looked up:
+    hourly from 1950 to 2030 (China's daylight saving time of 1986–1991 included)."""
+    from c2m_cli.ingest.coerce import _localize
+
+    frame = pl.DataFrame({"t": pl.datetime_range(datetime(1950, 1, 1), datetime(2030, 1, 1), "7h", eager=True)})
+    expected = pl.col("t").dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    got = frame.select(_localize(pl.col("t"), zone).alias("a"), expected.alias("b"))
+    assert got["a"].equals(got["b"], null_equal=True)
