@@ -767,8 +767,24 @@ def open_ndjson(path: Path, label: str, tmpdir: Path) -> RawSource:
     frame = _scan_parts(parts)
     columns = [c for c in frame.collect_schema().names() if c not in {LINE, READ_REASON, READ_RAW}]
     if not columns:
-        raise InvalidDataError(f"{label}: no line is a JSON object")
+        raise InvalidDataError(f"{label}: {_what_json(path)}")
     return RawSource(label, path, "ndjson", frame, columns)
+
+
+def _what_json(path: Path) -> str:
+    """Why a file whose lines are not JSON objects cannot be read, saying what it is."""
+    if path.stat().st_size <= 1 << 26:
+        try:
+            document = json.loads(path.read_bytes())
+        except (ValueError, UnicodeDecodeError):
+            return "no line is a JSON object (not JSON lines, nor a JSON array of objects)"
+        if isinstance(document, dict):
+            keys = ", ".join(list(document)[:5])
+            return (
+                f"one JSON object (keys: {keys}), not JSON lines (one object per line) or an array"
+                " of objects; export the records as one of those"
+            )
+    return "no line is a JSON object (not JSON lines, nor a JSON array of objects)"
 
 
 def open_json_array(path: Path, label: str) -> RawSource:

@@ -552,3 +552,14 @@ def test_taobao_style_export_and_its_zipped_copy_give_the_same_table(c2m, tmp_pa
     assert orders(tmp_path / "a")["status"].to_list() == ["paid", "cancelled", "returned"] * 2
     assert rejects(tmp_path / "a") == [(str(plain), 10, "qty", "一件", "not a number")]
     assert rejects(tmp_path / "b") == [(f"{zipped}:ExportOrderList.csv", 10, "qty", "一件", "not a number")]
+
+
+def test_one_pretty_printed_json_object_is_named_as_such(c2m, tmp_path: Path):
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps({"code": 0, "data": {"orders": []}, "msg": "ok"}, indent=2), encoding="utf-8")
+    result = c2m("ingest", tmp_path / "ws", "--orders", src)
+    assert result.exit_code == 3
+    assert error_line(result) == (
+        f"Error: {src}: one JSON object (keys: code, data, msg), not JSON lines (one object per line)"
+        " or an array of objects; export the records as one of those"
+    )
