@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from c2m_cli.labels.base import LabelOptions
 from c2m_cli.labels.lifecycle import lifecycle_labels
@@ -112,3 +114,19 @@ def test_orders_without_rows_or_with_unusable_values(c2m, tmp_path: Path) -> Non
     assert result.exit_code == 3, result.stderr
     assert result.stderr.strip().splitlines() == ["Error: orders.parquet: column qty is String, expected number (Float64)"]
     assert not (tmp_path / "text_qty" / "labels.parquet").exists()
+
+
+def test_clv_options_are_checked_and_recorded(c2m, tmp_path: Path) -> None:
+    build_workspace(tmp_path / "ws")
+    bad = c2m("label", tmp_path / "ws", "--margin", "1.5")
+    assert bad.exit_code == 2
+    assert "Error: --margin is the share of revenue kept, in (0, 1], got 1.5" in bad.stderr
+    bad = c2m("label", tmp_path / "ws", "--discount-rate", "-0.1")
+    assert bad.exit_code == 2 and "--discount-rate is an annual rate" in bad.stderr
+    ok = c2m("label", tmp_path / "ws", "--as-of", AS_OF.isoformat(), "--margin", "0.3", "--discount-rate", "0.2", "--json")
+    assert ok.exit_code == 0, ok.stderr
+    model = json.loads((tmp_path / "ws" / "value_model.json").read_text(encoding="utf-8"))
+    assert model["margin"] == 0.3 and model["discount_rate_annual"] == 0.2
+    assert model["discount_rate_monthly"] == pytest.approx(1.2 ** (1 / 12) - 1)
+    # fitted on 12 customers: the warning says so
+    assert "clv-few-customers" in [w["code"] for w in ok.json["warnings"]]

@@ -203,3 +203,22 @@ def test_same_seed_gives_byte_identical_outputs(tmp_path: Path) -> None:
         run_label(ws, as_of=AS_OF.isoformat())
         hashes.append([sha256_of(ws.root / f) for f in ("labels.parquet", "tags.parquet", "value_model.json")])
     assert hashes[0] == hashes[1]
+
+
+def test_a_market_without_a_calendar_has_no_festival_labels(tmp_path: Path) -> None:
+    """market none: no festival is applied — shares, top festival and gift season unknown, with a warning."""
+    ws = build_workspace(tmp_path / "none", with_text=False, market="none")
+    run_label(ws, as_of=AS_OF.isoformat())
+    labels = pl.read_parquet(ws.root / "labels.parquet")
+    assert not [c for c in labels.columns if c.startswith("occasion_share_")]
+    for column in ("occasion_festival_share", "occasion_top_festival", "occasion_festival_buyer", "occasion_gift_share"):
+        assert labels[column].null_count() == labels.height, column
+    assert labels.filter(pl.col("behavior_orders") > 0)["occasion_weekend_share"].null_count() == 0  # the week is still known
+    step = json.loads((ws.root / "manifest.json").read_text(encoding="utf-8"))["steps"][-1]
+    assert "label-no-festival-calendar" in [w["code"] for w in step["warnings"]]
+    # the same shop as a Chinese market: 618 and gift seasons (七夕, 5.20 …) apply
+    cn = build_workspace(tmp_path / "cn", with_text=False, market="cn")
+    run_label(cn, as_of=AS_OF.isoformat())
+    cn_labels = pl.read_parquet(cn.root / "labels.parquet")
+    assert {"occasion_share_618", "occasion_share_1111"} <= set(cn_labels.columns)
+    assert cn_labels.filter(pl.col("behavior_orders") > 0)["occasion_gift_share"].null_count() == 0
