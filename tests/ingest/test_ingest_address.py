@@ -93,3 +93,16 @@ def test_prefecture_names_match_the_city_tier_table():
     ]
     # 雄安新区 (2017) is a new area the published tier list does not rank
     assert missing == ["雄安新区"]
+
+
+def test_city_tiers_top_tiers_follow_the_2025_published_list():
+    """一线 and 新一线 as 第一财经·新一线城市研究所 published them on 2025-05-28 (佛山 in, 无锡 out)."""
+    seed = read_seed("city_tiers.csv")
+    new_tier_1 = seed.filter(pl.col("tier") == "新一线")
+    assert set(new_tier_1["city"]) == {
+        "成都", "杭州", "重庆", "武汉", "苏州", "西安", "南京", "长沙", "郑州", "天津", "合肥", "青岛", "东莞", "宁波", "佛山",
+    }
+    assert set(seed.filter(pl.col("tier") == "一线")["city"]) == {"上海", "北京", "深圳", "广州"}
+    top = seed.filter(pl.col("tier").is_in(["一线", "新一线"]) | (pl.col("city") == "无锡"))
+    assert top["source"].str.contains("《2025新一线城市魅力排行榜》(2025-05-28").all()
+    assert seed.filter(pl.col("city") == "无锡")["tier"].to_list() == ["二线"]
