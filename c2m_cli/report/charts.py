@@ -241,7 +241,10 @@ def line_chart(
         if x0 - last_label[row] > gap:
             last_label[row] = x0
             minor = " minor" if row else ""
-            labels.append(f'<text class="fest-label{minor}" x="{x0 + 1:.1f}" y="{top + 11 + row * 13}">{text(span.label)}</text>')
+            # near the right edge the label ends at the span instead of running past the chart
+            room = right - x0
+            place = f'x="{x0 + 1:.1f}"' if room > 12 * len(span.label) + 8 else f'x="{x1 - 1:.1f}" text-anchor="end"'
+            labels.append(f'<text class="fest-label{minor}" {place} y="{top + 11 + row * 13}">{text(span.label)}</text>')
     parts.extend(labels)
     for tick in plot.y_ticks:
         y = round(sy(tick), 2)

@@ -508,8 +508,9 @@ def _demand(data: dict[str, Any], lang: str) -> str:
             )
         )
         parts.append(f'<p class="meta">{esc(t("accuracy_note", lang))}</p>')
-    parts.append(f"<h3>{esc(t('festival_effects', lang))}</h3>")
     festivals = data.get("festivals")
+    if not festivals:
+        parts.append(f"<h3>{esc(t('festival_effects', lang))}</h3>")
     if festivals is None:
         parts.append(f'<p class="meta">{esc(t("festival_not_applicable", lang))}</p>')
     elif not festivals:

@@ -108,7 +108,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "year": {"zh": "年份", "en": "Year"},
     "uplift": {"zh": "提升倍数", "en": "Uplift ×"},
     "no_festivals": {"zh": "数据期间内没有可比较的节日。", "en": "No festival with a comparable baseline falls in the data period."},
-    "festival_not_applicable": {"zh": "节日效应基于中国电商日历，仅对中文数据显示。", "en": "Festival effects use the Chinese e-commerce calendar and are shown for Chinese data only."},
+    "festival_not_applicable": {"zh": "工作区没有市场日历（market = none），不计算节日效应。", "en": "The workspace has no market calendar (market none): no festival effects are measured."},
     "units": {"zh": "件数", "en": "Units"},
     # opportunities
     "rank": {"zh": "排名", "en": "Rank"},
