@@ -104,5 +104,5 @@ def test_city_tiers_top_tiers_follow_the_2025_published_list():
     }
     assert set(seed.filter(pl.col("tier") == "一线")["city"]) == {"上海", "北京", "深圳", "广州"}
     top = seed.filter(pl.col("tier").is_in(["一线", "新一线"]) | (pl.col("city") == "无锡"))
-    assert top["source"].str.contains("《2025新一线城市魅力排行榜》(2025-05-28").all()
+    assert top["source"].str.contains("《2025新一线城市魅力排行榜》(2025-05-28", literal=True).all()
     assert seed.filter(pl.col("city") == "无锡")["tier"].to_list() == ["二线"]
