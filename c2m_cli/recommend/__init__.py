@@ -98,9 +98,7 @@ def inputs_from(orders: pl.DataFrame, tables: dict[str, pl.DataFrame | None], ti
         raise InvalidDataError(f"orders.parquet lacks column(s): {', '.join(missing)}")
     if orders.height == 0:
         raise InvalidDataError("orders.parquet has no rows")
-    lines = prepare_lines(orders, tables.get("products"), timezone)
-    if "status" in lines.columns:
-        lines = lines.filter(pl.col("status").is_null() | (pl.col("status") != "presale"))
+    lines = prepare_lines(orders, tables.get("products"), timezone)  # sales only (contract.sales_lines)
     if lines.height == 0:
         statuses = dict(sorted(orders.group_by("status").len().iter_rows())) if "status" in orders.columns else {}
         raise InvalidDataError(f"orders.parquet has no paid order lines ({orders.height:,} lines; by status: {statuses})")
@@ -147,7 +145,7 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
     if ins.forecast is None:
         skipped["forecast"] = "no forecast.parquet: pre-sale quantities from deposits; brief demand from searches or history"
     quantities, notes["quantities"] = plan_quantities(ins.orders, ins.events, ins.products, ins.forecast, tz=ins.timezone,
-                                                      end=ins.end, eco=eco)
+                                                      end=ins.end, eco=eco, chinese=ins.chinese)
     brief_rows = [quantity_row(demands[b], eco, sku=None, brief_id=b, presale=0.0) for b in briefs["brief_id"].to_list()]
     if brief_rows:
         quantities = pl.concat([quantities, pl.DataFrame(brief_rows, schema=QUANTITY_SCHEMA)])

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from c2m_cli import contract
+
 CATEGORY_LEVELS = ("category_l1", "category_l2", "category_l3")
 
 
@@ -44,18 +46,14 @@ class Inputs:
 
 
 def local_date(col: str, tz: str) -> pl.Expr:
-    return pl.col(col).dt.convert_time_zone(tz).dt.date()
+    return contract.local_date(col, tz)
 
 
 def prepare_lines(orders: pl.DataFrame, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
     """Paid (not cancelled/returned) order lines with local date, week, amount and categories."""
     wanted: tuple[str, ...] = ("order_id", "user_id", "sku", "ts", "qty", "unit_price", "status", "presale")
     keep = [c for c in wanted if c in orders.columns]
-    frame = orders.select(keep)
-    if "status" in frame.columns:
-        frame = frame.filter(
-            pl.col("status").is_null() | ~pl.col("status").is_in(["cancelled", "returned"])
-        )
+    frame = contract.sales_lines(orders.select(keep))  # the one sales rule (c2m_cli.contract)
     frame = frame.with_columns(
         date=local_date("ts", tz),
         amount=pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64),

@@ -145,8 +145,10 @@ def plan_quantities(
     tz: str,
     end: dt.date,
     eco: Economics,
+    chinese: bool = False,
 ) -> tuple[pl.DataFrame, dict]:
-    """One row per pre-sale SKU (briefs add theirs with ``brief_quantity``)."""
+    """One row per pre-sale SKU (briefs add theirs with ``quantity_row``); ``method`` in the
+    data's language."""
     pre = presale_table(orders, events, products, tz)
     note: dict = {"presale_skus": pre.height}
     if pre.height == 0:
@@ -185,6 +187,9 @@ def plan_quantities(
         if window is not None:
             p10s, p50s, p90s, note_text = window
             demand = from_forecast(p10s, p50s, p90s, floor=confirmed, seed=eco.seed, key=key, method=(
+                f"报童模型：该商品上市后 {h} 天的预测（定金是预测的先行信号；确认定金 {confirmed:,.0f} = {p:,.0f} × "
+                f"(1 − {eco.cancel_rate:g}) × {eco.deposit_conversion:g} 为下限{'；超出预测期的天数按上市后日均' if note_text else ''}）"
+                if chinese else
                 f"newsvendor on the SKU's forecast over the {h} days from launch (deposits are the forecast's "
                 f"leading signal; {confirmed:,.0f} confirmed deposits = {p:,.0f} × (1 − {eco.cancel_rate:g}) × "
                 f"{eco.deposit_conversion:g} as a floor{note_text})"))
@@ -193,10 +198,13 @@ def plan_quantities(
             m = confirmed * per
             sd = math.sqrt(m + m * m * (1 / max(post_ref, 1) + 1 / max(p_ref, 1)))
             demand = from_normal(confirmed + m, sd, floor=confirmed, seed=eco.seed, key=key, method=(
+                f"报童模型：确认定金 × (1 + {per:.2f})，即此前 {len(note['reference_skus'])} 次预售上市 {h} 天内每笔定金带来的销量"
+                if chinese else
                 f"newsvendor: confirmed deposits × (1 + {per:.2f} launch sales per deposit observed on "
                 f"{len(note['reference_skus'])} earlier pre-sale launch(es) over {h} days)"))
         else:
             demand = from_normal(confirmed, math.sqrt(max(confirmed, 1.0)), floor=0.0, seed=eco.seed, key=key, method=(
+                f"报童模型：定金 × (1 − {eco.cancel_rate:g}) × {eco.deposit_conversion:g}；无预测，无此前预售" if chinese else
                 f"newsvendor: deposits × (1 − {eco.cancel_rate:g}) × {eco.deposit_conversion:g}; "
                 "no forecast, no earlier pre-sale"))
         rows.append(quantity_row(demand, eco, sku=r["sku"], brief_id=None, presale=p))

@@ -82,3 +82,24 @@ def test_ranking_is_diverse_across_kinds_and_categories() -> None:
     # the score column is the table's, the order the diverse one
     assert np.isclose(ranked.filter(pl.col("kind") == "price_band")["score"][0], 0.8 * (0.6 + 0.3 + 0.05))
     assert ranked["opportunity_id"].n_unique() == 8
+
+
+def test_compute_recommend_core_flags_a_money_losing_moq() -> None:
+    """The pure core on frames: a MOQ of a million units at a 10-unit margin loses money on any
+    brief's demand: every brief row keeps its newsvendor quantity and a warning says so."""
+    from c2m_cli.diagnostics import WarningLog
+    from c2m_cli.recommend import compute_recommend, inputs_from
+    from c2m_cli.recommend.quantities import Economics
+
+    products = pl.DataFrame({"sku": [f"P{i}" for i in range(6)], "category_l2": ["面霜"] * 3 + ["咖啡"] * 3})
+    rows = [(f"u{k}", f"P{k % 6}", 1.0, 50.0 + 40 * (k % 3)) for k in range(1200)]
+    ins = inputs_from(_orders(rows), {"products": products}, "UTC")
+    log = WarningLog()
+    result = compute_recommend(ins, market="none", eco=Economics(moq=1e6, unit_cost=50, unit_price=60), log=log)
+    q = result.tables["quantities"].filter(pl.col("brief_id").is_not_null())
+    assert q.height == result.tables["briefs"].height > 0
+    assert (q["moq_flag"] == "moq-loses-money").all()
+    assert (q["recommended_qty"] == q["newsvendor_qty"]).all() and (q["recommended_qty"] < 1e6).all()
+    assert (q["expected_profit"] > 0).all()
+    assert {w.code for w in log.items} == {"recommend-moq-loses-money"}
+    assert result.summary["skipped"]["festival"] == "the workspace's market is none: no festival calendar"
