@@ -61,6 +61,7 @@ CHUNK = 1 << 22
 JSON_BATCH_BYTES = 1 << 25  # JSON lines are parsed in batches of about this many bytes
 EXCEL_STREAM_BYTES = 1 << 24  # workbooks above this size are streamed row by row (openpyxl)
 EXCEL_BATCH_ROWS = 50_000
+EXACT_BATCH_ROWS = 200_000  # records per part when text is re-read with the csv module
 HEADER_SEARCH_LINES = 30
 DELIMITERS = [",", "\t", ";", "|"]
 WHITESPACE = "whitespace"
@@ -536,7 +537,7 @@ def open_text(
     frame = _mark_repeated_header(frame, names, header_text if has_header else [], delimiter)
 
     def exact() -> pl.LazyFrame:
-        return exact_text_frame(readable, separator, names, header_lines, label, header_text)
+        return exact_text_frame(readable, separator, names, header_lines, label, header_text, tmpdir)
 
     return RawSource(
         label=label,
@@ -558,60 +559,90 @@ def exact_text_frame(
     header_lines: int,
     label: str,
     header_text: list[str] | None = None,
+    tmpdir: Path | None = None,
 ) -> pl.LazyFrame:
     """Parse with the csv module, recording the first physical line of every record.
 
-    An unterminated quote (a quoted field still open at the end of the file) cannot be told
-    from data: that line and every line after it are rejected, one row each, with reason
+    Records go to Parquet parts in ``tmpdir`` every ``EXACT_BATCH_ROWS`` records, so memory
+    stays bounded on a big file (a review export with newlines in its texts). An unterminated
+    quote (a quoted field still open at the end of the file) cannot be told from data: that
+    line and every line after it are rejected, one row each, with reason
     ``unterminated quote (opened on line N)``; the records before it are kept.
     """
     width = len(names)
-    columns: list[list[str | None]] = [[] for _ in range(width + 1)]
-    lines: list[int] = []
-    reasons: list[str | None] = []
-    raws: list[str | None] = []
     header_key = [h.strip() for h in header_text] if header_text else None
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=separator, quotechar='"', strict=True)
-        previous = 0
+    order = [*names, EXTRA_FIELD, LINE, READ_REASON, READ_RAW]
+
+    def batches() -> Iterator[pl.DataFrame]:
+        columns: list[list[str | None]] = [[] for _ in range(width + 1)]
+        lines: list[int] = []
+        reasons: list[str | None] = []
+        raws: list[str | None] = []
+
+        def flush() -> pl.DataFrame:
+            data: dict[str, Any] = {LINE: pl.Series(LINE, lines, dtype=pl.Int64)}
+            for i, name in enumerate([*names, EXTRA_FIELD]):
+                data[name] = pl.Series(name, columns[i], dtype=pl.String)
+            data[READ_REASON] = pl.Series(READ_REASON, reasons, dtype=pl.String)
+            data[READ_RAW] = pl.Series(READ_RAW, raws, dtype=pl.String)
+            frame = pl.DataFrame(data).select(order)
+            for column in columns:
+                column.clear()
+            lines.clear()
+            reasons.clear()
+            raws.clear()
+            return frame
+
         unterminated_at: int | None = None
-        while True:
-            start = previous + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                if "unexpected end of data" in str(exc):
-                    unterminated_at = start
-                    break
-                raise InvalidDataError(f"{label}: line {reader.line_num}: unreadable CSV ({exc})") from exc
-            previous = reader.line_num
-            if start <= header_lines:
-                continue
-            lines.append(start)
-            for i in range(width):
-                columns[i].append(record[i] if i < len(record) else "")
-            columns[width].append(",".join(record[width:]) if len(record) > width else "")
-            repeated = header_key is not None and [f.strip() for f in record[: len(header_key)]] == header_key
-            reasons.append(REPEATED_HEADER if repeated else None)
-            raws.append(separator.join(record) if repeated else None)
-    if unterminated_at is not None:
+        emitted = 0
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            for number, text in enumerate(handle, start=1):
-                if number < unterminated_at:
+            reader = csv.reader(handle, delimiter=separator, quotechar='"', strict=True)
+            previous = 0
+            while True:
+                start = previous + 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    if "unexpected end of data" in str(exc):
+                        unterminated_at = start
+                        break
+                    raise InvalidDataError(f"{label}: line {reader.line_num}: unreadable CSV ({exc})") from exc
+                previous = reader.line_num
+                if start <= header_lines:
                     continue
-                lines.append(number)
-                for i in range(width + 1):
-                    columns[i].append("")
-                reasons.append(f"unterminated quote (opened on line {unterminated_at})")
-                raws.append(text.rstrip("\r\n"))
-    data: dict[str, Any] = {LINE: pl.Series(LINE, lines, dtype=pl.Int64)}
-    for i, name in enumerate([*names, EXTRA_FIELD]):
-        data[name] = pl.Series(name, columns[i], dtype=pl.String)
-    data[READ_REASON] = pl.Series(READ_REASON, reasons, dtype=pl.String)
-    data[READ_RAW] = pl.Series(READ_RAW, raws, dtype=pl.String)
-    return pl.DataFrame(data).select([*names, EXTRA_FIELD, LINE, READ_REASON, READ_RAW]).lazy()
+                lines.append(start)
+                for i in range(width):
+                    columns[i].append(record[i] if i < len(record) else "")
+                columns[width].append(",".join(record[width:]) if len(record) > width else "")
+                repeated = header_key is not None and [f.strip() for f in record[: len(header_key)]] == header_key
+                reasons.append(REPEATED_HEADER if repeated else None)
+                raws.append(separator.join(record) if repeated else None)
+                if len(lines) >= EXACT_BATCH_ROWS:
+                    emitted += 1
+                    yield flush()
+        if unterminated_at is not None:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                for number, text in enumerate(handle, start=1):
+                    if number < unterminated_at:
+                        continue
+                    lines.append(number)
+                    for i in range(width + 1):
+                        columns[i].append("")
+                    reasons.append(f"unterminated quote (opened on line {unterminated_at})")
+                    raws.append(text.rstrip("\r\n"))
+        if lines or not emitted:
+            yield flush()
+
+    if tmpdir is None:
+        return pl.concat(list(batches()), how="vertical").lazy()
+    parts = []
+    for batch in batches():
+        target = _scratch(tmpdir, f"{path.stem}.exact.parquet")
+        batch.write_parquet(target, compression="lz4", statistics=False)
+        parts.append(target)
+    return pl.concat([pl.scan_parquet(p) for p in parts], how="vertical")
 
 
 # -- binary and structured formats -----------------------------------------------------------

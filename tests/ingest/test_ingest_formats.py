@@ -563,3 +563,16 @@ def test_one_pretty_printed_json_object_is_named_as_such(c2m, tmp_path: Path):
         f"Error: {src}: one JSON object (keys: code, data, msg), not JSON lines (one object per line)"
         " or an array of objects; export the records as one of those"
     )
+
+
+def test_exact_re_read_of_quoted_newlines_is_batched(tmp_path: Path, monkeypatch):
+    from c2m_cli.ingest import readers
+
+    src = tmp_path / "reviews.csv"
+    src.write_text("id,text\n" + "".join(f'{i},"line one\nline two {i}"\n' for i in range(1000)), encoding="utf-8")
+    monkeypatch.setattr(readers, "EXACT_BATCH_ROWS", 64)
+    frame = readers.exact_text_frame(src, ",", ["id", "text"], 1, str(src), ["id", "text"], tmp_path / "parts").collect()
+    assert len(list((tmp_path / "parts").iterdir())) == 16  # ⌈1000 / 64⌉
+    assert frame["id"].to_list() == [str(i) for i in range(1000)]
+    assert frame[readers.LINE].to_list() == list(range(2, 2002, 2))
+    assert frame["text"][999] == "line one\nline two 999"
