@@ -124,7 +124,6 @@ def plan_pipeline(path: Path) -> tuple[Path, list[PlannedStep]]:
     Nothing runs: each command's adapter is called in planning mode, so its option parsing and
     checks happen and the library call it would make is captured.
     """
-    import click
     import typer
 
     from c2m_cli.cli import app
@@ -133,7 +132,7 @@ def plan_pipeline(path: Path) -> tuple[Path, list[PlannedStep]]:
 
     workspace, argvs = load_pipeline(path)
     group = typer.main.get_command(app)
-    commands: dict[str, click.Command] = getattr(group, "commands", {})
+    commands: dict[str, Any] = getattr(group, "commands", {})
     planned: list[PlannedStep] = []
     for number, argv in enumerate(argvs, start=1):
         name = argv[0]
@@ -142,23 +141,79 @@ def plan_pipeline(path: Path) -> tuple[Path, list[PlannedStep]]:
         command = commands[name]
         try:
             ctx = command.make_context(name, list(argv[1:]), resilient_parsing=False)
-        except click.exceptions.Exit as stop:  # --help and the like
+        except typer.Exit as stop:  # --help and the like
             raise UsageError(f"{where}: not a step option ({stop})") from None
-        except click.ClickException as exc:
+        except Exception as exc:  # the parser's own error (typer vendors click: match by shape)
+            if not hasattr(exc, "format_message"):
+                raise
             raise UsageError(f"{where}: {exc.format_message()}") from None
         strict = bool(ctx.params.get("strict"))
         try:
             with ctx, planning():
                 command.invoke(ctx)
         except Planned as made:
+            if name in SKIPPABLE:
+                _dry_run(made.call, where)
             planned.append(PlannedStep(number, name, argv, made.call, strict))
             continue
         except C2MError as exc:
             raise UsageError(f"{where}: {exc.message}") from None
-        except click.ClickException as exc:
+        except Exception as exc:
+            if not hasattr(exc, "format_message"):
+                raise
             raise UsageError(f"{where}: {exc.format_message()}") from None
         raise UsageError(f"{where}: the command cannot run in a pipeline")
     return workspace, planned
+
+
+class _DryRunDone(Exception):  # noqa: N818 - control flow
+    """The library function got as far as touching the workspace: its options are valid."""
+
+
+def _dry_run(call: Any, where: str) -> None:
+    """Run a step's own option checks (those its library function makes before touching the
+    workspace) without running it: exit 2 for a bad value, before any step has run.
+
+    The library function gets a workspace that stops it at its first write (``step``, a private
+    directory, a manifest field). An error other than a usage error (say, a table a later step
+    will write is not there yet) says nothing about the options and is left to the real run.
+    """
+    import importlib
+
+    from c2m_cli.diagnostics import WarningLog
+    from c2m_cli.workspace import Workspace
+
+    class DryRunWorkspace(Workspace):
+        def __init__(self, root: Path) -> None:  # never creates the directory
+            self.root = Path(root).resolve()
+            self._stale = []
+            self.run_warnings = WarningLog()
+            self.skip_unchanged = False
+            self._active = None
+            self._held = {}
+
+        def step(self, *args: Any, **kwargs: Any) -> Any:
+            raise _DryRunDone
+
+        def private_dir(self, kind: str) -> Path:
+            raise _DryRunDone
+
+        def set_manifest_field(self, key: str, value: Any) -> None:
+            raise _DryRunDone
+
+        def locked(self) -> Any:
+            raise _DryRunDone
+
+    module_name, function_name = call.target.split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    try:
+        function(DryRunWorkspace(call.workspace), **call.options, seed=call.seed, executor=call.executor, argv=None)
+    except _DryRunDone:
+        return
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}") from None
+    except Exception:  # noqa: BLE001 - only usage errors are the options' fault
+        return
 
 
 def run_pipeline(path: Path, *, force: bool = False) -> dict[str, Any]:

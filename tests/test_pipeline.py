@@ -129,6 +129,10 @@ def test_run_records_each_step_with_its_command_line(c2m, tmp_path):
         ('[[steps]]\ncommand = "segment"\nk-min = "many"\n', "step 4 (segment): Invalid value for '--k-min'"),
         ('[[steps]]\ncommand = "report"\nseed = -1\n', "step 4 (report): Invalid value for '--seed'"),
         ('[[steps]]\ncommand = "demo"\nusers = 5\n', "step 4 (demo): --users must be at least 100, got 5"),
+        # checks the library makes before touching the workspace run up front too
+        ('[[steps]]\ncommand = "segment"\nmin-stability = 5\n', "step 4 (segment): --min-stability must be"),
+        ('[[steps]]\ncommand = "recommend"\nunit-cost = 5\n', "step 4 (recommend): --unit-cost needs --unit-price"),
+        ('[[steps]]\ncommand = "forecast"\nhorizon = 0\n', "step 4 (forecast): --horizon must be at least 1"),
     ],
 )
 def test_every_steps_options_are_checked_before_the_first_runs(c2m, tmp_path, step, message):
