@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.calendar import festival_days
 
 TZ = "Asia/Shanghai"
@@ -23,7 +24,7 @@ def local_date(column: str = "ts", tz: str = TZ) -> pl.Expr:
 def lifecycle_from_orders(orders: pl.DataFrame, as_of: dt.date, tz: str = TZ) -> pl.DataFrame:
     """user_id, stage by the shared default thresholds (new ≤ 30 days since first order; else
     recency ≤ 90 active, ≤ 180 sleeping, ≤ 365 dormant, else lost), from orders not cancelled."""
-    days = orders.filter(pl.col("status") != "cancelled").group_by("user_id").agg(
+    days = orders.filter(contract.line_kind(orders) != "cancelled").group_by("user_id").agg(
         first=(pl.lit(as_of) - local_date(tz=tz).min()).dt.total_days(),
         recency=(pl.lit(as_of) - local_date(tz=tz).max()).dt.total_days(),
     )
@@ -40,7 +41,7 @@ def lifecycle_from_orders(orders: pl.DataFrame, as_of: dt.date, tz: str = TZ) ->
 def daily_orders(orders: pl.DataFrame, tz: str = TZ) -> pl.DataFrame:
     """date, orders (distinct orders not cancelled, by local date), every day of the range."""
     counts = (
-        orders.filter(pl.col("status") != "cancelled")
+        orders.filter(contract.line_kind(orders) != "cancelled")
         .group_by(local_date(tz=tz).alias("date"))
         .agg(pl.col("order_id").n_unique().alias("orders"))
     )
@@ -87,7 +88,7 @@ def niche_trend(events: pl.DataFrame, orders: pl.DataFrame, products: pl.DataFra
         [pl.col(c) == category for c in ("category_l1", "category_l2", "category_l3") if c in products.columns]
     )
     skus = products.filter(in_category)["sku"]
-    units = orders.filter(pl.col("sku").is_in(skus.implode()) & (pl.col("status") != "cancelled")).select(
+    units = orders.filter(pl.col("sku").is_in(skus.implode()) & (contract.line_kind(orders) != "cancelled")).select(
         local_date(tz=tz).alias("date"), "qty"
     )
     serving = products.filter(
@@ -170,7 +171,7 @@ def super_users(orders: pl.DataFrame, reviews: pl.DataFrame, products: pl.DataFr
     """Spend ratio, 5-star share and share of early buys of new products: flagged users vs others.
 
     ``flagged`` is (user_id, is_super_user)."""
-    spend = orders.filter(pl.col("status") == "paid").group_by("user_id").agg(
+    spend = contract.sales_lines(orders).group_by("user_id").agg(
         spend=(pl.col("qty") * pl.col("unit_price")).sum()
     ).join(flagged, on="user_id", how="right").with_columns(pl.col("spend").fill_null(0.0))
     per = spend.group_by("is_super_user").agg(pl.col("spend").mean())
