@@ -115,10 +115,14 @@ def check_format(fmt: str) -> str | None:
     return None
 
 
+def null_tokens(text: pl.Expr) -> pl.Expr:
+    """Trimmed text with the placeholders for "no value" / "unknown" nulled (best on a column)."""
+    return pl.when(text.is_in(NULL_TOKENS)).then(None).otherwise(text)
+
+
 def clean_text(expr: pl.Expr) -> pl.Expr:
     """Trim, and turn the usual placeholders for "no value" / "unknown" into null."""
-    text = expr.cast(pl.String).str.strip_chars()
-    return pl.when(text.is_in(NULL_TOKENS)).then(None).otherwise(text)
+    return null_tokens(expr.cast(pl.String).str.strip_chars())
 
 
 def to_halfwidth(expr: pl.Expr) -> pl.Expr:
@@ -418,6 +422,20 @@ def _epoch(text: pl.Expr, unit: str) -> pl.Expr:
     scale = 1_000_000 if unit == EPOCH_SECONDS else 1_000
     micros = (number * scale).round(0).cast(pl.Int64, strict=False)
     return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def naive_format(fmt: str) -> bool:
+    """A strptime format without an offset: its values are wall times to localise."""
+    return fmt not in SPECIAL_FORMATS and not any(z in fmt for z in ("%z", "%#z", "%:z"))
+
+
+def parse_naive(text: pl.Expr, fmt: str) -> pl.Expr:
+    return text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+
+
+def localize(naive: pl.Expr, timezone: str) -> pl.Expr:
+    """Naive wall times in ``timezone`` → UTC (best on a column: it is referenced twice)."""
+    return _localize(naive, timezone)
 
 
 def fast_datetime(text: pl.Expr, fmt: str, timezone: str) -> pl.Expr:

@@ -36,13 +36,17 @@ from c2m_cli.ingest.coerce import (
     id_from,
     id_problem,
     latest_plausible,
+    localize,
     lookup,
+    naive_format,
     normalise_key,
+    null_tokens,
     number_from,
     number_problem,
     number_value,
     parse_bool,
     parse_datetime,
+    parse_naive,
     plausibility_problem,
     prepare_number,
     rating_text,
@@ -81,9 +85,11 @@ def _bound(x: float) -> str:
 @dataclass
 class _Column:
     spec: ColumnSpec
-    cleaned: pl.Expr  # the source, trimmed and placeholders nulled when text
+    stripped: pl.Expr  # the source, trimmed when text
+    cleaned: pl.Expr  # the trimmed source with placeholders nulled
     prepared: pl.Expr  # computed once from the cleaned column
     fast: Callable[[pl.Expr], pl.Expr] | None  # most values, cheaply, from the prepared column
+    pre_fast: Callable[[pl.Expr], pl.Expr] | None  # a column the fast path reads instead (parsed once)
     value: Callable[[pl.Expr], pl.Expr]  # the value from the prepared column (or the values fast left)
     check: Callable[[pl.Expr, pl.Expr], pl.Expr]  # the problem from the prepared column and value
     raw: pl.Expr  # the source text, for rejects
@@ -376,7 +382,9 @@ def canonical_frame(
         formats = _datetime_formats(sample, spec, rule, dtype)
         if spec.parse == "year" and dtype == pl.String and not rule.format:
             formats = None
-        cleaned = clean_text(source) if dtype in (pl.String, pl.Null) else source
+        is_text = dtype in (pl.String, pl.Null)
+        stripped = source.cast(pl.String).str.strip_chars() if is_text else source
+        cleaned = null_tokens(pl.col(f"__t_{spec.name}")) if is_text else pl.col(f"__t_{spec.name}")
         value_map = mapping.value_map(spec.name) if spec.kind != "vocab" else {}
         if value_map and dtype in (pl.String, pl.Null):
             key = normalise_key(cleaned)
@@ -387,15 +395,27 @@ def canonical_frame(
         prepared, fast, value_of, check = _coerce(
             spec, rule, pl.col(f"__c_{spec.name}"), dtype, mapping, timezone, formats, decimal, sample, now
         )
-        columns.append(_Column(spec, cleaned, prepared, fast, value_of, check, raw_text))
+        pre_fast = None
+        if spec.kind in {"datetime", "date"} and dtype in (pl.String, pl.Null) and fast is not None:
+            first = (formats or [*DATETIME_FORMATS, NUMERIC_TIME])[0]
+            if naive_format(first):  # parse once into a column, then localise it
+                zone = timezone if spec.kind == "datetime" else "UTC"
+                pre_fast = lambda c, first=first: parse_naive(c, first)  # noqa: E731
+                fast = lambda n, zone=zone: localize(n, zone)  # noqa: E731
+        columns.append(_Column(spec, stripped, cleaned, prepared, fast, pre_fast, value_of, check, raw_text))
 
     by_name = {c.spec.name: c for c in columns}
+    stage_strip = [c.stripped.alias(f"__t_{c.spec.name}") for c in columns]
     stage_clean = [c.cleaned.alias(f"__c_{c.spec.name}") for c in columns]
     stage_prepare = [c.prepared.alias(f"__s_{c.spec.name}") for c in columns]
     # A column with a fast path: the fast values, then the rest (null where fast read the value,
     # so the full rules touch few values), then value = fast or rest's value.
     fast_columns = [c for c in columns if c.fast is not None]
-    stage_fast = [c.fast(pl.col(f"__s_{c.spec.name}")).alias(f"__f_{c.spec.name}") for c in fast_columns if c.fast]
+    stage_pre = [c.pre_fast(pl.col(f"__s_{c.spec.name}")).alias(f"__n_{c.spec.name}") for c in fast_columns if c.pre_fast]
+    stage_fast = [
+        c.fast(pl.col(f"__n_{c.spec.name}" if c.pre_fast else f"__s_{c.spec.name}")).alias(f"__f_{c.spec.name}")
+        for c in fast_columns if c.fast
+    ]
     stage_rest = [
         pl.when(pl.col(f"__f_{c.spec.name}").is_null()).then(pl.col(f"__s_{c.spec.name}")).alias(f"__r_{c.spec.name}")
         for c in fast_columns
@@ -421,10 +441,13 @@ def canonical_frame(
     # Row-level problems, in order (the reader's own come first, in step.py): an empty row, too many fields, then each
     # required column (missing, or its problem).
     source_columns = [c for c in raw.columns if c in schema]
-    empty_row = pl.all_horizontal(
-        [pl.col(c).cast(pl.String).fill_null("").str.strip_chars() == "" for c in source_columns]
-        or [pl.lit(False)]
-    )
+    def blank(name: str) -> pl.Expr:  # no string copies: a regex test on text
+        column = pl.col(name)
+        if schema[name] == pl.String:
+            return column.is_null() | column.str.contains(r"^\s*$")
+        return column.is_null() | (column.cast(pl.String).str.strip_chars() == "")
+
+    empty_row = pl.all_horizontal([blank(c) for c in source_columns] or [pl.lit(False)])
     row_checks: list[tuple[pl.Expr, str | None, pl.Expr]] = []  # (reason or null, column, raw)
     row_checks.append((pl.when(empty_row).then(pl.lit("empty row")), None, pl.lit("")))
     if EXTRA_FIELD in schema:
@@ -474,7 +497,8 @@ def canonical_frame(
         if src in schema
     ]
     staged = (
-        lazy.with_columns(stage_clean).with_columns(stage_prepare).with_columns(stage_fast)
+        lazy.with_columns(stage_strip).with_columns(stage_clean).with_columns(stage_prepare)
+        .with_columns(stage_pre).with_columns(stage_fast)
         .with_columns(stage_rest).with_columns(stage_value).with_columns(stage_check).with_columns(stage_final)
     )
     if _derives_address(by_name):
