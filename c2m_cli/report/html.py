@@ -236,6 +236,19 @@ def _spans(festivals: Sequence[dict[str, Any]], lang: str) -> list[charts.Span]:
     ]
 
 
+def _colon(lang: str) -> str:
+    return "：" if lang == "zh" else ": "
+
+
+def _sep(lang: str) -> str:
+    return "、" if lang == "zh" else ", "
+
+
+def _paren(inner: str, lang: str) -> str:
+    """``inner`` in brackets as the reader writes them: （…） in Chinese, (…) in English."""
+    return f"（{inner}）" if lang == "zh" else f" ({inner})"
+
+
 def _name(value: Any, lang: str) -> str:
     return text(value) if value not in (None, "") else esc(t("not_available", lang))
 
@@ -266,14 +279,14 @@ def _summary(data: dict[str, Any], lang: str) -> str:
         rank = f'<span class="rank">{esc(need["rank"])}</span>' if need["rank"] is not None else ""
         what = " · ".join(x for x in (text(kind_name(need["kind"], lang)) if need["kind"] else "", text(need["category"] or "")) if x)
         if need["attributes"]:
-            what += f'<br>{esc(t("attributes", lang))}：' + "".join(f'<span class="tag">{text(a)}</span>' for a in need["attributes"][:5])
+            what += f'<br>{esc(t("attributes", lang))}{_colon(lang)}' + "".join(f'<span class="tag">{text(a)}</span>' for a in need["attributes"][:5])
         if need["micro_demands"]:
-            what += f'<br>{esc(t("micro_demands", lang))}：' + "".join(f'<span class="tag">{text(m)}</span>' for m in need["micro_demands"][:5])
+            what += f'<br>{esc(t("micro_demands", lang))}{_colon(lang)}' + "".join(f'<span class="tag">{text(m)}</span>' for m in need["micro_demands"][:5])
         if need["variants"]:
-            what += f'<br><span class="meta">{esc(t("variants", lang))}：{text("、".join(need["variants"][:4]))}</span>'
+            what += f'<br><span class="meta">{esc(t("variants", lang))}{_colon(lang)}{text(_sep(lang).join(need["variants"][:4]))}</span>'
         whom = _name(need["segment"], lang)
         if need["segment"] and need["segment_size"]:
-            whom += f' <span class="meta">（{esc(fmt_people(need["segment_size"], lang))}）</span>'
+            whom += f' <span class="meta">{_paren(esc(fmt_people(need["segment_size"], lang)), lang)}</span>'
         price = esc(t("not_available", lang))
         if need["price_band"]:
             price = text(_with_unit(need["price_band"], unit, lang))
@@ -329,7 +342,7 @@ def _consumers(data: dict[str, Any], lang: str) -> str:
             ],
         ),
         _table(
-            [_h("stage", lang), _h("count", lang, "num"), _h("share", lang, "num"), (esc(t("value_total", lang)) + f"（{esc(unit)}）", "num"), _h("value_share", lang, "num"), _h("p_alive_mean", lang, "num")],
+            [_h("stage", lang), _h("count", lang, "num"), _h("share", lang, "num"), (esc(t("value_total", lang)) + _paren(esc(unit.strip("（）()")), lang), "num"), _h("value_share", lang, "num"), _h("p_alive_mean", lang, "num")],
             [
                 [text(stage_name(s["stage"], lang)), esc(fmt_people(s["count"], lang)), esc(fmt_pct(s["share"], lang)), esc(fmt_money(s["clv"], lang, unit)), esc(fmt_pct(s["clv_share"], lang)), esc(fmt_pct(s["p_alive"], lang))]
                 for s in stages
@@ -565,7 +578,7 @@ def _opportunities(data: dict[str, Any], lang: str) -> str:
                     esc(r["rank"]),
                     f'<span class="nowrap">{text(kind_name(r["kind"], lang))}</span>',
                     f'<span class="nowrap">{text(r["category"])}</span>',
-                    text(r["subject"]) + (f'<br><span class="meta">{esc(t("variants", lang))}：{text("、".join(r["variants"][:5]))}</span>' if r.get("variants") else ""),
+                    text(r["subject"]) + (f'<br><span class="meta">{esc(t("variants", lang))}{_colon(lang)}{text(_sep(lang).join(r["variants"][:5]))}</span>' if r.get("variants") else ""),
                     _volume(r.get("volume"), r["kind"], lang),
                     text(r.get("trend") or "—"),
                     text(r.get("segment") or "—"),
@@ -638,17 +651,17 @@ def _briefs(data: dict[str, Any], lang: str) -> str:
         items: list[tuple[str, str]] = []
         what = text(b["subject"])
         if b["product"]:
-            what += f' <span class="meta">（{esc(t("product", lang))}：{text(b["product"])}）</span>'
+            what += f' <span class="meta">{_paren(esc(t("product", lang)) + _colon(lang) + text(b["product"]), lang)}</span>'
         items.append((t("what", lang), what))
         if b["variants"]:
-            items.append((t("variants", lang), text("、".join(b["variants"]))))
+            items.append((t("variants", lang), text(_sep(lang).join(b["variants"]))))
         if b["evidence"]:
             items.append((t("evidence", lang), text(b["evidence"])))
         whom = _name(b["segment"], lang)
         if b["segment"] and b["segment_size"]:
             share = fmt_pct(b["segment_share"], lang) if b["segment_share"] is not None else None
             size = t("people_of", lang, n=fmt_people(b["segment_size"], lang), share=share) if share else fmt_people(b["segment_size"], lang)
-            whom += f' <span class="meta">（{esc(size)}）</span>'
+            whom += f' <span class="meta">{_paren(esc(size), lang)}</span>'
         items.append((t("target_segment", lang), whom))
         if b["portrait"]:
             items.append((t("portrait_brief", lang), text(b["portrait"])))
@@ -658,7 +671,7 @@ def _briefs(data: dict[str, Any], lang: str) -> str:
         if b["demand_p50"] is not None:
             items.append((t("expected_demand", lang), esc(f"P10 {fmt_num(b['demand_p10'], lang, 0)} / P50 {fmt_num(b['demand_p50'], lang, 0)} / P90 {fmt_num(b['demand_p90'], lang, 0)} {t('unit_items', lang)}")))
         if b["quantity"] is not None:
-            level = f"（{t('service_level', lang)} {fmt_pct(b['service_level'], lang, 0)}）" if b["service_level"] is not None else ""
+            level = _paren(f"{t('service_level', lang)} {fmt_pct(b['service_level'], lang, 0)}", lang) if b["service_level"] is not None else ""
             items.append((t("how_many", lang), f"<b>{esc(t('make_qty', lang, qty=fmt_units(b['quantity'], lang)))}</b>{esc(level)}"))
         items.append((t("launch_window", lang), _name(b["launch_window"], lang)))
         if b["presale_plan"]:
