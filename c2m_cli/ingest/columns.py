@@ -461,6 +461,9 @@ def canonical_frame(
             pl.col(f"__e_{name}")
         )
         row_checks.append((problem, name, column.raw.fill_null("")))
+    # Each row problem is a column of its own: it is referenced twice below.
+    stage_row = [check[0].alias(f"__q{i}") for i, check in enumerate(row_checks)]
+    row_checks = [(pl.col(f"__q{i}"), check[1], check[2]) for i, check in enumerate(row_checks)]
 
     first_failure = pl.min_horizontal(
         [pl.when(row[0].is_not_null()).then(pl.lit(i, dtype=pl.Int32)) for i, row in enumerate(row_checks)]
@@ -506,6 +509,7 @@ def canonical_frame(
             staged = staged.with_columns(stage)
     return (
         staged
+        .with_columns(stage_row)
         .with_columns(first_failure.alias("__k"))
         .select(
             *outputs,
