@@ -74,8 +74,11 @@ def command(
         )
         console.info(
             f"{summary['briefs']} briefs, {len(summary['quantities'])} quantities, "
-            f"audiences {summary['audiences']}, {summary['bundles']} bundle rules"
+            f"{summary['bundles']} bundle rules"
         )
+        audiences = summary["audiences"]
+        if isinstance(audiences, dict) and audiences:
+            console.table("audiences", ["audience", "users"], [(k, f"{v:,}") for k, v in audiences.items()])
         for name, reason in summary["skipped"].items():
             console.info(f"skipped {name}: {reason}")
 
