@@ -27,7 +27,8 @@ HELP = (
     "segments.parquet, segment_profiles.parquet and segment_model.json. With --k auto, k is "
     "chosen in --k-min…--k-max: among k whose mean bootstrap adjusted Rand index reaches "
     "--min-stability, the smallest k whose silhouette is within one standard error of the highest "
-    "(a larger k must fit clearly better); if none is that stable, the most stable k. "
+    "(a larger k must fit clearly better); if none is that stable, the most stable k is shown "
+    "with the warning segment-unstable and `ok: false` in --json. "
     "--assign scores other users with the saved model into segment_assignments.parquet."
 )
 EPILOG = (
@@ -44,8 +45,8 @@ def command(
     k_min: Annotated[int, typer.Option("--k-min", help="Smallest k tried by --k auto.")] = 3,
     k_max: Annotated[int, typer.Option("--k-max", help="Largest k tried by --k auto.")] = 12,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples per k for the stability (ARI, Jaccard).")] = 5,
-    sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability.")] = 8000,
-    min_stability: Annotated[float, typer.Option("--min-stability", help="Mean bootstrap ARI a k needs to be chosen on fit.")] = 0.8,
+    sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability (at least 5 per segment of the largest k).")] = 8000,
+    min_stability: Annotated[float, typer.Option("--min-stability", help="Mean bootstrap ARI (in (0, 1]) a k needs to be chosen on fit.")] = 0.8,
     reduce: Annotated[str, typer.Option("--reduce", help="Dimensionality reduction before clustering: `none` or `pca` (90% of variance).")] = "none",
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
@@ -104,7 +105,8 @@ def render(summary: dict[str, Any]) -> None:
         ],
     )
     console.table(
-        f"{summary['k']} segments of {summary['users']:,} users ({summary['algorithm']}, {summary['features']} features)",
+        f"{summary['k']} segments of {summary['users']:,} users ({summary['algorithm']}, {summary['features']} features)"
+        + ("" if summary.get("stable", True) else " — not stable, see the warning"),
         ["segment", "name", "users", "share", "value share", "stability", "description"],
         [
             (
@@ -119,3 +121,10 @@ def render(summary: dict[str, Any]) -> None:
             for s in summary["segments"]
         ],
     )
+    ladder = summary.get("growth_ladder") or []
+    if ladder:
+        known = [r["rung"] for r in ladder if r["known"]]
+        unknown = [f"{r['rung']} ({r['unknown_because']})" for r in ladder if not r["known"]]
+        console.info("5CM growth ladder: shown for " + (", ".join(known) or "no rung") + (
+            "; unknown: " + "; ".join(unknown) if unknown else ""
+        ))

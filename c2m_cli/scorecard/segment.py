@@ -1,7 +1,8 @@
 """Scorecard of `c2m segment` against the planted consumer types (``truth/users.parquet``).
 
 Checks: adjusted Rand index of segments vs planted ``consumer_type`` (target ≥ 0.80), the k
-chosen by ``--k auto`` vs the planted number of types (± 1), the weakest segment's bootstrap
+chosen by ``--k auto`` vs the planted number of types (± 1), whether that k reached the stability
+threshold (mean bootstrap ARI ≥ ``--min-stability``), the weakest segment's bootstrap
 Jaccard stability (≥ 0.60: below it a cluster "dissolves", Hennig 2007), and, for information,
 where each planted type went. A signal not recovered is ``passed=False``, never hidden.
 """
@@ -60,6 +61,14 @@ def score(ws: Workspace) -> list[dict[str, Any]]:
     else:
         out.append(_check("k chosen by --k auto", chosen, f"{planted_k} ± 1", False,
                           "k was fixed by --k, not chosen: run c2m segment with --k auto"))
+    chosen_row = next((r for r in selection.get("table", []) if r.get("chosen")), None)
+    if chosen_row is not None and chosen_row.get("stability_ari") is not None:
+        threshold = float(selection.get("min_stability", 0.8))
+        ari_k = float(chosen_row["stability_ari"])
+        out.append(
+            _check("chosen k is stable (mean bootstrap ARI)", round(ari_k, 3), f"≥ {threshold:g}", ari_k >= threshold,
+                   f"k = {chosen_row['k']}, silhouette {chosen_row.get('silhouette') or 0:.3f}")
+        )
     if ws.has("segment_profiles"):
         profiles = ws.read("segment_profiles")
         jac = profiles["stability_jaccard"].drop_nulls()

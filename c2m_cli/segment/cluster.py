@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 METHODS = ("kmeans", "gmm")
 MINIBATCH_FROM = 200_000
@@ -73,7 +74,9 @@ def fit(
     Fewer distinct clusters than ``k`` (duplicate rows, tiny bootstrap resamples) is not an
     error here: callers count the clusters found (the selection table's ``clusters_found``).
     """
-    with warnings.catch_warnings():
+    # one thread: OpenMP/BLAS reductions over a different number of threads change the last bits,
+    # and with them which local optimum k-means ends in — the result must not depend on the machine
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         return _fit(X, k, method=method, seed=seed, n_init=n_init, minibatch_from=minibatch_from)
 
@@ -121,6 +124,13 @@ def assign(clustering: Clustering, X: np.ndarray) -> tuple[np.ndarray, np.ndarra
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int32)
     dist = np.empty(n, dtype=np.float64)
+    with threadpool_limits(limits=1):  # bit-identical distances whatever the number of cores
+        _assign_into(clustering, X, labels, dist)
+    return labels, dist
+
+
+def _assign_into(clustering: Clustering, X: np.ndarray, labels: np.ndarray, dist: np.ndarray) -> None:
+    n = X.shape[0]
     for start in range(0, n, _CHUNK):
         block = X[start : start + _CHUNK]
         scores = _scores(clustering, block)
@@ -128,7 +138,6 @@ def assign(clustering: Clustering, X: np.ndarray) -> tuple[np.ndarray, np.ndarra
         labels[start : start + _CHUNK] = lab
         diff = block.astype(np.float64, copy=False) - clustering.centers[lab]
         dist[start : start + _CHUNK] = np.sqrt((diff**2).sum(axis=1))
-    return labels, dist
 
 
 def fit_score(clustering: Clustering, X: np.ndarray) -> dict[str, float]:

@@ -286,6 +286,8 @@ def describe(f: SegmentFacts, lang: str) -> str:
 def _categories(f: SegmentFacts, lang: str) -> list[str]:
     out: list[str] = []
     for c in f.categories:
+        if float(c["lift"]) <= 1.0:  # not over-indexed: no reason to lead with it
+            continue
         v = str(c["value"])
         if _fits(v, lang) and v not in out:
             out.append(v)
@@ -393,6 +395,38 @@ def action(f: SegmentFacts, lang: str) -> tuple[str, str, str]:
     return kind, campaign, mix
 
 
+def _said(campaign: str, words: list[str], lang: str) -> set[str]:
+    """The words the campaign already names: in English as whole words (MEAT is not MEAT-PCKGD),
+    in Chinese (no spaces) as substrings."""
+    if lang == "zh":
+        return {w for w in words if w in campaign}
+    return {w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", campaign)}
+
+
+def suggested(f: SegmentFacts, lang: str, campaign: str) -> str:
+    """The campaign plus what the product mix adds to it (no word named twice)."""
+    zh = lang == "zh"
+    cats = _categories(f, lang)
+    focus = _trait_focus(f, lang, {c.lower() for c in cats})
+    said = _said(campaign, cats + focus, lang)
+    more_cats = [c for c in cats if c not in said]
+    more_focus = [t for t in focus if t not in said]
+    tail: list[str] = []
+    if more_cats:
+        lifts = {str(c["value"]): float(c["lift"]) for c in f.categories}
+        shown = [f"{c}（消费指数{lifts[c]:.2f}）" if zh else f"{c} (spend lift {lifts[c]:.2f})" for c in more_cats]
+        tail.append(("搭配推荐" + "、".join(shown)) if zh else ("also stock " + _join(shown, lang)))
+    if more_focus:
+        tag_lift: dict[str, float] = {}
+        for t in f.traits:
+            w = trait_word(t["spec"], lang) if t["kind"] == "tag" else None
+            if w and w not in tag_lift:
+                tag_lift[w] = float(t["lift"])
+        shown_f = [f"{w}（标签指数{tag_lift[w]:.1f}）" if zh else f"{w} (tag lift {tag_lift[w]:.1f})" for w in more_focus]
+        tail.append(f"围绕{'、'.join(shown_f)}选品" if zh else f"pick products around {_join(shown_f, lang)}")
+    return ("；" if zh else "; ").join([campaign, *tail])
+
+
 def _name_parts(f: SegmentFacts, lang: str) -> list[str]:
     strong = [
         t for t in f.traits
@@ -460,11 +494,7 @@ class SegmentText:
     action_kind: str
     campaign: str
     product_mix: str
-    lang: str
-
-    @property
-    def suggested_action(self) -> str:
-        return f"{self.campaign}；{self.product_mix}" if self.lang == "zh" else f"{self.campaign}; {self.product_mix}"
+    suggested_action: str
 
 
 def _distinguish(names: list[str], facts: list[SegmentFacts], lang: str) -> list[str]:
@@ -500,5 +530,5 @@ def write(facts: list[SegmentFacts], lang: str) -> list[SegmentText]:
     out = []
     for f, name in zip(facts, names, strict=True):
         kind, campaign, mix = action(f, lang)
-        out.append(SegmentText(name, describe(f, lang), kind, campaign, mix, lang))
+        out.append(SegmentText(name, describe(f, lang), kind, campaign, mix, suggested(f, lang, campaign)))
     return out

@@ -176,3 +176,62 @@ def test_segments_differ_meaningfully(cj):
         for b in ids[i + 1 :]:
             assert (z[a] - z[b]).abs().max() >= 0.5, (a, b)
     assert profiles["stability_jaccard"].min() > 0.5
+
+
+@pytest.fixture(scope="module")
+def cj_chain(tmp_path_factory: pytest.TempPathFactory, shared_data_module) -> tuple[Workspace, dict]:
+    """The chain a user runs: c2m ingest --preset completejourney, c2m label, c2m segment --k auto."""
+    from tests.conftest import run_c2m
+
+    src = shared_data_module / "completejourney"
+    root = tmp_path_factory.mktemp("cj_chain") / "ws"
+    ingest = run_c2m(
+        "ingest", root, "--preset", "completejourney", "--orders", src / "transactions.parquet",
+        "--products", src / "products.parquet", "--customers", src / "demographics.parquet", "--quiet",
+    )
+    assert ingest.exit_code == 0, ingest.stderr
+    label = run_c2m("label", root, "--quiet")
+    assert label.exit_code == 0, label.stderr
+    out = run_c2m("segment", root, "--k", "auto", "--json")
+    assert out.exit_code == 0, out.stderr
+    return Workspace(root), out.json
+
+
+def test_chain_segments_are_english_distinct_and_honest_about_stability(cj_chain):
+    from tests.segment.test_wording import _assert_distinct_texts
+
+    ws, summary = cj_chain
+    assert summary["language"] == "en" and summary["users"] == 2469
+    profiles = ws.read("segment_profiles")
+    _assert_distinct_texts(profiles)
+    for column in ("segment_name", "description", "campaign", "product_mix", "suggested_action"):
+        for text in profiles[column]:
+            assert not re.search(r"[\u3400-\u4dbf\u4e00-\u9fff]", text), (column, text)
+    # the summary's ok and warnings say what the selection table shows
+    chosen = next(r for r in summary["selection"] if r["chosen"])
+    codes = [w["code"] for w in summary["warnings"]]
+    stable = any(r["stability_ari"] >= 0.8 for r in summary["selection"])
+    assert summary["ok"] is stable and ("segment-unstable" in codes) is (not stable)
+    assert ("segment-weak-structure" in codes) is (chosen["silhouette"] < 0.1)
+    # no reviews, no searches: rungs 3CM–5CM are unknown, not "no" (and not "loyal")
+    for col in ("growth_3cm", "growth_4cm", "growth_5cm"):
+        assert profiles[col].null_count() == profiles.height
+    ladder = {r["rung"]: r for r in summary["growth_ladder"]}
+    assert [ladder[c]["known"] for c in ("1CM", "2CM", "3CM", "4CM", "5CM")] == [True, True, False, False, False]
+    # 1CM: households with a known demographic (801 of 2,469 have a demographics row)
+    known = (profiles["growth_1cm"] * profiles["size"]).sum() / 2469
+    assert 0.2 <= known <= 801 / 2469 + 1e-9
+
+
+def test_chain_without_a_stable_k_warns_and_shows_the_best(cj_chain):
+    from tests.conftest import run_c2m
+
+    ws, _ = cj_chain
+    out = run_c2m("segment", ws.root, "--k", "auto", "--min-stability", "0.95", "--json")
+    assert out.exit_code == 0, out.stderr
+    summary = out.json
+    best = max(summary["selection"], key=lambda r: (r["stability_ari"], -r["k"]))
+    assert best["stability_ari"] < 0.95
+    assert summary["ok"] is False and summary["k"] == best["k"]
+    (message,) = [w["message"] for w in summary["warnings"] if w["code"] == "segment-unstable"]
+    assert message.startswith(f"no k in 3–12 reached a mean bootstrap ARI of 0.95: the most stable, k = {best['k']}, reached {best['stability_ari']:.2f}")

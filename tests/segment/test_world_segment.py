@@ -46,6 +46,21 @@ def test_segments_cover_every_labelled_user_and_find_the_planted_types(world):
     assert profiles["value_share"].sum() == pytest.approx(1.0)
 
 
+def test_world_texts_are_the_segments_own(world):
+    from tests.segment.test_wording import _assert_distinct_texts
+
+    ws, summary = world
+    profiles = ws.read("segment_profiles")
+    _assert_distinct_texts(profiles)
+    for row in profiles.iter_rows(named=True):
+        lapsed = row["lifecycle_sleeping"] + row["lifecycle_dormant"] + row["lifecycle_lost"]
+        assert (row["action_kind"] == "win_back") is (lapsed >= 0.7 and row["lifecycle_new"] < 0.4)
+        assert not (row["lifecycle_active"] >= 0.3 and "唤醒召回" in row["suggested_action"])
+    # the world has reviews and searches: every rung of the 5CM ladder can be shown
+    assert [r["known"] for r in summary["growth_ladder"]] == [True] * 5
+    assert profiles["growth_4cm"].null_count() == 0 and profiles["growth_5cm"].max() > 0
+
+
 def test_scorecard_reports_recovery_honestly(world):
     ws, summary = world
     rows = {r["check"]: r for r in score(ws)}
@@ -57,6 +72,9 @@ def test_scorecard_reports_recovery_honestly(world):
     assert rows["k chosen by --k auto"]["value"] == summary["k"]
     assert rows["k chosen by --k auto"]["passed"] is True
     assert rows["segment stability (min bootstrap Jaccard)"]["passed"] is True
+    chosen = next(r for r in summary["selection"] if r["chosen"])
+    assert rows["chosen k is stable (mean bootstrap ARI)"]["value"] == round(chosen["stability_ari"], 3)
+    assert rows["chosen k is stable (mean bootstrap ARI)"]["passed"] is summary["stable"] is True
     assert rows["where each planted type went"]["passed"] is None
 
 
