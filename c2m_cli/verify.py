@@ -132,14 +132,30 @@ def _replay(ws: Workspace, plan: list[tuple[dict[str, Any], list[dict[str, Any]]
     expected: dict[str, str] = {}
     producer: dict[str, str] = {}
     reasons: list[str] = []
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    for number, (entry, covered) in enumerate(plan, start=1):
+    for _entry, covered in plan:
         for item in covered:
             reasons += [r for r in _input_reasons(item, expected, ws.root) if r not in reasons]
             for output in item.get("outputs", []):
                 if output["path"] not in _NOT_COMPARED:
                     expected[output["path"]] = output["sha256"]
                     producer[output["path"]] = str(item.get("command"))
+    because = f"; because {'; '.join(reasons)}" if reasons else ""
+    problems: list[str] = []
+    mismatched: list[str] = []
+    missing: list[str] = []
+    # the workspace against its manifest first: a deleted or edited output needs no replay to show
+    for relpath, digest in sorted(expected.items()):
+        on_disk = ws.root / relpath
+        if not on_disk.is_file():
+            missing.append(relpath)
+            problems.append(f"{relpath} is missing from the workspace (recorded by c2m {producer[relpath]})")
+        elif sha256_of(on_disk) != digest:
+            mismatched.append(relpath)
+            problems.append(f"{relpath} changed since c2m {producer[relpath]} recorded it")
+    if problems:
+        raise ReproducibilityError(_mismatch_message(problems) + because)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    for number, (entry, _covered) in enumerate(plan, start=1):
         done = subprocess.run(
             [sys.executable, "-m", "c2m_cli", *_replay_argv(entry, scratch_root, ws.root)],
             capture_output=True,
@@ -148,34 +164,25 @@ def _replay(ws: Workspace, plan: list[tuple[dict[str, Any], list[dict[str, Any]]
             check=False,
         )
         if done.returncode != 0:
-            because = f" ({'; '.join(reasons)})" if reasons else ""
+            reason = f" ({'; '.join(reasons)})" if reasons else ""
             raise ReproducibilityError(
                 f"step {number} (c2m {entry['command']}) failed on replay with exit {done.returncode}: "
-                f"{_error_line(done)}{because}"
+                f"{_error_line(done)}{reason}"
             )
-    problems: list[str] = []
-    mismatched: list[str] = []
-    missing: list[str] = []
     compared = 0
     for relpath, digest in sorted(expected.items()):
-        on_disk, replayed = ws.root / relpath, scratch_root / relpath
-        command = producer[relpath]
-        if not on_disk.is_file():
-            missing.append(relpath)
-            problems.append(f"{relpath} is missing from the workspace (recorded by c2m {command})")
-            continue
+        replayed = scratch_root / relpath
         if not replayed.is_file():
             missing.append(relpath)
-            problems.append(f"{relpath} was not produced by the replay of c2m {command}")
+            problems.append(f"{relpath} was not produced by the replay of c2m {producer[relpath]}")
             continue
         compared += 1
-        if sha256_of(on_disk) != digest:
+        if sha256_of(replayed) != digest:
             mismatched.append(relpath)
-            problems.append(f"{relpath} changed since c2m {command} recorded it")
-        elif sha256_of(replayed) != digest:
-            mismatched.append(relpath)
-            problems.append(f"{relpath} differs on replay of c2m {command}")
-    summary = {
+            problems.append(f"{relpath} differs on replay of c2m {producer[relpath]}")
+    if problems:
+        raise ReproducibilityError(_mismatch_message(problems) + because)
+    return {
         "workspace": str(ws.root),
         "scratch": str(scratch_root) if keep else None,
         "steps_replayed": len(plan),
@@ -184,13 +191,11 @@ def _replay(ws: Workspace, plan: list[tuple[dict[str, Any], list[dict[str, Any]]
         "mismatched": mismatched,
         "missing": missing,
     }
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        because = f"; because {'; '.join(reasons)}" if reasons else ""
-        raise ReproducibilityError(
-            "replay does not reproduce the workspace: " + "; ".join(problems[:3]) + more + because
-        )
-    return summary
+
+
+def _mismatch_message(problems: list[str]) -> str:
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "replay does not reproduce the workspace: " + "; ".join(problems[:3]) + more
 
 
 def run_verify(

@@ -145,7 +145,7 @@ def mask_argv(argv: list[str]) -> list[str]:
 
 def mask_value(value: Any, *, name: str = "") -> Any:
     """A JSON-able value with secrets masked: secret-named keys and every string inside."""
-    if name and is_secret_name(name) and value not in (None, "", False):
+    if name and is_secret_name(name) and isinstance(value, str) and value:
         return MASK
     if isinstance(value, Path):
         return mask_secrets(str(value))
@@ -618,7 +618,12 @@ class Workspace:
             "c2m_version": __version__,
             "parameters": {k: mask_value(v, name=k) for k, v in step.parameters.items()},
             "seed": step.seed,
-            "inputs": [r.as_dict() for r in sorted(step.inputs, key=lambda r: r.path)],
+            # an absence the step itself ends (it writes the file) is no input
+            "inputs": [
+                r.as_dict()
+                for r in sorted(step.inputs, key=lambda r: r.path)
+                if not (r.sha256 is None and r.path in step.outputs)
+            ],
             "outputs": [r.as_dict() for r in records],
             "wall_time_s": round(wall_time, 3),
             "warnings": mask_value(step.warnings.as_list()),

@@ -105,3 +105,17 @@ def test_demo_refuses_an_ingested_workspace_and_leaves_it_untouched(c2m, tmp_pat
     assert refused.exit_code == 2
     assert "holds plan.txt, which no earlier demo wrote" in refused.stderr
     assert (stray / "plan.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_files_written_by_the_chain_follow_the_umask(c2m, tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        ws = _ingested(c2m, tmp_path)
+        assert c2m("label", ws).exit_code == 0
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(ws).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in ws.rglob("*")}
+    assert modes and {m for p, m in modes.items() if (ws / p).is_file()} == {0o644}, modes
+    assert {m for p, m in modes.items() if (ws / p).is_dir()} <= {0o755}, modes
