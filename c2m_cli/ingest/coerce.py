@@ -295,18 +295,11 @@ BOOL_VOCAB: dict[str, bool] = {
 
 
 def lookup(key: pl.Expr, table: Mapping[Any, Any], dtype: pl.DataType) -> pl.Expr:
-    """``table[key]`` or null (elementwise, so it streams).
+    """``table[key]`` or null, as an elementwise when-chain over the distinct values.
 
-    Text → text tables are a hash look-up (``is_in`` + ``replace``); others a when-chain over
-    the distinct values (``replace_strict`` with a default is not elementwise when streaming).
+    (``replace`` and ``replace_strict`` are not elementwise in polars' streaming engine: they
+    would hold whole columns in memory.)
     """
-    if not table:
-        return pl.lit(None, dtype=dtype)
-    if dtype == pl.String and all(isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
-        keys = list(table)
-        return pl.when(key.is_in(keys)).then(key.replace(keys, [table[k] for k in keys])).otherwise(
-            pl.lit(None, dtype=dtype)
-        )
     by_value: dict[Any, list[Any]] = {}
     for k, v in table.items():
         by_value.setdefault(v, []).append(k)
@@ -315,6 +308,8 @@ def lookup(key: pl.Expr, table: Mapping[Any, Any], dtype: pl.DataType) -> pl.Exp
         cond = key.is_in(keys) if len(keys) > 1 else key == keys[0]
         out = pl.lit(value, dtype=dtype)
         expr = pl.when(cond).then(out) if expr is None else expr.when(cond).then(out)
+    if expr is None:
+        return pl.lit(None, dtype=dtype)
     return expr.otherwise(pl.lit(None, dtype=dtype))
 
 
