@@ -87,3 +87,6 @@ def render(summary: dict[str, Any]) -> None:
     ]
     if reasons:
         console.table("rejected rows by reason (see _rejects/<table>.parquet)", ["table", "reason", "rows"], reasons)
+    notes = [(name, note) for name, t in tables.items() for note in t.get("notes", [])]
+    if notes:  # files skipped, title lines above a header, a sheet chosen, a file decompressed
+        console.table("notes", ["table", "note"], notes)

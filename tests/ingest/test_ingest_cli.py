@@ -92,3 +92,15 @@ def test_inspect_shows_the_rejects(c2m, tmp_path: Path):
     assert rejects.rows() == [(str(src), 4, "ts", "later", "not a date/time")]
     result = c2m("inspect", tmp_path / "ws", "--json")
     assert {"table": "orders", "rows": 1} in [{k: r[k] for k in ("table", "rows")} for r in result.json["rejects"]]
+
+
+def test_human_summary_shows_the_reading_notes(c2m, tmp_path: Path):
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    (folder / "a.csv").write_text("店铺订单报表\n" + ORDERS, encoding="utf-8")
+    (folder / "b.csv").write_text("", encoding="utf-8")
+    result = c2m("ingest", tmp_path / "ws", "--orders", folder, "--verbose")
+    assert result.exit_code == 0, result.stderr
+    flat = " ".join(result.stderr.split())
+    assert "notes" in flat and "empty file, skipped" in flat
+    assert "header on line 2 (1 line(s) above it skipped)" in flat
