@@ -8,8 +8,6 @@ Writes ``forecast.parquet`` (every candidate model plus ``selected``, with quant
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from c2m_cli.errors import UsageError
@@ -52,14 +50,20 @@ def run_forecast(
         "global_model": global_model,
         "executor": executor,
     }
+    from c2m_cli.executor import usage_mark, usage_since
+
+    mark = usage_mark()
     with ws.step("forecast", parameters=parameters, seed=seed, argv=argv, via=via) as step:
         orders = step.scan("orders")
         products = step.read_optional("products")
         manifest = ws.manifest()
         timezone = str(manifest.get("data_timezone") or "UTC")
         market = workspace_market(manifest)
-        # the tables' parts go to a scratch directory and stream out from there (bounded memory)
-        scratch = Path(tempfile.mkdtemp(prefix="c2m-forecast-"))
+        # series partitions (what the executor's tasks read) and the tables' parts go to a
+        # scratch directory inside the step's staging area (on the workspace's storage, which
+        # Dask workers share; removed with the staging area, also after a killed run)
+        scratch = step.staging / ".forecast-parts"
+        scratch.mkdir(parents=True, exist_ok=True)
         try:
             result = compute_forecast(
                 orders,
@@ -85,5 +89,6 @@ def run_forecast(
         summary = {**result.summary, "rows": dict(result.rows), "timezone": timezone}
         # what was fitted, for people and later steps (no pickle: plain JSON)
         step.write_json("forecast_model.json", {k: v for k, v in summary.items() if k != "rows"})
+        summary["executor"] = usage_since(mark)  # what ran where: in the summary, not in the model file
         step.summary = summary
         return summary

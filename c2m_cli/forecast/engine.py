@@ -53,6 +53,7 @@ from c2m_cli.forecast.series import (
 )
 
 BATCH_ROWS = 256
+FRAME_SERIES = 8192  # series per part of backtest.parquet (bounded memory)
 # Below this many series × periods the process pool costs more than it saves (~1–2 s of work).
 PARALLEL_CELLS = 150_000
 MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
@@ -113,10 +114,38 @@ def _matrix(frame: pl.DataFrame, level: str, periods: list[dt.date]) -> tuple[li
 
 
 def run_task(task: BatchTask | GlobalTask) -> Any:
-    """What one executor item does: a batch of series, or one fit of a level's global model."""
+    """What one executor item does: a batch of series, or one fit of a level's global model.
+
+    A task that read its partition from a file writes its result next to it, where it ran
+    (a Dask worker, on storage the client shares), and returns only that file's path."""
+    from c2m_cli.executor import write_arrays
+
     if isinstance(task, GlobalTask):
-        return global_task(task)
-    return forecast_batch(task)
+        fitted = global_task(task)
+        if task.path is None or fitted is None:
+            return fitted
+        return write_arrays(f"{task.path.removesuffix('.parquet')}.{task.phase}.result.parquet", {"forecast": fitted})
+    out = forecast_batch(task)
+    if task.path is None:
+        return out
+    flat = {f"{phase}/{m}": v for phase, fc in out.items() for m, v in fc.items()}
+    return write_arrays(f"{task.path.removesuffix('.parquet')}.result.parquet", flat)
+
+
+def _read_result(out: Any, task: BatchTask | GlobalTask) -> Any:
+    """A task's result as ``run_task`` computed it (read back when it came as a path)."""
+    from c2m_cli.executor import read_arrays
+
+    if not isinstance(out, str):
+        return out
+    arrays = read_arrays(out)
+    if isinstance(task, GlobalTask):
+        return arrays["forecast"]
+    phases: dict[str, dict[str, np.ndarray]] = {"backtest": {}, "final": {}}
+    for key, values in arrays.items():
+        phase, _, model = key.partition("/")
+        phases[phase][model] = values
+    return phases
 
 
 def _run_tasks(tasks: list[BatchTask | GlobalTask], executor: str, cells: int) -> list[Any]:
@@ -129,11 +158,32 @@ def _run_tasks(tasks: list[BatchTask | GlobalTask], executor: str, cells: int) -
         ex.close()
 
 
-def _split(y: np.ndarray, m_bt: np.ndarray, m_fc: np.ndarray, cutoffs: list[int], h: int, season: int, freq: str) -> list[BatchTask]:
-    return [
-        BatchTask(y[i : i + BATCH_ROWS], m_bt[i : i + BATCH_ROWS], m_fc[i : i + BATCH_ROWS], cutoffs, h, season, freq)
-        for i in range(0, y.shape[0], BATCH_ROWS)
-    ]
+def partitions(ids: list[str], rows_per_partition: int = BATCH_ROWS) -> list[np.ndarray]:
+    """Series partitions of a level by the hash of ``unique_id`` (row indices, ascending): a
+    series' partition does not depend on which other series the level holds."""
+    n_parts = max(1, -(-len(ids) // rows_per_partition))
+    key = (pl.Series(ids, dtype=pl.String).hash(seed=0) % n_parts).to_numpy()
+    return [rows for p in range(n_parts) if (rows := np.flatnonzero(key == p)).size]
+
+
+def _split(
+    ids: list[str], y: np.ndarray, m_bt: np.ndarray, m_fc: np.ndarray, cutoffs: list[int], h: int, season: int, freq: str,
+    where: Path | None,
+) -> list[tuple[np.ndarray, BatchTask]]:
+    """The level's batch tasks, one per series partition; with ``where`` each partition is a
+    Parquet file there and the task carries its path, not the arrays."""
+    from c2m_cli.forecast.models import write_partition
+
+    out = []
+    empty = np.zeros((0, 0))
+    for p, rows in enumerate(partitions(ids)):
+        if where is None:
+            out.append((rows, BatchTask(y[rows], m_bt[rows], m_fc[rows], cutoffs, h, season, freq)))
+            continue
+        path = where / f"part-{p:05d}.parquet"
+        write_partition(str(path), rows, y[rows], m_bt[rows], m_fc[rows])
+        out.append((rows, BatchTask(empty, empty, empty, cutoffs, h, season, freq, path=str(path))))
+    return out
 
 
 def compute_forecast(
@@ -188,6 +238,7 @@ def compute_forecast(
     prepared: dict[str, tuple[list[str], np.ndarray]] = {}
     tasks: list[BatchTask | GlobalTask] = []
     owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
+    part_rows: dict[int, np.ndarray] = {}  # task index → the level rows of that batch
     for level in internal:
         ids, y = _matrix(series.frame, level, periods)
         if not ids:
@@ -208,8 +259,14 @@ def compute_forecast(
         prepared[level] = (ids, y_pos)
         if global_model and cutoffs and len(ids) >= MIN_SERIES:
             # the two long global fits go first, so that a pool starts them at once
+            gpath = None
+            if scratch is not None and executor.startswith("dask://"):  # read where it runs
+                gpath = scratch / "series" / f"{level}-all.parquet"
+                gpath.parent.mkdir(parents=True, exist_ok=True)
+                pl.DataFrame({"y": y_pos}).write_parquet(gpath)
             for phase in ("backtest", "final"):
-                tasks.append(GlobalTask(y_pos, calendar, cutoffs, horizon, season, seed, phase))
+                carried = np.zeros((0, 0)) if gpath is not None else y_pos
+                tasks.append(GlobalTask(carried, calendar, cutoffs, horizon, season, seed, phase, None if gpath is None else str(gpath)))
                 owners.append((level, f"global_{phase}"))
         if freq in YEAR and level in levels:
             seen_l = (~np.isnan(y_pos)).sum(axis=1)
@@ -220,24 +277,33 @@ def compute_forecast(
                     f"level {level}: {n_short} of {len(ids)} series hold fewer than {MIN_SEASONS} seasons "
                     f"({MIN_SEASONS * season} periods of {freq}): no yearly seasonality is estimated for them",
                 )
-        for task in _split(y_pos, m_bt, m_fc, cutoffs, horizon, season, freq):
+        where = None
+        # Dask tasks read their partition from the shared workspace (a forked local worker must
+        # not start polars' thread pool: the local pool carries the partition's arrays)
+        if scratch is not None and executor.startswith("dask://"):
+            where = scratch / "series" / level
+            where.mkdir(parents=True, exist_ok=True)
+        for rows, task in _split(ids, y_pos, m_bt, m_fc, cutoffs, horizon, season, freq, where):
+            part_rows[len(tasks)] = rows
             tasks.append(task)
             owners.append((level, "batch"))
     cells = sum(y.size for _, y in prepared.values())
-    outputs = _run_tasks(tasks, executor, cells)
+    outputs = [_read_result(o, t) for o, t in zip(_run_tasks(tasks, executor, cells), tasks, strict=True)]
 
     for level, (ids, y_pos) in prepared.items():
         outs = [o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind == "batch"]
+        batch_index = [i for i, (lv, kind) in enumerate(owners) if lv == level and kind == "batch"]
+        inverse = np.argsort(np.concatenate([part_rows[i] for i in batch_index]), kind="stable")
         # a model with no forecast for any series of the level (e.g. seasonal models on one
         # year of history) is no candidate there; each model's batches are joined then freed
         names = [m for m in MODELS if m in outs[0]["final"] and any(np.isfinite(o["final"][m]).any() for o in outs)]
         backtest: dict[str, np.ndarray] = {}
         final: dict[str, np.ndarray] = {}
         for m in MODELS:
-            if m in names:
-                final[m] = np.concatenate([o["final"][m] for o in outs])
+            if m in names:  # joined in partition order, then put back in the level's row order
+                final[m] = np.concatenate([o["final"][m] for o in outs])[inverse]
                 if cutoffs:
-                    backtest[m] = np.concatenate([o["backtest"][m] for o in outs])
+                    backtest[m] = np.concatenate([o["backtest"][m] for o in outs])[inverse]
             for o in outs:
                 o["final"].pop(m, None)
                 o["backtest"].pop(m, None)
@@ -553,9 +619,14 @@ def level_tables(
                 mine = name == "selected"
                 q = series_quantiles(r, None, borrow) if mine else residual_quantiles(r, None, borrow)
                 bounds = heldout_bounds(bt, res.scale, r, usable, borrow, per_series=mine)
-                sink.add("backtest", _backtest_frame(level, id_col, periods, cutoffs, horizon, name, held_out, bt))
                 sink.add("forecast_metrics", _metrics(level, id_col, name, held_out, bt, bounds, res.scale))
                 del r, borrow, bounds
+                # the backtest rows in chunks of series (same order as one frame)
+                for a in range(0, len(res.ids), FRAME_SERIES):
+                    b = a + FRAME_SERIES
+                    chunk = _backtest_frame(level, id_col.slice(a, FRAME_SERIES), periods, cutoffs, horizon, name, held_out[a:b], bt[a:b])
+                    if chunk.height or a == 0:
+                        sink.add("backtest", chunk)
             else:
                 q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
             quant = apply_quantiles(point, res.scale, q)

@@ -83,11 +83,18 @@ class GlobalTask:
     season: int
     seed: int
     phase: str
+    path: str | None = None  # the level's series as a Parquet file (``y`` then not carried)
 
 
 def global_task(task: GlobalTask) -> np.ndarray | None:
     """(series, windows, h) backtest or (series, h) final forecasts; None when too little data."""
-    y, n_periods = task.y, task.y.shape[1]
+    y = task.y
+    if task.path is not None:
+        import polars as pl
+
+        part = pl.read_parquet(task.path)
+        y = np.asarray(part["y"].to_numpy(), dtype=float).reshape(part.height, -1)
+    n_periods = y.shape[1]
     if task.phase == "backtest":
         model = _fit(y, task.calendar, task.cutoffs[0], task.horizon, task.season, task.seed)
         if model is None:

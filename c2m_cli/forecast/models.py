@@ -50,7 +50,12 @@ MODELS = BASELINES + SMOOTH_MODELS + INTERMITTENT_MODELS + ("ensemble",) + SEASO
 
 @dataclass
 class BatchTask:
-    """A batch of series and what to compute for it (all arrays row-aligned)."""
+    """A batch of series and what to compute for it (all arrays row-aligned).
+
+    With ``path`` the arrays are not carried: the task reads its partition (a Parquet file of
+    columns ``row``, ``y``, ``mult_backtest``, ``mult_final``, written by ``write_partition``)
+    with polars where it runs — a Dask worker on storage it shares with the client.
+    """
 
     y: np.ndarray  # (series, T) raw history, NaN before a series starts
     mult_backtest: np.ndarray  # (series, T + horizon) festival multipliers known at the cutoffs
@@ -60,6 +65,25 @@ class BatchTask:
     season: int
     freq: str = ""  # W or M: seasonal models too
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    path: str | None = None
+
+
+def write_partition(path: str, rows: np.ndarray, y: np.ndarray, m_bt: np.ndarray, m_fc: np.ndarray) -> None:
+    """One partition of a level's series (rows of its matrices) as a Parquet file."""
+    import polars as pl
+
+    pl.DataFrame({"row": rows, "y": y, "mult_backtest": m_bt, "mult_final": m_fc}).write_parquet(path)
+
+
+def load_partition(task: BatchTask) -> BatchTask:
+    """The task with its arrays read from its partition file (unchanged without a path)."""
+    if task.path is None:
+        return task
+    import polars as pl
+
+    part = pl.read_parquet(task.path)
+    y, m_bt, m_fc = (np.asarray(part[c].to_numpy(), dtype=float).reshape(part.height, -1) for c in ("y", "mult_backtest", "mult_final"))
+    return BatchTask(y, m_bt, m_fc, task.cutoffs, task.horizon, task.season, task.freq, task.extra)
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -329,6 +353,7 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
 
     A pure function of the rows of ``task``: row i of every output depends on row i only.
     """
+    task = load_partition(task)
     y, h = task.y, task.horizon
     n_periods = y.shape[1]
     cut = list(task.cutoffs)

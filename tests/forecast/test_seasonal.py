@@ -138,3 +138,25 @@ def test_mase_scale_is_the_seasonal_naive_error_for_a_long_series() -> None:
     scale = series_scale(y, 48, 12)
     assert scale[0] == pytest.approx(np.abs(y[0, 12:] - y[0, :-12]).mean())
     assert scale[1] == pytest.approx(np.abs(np.diff(y[1, 30:])).mean())
+
+
+def test_series_partitions_by_hash_and_tasks_carry_paths(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from c2m_cli.forecast.engine import _split, partitions
+
+    ids = [f"S{i:04d}" for i in range(1000)]
+    parts = partitions(ids, 256)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(1000))
+    # a series' partition is a function of its id and the partition count only
+    where = {ids[r]: p for p, rows in enumerate(parts) for r in rows}
+    shuffled = ids[::-1]
+    again = {shuffled[r]: p for p, rows in enumerate(partitions(shuffled, 256)) for r in rows}
+    assert where == again
+    y = np.arange(1000 * 30, dtype=float).reshape(1000, 30)
+    m = np.ones((1000, 34))
+    tasks = _split(ids, y, m, m, [20, 24], 4, 12, "M", tmp_path)
+    assert all(t.path is not None and t.y.size == 0 for _, t in tasks)
+    out = {}
+    for rows, task in tasks:
+        res = forecast_batch(task)
+        out.update({int(r): res["final"]["naive"][i] for i, r in enumerate(rows)})
+    np.testing.assert_array_equal(np.array([out[i][0] for i in range(1000)]), y[:, -1])
