@@ -25,23 +25,38 @@ class Run:
     summary: dict[str, Any]
 
 
+# Runs c2m in the child and records the child's own VmHWM at exit. ru_maxrss from wait4 is not
+# used: Linux carries the forking parent's high-water mark over exec into it.
+_WRAP = """
+import os, runpy, sys
+sys.argv = ["c2m", *sys.argv[1:]]
+try:
+    runpy.run_module("c2m_cli", run_name="__main__")
+finally:
+    with open("/proc/self/status", encoding="ascii") as status:
+        hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["C2M_BENCH_HWM_FILE"], "w", encoding="ascii") as out:
+        out.write(hwm)
+"""
+
+
 def run_c2m(step: str, *args: str | Path, env: dict[str, str] | None = None) -> Run:
-    """``python -m c2m_cli STEP ARGS --json --quiet`` in a child; wall time and its peak RSS."""
-    argv = [sys.executable, "-m", "c2m_cli", step, *map(str, args), "--json", "--quiet"]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """``c2m STEP ARGS --json --quiet`` in a child python; wall time and its peak RSS (VmHWM)."""
+    argv = [sys.executable, "-c", _WRAP, step, *map(str, args), "--json", "--quiet"]
+    with tempfile.TemporaryDirectory(prefix="c2m-bench-") as tmp:
+        hwm_file = Path(tmp) / "hwm"
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env={**os.environ, **(env or {})})
-        # wait4 reaps the child and gives its own resource usage (ru_maxrss in KiB on Linux)
-        _, status, usage = os.wait4(proc.pid, 0)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False,
+            env={**os.environ, **(env or {}), "C2M_BENCH_HWM_FILE": str(hwm_file)},
+        )
         wall = time.perf_counter() - started
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        text, problems = out.read().decode(), err.read().decode()
-    if code != 0:
-        raise SystemExit(f"c2m {step} failed (exit {code}):\n{problems[-3000:]}")
-    summary = json.loads(text.strip().splitlines()[-1]) if text.strip() else {}
-    return Run(step, wall, usage.ru_maxrss / 1024.0, summary)
+        peak_kib = int(hwm_file.read_text(encoding="ascii")) if hwm_file.is_file() else 0
+    if done.returncode not in (0, 6):
+        raise SystemExit(f"c2m {step} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    text = done.stdout.strip()
+    summary = json.loads(text.splitlines()[-1]) if text else {}
+    return Run(step, wall, peak_kib / 1024.0, summary)
 
 
 def table(title: str, runs: list[Run], *, wall_budget_s: float | None, rss_budget_gib: float) -> str:
