@@ -2,6 +2,13 @@
 
 Work is handed over as a pure function and a list of items (each item one series or one
 partition); results come back in item order, so outputs are identical whichever executor ran.
+
+On Dask an item is what travels from the client to a worker, so items are kept small by
+construction: a task carries the paths of its Parquet partitions in the workspace (on storage
+every worker sees) and small settings, never arrays or frames, and writes its result next to
+them, returning the path. ``DaskExecutor.map`` measures every item's pickled size and refuses
+one above ``MAX_TASK_BYTES`` (a bug: data would be shipped through the scheduler). What ran
+where is recorded (``usage_mark`` / ``usage_since``) for the step's ``--json`` summary.
 """
 
 from __future__ import annotations
@@ -13,10 +20,70 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from c2m_cli.errors import UsageError
+from c2m_cli.errors import C2MError, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+MAX_TASK_BYTES = 64 * 1024  # an item's pickled size: paths and settings, never data
+
+# one record per ``map`` call of this process: (kind, tasks, max_payload_bytes or None)
+_USAGE: list[tuple[str, int, int | None]] = []
+
+
+def usage_mark() -> int:
+    """A mark to pass to ``usage_since`` (a step takes one before it maps any work)."""
+    return len(_USAGE)
+
+
+def usage_since(mark: int) -> dict[str, Any]:
+    """What the executors ran since ``mark``: ``{"kind", "tasks", "max_payload_bytes"}``
+    (the largest pickled item sent to a Dask worker; null when everything ran locally)."""
+    runs = _USAGE[mark:]
+    kinds = sorted({kind for kind, _, _ in runs})
+    sizes = [size for _, _, size in runs if size is not None]
+    return {
+        "kind": "+".join(kinds) if kinds else "none",
+        "tasks": sum(n for _, n, _ in runs),
+        "max_payload_bytes": max(sizes) if sizes else None,
+    }
+
+
+def write_arrays(path: str, arrays: dict[str, Any]) -> str:
+    """Numpy arrays that share their first axis (one row per series) as one Parquet file: a
+    task's result written where it ran, for the client to read back (``read_arrays``). Each
+    array is a fixed-size list column ``name|d1xd2…`` (its trailing shape); values exact."""
+    import numpy as np
+    import polars as pl
+
+    columns = []
+    for name, values in arrays.items():
+        array = np.asarray(values)
+        shape = "x".join(str(d) for d in array.shape[1:])
+        flat = array.reshape(array.shape[0], -1) if array.ndim > 1 else array
+        columns.append(pl.Series(f"{name}|{shape}", flat))
+    pl.DataFrame(columns).write_parquet(path)
+    return str(path)
+
+
+def read_arrays(path: str) -> dict[str, Any]:
+    """The arrays ``write_arrays`` wrote, with their shapes, in their order."""
+    import polars as pl
+
+    frame = pl.read_parquet(path)
+    out: dict[str, Any] = {}
+    for column in frame.columns:
+        name, _, shape = column.rpartition("|")
+        trailing = tuple(int(d) for d in shape.split("x")) if shape else ()
+        out[name] = frame[column].to_numpy().reshape(frame.height, *trailing)
+    return out
+
+
+def payload_bytes(item: Any) -> int:
+    """The size of ``item`` as Dask ships it (cloudpickle, which falls back from pickle)."""
+    import cloudpickle
+
+    return len(cloudpickle.dumps(item))
 
 
 class LocalExecutor:
@@ -26,6 +93,7 @@ class LocalExecutor:
         self.processes = processes or min(2, os.cpu_count() or 1)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, parallel: bool = False) -> list[R]:
+        _USAGE.append(("local", len(items), None))
         if not parallel or self.processes < 2 or len(items) < 2:
             return [fn(item) for item in items]
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
@@ -55,8 +123,23 @@ class DaskExecutor:
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.address = address
+        self.tasks = 0
+        self.max_payload_bytes = 0
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, parallel: bool = True) -> list[R]:
+        """``fn`` over ``items`` on the cluster, results in item order; an item whose pickled
+        size is above ``MAX_TASK_BYTES`` is refused before anything is submitted."""
+        sizes = [payload_bytes(item) for item in items]
+        for i, size in enumerate(sizes):
+            if size > MAX_TASK_BYTES:
+                raise C2MError(
+                    f"Dask task {i + 1} of {len(items)} for {getattr(fn, '__qualname__', fn)!s} would ship "
+                    f"{size:,} bytes to a worker (limit {MAX_TASK_BYTES:,}): tasks must carry partition "
+                    "paths, not data (a bug in c2m)"
+                )
+        self.tasks += len(items)
+        self.max_payload_bytes = max([self.max_payload_bytes, *sizes])
+        _USAGE.append(("dask", len(items), max(sizes, default=0)))
         if not items:
             return []
         futures = self.client.map(fn, list(items), pure=False)

@@ -35,6 +35,8 @@ from c2m_cli.labels.partitions import (
     PartitionTask,
     partition_files,
     read_partition,
+    read_results,
+    write_results,
 )
 from c2m_cli.labels.text import (
     TAG_SCHEMA,
@@ -129,6 +131,12 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
     for part in (geo, demo, occasion, behavior, text_wide, extra):
         per_user = per_user.join(part, on="user_id", how="left")
     return {"users": per_user, "tags": tags, "sentiment": sentiment}
+
+
+def label_partition_files(task: PartitionTask) -> dict[str, str | None]:
+    """One executor task: label the partition's users from its files and write the result
+    tables next to them (``task.results``); returns only their paths."""
+    return write_results(task, label_partition(task))
 
 
 def data_facts(lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame | None, market: str, log: WarningLog) -> DataFacts:
@@ -228,14 +236,16 @@ def compute_labels(
             as_of=as_of,
             options=options,
             facts=facts,
+            results=str(workdir / "results"),
         )
         for k in range(partitions)
     ]
     runner = get_executor(executor)
     try:
-        results = runner.map(label_partition, tasks, parallel=executor != "local")
+        written = runner.map(label_partition_files, tasks, parallel=executor != "local")
     finally:
         runner.close()
+    results: list[dict[str, Any]] = [read_results(paths) for paths in written]
     per_user = pl.concat([r["users"] for r in results], how="vertical_relaxed").sort("user_id")
     if per_user.is_empty():
         raise InvalidDataError("orders.parquet: no user to label (no order line with a user_id on or before the as-of date)")
@@ -304,6 +314,7 @@ def run_label(
     via: str | None = None,
 ) -> dict[str, Any]:
     """Label every user of the workspace; see the module docstring for the outputs."""
+    from c2m_cli.executor import usage_mark, usage_since
     from c2m_cli.market import workspace_market
 
     options = LabelOptions(
@@ -339,6 +350,7 @@ def run_label(
         customers, products, events, reviews = (
             step.scan(name) if ws.has(name) else None for name in ("customers", "products", "events", "reviews")
         )
+        mark = usage_mark()
         try:
             result = compute_labels(
                 orders=orders,
@@ -369,6 +381,7 @@ def run_label(
             step.remove_output("review_sentiment.parquet")
         summary = summarise(labels, result["tags"], result["value_model"], result["as_of"], timezone)
         summary["market"] = market
+        summary["executor"] = usage_since(mark)  # what ran where (not in any output file)
     return summary
 
 

@@ -49,6 +49,31 @@ class PartitionTask:
     as_of: dt.date
     options: LabelOptions
     facts: DataFacts = DataFacts()
+    results: str | None = None  # the directory the task writes its result tables to
+
+
+def write_results(task: PartitionTask, tables: dict[str, pl.DataFrame | None]) -> dict[str, str | None]:
+    """A partition's result tables as parquet files in ``task.results`` (where it runs: a
+    Dask worker writes them to the workspace's staging area, on storage the client shares);
+    returns their paths (None for a table the partition does not have)."""
+    if task.results is None:
+        raise ValueError("a partition task writes its results only with a results directory")
+    directory = Path(task.results)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, str | None] = {}
+    for name, frame in tables.items():
+        if frame is None:
+            paths[name] = None
+            continue
+        path = directory / f"{name}-{task.index:05d}.parquet"
+        frame.write_parquet(path)
+        paths[name] = str(path)
+    return paths
+
+
+def read_results(paths: dict[str, str | None]) -> dict[str, pl.DataFrame | None]:
+    """The tables ``write_results`` wrote, read back by the client."""
+    return {name: None if path is None else pl.read_parquet(path) for name, path in paths.items()}
 
 
 def read_partition(paths: tuple[str, ...]) -> pl.DataFrame | None:
