@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
-from c2m_cli.executor import get_executor
+from c2m_cli.executor import get_executor, usage_mark, usage_since
 from c2m_cli.growth import user_rungs
 from c2m_cli.market import workspace_market
 from c2m_cli.segment import cluster
@@ -151,12 +151,13 @@ def run_segment(
                 )
             ks = list(range(k_min, upper + 1))
 
+        mark = usage_mark()
         runner = get_executor(executor)
         try:
             mapper = None if executor == "local" else (lambda fn, items: runner.map(fn, items))
             selection = select_k(
                 X, ks, method=method, seed=seed, n_boot=n_boot, sample_size=sample_size,
-                min_stability=min_stability, mapper=mapper,
+                min_stability=min_stability, mapper=mapper, workdir=step.staging / "_bootstrap",
             )
         finally:
             runner.close()
@@ -222,7 +223,8 @@ def run_segment(
         model = to_json(
             specs=fm.specs, dropped=fm.dropped, reduction=reduction, clustering=fitted,
             segment_ids=segment_ids, segment_names=names, selection=selection_json,
-            parameters={**parameters, "seed": seed}, language=lang,
+            # where the work ran is no parameter of the model: byte-identical whichever executor
+            parameters={**{k: v for k, v in parameters.items() if k != "executor"}, "seed": seed}, language=lang,
         )
         step.write_table("segments", segments)
         step.write_table("segment_profiles", profiles)
@@ -255,6 +257,7 @@ def run_segment(
                 for r in profiles.iter_rows(named=True)
             ],
         }
+        summary["executor"] = usage_since(mark)  # what ran where (not in any output file)
         step.summary.update(summary)
     return summary
 

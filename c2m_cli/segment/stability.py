@@ -22,6 +22,7 @@ bootstrap runs of its best Jaccard overlap with a bootstrap cluster, on the samp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,22 @@ def _boot_task(
     return labels, fitted
 
 
+def _boot_file_task(args: tuple[str, str | None, int, str, int, int]) -> tuple[str, cluster.Clustering]:
+    """``_boot_task`` as an executor task: the sample (and the bootstrap's row index) are read
+    from the Parquet file at ``path`` where the task runs, and the labels are written next to
+    it; returns that file's path and the (small) fitted clustering."""
+    from c2m_cli.executor import read_arrays, write_arrays
+
+    path, boot, k, method, seed, n_init = args
+    arrays = read_arrays(path)
+    Xs = np.ascontiguousarray(arrays["x"])
+    index = None if boot is None else np.ascontiguousarray(arrays[boot])
+    with threadpool_limits(limits=1):
+        labels, fitted = _boot_task((Xs, index, k, method, seed, n_init))
+    out = f"{path.removesuffix('.parquet')}-k{k}-{boot or 'ref'}.parquet"
+    return write_arrays(out, {"labels": labels}), fitted
+
+
 def select_k(
     X: np.ndarray,
     ks: list[int],
@@ -62,6 +79,7 @@ def select_k(
     min_stability: float = 0.8,
     n_init: int = 3,
     mapper: Any = None,
+    workdir: Path | None = None,
 ) -> Selection:
     """Score every k in ``ks`` on one sample; return the chosen k and the table it chose from."""
     rng = np.random.default_rng(seed)
@@ -81,7 +99,16 @@ def select_k(
         for b in range(n_boot):
             tasks.append((Xs, boot_index[b], k, method, seed + 1 + b, n_init))
     if mapper is not None:
-        results = mapper(_boot_task, tasks)
+        # executor tasks carry the path of the sample (written once, with the bootstrap row
+        # indices) and read it where they run; their labels come back as files
+        if workdir is None:
+            raise ValueError("select_k with a mapper needs a workdir shared with the workers")
+        from c2m_cli.executor import read_arrays, write_arrays
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        sample = write_arrays(str(workdir / "sample.parquet"), {"x": Xs} | {f"boot{b}": boot_index[b] for b in range(n_boot)})
+        small = [(sample, None if t[1] is None else f"boot{(i % (1 + n_boot)) - 1}", *t[2:]) for i, t in enumerate(tasks)]
+        results = [(read_arrays(path)["labels"], fitted) for path, fitted in mapper(_boot_file_task, small)]
     else:
         # many small fits: one thread each is faster than OpenMP teams on a busy 2-core machine
         with threadpool_limits(limits=1):
