@@ -42,6 +42,7 @@ LAPSED_FOR_REMINDER = 0.4
 VIP_INDEX = 1.5
 BASKET_INDEX = 0.6
 IN_DESCRIPTION = 3
+MIN_CATEGORY_LIFT = 1.05  # a category is named in an action only when it over-indexes by 5 %
 LEVER_D = 0.3  # a behaviour suggests a lever when it differs from the rest by |d| ≥ this
 
 STAGE_ZH = {"new": "新客", "active": "活跃客", "sleeping": "沉睡客", "dormant": "休眠客", "lost": "流失客"}
@@ -210,8 +211,8 @@ def phrase(x: Distinct, lang: str) -> str | None:
                 return f"{word}占比{fmt(x.segment)}（其余{fmt(x.rest)}）"
             where = f"at {int(str(spec.value))}:00" if spec.by == "hour" else f"via {spec.value}"
             return f"{fmt(x.segment)} of orders {where} vs {fmt(x.rest)} elsewhere"
-        return (f"{word}消费占比{fmt(x.segment)}（其余{fmt(x.rest)}）" if zh
-                else f"{fmt(x.segment)} of spend on {word} vs {fmt(x.rest)} elsewhere")
+        return (f"{word}消费占比{'' if up else '仅'}{fmt(x.segment)}（其余{fmt(x.rest)}）" if zh
+                else f"{'' if up else 'only '}{fmt(x.segment)} of spend on {word} vs {fmt(x.rest)} elsewhere")
     if spec.kind in ("onehot", "tag", "bool"):
         word = trait_word(spec, lang)
         if word is None:
@@ -286,7 +287,7 @@ def describe(f: SegmentFacts, lang: str) -> str:
 def _categories(f: SegmentFacts, lang: str) -> list[str]:
     out: list[str] = []
     for c in f.categories:
-        if float(c["lift"]) <= 1.0:  # not over-indexed: no reason to lead with it
+        if float(c["lift"]) < MIN_CATEGORY_LIFT:  # not over-indexed: no reason to lead with it
             continue
         v = str(c["value"])
         if _fits(v, lang) and v not in out:
