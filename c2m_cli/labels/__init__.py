@@ -172,6 +172,24 @@ def data_facts(lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame
     )
 
 
+def growth_labels(
+    labels: pl.DataFrame, events: pl.LazyFrame | None, reviews: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The 5CM ladder per user (``c2m_cli.growth``): ``lifecycle_growth_1cm`` … ``_5cm`` (null where
+    the workspace holds no evidence for that rung), ``lifecycle_growth_cm`` (highest rung reached)
+    and ``lifecycle_growth_known_to`` (the highest rung this workspace can show at all)."""
+    from c2m_cli.growth import user_rungs
+
+    searches = None
+    if events is not None and {"user_id", "event"} <= set(events.collect_schema().names()):
+        searches = events.filter(pl.col("event") == "search").select(pl.col("user_id").cast(pl.String)).collect()
+    rungs, evidence = user_rungs(labels, searches=searches, reviews=reviews)
+    known_to = f"{evidence.known_to}CM" if evidence.known_to else "none"
+    return rungs.rename({c: f"lifecycle_{c}" for c in rungs.columns if c != "user_id"}).with_columns(
+        pl.lit(known_to).alias("lifecycle_growth_known_to")
+    )
+
+
 def compute_labels(
     *,
     orders: pl.LazyFrame,
@@ -273,6 +291,7 @@ def compute_labels(
     labels = per_user.drop("lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch").join(value, on="user_id", how="left").join(
         lifecycle, on="user_id", how="left"
     )
+    labels = labels.join(growth_labels(labels, events_l, sentiment), on="user_id", how="left")
     ordered = ["user_id"] + [c for prefix in FAMILY_ORDER for c in labels.columns if c.startswith(prefix)]
     labels = labels.select(ordered).sort("user_id")
     return {

@@ -1,0 +1,36 @@
+"""The 5CM ladder in labels.parquet: rungs known only where the workspace holds their evidence."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from c2m_cli.labels import growth_labels
+
+LABELS = pl.DataFrame(
+    {
+        "user_id": ["a", "b", "c"],
+        "demo_gender": ["女", None, None],
+        "behavior_purchase_days": [5, 1, 2],
+        "lifecycle_ladder": ["super_user", "one_time", "repeat"],
+    }
+)
+
+
+def test_without_reviews_or_searches_rungs_3_to_5_are_unknown() -> None:
+    out = growth_labels(LABELS, None, None).sort("user_id")
+    assert out["lifecycle_growth_1cm"].to_list() == [True, False, False]
+    assert out["lifecycle_growth_2cm"].to_list() == [True, False, True]
+    for rung in (3, 4, 5):
+        assert out[f"lifecycle_growth_{rung}cm"].null_count() == 3
+    assert out["lifecycle_growth_cm"].to_list() == ["2CM", "none", "2CM"]
+    assert set(out["lifecycle_growth_known_to"]) == {"2CM"}
+
+
+def test_searches_and_reviews_reach_the_upper_rungs() -> None:
+    events = pl.LazyFrame({"user_id": ["b", "b", "c"], "event": ["search", "view", "view"]})
+    reviews = pl.DataFrame({"user_id": ["a", "c"], "rating": [5, 2], "sentiment": [0.9, 0.1]})
+    out = growth_labels(LABELS, events, reviews).sort("user_id")
+    assert out["lifecycle_growth_3cm"].to_list() == [True, True, True]
+    assert out["lifecycle_growth_4cm"].to_list() == [True, False, False]
+    assert out["lifecycle_growth_cm"].to_list() == ["5CM", "3CM", "3CM"]
+    assert set(out["lifecycle_growth_known_to"]) == {"5CM"}
