@@ -618,9 +618,8 @@ def level_tables(
                 # the recommended forecast gets per-series calibrated intervals
                 mine = name == "selected"
                 q = series_quantiles(r, None, borrow) if mine else residual_quantiles(r, None, borrow)
-                bounds = heldout_bounds(bt, res.scale, r, usable, borrow, per_series=mine)
-                sink.add("forecast_metrics", _metrics(level, id_col, name, held_out, bt, bounds, res.scale))
-                del r, borrow, bounds
+                sink.add("forecast_metrics", _chunked_metrics(level, id_col, name, held_out, bt, res.scale, r, usable, borrow, mine))
+                del r, borrow
                 # the backtest rows in chunks of series (same order as one frame)
                 for a in range(0, len(res.ids), FRAME_SERIES):
                     b = a + FRAME_SERIES
@@ -760,6 +759,88 @@ def _backtest_frame(level: str, ids: pl.Series, periods: list[dt.date], cutoffs:
 
 
 METRICS = ("MASE", "sMAPE", "WAPE", "bias", "coverage_80", "coverage_90")
+
+
+def _chunked_metrics(
+    level: str, ids: pl.Series, model: str, actual: np.ndarray, fc: np.ndarray, scale: np.ndarray,
+    r: np.ndarray, usable: np.ndarray, borrow: tuple[np.ndarray, ...], per_series: bool,
+) -> pl.DataFrame:
+    """``_metrics`` of a level computed FRAME_SERIES series at a time (the held-out bounds of
+    one chunk in memory); the same frame as one call on the whole level."""
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    parts, sums = [], np.zeros(6)
+    per_all = []
+    n_rows = len(ids)
+    for a in range(0, max(n_rows, 1), FRAME_SERIES):
+        rows = slice(a, min(a + FRAME_SERIES, n_rows))
+        bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, cache)
+        per, has, part_sums = _metric_values(actual[rows], fc[rows], bounds, scale[rows])
+        del bounds
+        sums += part_sums
+        per_all.append(per)
+        parts.append((np.flatnonzero(has) + a, per))
+    per = np.concatenate(per_all) if per_all else np.zeros((0, len(METRICS)))
+    ae, e, total_y, in80, in90, n = sums
+    with np.errstate(divide="ignore", invalid="ignore"):
+        whole = np.array(
+            [
+                per[:, 0].mean() if per.shape[0] else np.nan,
+                per[:, 1].mean() if per.shape[0] else np.nan,
+                ae / total_y if total_y > 0 else np.nan,
+                e / total_y if total_y > 0 else np.nan,
+                in80 / n if n else np.nan,
+                in90 / n if n else np.nan,
+            ]
+        )
+    rows_all = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=int)
+    return _metrics_frame(level, ids, model, rows_all, per, whole)
+
+
+def _metric_values(actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-series metrics (series with a target, METRICS), which series have one, and the sums
+    the level's pooled metrics need (Σ|e|, Σe, Σ|y|, inside 80 %, inside 90 %, targets)."""
+    valid = ~np.isnan(actual) & ~np.isnan(fc)
+    n = valid.sum(axis=(1, 2)).astype(float)
+    y = np.where(valid, actual, 0.0)
+    f = np.where(valid, fc, 0.0)
+    e = f - y
+    ae = np.abs(e)
+    denom = np.abs(y) + np.abs(f)
+    sape = np.divide(200 * ae, denom, out=np.zeros_like(ae), where=denom > 0)
+    qi = list(QUANTILE_COLUMNS)
+    in80 = valid & (actual >= bounds[..., qi.index("q0.1")]) & (actual <= bounds[..., qi.index("q0.9")])
+    in90 = valid & (actual >= bounds[..., qi.index("q0.05")]) & (actual <= bounds[..., qi.index("q0.95")])
+    sum_y = np.abs(y).sum(axis=(1, 2))
+    has = n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.stack(
+            [
+                ae.sum(axis=(1, 2)) / n / scale,
+                sape.sum(axis=(1, 2)) / n,
+                np.where(sum_y > 0, ae.sum(axis=(1, 2)) / sum_y, np.nan),
+                np.where(sum_y > 0, e.sum(axis=(1, 2)) / sum_y, np.nan),
+                in80.sum(axis=(1, 2)) / n,
+                in90.sum(axis=(1, 2)) / n,
+            ],
+            axis=1,
+        )[has]
+    sums = np.array([ae.sum(), e.sum(), sum_y.sum(), in80.sum(), in90.sum(), n.sum()], dtype=float)
+    return per, has, sums
+
+
+def _metrics_frame(level: str, ids: pl.Series, model: str, rows: np.ndarray, per: np.ndarray, whole: np.ndarray) -> pl.DataFrame:
+    k = len(METRICS)
+    values = np.concatenate([per.reshape(-1), whole])
+    frame = pl.DataFrame(
+        {
+            "level": pl.repeat(level, (rows.size + 1) * k, dtype=pl.String, eager=True),
+            "unique_id": pl.concat([ids.gather(np.repeat(rows, k)), pl.Series(["*"] * k, dtype=pl.String)]),
+            "model": pl.repeat(model, (rows.size + 1) * k, dtype=pl.String, eager=True),
+            "metric": pl.Series(list(METRICS) * (rows.size + 1), dtype=pl.String),
+            "value": values,
+        }
+    )
+    return frame.with_columns(pl.when(pl.col("value").is_finite()).then(pl.col("value")).otherwise(None).alias("value"))
 
 
 def _metrics(level: str, ids: pl.Series, model: str, actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray, scale: np.ndarray) -> pl.DataFrame:

@@ -127,20 +127,40 @@ def _levels(n: float) -> np.ndarray:
     return np.where(q > 0.5, upper, np.where(q < 0.5, lower, q))
 
 
-def series_quantiles(
+def level_shape(
     r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = ()
-) -> np.ndarray:
-    """Per-series quantiles (series, horizon, len(QUANTILES)): the level's (``residual_quantiles``)
-    moved toward each series' own quantile shape by ``n / (n + PRIOR_RESIDUALS)``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What per-series calibration needs of the whole level: its quantiles (h, q), its step
+    spread (h,) and the quantiles of all its spread-normalised residuals (q,)."""
     level = residual_quantiles(r, windows, donors)
     own = r if windows is None else r[:, windows]
     ok = np.isfinite(own)
+    if own.shape[1] == 0 or not ok.any():
+        return level, np.ones(r.shape[2]), np.zeros(len(QUANTILES))
+    spread = _step_spread(np.abs(np.where(ok, own, 0.0)), ok.astype(float))
+    normed = own[ok] / np.broadcast_to(spread[None, None, :], own.shape)[ok]
+    return level, spread, np.quantile(normed, QUANTILES)
+
+
+def series_quantiles(
+    r: np.ndarray,
+    windows: np.ndarray | None = None,
+    donors: tuple[np.ndarray, ...] = (),
+    rows: slice | None = None,
+    shape: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Per-series quantiles (series, horizon, len(QUANTILES)): the level's (``residual_quantiles``)
+    moved toward each series' own quantile shape by ``n / (n + PRIOR_RESIDUALS)``; for the
+    series ``rows`` only when given (``shape``: the level's ``level_shape``, computed once)."""
+    level, spread, pooled = shape if shape is not None else level_shape(r, windows, donors)
+    own = r if windows is None else r[:, windows]
+    if rows is not None:
+        own = own[rows]
+    ok = np.isfinite(own)
     n = ok.sum(axis=(1, 2))
     if own.shape[1] == 0 or not ok.any():
-        return np.broadcast_to(level, (r.shape[0], *level.shape)).copy()
-    spread = _step_spread(np.abs(np.where(ok, own, 0.0)), ok.astype(float))
+        return np.broadcast_to(level, (own.shape[0], *level.shape)).copy()
     normed = np.where(ok, own / spread[None, None, :], np.nan).reshape(own.shape[0], -1)
-    pooled = np.quantile(normed[np.isfinite(normed)], QUANTILES)
     has = n > 0
     mine = np.zeros((own.shape[0], len(QUANTILES)))
     if has.any():
@@ -165,12 +185,22 @@ def heldout_bounds(
     usable: np.ndarray,
     donors: tuple[np.ndarray, ...] = (),
     per_series: bool = False,
+    rows: slice | None = None,
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Backtest quantiles per window from the scaled residuals ``r`` (and ``donors``') of the
-    windows that do not overlap it (``usable[w]``): (series, windows, h, q)."""
+    windows that do not overlap it (``usable[w]``): (series, windows, h, q). With ``rows``,
+    ``forecast`` and ``scale`` are those series only (the level's shapes, kept in ``cache``
+    per window, still come from all of ``r``)."""
     n_windows = forecast.shape[1]
     out = np.empty((*forecast.shape, len(QUANTILES)))
+    cache = {} if cache is None else cache
     for w in range(n_windows):
-        q = series_quantiles(r, usable[w], donors) if per_series else residual_quantiles(r, usable[w], donors)
+        if w not in cache:
+            cache[w] = level_shape(r, usable[w], donors) if per_series else (residual_quantiles(r, usable[w], donors), np.ones(0), np.ones(0))
+        if per_series:
+            q = series_quantiles(r, usable[w], donors, rows, cache[w])
+        else:
+            q = cache[w][0]
         out[:, w] = apply_quantiles(forecast[:, w], scale, q)
     return out

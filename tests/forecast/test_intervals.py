@@ -80,3 +80,28 @@ def test_per_series_calibration_widens_volatile_series_and_shrinks_short_ones() 
     w_short = q_short[0, :, 3] - q_short[0, :, 1]
     w_level = residual_quantiles(short)[:, 3] - residual_quantiles(short)[:, 1]
     assert np.abs(w_short / w_level - 1).max() < 4 / (4 + PRIOR_RESIDUALS) + 0.2
+
+
+def test_metrics_in_series_chunks_equal_one_pass(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    from c2m_cli.forecast import engine
+
+    rng = np.random.default_rng(3)
+    actual = rng.poisson(5.0, (30, len(CUTOFFS), H)).astype(float)
+    actual[:4, :3] = np.nan
+    fc = actual + rng.normal(0, 1.5, actual.shape)
+    scale = np.full(30, 1.5)
+    r = (actual - fc) / scale[:, None, None]
+    usable = independent_windows(CUTOFFS, H)
+    ids = pl.Series("unique_id", [f"S{i}" for i in range(30)], dtype=pl.String)
+    for per_series in (False, True):
+        monkeypatch.setattr(engine, "FRAME_SERIES", 7)
+        chunked = engine._chunked_metrics("sku", ids, "m", actual, fc, scale, r, usable, (), per_series)
+        monkeypatch.setattr(engine, "FRAME_SERIES", 1000)
+        whole = engine._chunked_metrics("sku", ids, "m", actual, fc, scale, r, usable, (), per_series)
+        bounds = heldout_bounds(fc, scale, r, usable, (), per_series)
+        direct = engine._metrics("sku", ids, "m", actual, fc, bounds, scale)
+        assert chunked.select("unique_id", "metric").equals(direct.select("unique_id", "metric"))
+        np.testing.assert_allclose(chunked["value"].to_numpy(), direct["value"].to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(whole["value"].to_numpy(), direct["value"].to_numpy(), rtol=1e-12)
