@@ -9,7 +9,6 @@ import typer
 
 from c2m_cli import console
 from c2m_cli.commands._common import (
-    ExecutorOpt,
     JsonOpt,
     QuietOpt,
     SeedOpt,
@@ -40,11 +39,10 @@ def command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     strict: StrictOpt = False,
-    executor: ExecutorOpt = "local",
 ) -> None:
     def body() -> dict[str, Any]:
         return call_step(
-            "c2m_cli.verify:run_verify", workspace, scratch=scratch, keep=keep, seed=seed, executor=executor
+            "c2m_cli.verify:run_verify", workspace, scratch=scratch, keep=keep, seed=seed, executor="local"
         )
 
     def render(summary: dict[str, Any]) -> None:
