@@ -264,9 +264,12 @@ def compute_forecast(
                 gpath = scratch / "series" / f"{level}-all.parquet"
                 gpath.parent.mkdir(parents=True, exist_ok=True)
                 pl.DataFrame({"y": y_pos}).write_parquet(gpath)
+                # the calendar too: (periods + horizon) × features floats, for daily history it can pass the task limit
+                pl.DataFrame({"calendar": calendar}).write_parquet(str(gpath).removesuffix(".parquet") + ".calendar.parquet")
             for phase in ("backtest", "final"):
                 carried = np.zeros((0, 0)) if gpath is not None else y_pos
-                tasks.append(GlobalTask(carried, calendar, cutoffs, horizon, season, seed, phase, None if gpath is None else str(gpath)))
+                cal = np.zeros((0, 0)) if gpath is not None else calendar
+                tasks.append(GlobalTask(carried, cal, cutoffs, horizon, season, seed, phase, None if gpath is None else str(gpath)))
                 owners.append((level, f"global_{phase}"))
         if freq in YEAR and level in levels:
             seen_l = (~np.isnan(y_pos)).sum(axis=1)

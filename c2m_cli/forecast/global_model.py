@@ -12,7 +12,7 @@ window sees its own data), for the forecast once on all history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -94,6 +94,8 @@ def global_task(task: GlobalTask) -> np.ndarray | None:
 
         part = pl.read_parquet(task.path)
         y = np.asarray(part["y"].to_numpy(), dtype=float).reshape(part.height, -1)
+        cal = pl.read_parquet(task.path.removesuffix(".parquet") + ".calendar.parquet")
+        task = replace(task, calendar=np.asarray(cal["calendar"].to_numpy(), dtype=float).reshape(cal.height, -1))
     n_periods = y.shape[1]
     if task.phase == "backtest":
         model = _fit(y, task.calendar, task.cutoffs[0], task.horizon, task.season, task.seed)
