@@ -299,14 +299,18 @@ def compute_forecast(
         inverse = np.argsort(np.concatenate([part_rows[i] for i in batch_index]), kind="stable")
         # a model with no forecast for any series of the level (e.g. seasonal models on one
         # year of history) is no candidate there; each model's batches are joined then freed
-        names = [m for m in MODELS if m in outs[0]["final"] and any(np.isfinite(o["final"][m]).any() for o in outs)]
+        names = [m for m in MODELS if any(m in o["final"] and np.isfinite(o["final"][m]).any() for o in outs)]
         backtest: dict[str, np.ndarray] = {}
         final: dict[str, np.ndarray] = {}
+        sizes = [part_rows[i].size for i in batch_index]
+        windows = (len(cutoffs), horizon)
         for m in MODELS:
-            if m in names:  # joined in partition order, then put back in the level's row order
-                final[m] = np.concatenate([o["final"][m] for o in outs])[inverse]
+            if m in names:  # joined in partition order (NaN where a batch had none of it)
+                final[m] = np.concatenate([o["final"].get(m, np.full((k, horizon), np.nan)) for o, k in zip(outs, sizes, strict=True)])[inverse]
                 if cutoffs:
-                    backtest[m] = np.concatenate([o["backtest"][m] for o in outs])[inverse]
+                    backtest[m] = np.concatenate(
+                        [o["backtest"].get(m, np.full((k, *windows), np.nan)) for o, k in zip(outs, sizes, strict=True)]
+                    )[inverse]
             for o in outs:
                 o["final"].pop(m, None)
                 o["backtest"].pop(m, None)

@@ -378,4 +378,9 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
         for name, values in fc.items():
             clipped = np.clip(values, 0.0, None)
             results[phase][name] = clipped if phase == "backtest" else clipped[:, 0, :]
+    # a seasonal model with no forecast for any series of the batch is not sent back
+    for name in SEASONAL_MODELS:
+        if all(name in r and np.isnan(r[name]).all() for r in results.values() if r):
+            for r in results.values():
+                r.pop(name, None)
     return results
