@@ -26,7 +26,7 @@ def test_pool_and_serial_agree():
 def test_dask_local_cluster_agrees_with_local():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         executor = get_executor(address)
