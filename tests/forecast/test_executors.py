@@ -31,7 +31,7 @@ def test_process_pool_and_dask_match_serial(tmp_path: Path, monkeypatch: pytest.
     run_forecast(pooled, levels="total,category_l1,sku", global_model=True)
 
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         dask_ws = planted_world(tmp_path / "dask", n_sku=10, days=400)

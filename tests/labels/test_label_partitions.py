@@ -34,7 +34,7 @@ def test_dask_executor_gives_identical_outputs(tmp_path: Path) -> None:
     run_label(local, as_of=AS_OF.isoformat(), partition_rows=60)
     remote = build_workspace(tmp_path / "dask")
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=None
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=":0"
     ) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         run_label(remote, as_of=AS_OF.isoformat(), partition_rows=60, executor=address)
