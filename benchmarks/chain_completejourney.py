@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import Run, run_c2m, table  # noqa: E402
+from measure import Run, run_chain, table  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "completejourney"
 WALL_BUDGET_S = 60.0
@@ -48,11 +48,7 @@ def chain(data: Path, ws: Path) -> list[Run]:
         ("recommend", [ws]),
         ("report", [ws]),
     ]
-    runs = []
-    for step, args in steps:
-        runs.append(run_c2m(step, *args))
-        sys.stderr.write(f"  {step}: {runs[-1].wall_s:.1f} s, {runs[-1].peak_mib:.0f} MiB\n")
-    return runs
+    return run_chain(steps)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,15 @@ def run_c2m(step: str, *args: str | Path, env: dict[str, str] | None = None) -> 
     return Run(step, wall, peak_kib / 1024.0, summary)
 
 
+def run_chain(steps: list[tuple[str, list[str | Path]]]) -> list[Run]:
+    """Run the steps in order, each in its own child; progress on stderr."""
+    runs = []
+    for step, args in steps:
+        runs.append(run_c2m(step, *args))
+        sys.stderr.write(f"  {step}: {runs[-1].wall_s:.1f} s, {runs[-1].peak_mib:.0f} MiB\n")
+    return runs
+
+
 def table(title: str, runs: list[Run], *, wall_budget_s: float | None, rss_budget_gib: float) -> str:
     """A plain-text table of the runs against their budgets, and a verdict line."""
     lines = [title, f"{'step':<11}{'wall s':>9}{'peak MiB':>11}{'of budget':>11}"]

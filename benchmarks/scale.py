@@ -28,7 +28,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import Run, run_c2m, table  # noqa: E402
+from measure import Run, run_chain, table  # noqa: E402
 
 CHUNK_USERS = 50_000
 START = np.datetime64("2023-12-01T00:00:00", "s")
@@ -161,11 +161,7 @@ def chain(data: Path, ws: Path) -> list[Run]:
         ("recommend", [ws]),
         ("report", [ws]),
     ]
-    runs = []
-    for step, args in steps:
-        runs.append(run_c2m(step, *args))
-        sys.stderr.write(f"  {step}: {runs[-1].wall_s:.1f} s, {runs[-1].peak_mib:.0f} MiB\n")
-    return runs
+    return run_chain(steps)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
+from c2m_cli.forecast import engine
 from c2m_cli.forecast.backtest import independent_windows
 from c2m_cli.forecast.intervals import MIN_RESIDUALS, heldout_bounds, residual_quantiles
 
@@ -101,7 +103,66 @@ def test_metrics_in_series_chunks_equal_one_pass(monkeypatch) -> None:  # type: 
         monkeypatch.setattr(engine, "FRAME_SERIES", 1000)
         whole = engine._chunked_metrics("sku", ids, "m", actual, fc, scale, r, usable, (), per_series)
         bounds = heldout_bounds(fc, scale, r, usable, (), per_series)
-        direct = engine._metrics("sku", ids, "m", actual, fc, bounds, scale)
+        direct = direct_metrics("sku", ids, "m", actual, fc, bounds, scale)
         assert chunked.select("unique_id", "metric").equals(direct.select("unique_id", "metric"))
         np.testing.assert_allclose(chunked["value"].to_numpy(), direct["value"].to_numpy(), rtol=1e-12)
         np.testing.assert_allclose(whole["value"].to_numpy(), direct["value"].to_numpy(), rtol=1e-12)
+
+
+def direct_metrics(level: str, ids: pl.Series, model: str, actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray, scale: np.ndarray) -> pl.DataFrame:
+    """The level's metrics in one pass over all series: the reference the chunked computation
+    must equal (kept here, written out independently of engine._metric_values).
+
+    Per series: MASE, sMAPE (%), WAPE, bias (Σ(ŷ−y)/Σ|y|), coverage_80/90 (share of targets
+    inside the held-out intervals). For the level: mean MASE and sMAPE over series, pooled
+    WAPE, bias and coverage. Undefined values (Σ|y| = 0) are null.
+    """
+    valid = ~np.isnan(actual) & ~np.isnan(fc)
+    n = valid.sum(axis=(1, 2)).astype(float)
+    y = np.where(valid, actual, 0.0)
+    f = np.where(valid, fc, 0.0)
+    e = f - y
+    ae = np.abs(e)
+    denom = np.abs(y) + np.abs(f)
+    sape = np.divide(200 * ae, denom, out=np.zeros_like(ae), where=denom > 0)
+    qi = list(engine.QUANTILE_COLUMNS)
+    in80 = valid & (actual >= bounds[..., qi.index("q0.1")]) & (actual <= bounds[..., qi.index("q0.9")])
+    in90 = valid & (actual >= bounds[..., qi.index("q0.05")]) & (actual <= bounds[..., qi.index("q0.95")])
+    sum_y = np.abs(y).sum(axis=(1, 2))
+    has = n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.stack(
+            [
+                ae.sum(axis=(1, 2)) / n / scale,
+                sape.sum(axis=(1, 2)) / n,
+                np.where(sum_y > 0, ae.sum(axis=(1, 2)) / sum_y, np.nan),
+                np.where(sum_y > 0, e.sum(axis=(1, 2)) / sum_y, np.nan),
+                in80.sum(axis=(1, 2)) / n,
+                in90.sum(axis=(1, 2)) / n,
+            ],
+            axis=1,
+        )[has]
+        total_y = sum_y.sum()
+        whole = np.array(
+            [
+                per[:, 0].mean() if per.shape[0] else np.nan,
+                per[:, 1].mean() if per.shape[0] else np.nan,
+                ae.sum() / total_y if total_y > 0 else np.nan,
+                e.sum() / total_y if total_y > 0 else np.nan,
+                in80.sum() / n.sum() if n.sum() else np.nan,
+                in90.sum() / n.sum() if n.sum() else np.nan,
+            ]
+        )
+    rows = np.flatnonzero(has)
+    k = len(engine.METRICS)
+    values = np.concatenate([per.reshape(-1), whole])
+    frame = pl.DataFrame(
+        {
+            "level": pl.repeat(level, (rows.size + 1) * k, dtype=pl.String, eager=True),
+            "unique_id": pl.concat([ids.gather(np.repeat(rows, k)), pl.Series(["*"] * k, dtype=pl.String)]),
+            "model": pl.repeat(model, (rows.size + 1) * k, dtype=pl.String, eager=True),
+            "metric": pl.Series(list(engine.METRICS) * (rows.size + 1), dtype=pl.String),
+            "value": values,
+        }
+    )
+    return frame.with_columns(pl.when(pl.col("value").is_finite()).then(pl.col("value")).otherwise(None).alias("value"))
