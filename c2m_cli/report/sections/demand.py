@@ -12,7 +12,6 @@ import polars as pl
 from c2m_cli.report.sections.base import (
     Context,
     as_float,
-    read_table,
     require_columns,
     scan_table,
     sku_name,
@@ -78,36 +77,47 @@ def festival_windows(market: str, first: dt.date, last: dt.date) -> list[Festiva
 
 
 def gather(ctx: Context) -> DemandData:
-    forecast = read_table(ctx, "forecast")
-    if forecast is None:
+    # Lazy reads: with SKU levels the forecast and backtest tables hold every candidate model of
+    # tens of thousands of series; the page needs the selected forecast and a few series' history.
+    scan = scan_table(ctx, "forecast")
+    if scan is None:
         return {"missing": "forecast"}
-    require_columns(forecast, "forecast", ("level", "unique_id", "ds", "model", "y_hat"))
-    forecast = forecast.with_columns(pl.col("ds").cast(pl.Date), pl.col("unique_id").cast(pl.String))
-    freq = forecast_freq(ctx, forecast)
-    chosen = forecast.filter(pl.col("model") == "selected")
+    names = scan.collect_schema().names()
+    require_columns(pl.DataFrame(schema=dict.fromkeys(names, pl.Null)), "forecast", ("level", "unique_id", "ds", "model", "y_hat"))
+    scan = scan.with_columns(pl.col("ds").cast(pl.Date), pl.col("unique_id").cast(pl.String))
+    chosen = scan.filter(pl.col("model") == "selected").collect()
     if chosen.height == 0:
-        chosen = forecast.filter(pl.col("model") == forecast["model"].min())
-    backtest = read_table(ctx, "backtest")
-    actuals = None
-    if backtest is not None and {"level", "unique_id", "ds", "y"} <= set(backtest.columns):
-        actuals = (
-            backtest.with_columns(pl.col("ds").cast(pl.Date), pl.col("unique_id").cast(pl.String))
-            .group_by("level", "unique_id", "ds")
-            .agg(pl.col("y").first())
+        first_model = scan.select(pl.col("model").min()).collect().item()
+        chosen = scan.filter(pl.col("model") == first_model).collect()
+    freq = forecast_freq(ctx, chosen)
+    backtest = scan_table(ctx, "backtest")
+    actuals_scan = None
+    if backtest is not None and {"level", "unique_id", "ds", "y"} <= set(backtest.collect_schema().names()):
+        actuals_scan = backtest.select(
+            "level", pl.col("unique_id").cast(pl.String), pl.col("ds").cast(pl.Date), "y"
         )
     levels = chosen["level"].unique().to_list()
     charts: list[SeriesChart] = []
+    tops: dict[str, list[str]] = {}
     for level in ["total"] + sorted(lv for lv in levels if lv != "total"):
         if level not in levels:
             continue
-        part = chosen.filter(pl.col("level") == level)
-        top = (
-            part.group_by("unique_id")
+        tops[level] = (
+            chosen.filter(pl.col("level") == level)
+            .group_by("unique_id")
             .agg(pl.col("y_hat").sum())
             .sort(["y_hat", "unique_id"], descending=[True, False])
             .head(SERIES_PER_LEVEL.get(level, 3))["unique_id"]
             .to_list()
         )
+    actuals = None
+    if actuals_scan is not None:
+        wanted = pl.any_horizontal(
+            [(pl.col("level") == lv) & pl.col("unique_id").is_in(ids) for lv, ids in tops.items()] or [pl.lit(False)]
+        )
+        actuals = actuals_scan.filter(wanted).group_by("level", "unique_id", "ds").agg(pl.col("y").first()).collect()
+    for level, top in tops.items():
+        part = chosen.filter(pl.col("level") == level)
         for uid in top:
             series = part.filter(pl.col("unique_id") == uid).sort("ds")
             start = series["ds"].min()
@@ -148,7 +158,7 @@ def gather(ctx: Context) -> DemandData:
         "freq": freq,
         "market": ctx.market,
         "charts": charts,
-        "accuracy": accuracy(read_table(ctx, "forecast_metrics")),
+        "accuracy": accuracy(_level_metrics(ctx)),
         "festivals": None,
     }
     orders = scan_table(ctx, "orders")
@@ -160,6 +170,16 @@ def gather(ctx: Context) -> DemandData:
             uplift = festival_uplift(daily_units(orders, ctx.timezone), calendar)
             out["festivals"] = [{"festival": f, "year": int(y), "uplift": float(u)} for f, y, _s, u in uplift.iter_rows()]
     return out
+
+
+def _level_metrics(ctx: Context) -> pl.DataFrame | None:
+    """The levels' aggregate rows of forecast_metrics (unique_id ``*``), read lazily."""
+    metrics = scan_table(ctx, "forecast_metrics")
+    if metrics is None:
+        return None
+    if "unique_id" not in metrics.collect_schema().names():
+        return metrics.collect()
+    return metrics.filter(pl.col("unique_id").cast(pl.String) == "*").collect()
 
 
 def accuracy(metrics: pl.DataFrame | None) -> list[dict[str, Any]] | None:
