@@ -363,6 +363,23 @@ def local_hour(column: str, timezone: str) -> pl.Expr:
     return local_ts(column, timezone).dt.hour()
 
 
+# Reviews a platform or shop writes for a buyer who wrote nothing (此用户没有填写评价, 系统默认好评,
+# 好评！ alone, "no comment" …): never text to label or mine. Matched on the whole review after
+# NFKC, lower case, and with spaces and punctuation removed.
+PLACEHOLDER_REVIEW = (
+    r"^(?:此用户(?:没有|未)填写(?:评价|评论)(?:内容)?"
+    r"|(?:该|此)?(?:买家|用户|评价方)?(?:没有|未)(?:及时)?(?:做出|填写)?评价(?:系统)?(?:默认)?(?:好评)?"
+    r"|系统默认(?:好评|评价|五星好评)|默认(?:好评|评价|五星好评)|五星好评|haoping|(?:系统|默认)?(?:好评)+"
+    r"|该用户觉得商品较好|nocomment|na|thisuserdidnot(?:write|leave)areview)$"
+)
+
+
+def placeholder_review(text: pl.Expr) -> pl.Expr:
+    """True for an empty review or a stock placeholder text (the one rule; vectorised)."""
+    bare = text.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[\s\W_]+", "")
+    return (text.is_null() | (bare.str.len_chars() == 0) | bare.str.contains(PLACEHOLDER_REVIEW)).fill_null(True)
+
+
 FREQS = {"D": "1d", "W": "1w", "M": "1mo"}
 
 

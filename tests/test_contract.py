@@ -111,3 +111,20 @@ def test_every_table_has_a_fixture_that_validates(name):
     frame = pl.DataFrame(schema=spec.dtypes())
     contract.validate_schema(name, frame.schema, writing=True)
     assert contract.empty_frame(name).columns == [c.name for c in spec.columns]
+
+
+def test_placeholder_review_is_one_rule_for_labels_and_recommend() -> None:
+    import polars as pl
+
+    from c2m_cli.contract import placeholder_review
+    from c2m_cli.labels.text import is_placeholder
+    from c2m_cli.recommend.reviews import drop_placeholders
+
+    stock = ["此用户没有填写评价。", "系统默认好评", "好评！", "默认评价", "买家未及时做出评价,系统默认好评!", "  ", None,
+             "该用户觉得商品较好", "No comment.", "hao ping"]
+    real = ["好评，宝宝很喜欢", "很好", "不错", "盖子太紧，系统默认好评是错的：很难打开"]
+    frame = pl.DataFrame({"text": stock + real})
+    flags = frame.select(placeholder_review(pl.col("text")))["text"].to_list()
+    assert flags == [True] * len(stock) + [False] * len(real)
+    assert [is_placeholder(t) for t in stock + real] == flags
+    assert drop_placeholders(frame)["text"].to_list() == real

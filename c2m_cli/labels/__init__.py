@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from c2m_cli.contract import placeholder_review
 from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.labels.attitude import attitude_columns, behaviour_hits, review_sentiment, review_stats
@@ -40,7 +41,6 @@ from c2m_cli.labels.partitions import (
 )
 from c2m_cli.labels.text import (
     TAG_SCHEMA,
-    is_placeholder,
     score_tags,
     term_hits,
     text_documents,
@@ -111,7 +111,7 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
     tags = score_tags(hits, options.tag_saturation)
     # a user with no text at all (no review, query or bought product with a name): the text
     # families are unknown for them (null scores), not "scored 0"
-    said = pl.col("text").map_elements(lambda t: not is_placeholder(t), return_dtype=pl.Boolean)
+    said = ~placeholder_review(pl.col("text"))
     with_text = docs.filter(pl.col("text").is_not_null() & ((pl.col("source") != "reviewed") | said)).select("user_id").unique()
     text_wide = wide_tags(users, tags, options.min_tag_score, with_text=with_text, behaviour=behavior)
     text_wide = text_wide.join(attitude_columns(users, stats), on="user_id", how="left")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from c2m_cli.contract import placeholder_review
 from c2m_cli.labels.base import fx_sum, fx_value
-from c2m_cli.labels.text import HIT_SCHEMA, is_placeholder
+from c2m_cli.labels.text import HIT_SCHEMA
 
 # ratings (1–5) that make a review 差评 / an advocate's positive review
 NEGATIVE_RATING = 2
@@ -37,7 +38,7 @@ def review_sentiment(reviews: pl.DataFrame | None) -> pl.DataFrame | None:
     unique = frame.select("text").unique().sort("text")
     unique = unique.with_columns(
         pl.Series("sentiment", model.predict_proba(unique["text"].to_list())).round(6),
-        pl.col("text").map_elements(is_placeholder, return_dtype=pl.Boolean).alias("placeholder"),
+        placeholder_review(pl.col("text")).alias("placeholder"),
     ).with_columns(sentiment=pl.when(~pl.col("placeholder")).then(pl.col("sentiment")))
     return frame.join(unique, on="text", how="left").drop("text")
 

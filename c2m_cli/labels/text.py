@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from c2m_cli.contract import placeholder_review
 from c2m_cli.errors import C2MError
 from c2m_cli.labels.base import fx_sum, fx_value
 from c2m_cli.resources import read_seed
@@ -93,21 +94,10 @@ EN_CONTRAST = re.compile(r",|\b(?:but|however|although|though)\b")
 CLAUSE = r"[^\s，。！？；、,.!?;:：~～…()（）【】\[\]「」“”\"]+[?？]?"
 # Reviews that say nothing: what shops write when the buyer wrote nothing (the text is
 # compared after NFKC, lower case, without spaces and punctuation)
-PLACEHOLDER = re.compile(
-    r"^(?:此用户(?:没有|未)填写(?:评价|评论)(?:内容)?|(?:该|此)?(?:买家|用户|评价方)?(?:没有|未)(?:及时)?(?:做出|填写)?评价"
-    r"(?:系统)?(?:默认)?(?:好评)?|系统默认(?:好评|评价|五星好评)|默认(?:好评|评价|五星好评)|好评|五星好评|hao ?ping|"
-    r"(?:系统|默认)?(?:好评)+)$"
-)
-_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
 def is_placeholder(text: str | None) -> bool:
-    """True for an empty review or one of the stock texts a shop writes for the buyer
-    (此用户没有填写评价, 系统默认好评, 好评！ alone, 默认评价 …)."""
-    if text is None:
-        return True
-    bare = _STRIP.sub("", _norm(text))
-    return not bare or PLACEHOLDER.match(bare) is not None
+    """True for an empty review or a stock text a shop writes for the buyer
+    (``c2m_cli.contract.placeholder_review``, the one rule; scalar form)."""
+    return bool(pl.select(placeholder_review(pl.lit(text, dtype=pl.String))).item())
 
 
 @cache
@@ -193,7 +183,7 @@ def term_hits(docs: pl.DataFrame, *, questions_count: bool = False) -> pl.DataFr
     empty = pl.DataFrame(schema=HIT_SCHEMA)
     docs = docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
     if "source" in docs.columns:
-        placeholder = pl.col("text").map_elements(is_placeholder, return_dtype=pl.Boolean)
+        placeholder = placeholder_review(pl.col("text"))
         docs = docs.filter(~((pl.col("source") == "reviewed") & placeholder))
     if docs.is_empty():
         return empty

@@ -66,18 +66,6 @@ def tagged(text: str) -> list[tuple[str, str]]:
     return out
 
 
-# Platform placeholders written in place of a review (never mined).
-PLACEHOLDER_PATTERNS = (
-    r"此用户(没有|未)填写评价",
-    r"用户(没有|未)(填写|做出)评价",
-    r"(系统)?默认好评",
-    r"未及时(做出)?评价",
-    r"该用户(觉得商品较好|未填写)",
-    r"^(好评|五星好评|默认评价)[!！。.]*$",
-    r"(?i)^(no comment|n/?a|this user did not (write|leave) a review)\.?$",
-)
-PLACEHOLDER_RE = "|".join(f"(?:{p})" for p in PLACEHOLDER_PATTERNS)
-
 # Service and logistics words: complaints about them go to the seller or the carrier, not the factory.
 SERVICE_WORDS = frozenset(
     "发货 物流 快递 客服 态度 服务态度 包装 外包装 破损 包装破损 送货 配送 到货 售后 退货 退款 换货 卖家 商家 店家 "

@@ -19,6 +19,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from c2m_cli.contract import placeholder_review
 from c2m_cli.recommend import _text
 from c2m_cli.recommend.trends import mann_kendall
 
@@ -112,12 +113,8 @@ def clause_aspects(text: str) -> tuple[list[str], bool]:
 
 def drop_placeholders(reviews: pl.DataFrame) -> pl.DataFrame:
     """Reviews with real text: nulls, blanks and platform placeholders (此用户没有填写评价,
-    系统默认好评 …) removed before any mining."""
-    return reviews.filter(
-        pl.col("text").is_not_null()
-        & (pl.col("text").str.strip_chars().str.len_chars() > 0)
-        & ~pl.col("text").str.strip_chars().str.contains(_text.PLACEHOLDER_RE)
-    )
+    系统默认好评 …; ``c2m_cli.contract.placeholder_review``) removed before any mining."""
+    return reviews.filter(~placeholder_review(pl.col("text")))
 
 
 def review_sentiment(texts: list[str]) -> np.ndarray | None:
