@@ -18,6 +18,7 @@ ratios to it.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -140,6 +141,13 @@ def generate(root: Path, lines_target: int, seed: int = 0) -> dict[str, int]:
     return counts
 
 
+def existing_counts(root: Path) -> dict[str, int]:
+    """The table sizes of a world generated before (``--reuse``), from the Parquet footers."""
+    counts = {t: pq.ParquetFile(root / f"{t}.parquet").metadata.num_rows for t in ("orders", "events", "reviews")}
+    users = pl.scan_parquet(root / "orders.parquet").select(pl.col("user_id").n_unique()).collect().item()
+    return {**counts, "users": int(users)}
+
+
 def reference(orders: Path) -> float:
     started = time.perf_counter()
     frame = pl.read_parquet(orders, columns=["user_id", "order_id", "ts", "qty", "unit_price", "status"])
@@ -168,12 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000_000, help="target number of order lines")
     parser.add_argument("--keep", type=Path, default=None, help="generate into (and keep) this folder")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: use the world already generated there (its workspace is rebuilt)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="c2m-scale-") as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        counts = generate(root, args.lines)
+        if args.reuse and args.keep and (root / "products.parquet").is_file():
+            counts = existing_counts(root)
+            shutil.rmtree(root / "ws", ignore_errors=True)
+        else:
+            counts = generate(root, args.lines)
         sys.stderr.write(f"generated {counts} in {time.perf_counter() - started:.0f} s\n")
         ref = reference(root / "orders.parquet")
         runs = chain(root, root / "ws")
