@@ -25,7 +25,7 @@ from c2m_cli.recommend.bundles import baskets_of, mine_bundles
 from c2m_cli.recommend.data import Inputs, dense_weekly, prepare_lines
 from c2m_cli.recommend.opportunities import assemble
 from c2m_cli.recommend.quantities import QUANTITY_SCHEMA, Economics, plan_quantities, quantity_row
-from c2m_cli.workspace import Workspace, mask_secrets
+from c2m_cli.workspace import Workspace, mask_argv
 
 REQUIRED_ORDER_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price")
 TABLES = ("products", "customers", "events", "reviews", "labels", "tags", "segments", "segment_profiles", "forecast")
@@ -69,26 +69,6 @@ def check_options(*, service_level: float, min_support: float, top: int, cancel_
             raise UsageError(f"--salvage must be in [0, --unit-cost), got {salvage}")
     if hash_ids and not salt:
         raise UsageError("--hash-ids needs --salt (a secret kept outside the workspace; it is never recorded)")
-
-
-def _masked_argv(argv: list[str] | None) -> list[str] | None:
-    """The recorded command line with the --salt value and any URI password hidden."""
-    if argv is None:
-        return None
-    out: list[str] = []
-    hide = False
-    for a in argv:
-        if hide:
-            out.append("***")
-            hide = False
-        elif a == "--salt":
-            out.append(a)
-            hide = True
-        elif a.startswith("--salt="):
-            out.append("--salt=***")
-        else:
-            out.append(mask_secrets(a))
-    return out
 
 
 def inputs_from(orders: pl.DataFrame, tables: dict[str, pl.DataFrame | None], timezone: str) -> Inputs:
@@ -219,7 +199,7 @@ def run_recommend(
         "horizon_days": horizon_days, "min_support": min_support, "hash_ids": hash_ids, "top": top, "executor": executor,
     }
     eco = Economics(service_level, unit_cost, unit_price, salvage, moq, deposit_conversion, cancel_rate, horizon_days, seed)
-    with ws.step("recommend", parameters=parameters, seed=seed, argv=_masked_argv(argv), via=via) as step:
+    with ws.step("recommend", parameters=parameters, seed=seed, argv=mask_argv(argv) if argv is not None else None, via=via) as step:
         orders = step.read("orders")
         tables = {n: step.read_optional(n) for n in TABLES}
         tz = str(ws.manifest().get("data_timezone") or "UTC")
