@@ -27,9 +27,9 @@ from c2m_cli.forecast.global_model import MIN_SERIES, GlobalTask, calendar_featu
 from c2m_cli.forecast.intervals import (
     MIN_RESIDUALS,
     QUANTILE_COLUMNS,
+    ResidualPool,
     apply_quantiles,
     heldout_bounds,
-    residual_quantiles,
     scaled_residuals,
     series_quantiles,
 )
@@ -624,9 +624,11 @@ def level_tables(
                     pooled_with[level] = used
                 # the recommended forecast gets per-series calibrated intervals
                 mine = name == "selected"
-                q = series_quantiles(r, None, borrow) if mine else residual_quantiles(r, None, borrow)
-                sink.add("forecast_metrics", _chunked_metrics(level, id_col, name, held_out, bt, res.scale, r, usable, borrow, mine))
-                del r, borrow
+                pool = ResidualPool(r, borrow)  # sorted once: the quantiles of every window mask
+                pool.prepare([None, *usable], shapes=mine)
+                q = series_quantiles(r, None, borrow, shape=pool.shape(None)) if mine else pool.quantiles(None)
+                sink.add("forecast_metrics", _chunked_metrics(level, id_col, name, held_out, bt, res.scale, r, usable, borrow, mine, pool))
+                del r, borrow, pool
                 # the backtest rows in chunks of series (same order as one frame)
                 for a in range(0, len(res.ids), FRAME_SERIES):
                     b = a + FRAME_SERIES
@@ -771,16 +773,17 @@ METRICS = ("MASE", "sMAPE", "WAPE", "bias", "coverage_80", "coverage_90")
 def _chunked_metrics(
     level: str, ids: pl.Series, model: str, actual: np.ndarray, fc: np.ndarray, scale: np.ndarray,
     r: np.ndarray, usable: np.ndarray, borrow: tuple[np.ndarray, ...], per_series: bool,
+    pool: ResidualPool | None = None,
 ) -> pl.DataFrame:
     """``_metrics`` of a level computed FRAME_SERIES series at a time (the held-out bounds of
     one chunk in memory); the same frame as one call on the whole level."""
-    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    pool = ResidualPool(r, borrow) if pool is None else pool
     parts, sums = [], np.zeros(6)
     per_all = []
     n_rows = len(ids)
     for a in range(0, max(n_rows, 1), FRAME_SERIES):
         rows = slice(a, min(a + FRAME_SERIES, n_rows))
-        bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, cache)
+        bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, pool)
         per, has, part_sums = _metric_values(actual[rows], fc[rows], bounds, scale[rows])
         del bounds
         sums += part_sums

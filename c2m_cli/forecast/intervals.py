@@ -27,6 +27,8 @@ window the series' residuals come from the windows that do not overlap it, like 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 QUANTILES = (0.05, 0.1, 0.5, 0.9, 0.95)
@@ -43,11 +45,13 @@ def scaled_residuals(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray
     return (actual - forecast) / scale[:, None, None]
 
 
-def residual_quantiles(r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+def residual_quantiles(
+    r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = (), taus: tuple[float, ...] = QUANTILES
+) -> np.ndarray:
     """Quantiles of scaled residuals ``r`` (series, windows, horizon), (horizon, len(QUANTILES));
     ``windows`` masks which windows to use (for ``r`` and the ``donors``' residuals alike), and
     the donors fill ``r`` up to ``MIN_RESIDUALS``. Without any residual the quantiles are 0 (the
-    interval collapses to the point forecast).
+    interval collapses to the point forecast). ``taus``: the quantile levels (QUANTILES).
     """
     if windows is not None:
         r = r[:, windows]
@@ -55,18 +59,18 @@ def residual_quantiles(r: np.ndarray, windows: np.ndarray | None = None, donors:
     h = r.shape[2]
     ok = np.isfinite(r)
     if not ok.any():
-        return np.zeros((h, len(QUANTILES)))
+        return np.zeros((h, len(taus)))
     weights = ok.astype(float)
     if ok.sum() < MIN_RESIDUALS and donors:
         r, weights = _fill_up(r, weights, donors)
     ok = weights > 0
     spread = _step_spread(np.abs(r), weights)
     normed = r / spread[None, None, :]
-    out = np.tile(_quantile(normed[ok], weights[ok]), (h, 1)) * spread[:, None]
+    out = np.tile(_quantile(normed[ok], weights[ok], taus), (h, 1)) * spread[:, None]
     for k in range(h):
         step_ok = ok[:, :, k]
         if weights[:, :, k].sum() >= MIN_PER_STEP:
-            out[k] = _quantile(r[:, :, k][step_ok], weights[:, :, k][step_ok])
+            out[k] = _quantile(r[:, :, k][step_ok], weights[:, :, k][step_ok], taus)
     # quantiles must not cross, and widen (weakly) with the horizon only through the data
     return np.maximum.accumulate(out, axis=1)
 
@@ -90,21 +94,26 @@ def _fill_up(r: np.ndarray, weights: np.ndarray, donors: tuple[np.ndarray, ...])
     return np.concatenate(parts), np.concatenate(wparts)
 
 
-def _quantile(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def _quantile(values: np.ndarray, weights: np.ndarray, taus: tuple[float, ...] = QUANTILES) -> np.ndarray:
     """Split-conformal quantiles of ``values``; weighted (inverted CDF) when weights differ."""
     n = float(weights.sum())
     if np.all(weights == 1.0):
-        return np.quantile(values, _levels(values.size))
-    return np.quantile(values, _levels(n), weights=weights, method="inverted_cdf")
+        return np.quantile(values, _levels(values.size, taus))
+    return np.quantile(values, _levels(n, taus), weights=weights, method="inverted_cdf")
 
 
 def _step_spread(abs_r: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """How the residuals' spread changes with the horizon step: a straight line fitted to the
     (weighted) mean absolute residual of each step (weighted by counts), floored at a quarter of
     the overall mean; 1 everywhere when there is nothing to fit."""
-    h = abs_r.shape[2]
     counts = weights.sum(axis=(0, 1)).astype(float)
     sums = np.where(weights > 0, abs_r * weights, 0.0).sum(axis=(0, 1))
+    return _spread_line(sums, counts)
+
+
+def _spread_line(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``_step_spread`` from the per-step sums of absolute residuals and their counts (h,)."""
+    h = sums.shape[0]
     overall = sums.sum() / max(counts.sum(), 1.0)
     if overall <= 0 or h == 1 or (counts > 0).sum() < 2:
         return np.ones(h)
@@ -119,27 +128,27 @@ def _step_spread(abs_r: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.maximum(line, 0.25 * overall) / overall
 
 
-def _levels(n: float) -> np.ndarray:
+def _levels(n: float, taus: tuple[float, ...] = QUANTILES) -> np.ndarray:
     """Split-conformal levels for ``n`` residuals: ⌈(n+1)τ⌉/n above the median, mirrored below."""
-    q = np.array(QUANTILES)
+    q = np.array(taus)
     upper = np.minimum(np.ceil((n + 1) * q) / n, 1.0)
     lower = 1.0 - np.minimum(np.ceil((n + 1) * (1 - q)) / n, 1.0)
     return np.where(q > 0.5, upper, np.where(q < 0.5, lower, q))
 
 
 def level_shape(
-    r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = ()
+    r: np.ndarray, windows: np.ndarray | None = None, donors: tuple[np.ndarray, ...] = (), taus: tuple[float, ...] = QUANTILES
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What per-series calibration needs of the whole level: its quantiles (h, q), its step
     spread (h,) and the quantiles of all its spread-normalised residuals (q,)."""
-    level = residual_quantiles(r, windows, donors)
+    level = residual_quantiles(r, windows, donors, taus)
     own = r if windows is None else r[:, windows]
     ok = np.isfinite(own)
     if own.shape[1] == 0 or not ok.any():
-        return level, np.ones(r.shape[2]), np.zeros(len(QUANTILES))
+        return level, np.ones(r.shape[2]), np.zeros(len(taus))
     spread = _step_spread(np.abs(np.where(ok, own, 0.0)), ok.astype(float))
     normed = own[ok] / np.broadcast_to(spread[None, None, :], own.shape)[ok]
-    return level, spread, np.quantile(normed, QUANTILES)
+    return level, spread, np.quantile(normed, taus)
 
 
 def series_quantiles(
@@ -148,23 +157,24 @@ def series_quantiles(
     donors: tuple[np.ndarray, ...] = (),
     rows: slice | None = None,
     shape: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    taus: tuple[float, ...] = QUANTILES,
 ) -> np.ndarray:
     """Per-series quantiles (series, horizon, len(QUANTILES)): the level's (``residual_quantiles``)
     moved toward each series' own quantile shape by ``n / (n + PRIOR_RESIDUALS)``; for the
     series ``rows`` only when given (``shape``: the level's ``level_shape``, computed once)."""
-    level, spread, pooled = shape if shape is not None else level_shape(r, windows, donors)
-    own = r if windows is None else r[:, windows]
-    if rows is not None:
-        own = own[rows]
+    level, spread, pooled = shape if shape is not None else level_shape(r, windows, donors, taus)
+    own = r if rows is None else r[rows]  # the chunk's rows first: no copy of the whole level
+    if windows is not None:
+        own = own[:, windows]
     ok = np.isfinite(own)
     n = ok.sum(axis=(1, 2))
     if own.shape[1] == 0 or not ok.any():
         return np.broadcast_to(level, (own.shape[0], *level.shape)).copy()
     normed = np.where(ok, own / spread[None, None, :], np.nan).reshape(own.shape[0], -1)
     has = n > 0
-    mine = np.zeros((own.shape[0], len(QUANTILES)))
+    mine = np.zeros((own.shape[0], len(taus)))
     if has.any():
-        mine[has] = np.nanquantile(normed[has], QUANTILES, axis=1).T
+        mine[has] = row_quantiles(normed[has], taus)
     weight = np.where(has, n / (n + PRIOR_RESIDUALS), 0.0)
     shift = weight[:, None] * (mine - pooled[None, :])  # (series, q) in units of the spread
     out = level[None, :, :] + shift[:, None, :] * spread[None, :, None]
@@ -186,21 +196,255 @@ def heldout_bounds(
     donors: tuple[np.ndarray, ...] = (),
     per_series: bool = False,
     rows: slice | None = None,
-    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+    pool: ResidualPool | None = None,
 ) -> np.ndarray:
     """Backtest quantiles per window from the scaled residuals ``r`` (and ``donors``') of the
     windows that do not overlap it (``usable[w]``): (series, windows, h, q). With ``rows``,
-    ``forecast`` and ``scale`` are those series only (the level's shapes, kept in ``cache``
-    per window, still come from all of ``r``)."""
+    ``forecast`` and ``scale`` are those series only (the level's shapes, kept in ``pool``,
+    still come from all of ``r``)."""
     n_windows = forecast.shape[1]
     out = np.empty((*forecast.shape, len(QUANTILES)))
-    cache = {} if cache is None else cache
+    pool = ResidualPool(r, donors) if pool is None else pool
+    pool.prepare(list(usable[:n_windows]), shapes=per_series)
     for w in range(n_windows):
-        if w not in cache:
-            cache[w] = level_shape(r, usable[w], donors) if per_series else (residual_quantiles(r, usable[w], donors), np.ones(0), np.ones(0))
         if per_series:
-            q = series_quantiles(r, usable[w], donors, rows, cache[w])
+            q = series_quantiles(r, usable[w], donors, rows, pool.shape(usable[w]))
         else:
-            q = cache[w][0]
+            q = pool.quantiles(usable[w])
         out[:, w] = apply_quantiles(forecast[:, w], scale, q)
     return out
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """numpy's quantile interpolation (``a + (b − a)·t``, from ``b`` when ``t ≥ 0.5``): the
+    same floats as ``np.quantile`` / ``np.nanquantile`` with the default 'linear' method."""
+    diff = b - a
+    out = a + diff * t
+    return np.where(t >= 0.5, b - diff * (1 - t), out)
+
+
+def row_quantiles(x: np.ndarray, q: np.ndarray | tuple[float, ...]) -> np.ndarray:
+    """``np.nanquantile(x, q, axis=1).T`` without its Python loop over rows: each row sorted
+    (NaN last), its ``n`` valid values, the order statistics around ``(n − 1)·q`` interpolated
+    like numpy's 'linear' method (equal floats). (rows, len(q)); NaN for a row without values."""
+    qs = np.asarray(q, dtype=float)
+    s = np.sort(x, axis=1)
+    n = (~np.isnan(x)).sum(axis=1)
+    vi = (n - 1)[:, None] * qs[None, :]
+    prev = np.floor(vi)
+    top = np.maximum(n - 1, 0)[:, None]
+    lo = np.clip(prev, 0, top).astype(np.intp)
+    hi = np.clip(prev + 1, 0, top).astype(np.intp)
+    out = _lerp(np.take_along_axis(s, lo, axis=1), np.take_along_axis(s, hi, axis=1), vi - prev)
+    out[n == 0] = np.nan
+    return out
+
+
+_SIGN = np.uint64(1 << 63)
+
+
+def _to_key(v: np.ndarray) -> np.ndarray:
+    """float64 → uint64 keys in the same order (for bisection over the floats)."""
+    bits = np.ascontiguousarray(v, dtype=np.float64).view(np.uint64)
+    return np.where(bits & _SIGN, ~bits, bits | _SIGN)
+
+
+def _from_key(k: np.ndarray) -> np.ndarray:
+    bits = np.where(k & _SIGN, k & ~_SIGN, ~k)
+    return np.ascontiguousarray(bits, dtype=np.uint64).view(np.float64)
+
+
+def _count_at_most(flat: np.ndarray, base: np.ndarray, length: int, query: np.ndarray) -> np.ndarray:
+    """How many values ≤ ``query`` each row holds: rows of ``length`` sorted values (padded
+    with +inf) starting at ``base`` in ``flat``; one vectorised binary search for all queries."""
+    left = np.zeros(query.shape, dtype=np.int64)
+    right = np.full(query.shape, length, dtype=np.int64)
+    for _ in range(int(length).bit_length()):
+        probe = (left + right) // 2
+        below = (flat[base + np.minimum(probe, length - 1)] <= query) & (probe < right)
+        left = np.where(below, probe + 1, left)
+        right = np.where(below, right, probe)
+    return left
+
+
+def _order_statistics(cols: np.ndarray, member: np.ndarray, scale: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Order statistics of unions of sorted columns, without joining them: for each group g the
+    ``ranks[g]`` (0-based) smallest values of ``cols[c] / scale[g, c]`` over the columns with
+    ``member[g, c]``. ``cols`` (columns, length) is sorted per row, padded with +inf. Bisection
+    over the floats (as ordered integer keys) on the count of values at or below a candidate,
+    that count found by a binary search in every member column at once; (groups, ranks)."""
+    g_of, c_of = np.nonzero(member)  # the (group, column) pairs
+    n_valid = np.isfinite(cols).sum(axis=1)
+    keep = n_valid[c_of] > 0
+    g_of, c_of = g_of[keep], c_of[keep]
+    if g_of.size == 0:
+        return np.full(ranks.shape, np.nan)
+    pair_scale = scale[g_of, c_of][:, None]
+    lo_value = (cols[c_of, 0][:, None] / pair_scale).min()
+    hi_value = (cols[c_of, n_valid[c_of] - 1][:, None] / pair_scale).max()
+    lo = np.full(ranks.shape, _to_key(np.array([lo_value]))[0])
+    hi = np.full(ranks.shape, _to_key(np.array([hi_value]))[0])
+    target = ranks + 1
+    length = cols.shape[1]
+    flat = cols.reshape(-1)
+    base = (c_of * length)[:, None]
+    while (lo < hi).any():
+        mid = lo + (hi - lo) // np.uint64(2)
+        count = np.zeros(ranks.shape, dtype=np.int64)
+        np.add.at(count, g_of, _count_at_most(flat, base, length, _from_key(mid)[g_of] * pair_scale))
+        enough = count >= target
+        hi = np.where(enough, mid, hi)
+        lo = np.where(enough, lo, mid + np.uint64(1))
+    return _from_key(lo)
+
+
+def _step_order_statistics(cols: np.ndarray, masks: np.ndarray, h: int, ranks: np.ndarray) -> np.ndarray:
+    """``_order_statistics`` of the groups (mask m, step k) — the columns (w, k) of the windows
+    in ``masks[m]`` — by bisection over the positions of each step's merged sorted values: the
+    count in a mask is the count in all windows less that in the windows it leaves out (or the
+    count in the windows it holds, when fewer). ``ranks`` (masks × h, r); (masks × h, r)."""
+    n_windows = masks.shape[0] and masks.shape[1]
+    n_valid = np.isfinite(cols).sum(axis=1)
+    merged = np.sort(cols.reshape(n_windows, h, -1).transpose(1, 0, 2).reshape(h, -1), axis=1)  # (h, W·S)
+    m_len = merged.shape[1]
+    total = np.isfinite(merged).sum(axis=1)  # (h,)
+    length = cols.shape[1]
+    groups, use_all, pairs_g, pairs_c, coef = [], [], [], [], []
+    for m, mask in enumerate(masks):
+        leave_out = (~mask).sum() < mask.sum()
+        for k in range(h):
+            g = m * h + k
+            groups.append(k)
+            use_all.append(leave_out)
+            for w in np.flatnonzero(~mask if leave_out else mask):
+                if n_valid[w * h + k]:
+                    pairs_g.append(g)
+                    pairs_c.append(w * h + k)
+                    coef.append(-1 if leave_out else 1)
+    step = np.array(groups)
+    all_flag = np.array(use_all)[:, None]
+    g_of, c_of, sign = np.array(pairs_g, dtype=np.intp), np.array(pairs_c, dtype=np.intp), np.array(coef)[:, None]
+    lo = np.zeros(ranks.shape, dtype=np.int64)
+    hi = np.repeat(np.maximum(total[step] - 1, 0)[:, None], ranks.shape[1], axis=1)
+    flat_m, base_m = merged.reshape(-1), (step * m_len)[:, None]
+    flat_c, base_c = cols.reshape(-1), (c_of * length)[:, None]
+    target = ranks + 1
+    while (lo < hi).any():
+        mid = (lo + hi) // 2
+        value = flat_m[base_m + mid]
+        count = np.where(all_flag, _count_at_most(flat_m, base_m, m_len, value), 0)
+        if g_of.size:
+            np.add.at(count, g_of, sign * _count_at_most(flat_c, base_c, length, value[g_of]))
+        enough = count >= target
+        hi = np.where(enough, mid, hi)
+        lo = np.where(enough, lo, mid + 1)
+    return flat_m[base_m + lo]
+
+
+def _interpolate(order_statistics: Callable[[np.ndarray], np.ndarray], n: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``np.quantile(values_g, levels[g])`` for groups of ``n[g]`` values from their order
+    statistics (``order_statistics(ranks)``, ranks (groups, r) 0-based): (groups, len(levels[g]))."""
+    vi = (n - 1)[:, None] * levels
+    prev = np.floor(vi)
+    top = np.maximum(n - 1, 0)[:, None]
+    lo = np.clip(prev, 0, top).astype(np.int64)
+    hi = np.clip(prev + 1, 0, top).astype(np.int64)
+    stats = order_statistics(np.concatenate([lo, hi], axis=1))
+    k = levels.shape[1]
+    return _lerp(stats[:, :k], stats[:, k:], vi - prev)
+
+
+class ResidualPool:
+    """The scaled residuals ``r`` (series, windows, h) of one level and model, sorted once per
+    (window, step), and what every window mask needs of them: the level's quantiles, step spread
+    and pooled shape (``residual_quantiles``, ``level_shape``) for any mask without copying ``r``
+    per mask — order statistics of the masked windows' columns by bisection, equal to the
+    quantiles of the masked values. A mask that needs donors or has a step of few residuals
+    takes the direct computation."""
+
+    def __init__(self, r: np.ndarray, donors: tuple[np.ndarray, ...] = ()) -> None:
+        self.r = r
+        self.donors = donors
+        ok = np.isfinite(r)
+        self.count = ok.sum(axis=0)  # (windows, h)
+        self.abs_sum = np.where(ok, np.abs(r), 0.0).sum(axis=0)
+        self._cols: np.ndarray | None = None
+        self._shapes: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._quantiles: dict[bytes, np.ndarray] = {}
+
+    def _mask(self, windows: np.ndarray | None) -> np.ndarray:
+        return np.ones(self.r.shape[1], dtype=bool) if windows is None else np.asarray(windows, dtype=bool)
+
+    def columns(self) -> np.ndarray:
+        """Each (window, step)'s residuals sorted, one row per column (window-major), padded
+        with +inf where a column has fewer finite values."""
+        if self._cols is None:
+            n_series, n_windows, h = self.r.shape
+            flat = self.r.reshape(n_series, n_windows * h).T
+            ordered = np.sort(np.where(np.isfinite(flat), flat, np.inf), axis=1)
+            self._cols = ordered
+        return self._cols
+
+    def _direct(self, mask: np.ndarray) -> bool:
+        counts = self.count[mask].sum(axis=0)
+        total = counts.sum()
+        return bool(total == 0 or (self.donors and total < MIN_RESIDUALS) or (counts < MIN_PER_STEP).any())
+
+    def spread(self, windows: np.ndarray | None) -> np.ndarray:
+        mask = self._mask(windows)
+        return _spread_line(self.abs_sum[mask].sum(axis=0), self.count[mask].sum(axis=0).astype(float))
+
+    def prepare(self, masks: list[np.ndarray | None], shapes: bool = False, taus: tuple[float, ...] = QUANTILES) -> None:
+        """Compute the quantiles (and with ``shapes`` the level shapes) of several window masks
+        in one bisection (each column serves every mask holding its window), at the levels ``taus``."""
+        n_windows, h = self.count.shape
+        todo: list[tuple[bytes, np.ndarray]] = []
+        for windows in masks:
+            mask = self._mask(windows)
+            key = mask.tobytes() + np.array(taus).tobytes()
+            if key in self._quantiles or any(key == k for k, _ in todo):
+                continue
+            if self._direct(mask):
+                self._quantiles[key] = residual_quantiles(self.r, windows, self.donors, taus)
+            else:
+                todo.append((key, mask))
+        if todo:
+            # group (m, k): the columns (w, k) of mask m's windows (columns are window-major)
+            counts = np.concatenate([self.count[mask].sum(axis=0) for _, mask in todo])
+            levels = np.stack([_levels(float(n), taus) for n in counts])
+            cols = self.columns()
+            stacked = np.stack([mask for _, mask in todo])
+            out = _interpolate(lambda ranks: _step_order_statistics(cols, stacked, h, ranks), counts, levels)
+            for i, (key, _) in enumerate(todo):
+                self._quantiles[key] = np.maximum.accumulate(out[i * h : (i + 1) * h], axis=1)
+        if not shapes:
+            return
+        pending: list[tuple[bytes, np.ndarray]] = []
+        for windows in masks:
+            mask = self._mask(windows)
+            key = mask.tobytes() + np.array(taus).tobytes()
+            if key in self._shapes or any(key == k for k, _ in pending):
+                continue
+            if int(self.count[mask].sum()) == 0:
+                self._shapes[key] = (self._quantiles[key], np.ones(h), np.zeros(len(taus)))
+            else:
+                pending.append((key, mask))
+        if pending:
+            spreads = [self.spread(mask) for _, mask in pending]
+            member = np.stack([np.repeat(mask, h) for _, mask in pending])
+            scale = np.stack([np.tile(s, n_windows) for s in spreads])
+            n = np.array([int(self.count[mask].sum()) for _, mask in pending])
+            cols = self.columns()
+            pooled = _interpolate(lambda ranks: _order_statistics(cols, member, scale, ranks), n, np.tile(np.array(taus), (len(pending), 1)))
+            for i, (key, _) in enumerate(pending):
+                self._shapes[key] = (self._quantiles[key], spreads[i], pooled[i])
+
+    def quantiles(self, windows: np.ndarray | None, taus: tuple[float, ...] = QUANTILES) -> np.ndarray:
+        """``residual_quantiles(r, windows, donors, taus)``."""
+        self.prepare([windows], taus=taus)
+        return self._quantiles[self._mask(windows).tobytes() + np.array(taus).tobytes()]
+
+    def shape(self, windows: np.ndarray | None, taus: tuple[float, ...] = QUANTILES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``level_shape(r, windows, donors, taus)``."""
+        self.prepare([windows], shapes=True, taus=taus)
+        return self._shapes[self._mask(windows).tobytes() + np.array(taus).tobytes()]

@@ -166,3 +166,46 @@ def direct_metrics(level: str, ids: pl.Series, model: str, actual: np.ndarray, f
         }
     )
     return frame.with_columns(pl.when(pl.col("value").is_finite()).then(pl.col("value")).otherwise(None).alias("value"))
+
+
+def test_row_quantiles_equal_numpy_nanquantile() -> None:
+    """The vectorised row quantile gives numpy's floats: rows with NaNs, ties, one value, none."""
+    import warnings
+
+    from c2m_cli.forecast.intervals import QUANTILES, row_quantiles
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4000, 37))
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[:200] = np.round(x[:200])  # ties
+    x[200, :] = np.nan
+    x[201, :] = np.nan
+    x[201, 5] = 2.5  # one value
+    got = row_quantiles(x, QUANTILES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN row
+        ref = np.nanquantile(x, QUANTILES, axis=1).T
+    np.testing.assert_array_equal(got, ref)
+    assert np.isnan(got[200]).all() and (got[201] == 2.5).all()
+
+
+def test_residual_pool_equals_the_direct_quantiles_of_every_window_mask() -> None:
+    """The pool's order statistics (one sort, bisection per mask) give the same quantiles as
+    masking and copying the residuals per window; the level shape within float rounding. Also
+    a level of few series whose masks fall back on the donors."""
+    from c2m_cli.forecast.intervals import ResidualPool, level_shape
+
+    rng = np.random.default_rng(5)
+    usable = independent_windows(CUTOFFS, H)
+    for n_series in (900, 6):
+        r = rng.gamma(1.5, 1.0, (n_series, len(CUTOFFS), H)) - 1.2
+        r[rng.random(r.shape) < 0.3] = np.nan
+        r[:, :, 2] = np.round(r[:, :, 2], 1)  # many ties
+        r[:, 4] = np.nan  # a window without residuals
+        donors = (rng.standard_normal((40, len(CUTOFFS), H)),)
+        pool = ResidualPool(r, donors)
+        pool.prepare([None, *usable], shapes=True)
+        for mask in [None, *usable]:
+            np.testing.assert_array_equal(pool.quantiles(mask), residual_quantiles(r, mask, donors))
+            for got, ref in zip(pool.shape(mask), level_shape(r, mask, donors), strict=True):
+                np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
