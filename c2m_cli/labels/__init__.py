@@ -20,7 +20,6 @@ from typing import Any
 
 import polars as pl
 
-from c2m_cli.contract import placeholder_review
 from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.labels.attitude import attitude_columns, behaviour_hits, review_sentiment, review_stats
@@ -32,6 +31,8 @@ from c2m_cli.labels.lifecycle import lifecycle_labels, previous_stage, purchase_
 from c2m_cli.labels.occasion import occasion_labels
 from c2m_cli.labels.partitions import (
     LINE_SCHEMA,
+    ROW,
+    STAGING,
     DataFacts,
     PartitionTask,
     partition_files,
@@ -41,9 +42,13 @@ from c2m_cli.labels.partitions import (
 )
 from c2m_cli.labels.text import (
     TAG_SCHEMA,
+    product_texts,
     score_tags,
+    stock_review,
     term_hits,
     text_documents,
+    text_hits,
+    usable_documents,
     wide_tags,
 )
 from c2m_cli.labels.value import rfm_scores, value_labels
@@ -106,13 +111,26 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
             .agg(pl.len().alias("_views"))
             .collect()
         )
-    docs = text_documents(reviews, events, lines, products)
-    hits = pl.concat([term_hits(docs), behaviour_hits(behavior, stats, view_counts, options.loyal_orders)])
+    # the lexicon is matched once per distinct text (a review, a query, a product's categories
+    # and name); a purchase becomes a document only when its product's text states something
+    said = text_documents(reviews, events, lines, None)
+    prod_texts = product_texts(products)
+    texts = usable_documents(said).select("text", "source")
+    if prod_texts is not None:
+        texts = pl.concat([texts, usable_documents(prod_texts.select("text", source=pl.lit("bought")))])
+    by_text = text_hits(texts.unique())
+    stating = by_text.filter(pl.col("source") == "bought")["text"].unique()
+    docs = pl.concat([said, text_documents(None, None, lines, products, bought_texts=stating)])
+    hits = pl.concat([term_hits(docs, by_text=by_text), behaviour_hits(behavior, stats, view_counts, options.loyal_orders)])
     tags = score_tags(hits, options.tag_saturation)
     # a user with no text at all (no review, query or bought product with a name): the text
     # families are unknown for them (null scores), not "scored 0"
-    said = ~placeholder_review(pl.col("text"))
-    with_text = docs.filter(pl.col("text").is_not_null() & ((pl.col("source") != "reviewed") | said)).select("user_id").unique()
+    writers = [said.filter(pl.col("text").is_not_null() & ~stock_review(said)).select("user_id")]
+    if prod_texts is not None:
+        writers.append(
+            lines.filter(pl.col("is_purchase") & pl.col("sku").is_in(prod_texts["sku"].implode())).select("user_id").unique().collect()
+        )
+    with_text = pl.concat(writers).unique()
     text_wide = wide_tags(users, tags, options.min_tag_score, with_text=with_text, behaviour=behavior)
     text_wide = text_wide.join(attitude_columns(users, stats), on="user_id", how="left")
     rhythm = purchase_rhythm(lines, options)
@@ -139,15 +157,22 @@ def label_partition_files(task: PartitionTask) -> dict[str, str | None]:
     return write_results(task, label_partition(task))
 
 
-def data_facts(lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame | None, market: str, log: WarningLog) -> DataFacts:
-    """What the data as a whole can tell (see ``DataFacts``), with a warning for each gap."""
+def line_counts(lines: pl.LazyFrame) -> tuple[int, bool]:
+    """The number of prepared order lines and whether any has a time of day (one pass)."""
+    clock = pl.col("ts_local")
+    timed = (clock.dt.hour() != 0) | (clock.dt.minute() != 0) | (clock.dt.second() != 0) | (clock.dt.microsecond() != 0)
+    n, any_timed = lines.select(pl.len(), timed.any()).collect(engine="streaming").row(0)
+    return int(n), bool(any_timed)
+
+
+def data_facts(
+    n_lines: int, timed: bool, orders: pl.LazyFrame, products: pl.LazyFrame | None, market: str, log: WarningLog
+) -> DataFacts:
+    """What the data as a whole can tell (see ``DataFacts``), with a warning for each gap;
+    ``n_lines`` and ``timed`` come from ``line_counts``."""
     from c2m_cli.calendar import festivals
 
-    clock = pl.col("ts_local")
-    timed = lines.select(
-        ((clock.dt.hour() != 0) | (clock.dt.minute() != 0) | (clock.dt.second() != 0) | (clock.dt.microsecond() != 0)).any()
-    ).collect(engine="streaming").item()
-    has_hours = bool(timed) or lines.select(pl.len()).collect(engine="streaming").item() == 0
+    has_hours = timed or n_lines == 0
     if not has_hours:
         log.warn("label-date-only", "every order timestamp is at 00:00 local time (dates only): peak hour and daypart are unknown")
     brands = brands_informative(products)
@@ -220,28 +245,30 @@ def compute_labels(
     if customers_l is not None and "user_id" not in customers_l.collect_schema().names():
         raise InvalidDataError("customers.parquet: missing required column user_id")
     lines, as_of = prepare_orders(orders, timezone, as_of)
-    n_lines = int(lines.select(pl.len()).collect(engine="streaming").item())
+    n_lines, timed = line_counts(lines)
     partitions = max(1, -(-n_lines // max(partition_rows, 1)))
-    facts = data_facts(lines, orders, products_l, market, log)
-
-    purchases = lines.filter(pl.col("is_purchase"))
-    value, model, bg = value_labels(purchases, as_of, options, seed, log)
+    facts = data_facts(n_lines, timed, orders, products_l, market, log)
 
     def with_user(frame: pl.LazyFrame | None) -> pl.LazyFrame | None:
         if frame is None or "user_id" not in frame.collect_schema().names():
             return None
         return frame.with_columns(pl.col("user_id").cast(pl.String)).filter(pl.col("user_id").is_not_null())
 
+    # the prepared lines are computed once, into the partitions; the passes over all users
+    # (value, previous stage) read them back instead of preparing orders.parquet again
     parts = {
         "lines": partition_files(lines, workdir / "lines", partitions),
         "customers": partition_files(c, workdir / "customers", partitions) if (c := with_user(customers_l)) is not None else {},
         "events": partition_files(e, workdir / "events", partitions) if (e := with_user(events_l)) is not None else {},
         "reviews": partition_files(r, workdir / "reviews", partitions) if (r := with_user(reviews_l)) is not None else {},
     }
+    staged = pl.scan_parquet([path for k in sorted(parts["lines"]) for path in parts["lines"][k]], schema=LINE_SCHEMA | {ROW: pl.get_index_type()})
+    purchases = staged.drop(ROW).filter(pl.col("is_purchase"))
+    value, model, bg = value_labels(purchases, as_of, options, seed, log)
     products_path = None
     if products_l is not None:
         products_path = str(workdir / "products.parquet")
-        products_l.sink_parquet(products_path)
+        products_l.sink_parquet(products_path, **STAGING)
     tasks = [
         PartitionTask(
             index=k,

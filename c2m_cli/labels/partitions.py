@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -14,6 +15,8 @@ from c2m_cli.labels.base import LabelOptions
 
 ROW = "_c2m_row"
 HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
+# staging files are written once and read once, by this run: fast compression, no statistics
+STAGING: dict[str, Any] = {"compression": "lz4", "statistics": False}
 
 LINE_SCHEMA = pl.Schema({  # type: ignore[arg-type]
     "user_id": pl.String, "order_id": pl.String, "sku": pl.String, "ts_local": pl.Datetime("us"),
@@ -66,7 +69,7 @@ def write_results(task: PartitionTask, tables: dict[str, pl.DataFrame | None]) -
             paths[name] = None
             continue
         path = directory / f"{name}-{task.index:05d}.parquet"
-        frame.write_parquet(path)
+        frame.write_parquet(path, **STAGING)
         paths[name] = str(path)
     return paths
 
@@ -89,12 +92,12 @@ def partition_files(frame: pl.LazyFrame, directory: Path, partitions: int) -> di
     directory.mkdir(parents=True, exist_ok=True)
     frame = frame.with_row_index(ROW)
     if partitions == 1:
-        frame.sink_parquet(directory / "part.parquet")
+        frame.sink_parquet(directory / "part.parquet", **STAGING)
         return {0: (str(directory / "part.parquet"),)}
     keyed = frame.with_columns(
         _part=(pl.col("user_id").cast(pl.String).hash(HASH_SEED) % partitions).cast(pl.Int32)
     )
-    keyed.sink_parquet(pl.PartitionBy(directory, key="_part", include_key=False))
+    keyed.sink_parquet(pl.PartitionBy(directory, key="_part", include_key=False), **STAGING)
     found: dict[int, tuple[str, ...]] = {}
     for k in range(partitions):
         found[k] = tuple(sorted(str(p) for p in (directory / f"_part={k}").glob("*.parquet")))

@@ -173,25 +173,49 @@ def stated_terms_en(clause: str, pattern: re.Pattern[str], *, questions: bool = 
     return found
 
 
-def term_hits(docs: pl.DataFrame, *, questions_count: bool = False) -> pl.DataFrame:
+def term_hits(docs: pl.DataFrame, *, questions_count: bool = False, by_text: pl.DataFrame | None = None) -> pl.DataFrame:
     """``docs`` (user_id, source, text, n) → one hit per document, lexicon term and the clause
     that states it: (user_id, source, text, clause, family, tag, term, weight, n).
 
     Placeholder reviews are dropped; a term counts only where its clause states it (not
     negated, hypothetical or asked — a search query, being a question by nature, keeps its
-    questions)."""
+    questions). ``by_text``: the hits of each text (``text_hits``) when already known for a
+    superset of the documents' texts."""
     empty = pl.DataFrame(schema=HIT_SCHEMA)
-    docs = docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
-    if "source" in docs.columns:
-        placeholder = placeholder_review(pl.col("text"))
-        docs = docs.filter(~((pl.col("source") == "reviewed") & placeholder))
+    docs = usable_documents(docs)
     if docs.is_empty():
         return empty
+    hits = text_hits(docs.select("text", "source").unique()) if by_text is None else by_text
+    if hits.is_empty():
+        return empty
+    return (
+        docs.join(hits, on=["text", "source"], how="inner")
+        .select(empty.columns)
+        .cast(empty.schema)  # type: ignore[arg-type]
+        .sort("user_id", "source", "text", "family", "tag", "term")
+    )
+
+
+def usable_documents(docs: pl.DataFrame) -> pl.DataFrame:
+    """The documents that can state anything: a non-empty text that is no placeholder review."""
+    docs = docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.len_chars() > 0))
+    if "source" in docs.columns:
+        docs = docs.filter(~stock_review(docs))
+    return docs
+
+
+def text_hits(texts: pl.DataFrame) -> pl.DataFrame:
+    """Distinct (text, source) pairs (usable documents) → the lexicon terms each states, one row
+    per (text, source, family, tag, term) with the clause that states it: (text, source,
+    clause, family, tag, term, weight). A text's hits depend on that text alone."""
+    schema = {"text": pl.String, "source": pl.String, "clause": pl.String, "family": pl.String, "tag": pl.String, "term": pl.String, "weight": pl.Float64}
+    if texts.is_empty():
+        return pl.DataFrame(schema=schema)
     lex = lexicon()
     zh_lex = lex.filter(pl.col("lang") == "zh")
     en_lex = lex.filter(pl.col("lang") != "zh")
     zh_terms = frozenset(zh_lex["term"].to_list())
-    texts = docs.select("text", "source").unique().sort("text", "source")
+    texts = texts.select("text", "source").unique().sort("text", "source")
     clauses = (
         texts.with_columns(pl.col("text").map_elements(_norm, return_dtype=pl.String).str.extract_all(CLAUSE).alias("clause"))
         .explode("clause")
@@ -227,23 +251,27 @@ def term_hits(docs: pl.DataFrame, *, questions_count: bool = False) -> pl.DataFr
             [clauses.select("text", "source", "clause", "_query"), sentences.select("text", "source", "clause", "_query")]
         ).unique()
     if not found:
-        return empty
+        return pl.DataFrame(schema=schema)
     stated = pl.DataFrame(
         found, schema={"clause": pl.String, "_query": pl.Boolean, "term": pl.String, "part": pl.String}, orient="row"
     )
-    hits = (
+    return (
         clauses.join(stated, on=["clause", "_query"], how="inner")
         .join(lex, on="term", how="inner")
         .sort("text", "source", "family", "tag", "term", "part")
         .unique(["text", "source", "family", "tag", "term"], keep="first")
         .select("text", "source", pl.col("part").alias("clause"), "family", "tag", "term", "weight")
     )
-    return (
-        docs.join(hits, on=["text", "source"], how="inner")
-        .select(empty.columns)
-        .cast(empty.schema)  # type: ignore[arg-type]
-        .sort("user_id", "source", "text", "family", "tag", "term")
-    )
+
+
+def stock_review(docs: pl.DataFrame) -> pl.Expr:
+    """True for the rows of ``docs`` (source, text) that are placeholder reviews (a null text
+    included), the rule (``placeholder_review``) evaluated once per distinct reviewed text rather
+    than on every row: most documents are bought products, never placeholders."""
+    reviewed = pl.col("source") == "reviewed"
+    texts = docs.filter(reviewed).select(pl.col("text").cast(pl.String)).unique()
+    stock = texts.filter(placeholder_review(pl.col("text")))["text"]
+    return (reviewed & (pl.col("text").is_null() | pl.col("text").is_in(stock.drop_nulls().implode()))).fill_null(False)
 
 
 def _sentences(text: str) -> list[str]:
@@ -364,13 +392,31 @@ def wide_tags(
     return frame.drop("_text", "_buyer")
 
 
+def product_texts(products: pl.DataFrame | None) -> pl.DataFrame | None:
+    """sku, text: each product's categories and name in one string (what a purchase says about
+    the buyer); None without products or without any such column."""
+    if products is None or "sku" not in products.columns:
+        return None
+    text_cols = [c for c in ("category_l1", "category_l2", "category_l3", "name") if c in products.columns]
+    if not text_cols:
+        return None
+    return products.select(
+        pl.col("sku").cast(pl.String),
+        pl.concat_str([pl.col(c).cast(pl.String) for c in text_cols], separator=" ", ignore_nulls=True).alias("text"),
+    ).unique("sku", keep="first")
+
+
 def text_documents(
     reviews: pl.DataFrame | None,
     events: pl.LazyFrame | None,
     lines: pl.LazyFrame,
     products: pl.DataFrame | None,
+    *,
+    bought_texts: pl.Series | None = None,
 ) -> pl.DataFrame:
-    """(user_id, source, text, n): reviews, search queries and bought products' names/categories."""
+    """(user_id, source, text, n): reviews, search queries and bought products' names/categories
+    (only the products whose text is in ``bought_texts``, when given: the others state nothing).
+    Rows in no particular order."""
     parts: list[pl.DataFrame] = []
     schema = {"user_id": pl.String, "source": pl.String, "text": pl.String, "n": pl.Float64}
     if reviews is not None and "user_id" in reviews.columns and "text" in reviews.columns:
@@ -390,23 +436,22 @@ def text_documents(
                 .select("user_id", pl.lit("searched").alias("source"), "text", "n")
                 .collect()
             )
-    if products is not None and "sku" in products.columns:
-        text_cols = [c for c in ("category_l1", "category_l2", "category_l3", "name") if c in products.columns]
-        if text_cols:
-            prod = products.select(
-                pl.col("sku").cast(pl.String),
-                pl.concat_str([pl.col(c).cast(pl.String) for c in text_cols], separator=" ", ignore_nulls=True).alias("text"),
-            ).unique("sku", keep="first")
-            parts.append(
-                lines.filter(pl.col("is_purchase"))
-                .group_by("user_id", "sku")
-                .agg(pl.col("order_id").n_unique().cast(pl.Float64).alias("n"))
-                .collect()
-                .join(prod, on="sku", how="inner")
-                .group_by("user_id", "text")
-                .agg(pl.col("n").sum())
-                .select("user_id", pl.lit("bought").alias("source"), "text", "n")
-            )
+    prod = product_texts(products)
+    if prod is not None:
+        if bought_texts is not None:
+            prod = prod.filter(pl.col("text").is_in(bought_texts.implode()))
+        purchases = lines.filter(pl.col("is_purchase"))
+        if bought_texts is not None:  # most lines buy a product whose text states nothing
+            purchases = purchases.filter(pl.col("sku").is_in(prod["sku"].implode()))
+        parts.append(
+            purchases.group_by("user_id", "sku")
+            .agg(pl.col("order_id").n_unique().cast(pl.Float64).alias("n"))
+            .collect()
+            .join(prod, on="sku", how="inner")
+            .group_by("user_id", "text")
+            .agg(pl.col("n").sum())
+            .select("user_id", pl.lit("bought").alias("source"), "text", "n")
+        )
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat([p.select(list(schema)).cast(schema) for p in parts]).sort("user_id", "source", "text")  # type: ignore[arg-type]
+    return pl.concat([p.select(list(schema)).cast(schema) for p in parts])  # type: ignore[arg-type]
