@@ -22,7 +22,7 @@ from c2m_cli.recommend import audiences as aud
 from c2m_cli.recommend._text import is_chinese
 from c2m_cli.recommend.briefs import BriefContext, build_briefs
 from c2m_cli.recommend.bundles import baskets_of, mine_bundles
-from c2m_cli.recommend.data import Inputs, dense_weekly, prepare_lines
+from c2m_cli.recommend.data import Inputs, dense_weekly, sales_scan
 from c2m_cli.recommend.opportunities import assemble
 from c2m_cli.recommend.quantities import QUANTITY_SCHEMA, Economics, plan_quantities, quantity_row
 from c2m_cli.workspace import Workspace, mask_argv
@@ -71,17 +71,17 @@ def check_options(*, service_level: float, min_support: float, top: int, cancel_
         raise UsageError("--hash-ids needs --salt (a secret kept outside the workspace; it is never recorded)")
 
 
-def inputs_from(orders: pl.DataFrame, tables: dict[str, pl.DataFrame | None], timezone: str) -> Inputs:
-    """Inputs for the core; exit 3 when no order line is a sale."""
-    missing = [c for c in REQUIRED_ORDER_COLUMNS if c not in orders.columns]
+def inputs_from(orders: pl.DataFrame | pl.LazyFrame, tables: dict[str, pl.DataFrame | None], timezone: str) -> Inputs:
+    """Inputs for the core; exit 3 when no order line is a sale. ``orders`` may be a lazy scan:
+    the lines stay lazy and are read by the aggregates' streaming group-bys."""
+    names = orders.collect_schema().names()
+    missing = [c for c in REQUIRED_ORDER_COLUMNS if c not in names]
     if missing:
         raise InvalidDataError(f"orders.parquet lacks column(s): {', '.join(missing)}")
-    if orders.height == 0:
+    n_orders = int(orders.lazy().select(pl.len()).collect().item())
+    if n_orders == 0:
         raise InvalidDataError("orders.parquet has no rows")
-    lines = prepare_lines(orders, tables.get("products"), timezone)  # sales only (contract.sales_lines)
-    if lines.height == 0:
-        statuses = dict(sorted(orders.group_by("status").len().iter_rows())) if "status" in orders.columns else {}
-        raise InvalidDataError(f"orders.parquet has no paid order lines ({orders.height:,} lines; by status: {statuses})")
+    lines = sales_scan(orders, timezone)  # sales only (contract.sales_lines)
     texts: list[str] = []
     products = tables.get("products")
     if products is not None:
@@ -89,9 +89,15 @@ def inputs_from(orders: pl.DataFrame, tables: dict[str, pl.DataFrame | None], ti
     reviews = tables.get("reviews")
     if reviews is not None and "text" in reviews.columns:
         texts += reviews["text"].drop_nulls().head(200).to_list()
-    return Inputs(orders=orders, timezone=timezone, chinese=is_chinese(texts), lines=lines,
-                  start=cast(dt.date, lines["date"].min()), end=cast(dt.date, lines["date"].max()),
-                  **{k: v for k, v in tables.items() if k in TABLES})  # type: ignore[arg-type]
+    ins = Inputs(orders=orders, timezone=timezone, chinese=is_chinese(texts), lines=lines,
+                 **{k: v for k, v in tables.items() if k in TABLES})  # type: ignore[arg-type]
+    skus = ins.sku_table()
+    if skus.height == 0:
+        statuses = (dict(sorted(orders.lazy().group_by("status").len().collect().iter_rows()))
+                    if "status" in names else {})
+        raise InvalidDataError(f"orders.parquet has no paid order lines ({n_orders:,} lines; by status: {statuses})")
+    ins.start, ins.end = cast(dt.date, skus["first"].min()), cast(dt.date, skus["last"].max())
+    return ins
 
 
 def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5, min_support: float = 0.001,
@@ -143,7 +149,8 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
         parts += [aud.reactivation(ins.labels, chinese=ins.chinese), aud.super_users(ins.labels, chinese=ins.chinese)]
     if ins.segments is not None:
         pairs = [(b["brief_id"], b["segment_id"]) for b in briefs.iter_rows(named=True) if b["segment_id"]]
-        parts.append(aud.early_adopters(ins.lines, ins.segments, pairs, ins.products, per_brief=200, chinese=ins.chinese))
+        parts.append(aud.early_adopters(ins.lines, ins.segments, pairs, ins.products, per_brief=200, chinese=ins.chinese,
+                                        first_sales=ins.sku_table()))
     else:
         skipped["early_adopters"] = "no segments.parquet"
     audiences = (pl.concat([p.cast(aud.AUDIENCE_SCHEMA) for p in parts])  # type: ignore[arg-type]
@@ -165,6 +172,21 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
     }
     tables = {"opportunities": table, "briefs": briefs, "quantities": quantities, "audiences": audiences, "bundles": bundles}
     return RecommendResult(tables, docs, summary, log)
+
+
+def _read_table(step: Any, name: str) -> pl.DataFrame | None:
+    """An optional table, read with only what recommend uses: the forecast's selected model."""
+    if not step.workspace.has(name):
+        return None
+    if name != "forecast":
+        return cast(pl.DataFrame | None, step.read_optional(name))
+    lazy = step.scan(name)
+    if "model" in lazy.collect_schema().names():
+        lazy = lazy.filter(pl.col("model") == "selected")
+    try:
+        return cast(pl.DataFrame, lazy.collect())
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise InvalidDataError(f"forecast.parquet: not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
 
 
 def run_recommend(
@@ -200,8 +222,8 @@ def run_recommend(
     }
     eco = Economics(service_level, unit_cost, unit_price, salvage, moq, deposit_conversion, cancel_rate, horizon_days, seed)
     with ws.step("recommend", parameters=parameters, seed=seed, argv=mask_argv(argv) if argv is not None else None, via=via) as step:
-        orders = step.read("orders")
-        tables = {n: step.read_optional(n) for n in TABLES}
+        orders = step.scan("orders")  # lazy: read by streaming group-bys (data.Inputs)
+        tables = {n: _read_table(step, n) for n in TABLES}
         tz = str(ws.manifest().get("data_timezone") or "UTC")
         try:
             ins = inputs_from(orders, tables, tz)

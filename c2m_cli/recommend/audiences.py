@@ -58,22 +58,30 @@ def super_users(labels: pl.DataFrame, *, chinese: bool) -> pl.DataFrame:
 
 
 def early_adopters(
-    lines: pl.DataFrame, segments: pl.DataFrame | None, brief_segments: list[tuple[str, str]], products: pl.DataFrame | None,
-    *, per_brief: int, chinese: bool,
+    lines: pl.DataFrame | pl.LazyFrame, segments: pl.DataFrame | None, brief_segments: list[tuple[str, str]],
+    products: pl.DataFrame | None, *, per_brief: int, chinese: bool, first_sales: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """For each (brief_id, segment_id): the segment's members who buy new products first."""
+    """For each (brief_id, segment_id): the segment's members who buy new products first.
+
+    A product's launch is its ``launch_date`` when the products have that column, else its first
+    sale (``first_sales``: sku, first; computed from ``lines`` when not given). The lines are read
+    by one streaming group-by."""
     if segments is None or not brief_segments:
         return pl.DataFrame(schema=AUDIENCE_SCHEMA)
     if products is not None and "launch_date" in products.columns:
         launch = products.select("sku", pl.col("launch_date").cast(pl.Date).alias("launch"))
+    elif first_sales is not None:
+        launch = first_sales.select("sku", pl.col("first").alias("launch"))
     else:
-        launch = lines.group_by("sku").agg(pl.col("date").min().alias("launch"))
+        launch = lines.lazy().group_by("sku").agg(pl.col("date").min().alias("launch")).collect(engine="streaming")
+    launch = launch.filter(pl.col("launch").is_not_null())  # a line of a product without a launch is no early buy
     early = (
-        lines.join(launch, on="sku")
+        lines.lazy().select("user_id", "sku", "date").join(launch.lazy(), on="sku")
         .with_columns(days=(pl.col("date") - pl.col("launch")).dt.total_days())
         .filter(pl.col("days").is_between(0, 60))
-        .group_by("user_id")
+        .group_by(pl.col("user_id").cast(pl.String))
         .agg(pl.len().alias("early_buys"), pl.col("days").mean().alias("mean_days"))
+        .collect(engine="streaming")
     )
     frames = []
     for brief_id, seg in brief_segments:

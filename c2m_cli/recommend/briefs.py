@@ -20,7 +20,7 @@ import polars as pl
 from c2m_cli.calendar import festival_calendar, festival_name
 from c2m_cli.recommend import demand as dem
 from c2m_cli.recommend import wording
-from c2m_cli.recommend.data import Inputs, product_attributes
+from c2m_cli.recommend.data import Inputs
 from c2m_cli.recommend.price_bands import band_text, over_indexed, trait_value
 
 BRIEF_SCHEMA: dict[str, pl.DataType] = {
@@ -90,16 +90,14 @@ def _segment_for(ins: Inputs, users: pl.DataFrame) -> tuple[str | None, str | No
     return sid, name, size, float(best["lift"][0])
 
 
-def _category_lines(ins: Inputs, category: str | None) -> pl.DataFrame:
-    """Order lines of ``category`` at the main level, else at whichever level names it."""
-    level = ins.main_level()
-    if category is None or level is None:
-        return ins.lines.head(0)
-    lines = ins.lines.filter(pl.col(level) == category)
-    if lines.height == 0:
-        levels = ins.category_levels()
-        lines = ins.lines.filter(pl.any_horizontal(pl.col(c) == category for c in levels)) if levels else lines
-    return lines
+def _category_user_sku(ins: Inputs, category: str | None) -> pl.DataFrame:
+    """(user_id, sku, qty …) of the category's sold products (``Inputs.category_skus``)."""
+    return ins.user_sku().join(ins.category_skus(category), on="sku")
+
+
+def _category_weeks(ins: Inputs, category: str | None) -> pl.DataFrame:
+    """(sku, week, qty) of the category's sold products."""
+    return ins.sku_week().join(ins.category_skus(category), on="sku")
 
 
 def _segment_band(ins: Inputs, ctx: BriefContext, category: str | None, segment_id: str | None,
@@ -113,7 +111,7 @@ def _segment_band(ins: Inputs, ctx: BriefContext, category: str | None, segment_
         return "", ""
     if own_band is not None:
         return _band_portrait(ins, ctx, category, bands, own_band)
-    lines = _category_lines(ins, category).join(ctx.sku_band.filter(pl.col("category") == category).select("sku", "band"), on="sku")
+    lines = _category_user_sku(ins, category).join(ctx.sku_band.filter(pl.col("category") == category).select("sku", "band"), on="sku")
     if segment_id is not None and ins.segments is not None:
         members = ins.segments.filter(pl.col("segment_id").cast(pl.String) == segment_id).select(pl.col("user_id").cast(pl.String))
         seg_lines = lines.join(members, on="user_id")
@@ -149,8 +147,8 @@ def _attributes(ins: Inputs, ctx: BriefContext, category: str | None, opp: dict,
             ranked = (frame.explode("phrases").group_by("phrases").agg(pl.col("searches").sum())
                       .filter(pl.col("phrases").str.len_chars() >= 2).sort(["searches", "phrases"], descending=[True, False]))
             out += [p for p in ranked["phrases"].to_list() if p not in out]
-    attrs = product_attributes(ins.products)
-    lines = _category_lines(ins, category)
+    attrs = ins.attributes()
+    lines = _category_user_sku(ins, category)
     if attrs.height and lines.height and segment_id is not None and ins.segments is not None:
         members = ins.segments.filter(pl.col("segment_id").cast(pl.String) == segment_id).select(
             pl.col("user_id").cast(pl.String), pl.lit(True).alias("_m"))
@@ -183,7 +181,7 @@ def expected_demand(ins: Inputs, ctx: BriefContext, opp: dict) -> dem.Demand:
     """The brief's own demand distribution over the horizon (see the module docstring)."""
     zh, h, key = ins.chinese, ctx.horizon_weeks, str(opp["opportunity_id"])
     cat, kind = opp["category"], opp["kind"]
-    weekly_units = _weekly(_category_lines(ins, cat), ins.end, h)
+    weekly_units = _weekly(_category_weeks(ins, cat), ins.end, h)
     if kind in ("search_gap", "attribute_gap") and opp.get("need") in ctx.need_weekly:
         need_recent = float(ctx.need_weekly[opp["need"]][-h:].sum())
         cat_searches = float(ctx.category_weekly_searches.get(cat, np.zeros(0))[-h:].sum())
@@ -201,7 +199,7 @@ def expected_demand(ins: Inputs, ctx: BriefContext, opp: dict) -> dem.Demand:
             method = (f"现有商品：其预测（{fc.height} 期）" if zh else f"existing product: its forecast ({fc.height} periods)")
             return dem.from_forecast(fc["q0.1"].to_numpy(), fc["q0.5"].to_numpy(), fc["q0.9"].to_numpy(), floor=0.0,
                                      seed=ctx.seed, key=key, method=method)
-    lines = _category_lines(ins, cat)
+    lines = _category_weeks(ins, cat)
     what = "品类" if zh else "the category"
     if opp.get("sku"):
         lines = lines.filter(pl.col("sku") == opp["sku"])
@@ -259,7 +257,7 @@ def build_briefs(ins: Inputs, opportunities: pl.DataFrame, ctx: BriefContext, *,
         if opp.get("need") and ctx.need_searchers.height:
             users = ctx.need_searchers.filter(pl.col("need") == opp["need"]).select("user_id")
         if users.height == 0:
-            users = _category_lines(ins, cat).select(pl.col("user_id").cast(pl.String))
+            users = _category_user_sku(ins, cat).select(pl.col("user_id").cast(pl.String))
         sid, sname, ssize, _ = _segment_for(ins, users)
         own_band = int(str(opp["need"]).split("|")[1]) if opp["kind"] == "price_band" and opp.get("need") else None
         band, portrait = _segment_band(ins, ctx, cat, sid, own_band)

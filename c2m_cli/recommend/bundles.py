@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import sparse, stats
 
 from c2m_cli.recommend.trends import benjamini_hochberg
 
@@ -37,12 +37,12 @@ def baskets_of(lines: pl.DataFrame | pl.LazyFrame, basket: str = "order_id", ite
     )
 
 
-def _chunks(frame: pl.DataFrame, rows_per_chunk: int) -> list[pl.DataFrame]:
-    n = max(1, int(np.ceil(frame.height / rows_per_chunk)))
-    if n == 1:
-        return [frame]
-    keyed = frame.with_columns(_c=(pl.col("b").hash(seed=7) % n))
-    return [g.drop("_c") for _, g in keyed.group_by("_c", maintain_order=False)]
+def _incidence(chunk: pl.DataFrame, n_items: int) -> sparse.csr_matrix:
+    """Baskets × frequent items (0/1) of one chunk of distinct (b, i) rows."""
+    codes = chunk.select(pl.col("b").rank("dense").cast(pl.Int64) - 1, pl.col("i").cast(pl.Int64))
+    rows, cols = codes["b"].to_numpy(), codes["i"].to_numpy()
+    n_rows = int(rows.max()) + 1 if rows.size else 0
+    return sparse.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, cols)), shape=(n_rows, n_items))
 
 
 def mine_bundles(
@@ -54,29 +54,40 @@ def mine_bundles(
     min_lift: float = 1.0,
     max_size: int = 3,
     alpha: float = 0.05,
-    rows_per_chunk: int = 400_000,
+    rows_per_chunk: int = 2_000_000,
 ) -> tuple[pl.DataFrame, dict]:
-    """Significant, non-redundant rules with lift above ``min_lift``, best lift first."""
-    n_baskets = int(pairs.select(pl.col("basket").n_unique()).collect().item())
+    """Significant, non-redundant rules with lift above ``min_lift``, best lift first.
+
+    Items are counted by streaming group-bys; the baskets holding two or more frequent items are
+    split by basket hash into chunks of about ``rows_per_chunk`` (basket, item) rows, and each
+    chunk's baskets × items incidence matrix X gives its pair counts (XᵀX) and, for the frequent
+    pairs (a, b), its triple counts ((X_a ∘ X_b)ᵀ X): sums over chunks are the counts."""
+    hashed = pairs.select(pl.col("basket").hash(seed=1).alias("b"), "item")
+    n_baskets_q = hashed.select(pl.col("b").n_unique())
+    item_q = hashed.group_by("item").agg(pl.len().alias("n"))
+    n_frame, item_all = pl.collect_all([n_baskets_q, item_q], engine="streaming")
+    n_baskets = int(n_frame.item())
     note: dict = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
     if n_baskets == 0:
         return pl.DataFrame(schema=BUNDLE_SCHEMA), note
     threshold = max(min_count, min_support * n_baskets)
-    item_count = (pairs.group_by("item").agg(pl.len().alias("n"))
-                  .filter(pl.col("n") >= threshold).sort("item").collect())
+    item_count = item_all.filter(pl.col("n") >= threshold).sort("item")
     codes = item_count.with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32))
     names = codes["item"].to_list()
     n_item = codes["n"].to_numpy()
-    frequent = (pairs.join(codes.lazy().select("item", "i"), on="item")
-                .select(pl.col("basket").hash(seed=1).alias("b"), "i")
-                .filter(pl.len().over("b") >= 2).collect())
     note["frequent_items"] = len(names)
-    pair_parts = []
-    for chunk in _chunks(frequent, rows_per_chunk):
-        pair_parts.append(chunk.join(chunk, on="b", suffix="2").filter(pl.col("i") < pl.col("i2"))
-                          .group_by("i", "i2").agg(pl.len().alias("n")))
-    pc = (pl.concat(pair_parts).group_by("i", "i2").agg(pl.col("n").sum()).filter(pl.col("n") >= threshold)
-          if pair_parts else pl.DataFrame(schema={"i": pl.UInt32, "i2": pl.UInt32, "n": pl.UInt32}))
+    frequent = (hashed.join(codes.lazy().select("item", "i"), on="item").select("b", "i")
+                .filter(pl.len().over("b") >= 2))
+    n_rows = int(frequent.select(pl.len()).collect(engine="streaming").item()) if names else 0
+    n_chunks = max(1, int(np.ceil(n_rows / rows_per_chunk)))
+    chunks = [_incidence(frequent.filter(pl.col("b") % n_chunks == k).collect(engine="streaming"), len(names))
+              for k in range(n_chunks)] if n_rows else []
+    counts = sparse.csr_matrix((len(names), len(names)), dtype=np.int64)
+    for x in chunks:
+        counts = counts + (x.T @ x).tocsr()
+    upper = sparse.triu(counts, k=1).tocoo()
+    pc = pl.DataFrame({"i": upper.row.astype(np.uint32), "i2": upper.col.astype(np.uint32),
+                       "n": upper.data.astype(np.uint32)}).filter(pl.col("n") >= threshold).sort("i", "i2")
     note["frequent_pairs"] = pc.height
     rules = []
     if pc.height:
@@ -84,15 +95,17 @@ def mine_bundles(
         for ante, cons in ((a, c), (c, a)):
             rules.append({"a1": ante, "a2": np.full(ante.size, -1), "c": cons, "n": n, "n_a": n_item[ante].astype(float)})
     if max_size >= 3 and pc.height:
-        in_pair = np.union1d(pc["i"].to_numpy(), pc["i2"].to_numpy())
-        f3 = frequent.filter(pl.col("i").is_in(in_pair))
-        pairs_ok = pc.select("i", "i2")
-        tri_parts = []
-        for chunk in _chunks(f3, rows_per_chunk):
-            both = chunk.join(chunk, on="b", suffix="2").filter(pl.col("i") < pl.col("i2")).join(pairs_ok, on=["i", "i2"])
-            tri_parts.append(both.join(chunk.rename({"i": "i3"}), on="b").filter(pl.col("i3") > pl.col("i2"))
-                             .group_by("i", "i2", "i3").agg(pl.len().alias("n")))
-        tri = pl.concat(tri_parts).group_by("i", "i2", "i3").agg(pl.col("n").sum()).filter(pl.col("n") >= threshold)
+        pa, pb = pc["i"].to_numpy().astype(np.int64), pc["i2"].to_numpy().astype(np.int64)
+        triple = sparse.csr_matrix((pc.height, len(names)), dtype=np.int64)
+        for x in chunks:
+            xc = x.tocsc()
+            both = xc[:, pa].multiply(xc[:, pb]).tocsc()  # baskets × frequent pairs (0/1)
+            triple = triple + (both.T @ x).tocsr()
+        t = triple.tocoo()
+        tri = (pl.DataFrame({"i": pa[t.row].astype(np.uint32), "i2": pb[t.row].astype(np.uint32),
+                             "i3": t.col.astype(np.uint32), "n": t.data.astype(np.uint32)})
+               .filter((pl.col("i3") > pl.col("i2")) & (pl.col("n") >= threshold))
+               .select("i", "i2", "i3", "n").sort("i", "i2", "i3"))
         note["frequent_triples"] = tri.height
         if tri.height:
             pair_n = {(int(x), int(y)): float(v) for x, y, v in pc.iter_rows()}

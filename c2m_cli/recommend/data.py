@@ -1,9 +1,16 @@
-"""What recommend reads, prepared once: paid order lines with product fields, in local time."""
+"""What recommend reads, prepared once: paid order lines with product fields, in local time.
+
+The order lines stay lazy (a Parquet scan in the workspace adapter): every analysis reads one of
+a few aggregates, each made by one streaming group-by over the lines and kept for the run —
+per SKU (``sku_table``), per SKU and week (``sku_week``), per user and SKU (``user_sku``) and per
+category and day (``category_day``). Memory grows with those groups, not with the lines.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -11,13 +18,21 @@ import polars as pl
 from c2m_cli import contract
 
 CATEGORY_LEVELS = ("category_l1", "category_l2", "category_l3")
+LINE_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price", "status", "presale")
+
+
+def _collect(lf: pl.LazyFrame) -> pl.DataFrame:
+    return lf.collect(engine="streaming")
 
 
 @dataclass
 class Inputs:
-    """The workspace's tables (None when absent) and derived frames shared by the analyses."""
+    """The workspace's tables (None when absent) and derived frames shared by the analyses.
 
-    orders: pl.DataFrame
+    ``lines`` are the sales lines (``prepare_lines`` or ``sales_scan``), eager or lazy; the
+    aggregates below are computed from them on first use and cached."""
+
+    orders: pl.DataFrame | pl.LazyFrame
     products: pl.DataFrame | None = None
     customers: pl.DataFrame | None = None
     events: pl.DataFrame | None = None
@@ -29,35 +44,125 @@ class Inputs:
     forecast: pl.DataFrame | None = None
     timezone: str = "UTC"
     chinese: bool = False
-    lines: pl.DataFrame = field(default_factory=pl.DataFrame)
+    lines: pl.DataFrame | pl.LazyFrame = field(default_factory=pl.DataFrame)
     start: dt.date = dt.date(1970, 1, 1)
     end: dt.date = dt.date(1970, 1, 1)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def scan(self) -> pl.LazyFrame:
+        """The sales lines as a lazy frame (order_id, user_id, sku, qty, unit_price, date, week)."""
+        return self.lines.lazy()
 
     def category_levels(self) -> list[str]:
-        """Category columns present on the order lines (coarse to fine)."""
-        return [c for c in CATEGORY_LEVELS if c in self.lines.columns]
+        """Category columns of the products (coarse to fine)."""
+        if self.products is None:
+            return []
+        return [c for c in CATEGORY_LEVELS if c in self.products.columns]
 
     def main_level(self) -> str | None:
-        """The level products are compared at: category_l2 when present, else category_l1."""
-        levels = [c for c in self.category_levels() if self.lines[c].drop_nulls().len()]
-        if "category_l2" in levels:
-            return "category_l2"
-        return levels[0] if levels else None
+        """The level products are compared at: category_l2 when the sold products have one, else category_l1."""
+        if "main_level" not in self._cache:
+            skus = self.sku_table()
+            levels = [c for c in self.category_levels() if skus[c].drop_nulls().len()]
+            self._cache["main_level"] = "category_l2" if "category_l2" in levels else (levels[0] if levels else None)
+        return self._cache["main_level"]  # type: ignore[no-any-return]
+
+    def sku_categories(self) -> pl.DataFrame:
+        """(sku, category levels…): one row per product (the first when a SKU repeats)."""
+        if "sku_categories" not in self._cache:
+            keep = ["sku", *self.category_levels()]
+            self._cache["sku_categories"] = (self.products.select(keep).unique("sku", keep="first", maintain_order=True)
+                                             if self.products is not None else pl.DataFrame(schema={"sku": pl.String}))
+        return self._cache["sku_categories"]  # type: ignore[no-any-return]
+
+    def sku_table(self) -> pl.DataFrame:
+        """Per sold SKU: units (all sales lines), the median paid price and the units over lines
+        with a positive quantity and price (``price``, ``paid_units``, ``paid_lines``), the first
+        and last sale day, and the SKU's category levels."""
+        if "sku_table" not in self._cache:
+            self.prefetch()
+        return self._cache["sku_table"]  # type: ignore[no-any-return]
+
+    def sku_week(self) -> pl.DataFrame:
+        """(sku, week, qty): units of every SKU in every week it sold."""
+        if "sku_week" not in self._cache:
+            self.prefetch()
+        return self._cache["sku_week"]  # type: ignore[no-any-return]
+
+    def user_sku(self) -> pl.DataFrame:
+        """(user_id, sku): units of all lines (``qty``), of lines with a positive quantity
+        (``q_pos``) and of lines with a positive quantity and price (``q_paid``, ``n_paid`` lines)."""
+        if "user_sku" not in self._cache:
+            self.prefetch()
+        return self._cache["user_sku"]  # type: ignore[no-any-return]
+
+    def prefetch(self) -> None:
+        """The three line aggregates, by streaming group-bys run together (one read of the lines)."""
+        paid = (pl.col("qty") > 0) & (pl.col("unit_price") > 0)
+        marked = self.scan().select(
+            pl.col("user_id").cast(pl.String), "sku", "date", "week", "qty",
+            price=pl.when(paid).then(pl.col("unit_price")),
+            q_pos=pl.when(pl.col("qty") > 0).then(pl.col("qty")).otherwise(0.0),
+            q_paid=pl.when(paid).then(pl.col("qty")).otherwise(0.0),
+            n_paid=paid.cast(pl.UInt32))
+        sku, sku_week, user_sku = pl.collect_all([
+            marked.group_by("sku").agg(
+                units=pl.col("qty").sum(), price=pl.col("price").median(), paid_units=pl.col("q_paid").sum(),
+                paid_lines=pl.col("n_paid").sum(), first=pl.col("date").min(), last=pl.col("date").max()),
+            marked.group_by("sku", "week").agg(pl.col("qty").sum()),
+            marked.group_by("user_id", "sku").agg(pl.col("qty", "q_pos", "q_paid", "n_paid").sum()),
+        ], engine="streaming")
+        self._cache["sku_table"] = sku.join(self.sku_categories(), on="sku", how="left").sort("sku")
+        self._cache["sku_week"] = sku_week
+        self._cache["user_sku"] = user_sku
+
+    def category_day(self) -> pl.DataFrame:
+        """(category, date, units) at the main level, for lines of a product with that category."""
+        level = self.main_level()
+        if level is None:
+            return pl.DataFrame(schema={"category": pl.String, "date": pl.Date, "units": pl.Float64})
+        if "category_day" not in self._cache:
+            cats = self.sku_categories().select("sku", pl.col(level).alias("category")).filter(pl.col("category").is_not_null())
+            self._cache["category_day"] = _collect(self.scan().select("sku", "date", "qty").join(cats.lazy(), on="sku")
+                                                   .group_by("category", "date").agg(pl.col("qty").sum().alias("units")))
+        return self._cache["category_day"]  # type: ignore[no-any-return]
+
+    def category_skus(self, category: str | None) -> pl.DataFrame:
+        """(sku,) of the sold products of ``category`` at the main level, else at whichever level names it."""
+        level = self.main_level()
+        skus = self.sku_table()
+        if category is None or level is None:
+            return skus.head(0).select("sku")
+        own = skus.filter(pl.col(level) == category)
+        if own.height == 0:
+            levels = self.category_levels()
+            own = skus.filter(pl.any_horizontal(pl.col(c) == category for c in levels)) if levels else own
+        return own.select("sku")
+
+    def attributes(self) -> pl.DataFrame:
+        """``product_attributes(products)``, parsed once."""
+        if "attributes" not in self._cache:
+            self._cache["attributes"] = product_attributes(self.products)
+        return self._cache["attributes"]  # type: ignore[no-any-return]
 
 
 def local_date(col: str, tz: str) -> pl.Expr:
     return contract.local_date(col, tz)
 
 
-def prepare_lines(orders: pl.DataFrame, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
-    """Paid (not cancelled/returned) order lines with local date, week, amount and categories."""
-    wanted: tuple[str, ...] = ("order_id", "user_id", "sku", "ts", "qty", "unit_price", "status", "presale")
-    keep = [c for c in wanted if c in orders.columns]
-    frame = contract.sales_lines(orders.select(keep))  # the one sales rule (c2m_cli.contract)
-    frame = frame.with_columns(
+def sales_scan(orders: pl.DataFrame | pl.LazyFrame, tz: str) -> pl.LazyFrame:
+    """Paid (not cancelled/returned) order lines, lazily, with local date, week and amount."""
+    names = orders.collect_schema().names()
+    frame = contract.sales_lines(orders.lazy().select([c for c in LINE_COLUMNS if c in names]))
+    return frame.with_columns(
         date=local_date("ts", tz),
         amount=pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64),
     ).with_columns(week=pl.col("date").dt.truncate("1w"))
+
+
+def prepare_lines(orders: pl.DataFrame, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
+    """Paid (not cancelled/returned) order lines with local date, week, amount and categories."""
+    frame = sales_scan(orders, tz).collect()
     if products is not None:
         keep = [c for c in ("sku", *CATEGORY_LEVELS) if c in products.columns]
         frame = frame.join(products.select(keep).unique("sku", keep="first"), on="sku", how="left")

@@ -44,9 +44,7 @@ def festival_uplift(ins: Inputs, market: str, *, baseline_days: int = 28) -> pl.
     if days.height == 0:
         return empty
     windows = days.group_by("festival", "year").agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"))
-    daily = ins.lines.filter(pl.col(level).is_not_null()).group_by(pl.col(level).alias("category"), "date").agg(
-        pl.col("qty").sum().alias("units")
-    )
+    daily = ins.category_day()
     cats = daily.select("category").unique()
     all_days = pl.DataFrame({"date": pl.date_range(ins.start, ins.end, interval="1d", eager=True)})
     dense = cats.join(all_days, how="cross").join(daily, on=["category", "date"], how="left").with_columns(

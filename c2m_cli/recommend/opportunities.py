@@ -44,7 +44,7 @@ def assemble(ins: Inputs, market: str) -> Assembled:
     zh = ins.chinese
     out = Assembled(scoring.empty())
     frames: list[pl.DataFrame] = []
-    sales_factors = _factors(ins, market, ins.lines, "qty")
+    sales_factors = _factors(ins, market, ins.sku_week(), "qty")
     # -- tests whose p-values are adjusted together
     trends = pl.DataFrame()
     if ins.products is not None and ins.category_levels():

@@ -63,9 +63,9 @@ def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFra
     empty = pl.DataFrame()
     if level is None:
         return empty, empty
-    lines = ins.lines.select(pl.col(level).alias("category"), "sku", "unit_price", "qty", "user_id").filter(
-        pl.col("category").is_not_null() & (pl.col("unit_price") > 0) & (pl.col("qty") > 0))
-    sku = lines.group_by("category", "sku").agg(pl.col("unit_price").median().alias("price"), pl.col("qty").sum().alias("units"))
+    # a product's price: the median over its lines with a positive price and quantity (sku_table)
+    sku = ins.sku_table().filter(pl.col(level).is_not_null() & (pl.col("paid_lines") > 0)).select(
+        pl.col(level).alias("category"), "sku", "price", pl.col("paid_units").alias("units"))
     rows = []
     for (cat,), g in sku.sort("category", "price", "sku").group_by(["category"], maintain_order=True):
         prices, units = g["price"].to_numpy(), g["units"].to_numpy().astype(float)
@@ -82,8 +82,8 @@ def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFra
     edges = pl.DataFrame(rows, schema={"category": pl.String, "band": pl.Int32, "low": pl.Float64, "high": pl.Float64})
     sku_band = sku.join(edges, on="category").filter((pl.col("price") >= pl.col("low")) & (pl.col("price") < pl.col("high"))).select(
         "category", "sku", "band", "price")
-    buyers = (lines.lazy().join(sku_band.lazy().select("category", "sku", "band"), on=["category", "sku"])
-              .group_by("category", "band").agg(pl.col("qty").sum().alias("units"), pl.col("user_id").n_unique().alias("buyers"),
+    buyers = (ins.user_sku().lazy().filter(pl.col("n_paid") > 0).join(sku_band.lazy().select("category", "sku", "band"), on="sku")
+              .group_by("category", "band").agg(pl.col("q_paid").sum().alias("units"), pl.col("user_id").n_unique().alias("buyers"),
                                                 pl.col("sku").n_unique().alias("skus"))
               .collect(engine="streaming"))
     table = (
@@ -119,10 +119,9 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
     level = ins.main_level()
     if traits.height == 0 or sku_band.height == 0 or level is None:
         return pl.DataFrame()
-    ub = (ins.lines.lazy().select(pl.col(level).alias("category"), "sku", pl.col("user_id").cast(pl.String), "qty")
-          .filter(pl.col("qty") > 0)
-          .join(sku_band.lazy().select("category", "sku", "band"), on=["category", "sku"])
-          .group_by("category", "user_id", "band").agg(pl.col("qty").sum())
+    ub = (ins.user_sku().lazy().filter(pl.col("q_pos") > 0)
+          .join(sku_band.lazy().select("category", "sku", "band"), on="sku")
+          .group_by("category", "user_id", "band").agg(pl.col("q_pos").sum().alias("qty"))
           .collect(engine="streaming"))
     tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
     bands = sku_band.select("category", "band").unique()
@@ -174,11 +173,21 @@ def band_text(low: float, high: float) -> str:
     return f"{low:g}–{'∞' if not math.isfinite(high) else f'{high:g}'}"
 
 
+def over_indexed_all(portrait: pl.DataFrame, k: int = 3) -> pl.DataFrame:
+    """Per (category, band): its ``k`` most over-indexed traits (lift's lower bound above 1),
+    the strongest value of each trait, strongest first."""
+    if portrait.height == 0:
+        return pl.DataFrame()
+    return (portrait.filter(pl.col("lift_lo") > 1.0)
+            .sort(["category", "band", "lift_lo", "value", "trait"], descending=[False, False, True, False, False])
+            .unique(["category", "band", "trait"], keep="first", maintain_order=True)
+            .filter(pl.int_range(pl.len()).over("category", "band") < k))
+
+
 def over_indexed(portrait: pl.DataFrame, category: str, band: int, k: int = 3) -> pl.DataFrame:
     if portrait.height == 0:
         return pl.DataFrame()
-    return (portrait.filter((pl.col("category") == category) & (pl.col("band") == band) & (pl.col("lift_lo") > 1.0))
-            .sort(["lift_lo", "value"], descending=[True, False]).unique("trait", keep="first", maintain_order=True).head(k))
+    return over_indexed_all(portrait.filter((pl.col("category") == category) & (pl.col("band") == band)), k)
 
 
 def opportunities(table: pl.DataFrame, portrait: pl.DataFrame, zh: bool, *, min_buyers: int = 30) -> pl.DataFrame:
@@ -188,13 +197,19 @@ def opportunities(table: pl.DataFrame, portrait: pl.DataFrame, zh: bool, *, min_
     if t.height == 0:
         return scoring.empty()
     size = scoring.pct_rank(t["buyers"].to_numpy().astype(float))
+    over_by: dict[tuple[str, int], list[dict]] = {}
+    distinct_by: dict[tuple[str, int], float] = {}
+    if portrait.height:
+        for o in over_indexed_all(portrait).iter_rows(named=True):
+            over_by.setdefault((o["category"], o["band"]), []).append(o)
+        distinct_by = {(c, b): float(d) for c, b, d in portrait.group_by("category", "band").agg(pl.col("distinct").max()).iter_rows()
+                       if d is not None}
     rows = []
     for i, r in enumerate(t.iter_rows(named=True)):
-        over = over_indexed(portrait, r["category"], r["band"])
+        over = over_by.get((r["category"], r["band"]), [])
         traits = [f"{trait_value(o['value'], zh)} ×{o['lift']:.1f}（{o['lift_lo']:.1f}–{o['lift_hi']:.1f}）" if zh
-                  else f"{o['value']} ×{o['lift']:.1f} ({o['lift_lo']:.1f}–{o['lift_hi']:.1f})" for o in over.iter_rows(named=True)]
-        sub = portrait.filter((pl.col("category") == r["category"]) & (pl.col("band") == r["band"])) if portrait.height else portrait
-        distinct = float(sub["distinct"].max()) if sub.height else 0.0  # type: ignore[arg-type]
+                  else f"{o['value']} ×{o['lift']:.1f} ({o['lift_lo']:.1f}–{o['lift_hi']:.1f})" for o in over]
+        distinct = distinct_by.get((r["category"], r["band"]), 0.0)
         span = band_text(r["low"], r["high"])
         if zh:
             subject = f"「{r['category']}」{span} 元价位段"
@@ -209,7 +224,7 @@ def opportunities(table: pl.DataFrame, portrait: pl.DataFrame, zh: bool, *, min_
         rows.append({
             "kind": "price_band", "category": r["category"], "subject": subject, "evidence": ev, "variants": [],
             "need": f"band|{r['band']}", "volume": float(r["units"]),
-            "c_distinct": min(1.0, distinct / DISTINCT_FULL) if over.height else 0.0,
+            "c_distinct": min(1.0, distinct / DISTINCT_FULL) if over else 0.0,
             "c_size": float(size[i]), "c_thin": min(1.0, max(0.0, math.log2(max(r["thinness"], 1e-9)) / 2.0)),
         })
     return scoring.frame(rows)

@@ -105,13 +105,21 @@ def quantity_row(demand: Demand, eco: Economics, *, sku: str | None, brief_id: s
             **newsvendor(demand, eco), "method": demand.method}
 
 
-def presale_table(orders: pl.DataFrame, events: pl.DataFrame | None, products: pl.DataFrame | None, tz: str) -> pl.DataFrame:
+def _order_lines(orders: pl.DataFrame | pl.LazyFrame, tz: str) -> pl.LazyFrame:
+    names = orders.collect_schema().names()
+    keep = [c for c in ("sku", "ts", "qty", "unit_price", "status", "presale") if c in names]
+    return orders.lazy().select(keep).with_columns(date=contract.local_date("ts", tz))
+
+
+def presale_table(orders: pl.DataFrame | pl.LazyFrame, events: pl.DataFrame | None, products: pl.DataFrame | None,
+                  tz: str) -> pl.DataFrame:
     """Per pre-sale SKU: deposits (units), first deposit date, launch date (product or first sale)."""
-    marked = orders.with_columns(date=contract.local_date("ts", tz))
+    marked = _order_lines(orders, tz)
     pre = (
         contract.presale_lines(marked)  # deposits, not cancelled or returned (c2m_cli.contract)
         .group_by("sku")
         .agg(pl.col("qty").sum().alias("presale_orders"), pl.col("date").max().alias("last_deposit"))
+        .collect(engine="streaming")
     )
     if pre.height == 0 and events is not None and "sku" in events.columns:
         pre = (
@@ -123,7 +131,8 @@ def presale_table(orders: pl.DataFrame, events: pl.DataFrame | None, products: p
     if pre.height == 0:
         return pl.DataFrame()
     first_sale = (
-        contract.sales_lines(marked).group_by("sku").agg(pl.col("date").min().alias("first_sale"))
+        contract.sales_lines(marked).join(pre.lazy().select("sku"), on="sku")
+        .group_by("sku").agg(pl.col("date").min().alias("first_sale")).collect(engine="streaming")
     )
     pre = pre.join(first_sale, on="sku", how="left")
     if products is not None and "launch_date" in products.columns:
@@ -137,7 +146,7 @@ def presale_table(orders: pl.DataFrame, events: pl.DataFrame | None, products: p
 
 
 def plan_quantities(
-    orders: pl.DataFrame,
+    orders: pl.DataFrame | pl.LazyFrame,
     events: pl.DataFrame | None,
     products: pl.DataFrame | None,
     forecast: pl.DataFrame | None,
@@ -153,17 +162,18 @@ def plan_quantities(
     note: dict = {"presale_skus": pre.height}
     if pre.height == 0:
         return pl.DataFrame(schema=QUANTITY_SCHEMA), note
-    marked = contract.sales_lines(orders).with_columns(date=contract.local_date("ts", tz))
+    marked = contract.sales_lines(_order_lines(orders, tz))
     # references: launched with a complete horizon inside the data
     h = eco.horizon_days
     refs = pre.filter(pl.col("launch") + pl.duration(days=h - 1) <= end)
     ratio = None
     if refs.height:
         post = (
-            marked.join(refs.select("sku", "launch"), on="sku")
+            marked.join(refs.lazy().select("sku", "launch"), on="sku")
             .filter((pl.col("date") >= pl.col("launch")) & (pl.col("date") < pl.col("launch") + pl.duration(days=h)))
             .group_by("sku")
             .agg(pl.col("qty").sum().alias("post"))
+            .collect(engine="streaming")
         )
         refs = refs.join(post, on="sku", how="left").with_columns(pl.col("post").fill_null(0.0))
         p_ref, post_ref = float(refs["presale_orders"].sum()), float(refs["post"].sum())

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.recommend import scoring, wording
-from c2m_cli.recommend.data import Inputs, dense_weekly, product_attributes
+from c2m_cli.recommend.data import Inputs, dense_weekly
 from c2m_cli.recommend.trends import half_growth, mann_kendall
 
 TREND_SCHEMA = {"level": pl.String, "category": pl.String, "dimension": pl.String, "units": pl.Float64,
@@ -32,20 +32,21 @@ def _tests(level: str, keys: list[str], matrix: np.ndarray, dims: list[str]) -> 
 def sales_trends(ins: Inputs, factors: np.ndarray | None, *, min_units: float = 30.0) -> pl.DataFrame:
     """One trend test per category value (every level) and per (main category, attribute=value)."""
     out = []
+    weekly = ins.sku_week().join(ins.sku_categories(), on="sku", how="left")
     for level in ins.category_levels():
-        keys, _, m = dense_weekly(ins.lines.select(level, "week", "qty"), level, "qty", ins.start, ins.end)
+        keys, _, m = dense_weekly(weekly.select(level, "week", "qty"), level, "qty", ins.start, ins.end)
         if keys:
             if factors is not None and factors.size == m.shape[1]:
                 m = m / factors[None, :]
             keep = m.sum(axis=1) >= min_units
             out.append(_tests(level, [k for k, ok in zip(keys, keep, strict=True) if ok], m[keep],
                               [k for k, ok in zip(keys, keep, strict=True) if ok]))
-    attrs = product_attributes(ins.products)
+    attrs = ins.attributes()
     main = ins.main_level()
     if attrs.height and main is not None:
-        # summed per (key, week) by the streaming engine: the line × attribute join never materialises
+        # summed per (key, week) by the streaming engine: the (sku, week) × attribute join never materialises
         keyed = (
-            ins.lines.lazy().select("sku", main, "week", "qty").join(attrs.lazy(), on="sku")
+            weekly.lazy().select("sku", main, "week", "qty").join(attrs.lazy(), on="sku")
             .group_by(pl.concat_str([pl.col(main).fill_null(""), "attribute", "value"], separator="\x1f").alias("key"), "week")
             .agg(pl.col("qty").sum())
             .collect(engine="streaming")

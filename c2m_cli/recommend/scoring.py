@@ -76,28 +76,25 @@ def rank(table: pl.DataFrame) -> pl.DataFrame:
     key = pl.concat_str([pl.col(c).fill_null("") for c in ("kind", "category", "sku", "need", "subject")], separator="|")
     t = table.with_columns(_key=key).sort(["score", "kind", "_key"], descending=[True, False, False])
     kinds = t["kind"].to_list()
-    cats = t["category"].fill_null("").to_list()
     base = t["score"].to_numpy().astype(float)
-    left = list(range(t.height))
-    seen_kc: dict[tuple[str, str], int] = {}
-    seen_k: dict[str, int] = {}
+    # integer codes of each row's kind and (kind, category): the decays are counted per code
+    k_code = t.select(pl.col("kind").rank("dense") - 1)["kind"].to_numpy().astype(np.int64)
+    kc_code = t.select(pl.struct(pl.col("kind"), pl.col("category").fill_null("")).rank("dense") - 1).to_series().to_numpy().astype(np.int64)
+    seen_k = np.zeros(int(k_code.max()) + 1 if t.height else 0)
+    seen_kc = np.zeros(int(kc_code.max()) + 1 if t.height else 0)
+    left = np.ones(t.height, dtype=bool)
     order: list[int] = []
-    adjusted = np.zeros(t.height)
-    while left:
-        best, best_val = -1, -1.0
-        for i in left:
-            v = base[i] * SAME_KIND_CATEGORY_DECAY ** seen_kc.get((kinds[i], cats[i]), 0) * SAME_KIND_DECAY ** seen_k.get(kinds[i], 0)
-            if v > best_val + 1e-12:
-                best, best_val = i, v
+    for _ in range(min(200, t.height)):
+        value = np.where(left, base * SAME_KIND_CATEGORY_DECAY ** seen_kc[kc_code] * SAME_KIND_DECAY ** seen_k[k_code], -np.inf)
+        # the first row (in score order) within 1e-12 of the best
+        best = int(np.flatnonzero(value >= value.max() - 1e-12)[0])
         order.append(best)
-        adjusted[best] = best_val
-        left.remove(best)
-        seen_kc[(kinds[best], cats[best])] = seen_kc.get((kinds[best], cats[best]), 0) + 1
-        seen_k[kinds[best]] = seen_k.get(kinds[best], 0) + 1
-        if len(order) >= 200:  # past the first 200 the plain score orders the rest
-            rest = sorted(left, key=lambda i: (-base[i], kinds[i]))
-            order.extend(rest)
-            break
+        left[best] = False
+        seen_kc[kc_code[best]] += 1
+        seen_k[k_code[best]] += 1
+    # past the first 200 the plain score orders the rest
+    rest = np.flatnonzero(left)
+    order.extend(sorted(rest.tolist(), key=lambda i: (-base[i], kinds[i])))
     ranked = t[order].with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32))
     ids = [("O" + hashlib.sha1(k.encode()).hexdigest()[:10]) for k in ranked["_key"].to_list()]
     return ranked.with_columns(opportunity_id=pl.Series(ids, dtype=pl.String)).select(list(OUTPUT_COLUMNS))

@@ -80,7 +80,7 @@ def analyse(ins: Inputs, vocab: object, factors: np.ndarray | None, *, min_searc
     # supply: products of the need's category whose text carries one of its phrases
     ptext = product_text(ins.products)
     cat_of = _category_of_products(ins)
-    units = ins.lines.group_by("sku").agg(pl.col("qty").sum().alias("units"))
+    units = ins.sku_table().select("sku", "units")
     pairs = per_need.select("need", "category", "phrases").explode("phrases").drop_nulls("phrases")
     cand = ptext.join(cat_of, on="sku", how="left")
     matches = (
