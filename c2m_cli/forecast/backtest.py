@@ -9,10 +9,16 @@ MIN_TRAIN = {"D": 28, "W": 8, "M": 6}
 
 
 LATE_WINDOWS = 6
+RECENT_WINDOWS = 3
 
 
 def make_cutoffs(
-    n_periods: int, horizon: int, freq: str, windows: int = N_WINDOWS, late_from: list[int] | None = None
+    n_periods: int,
+    horizon: int,
+    freq: str,
+    windows: int = N_WINDOWS,
+    late_from: list[int] | None = None,
+    recent: int = RECENT_WINDOWS,
 ) -> list[int]:
     """Training lengths of the backtest windows, oldest first (empty when history is too short).
 
@@ -26,9 +32,17 @@ def make_cutoffs(
     in order of preference); when the full-horizon windows all end before the first of them
     that the history can still reach, ``LATE_WINDOWS`` more origins are spread from it to the
     end of the history (their windows are truncated at the end), so that the candidate is judged.
+
+    ``recent`` (``RECENT_WINDOWS`` by default): origins inside the last horizon, at n − round(h·j
+    / (recent + 1)) for j = 1 … recent (truncated windows: 3, 6 and 10 periods for h = 13), so
+    that the selection sees how each model follows the latest periods (a level shift, a stop)
+    that the full-horizon windows end before.
     """
     cutoffs = _regular_cutoffs(n_periods, horizon, freq, windows)
     last = max(cutoffs) if cutoffs else -1
+    if cutoffs and recent > 0:
+        late_recent = {n_periods - int(round(horizon * j / (recent + 1))) for j in range(1, recent + 1)}
+        cutoffs = sorted({*cutoffs, *(c for c in late_recent if last < c < n_periods)})
     for need in late_from or []:
         if last >= need:
             break
@@ -109,6 +123,9 @@ def independent_windows(cutoffs: list[int], horizon: int) -> np.ndarray:
 
 
 MIN_EVALUATED = 2
+# forecast pooling (Kourentzes, Barrow & Petropoulos 2019): only the candidates whose mean
+# backtest error is within POOL_WITHIN of the best one's are combined
+POOL_WITHIN = 0.05
 
 
 def rank_models(
@@ -116,6 +133,7 @@ def rank_models(
     names: list[str],
     usable: np.ndarray | None = None,
     available: np.ndarray | None = None,
+    pool_within: float = POOL_WITHIN,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Models ranked by mean backtest error per series, over all windows and per held-out window.
 
@@ -126,9 +144,13 @@ def rank_models(
     own windows).
 
     Returns (final ranking (series, models), held-out ranking (series, windows, models),
-    whether a series has any scored window (series,), the number of ranked candidates per
-    series and per series and held-out window); rankings are indices into ``names``, best
-    first, ties to the earlier name, non-candidates last. The held-out ranking of a window
+    whether a series has any scored window (series,), the number of candidates to combine per
+    series and per series and held-out window — the ranked ones whose mean error is at most
+    (1 + ``pool_within``) × the best one's, a pool of forecasts that are as good as the best
+    (Kourentzes, Barrow & Petropoulos 2019, "Another look at forecast selection and
+    combination: evidence from forecast pooling"); the engine averages at most its top k of
+    them); rankings are indices into ``names``, best first, ties to the earlier name,
+    non-candidates last. The held-out ranking of a window
     ignores that window and the windows overlapping it (``usable[w]`` says which windows judge
     window w) and ranks only the models that forecast window w.
     """
@@ -150,7 +172,9 @@ def rank_models(
         ok = cand if extra is None else cand & extra
         mean = np.where((count > 0) & ok, total / np.maximum(count, 1), np.inf)
         finite = np.isfinite(mean)
-        return np.argsort(mean, axis=1, kind="stable"), np.asarray(finite.any(axis=1)), finite.sum(axis=1)
+        best = np.where(finite.any(axis=1), np.where(finite, mean, np.inf).min(axis=1), np.inf)
+        pooled = finite & (mean <= best[:, None] * (1 + pool_within))
+        return np.argsort(mean, axis=1, kind="stable"), np.asarray(finite.any(axis=1)), pooled.sum(axis=1)
 
     windows = stack.shape[1]
     final, has, n_ok = order(np.ones(windows, dtype=bool))

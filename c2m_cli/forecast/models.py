@@ -32,6 +32,7 @@ from c2m_cli.forecast.seasonal import (
     decomposition_eligible,
     ets_forecasts,
     seasonal_indices,
+    stl_forecasts,
 )
 
 SES_ALPHAS = np.array([0.1, 0.02, 0.05, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8, 0.95])
@@ -41,11 +42,18 @@ HOLT_PHIS = np.array([0.9, 0.8, 0.95, 0.98])
 # smoothing values tried for Croston / SBA / TSB (fitted per series and cutoff; 0.1 first)
 INTERMITTENT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5])
 ADI_CUT, CV2_CUT = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
+# a series has stopped selling when its history ends in STOP_RUN or more zero periods that are
+# improbable (< STOP_LEVEL) under the zero rate of the STOP_WINDOW periods before them
+STOP_RUN, STOP_WINDOW, STOP_LEVEL = 3, 13, 0.01
+
+# robust SES (Gelper, Fried & Croux 2010): one-step errors clipped at ROBUST_K × their smoothed
+# absolute size (smoothing ROBUST_LAMBDA, plain running mean over the first ROBUST_WARMUP errors)
+ROBUST_K, ROBUST_LAMBDA, ROBUST_WARMUP = 2.0, 0.1, 5
 
 SMOOTH_MODELS = ("ses", "damped", "theta")
 INTERMITTENT_MODELS = ("croston", "sba", "tsb", "adida")
 BASELINES = ("naive", "seasonal_naive")
-MODELS = BASELINES + SMOOTH_MODELS + INTERMITTENT_MODELS + ("ensemble",) + SEASONAL_MODELS
+MODELS = BASELINES + SMOOTH_MODELS + ("ses_robust",) + INTERMITTENT_MODELS + ("ensemble",) + SEASONAL_MODELS
 
 
 @dataclass
@@ -306,9 +314,50 @@ def smooth_core(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.n
     return out
 
 
+def robust_ses(z: np.ndarray, snaps: list[int], horizon: int) -> np.ndarray:
+    """Outlier-robust simple exponential smoothing (Gelper, Fried & Croux 2010, "Robust
+    forecasting with exponential and Holt-Winters smoothing", J. Forecasting 29): the level moves
+    by α × the one-step error clipped to ±``ROBUST_K`` σ (Huber's ψ), σ the exponentially
+    smoothed size of the clipped errors (a running mean over the first ``ROBUST_WARMUP``; at
+    least 1 % of the level, so that a constant series can still follow a shift). A promotion
+    spike or a stock-out moves the level by a bounded step. α is fitted per series and cutoff on
+    the ``SES_ALPHAS`` grid by the sum of absolute one-step errors up to the cutoff (squared
+    errors would let the spikes choose α). Returns (series, snaps, h), flat over the horizon."""
+    n_series, n_periods = z.shape
+    alpha = SES_ALPHAS[None, :]
+    level = np.full((n_series, alpha.size), np.nan)
+    sigma = np.zeros((n_series, alpha.size))
+    loss = np.zeros((n_series, alpha.size))
+    updates = np.zeros((n_series, 1))
+    out = np.full((n_series, len(snaps)), np.nan)
+    where = {c: i for i, c in enumerate(snaps)}
+    rows = np.arange(n_series)
+    for t in range(n_periods):
+        y = z[:, t : t + 1]
+        has = ~np.isnan(y)
+        fresh = has & np.isnan(level)
+        upd = has & ~fresh
+        err = np.where(upd, y - level, 0.0)
+        warm = updates < ROBUST_WARMUP
+        bound = ROBUST_K * np.maximum(sigma, 0.01 * np.abs(np.nan_to_num(level)))
+        clipped = np.where(warm, err, np.clip(err, -bound, bound))
+        loss += np.abs(err)
+        size = np.abs(clipped)
+        sigma = np.where(
+            upd, np.where(warm, (sigma * updates + size) / (updates + 1), (1 - ROBUST_LAMBDA) * sigma + ROBUST_LAMBDA * size), sigma
+        )
+        level = np.where(fresh, y, np.where(upd, level + alpha * clipped, level))
+        updates += upd[:, :1]
+        i = where.get(t + 1)
+        if i is not None:
+            out[:, i] = level[rows, np.argmin(loss, axis=1)]
+    return np.repeat(out[..., None], horizon, axis=2)
+
+
 def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
     """Forecasts of every adjusted-scale model after ``c`` obs, c in snaps: (series, snaps, h)."""
     out = smooth_core(z, snaps, horizon)
+    out["ses_robust"] = robust_ses(z, snaps, horizon)
     for name, rate in croston_pass(z, snaps).items():
         out[name] = np.repeat(rate[..., None], horizon, axis=2)
     ad = np.stack([adida(z, c) for c in snaps], axis=1)
@@ -331,6 +380,35 @@ def decomposition_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq:
         for m in SMOOTH_MODELS:
             out[f"seasonal_{m}"][rows, i] = core[m][:, 0] * idx[:, c : c + horizon]
     return out
+
+
+def stopped(y: np.ndarray, c: int, season: int = 0) -> np.ndarray:
+    """Series (bool, (series,)) that stopped selling before ``c``: the history ends in a run of
+    r ≥ ``STOP_RUN`` zero periods, and with z zeros among the w ≤ ``STOP_WINDOW`` observed
+    periods before the run, ((z + 1) / (w + 2))^r < ``STOP_LEVEL`` — the run is improbable under
+    the series' recent zero rate (Laplace's rule of succession), so the product was delisted or
+    is out of stock rather than between two sales. A seasonal pause is not a stop: with
+    ``season`` > 0 and the same periods a season earlier observed and all zero, the series is
+    kept. A series that never sold is not flagged (its models already forecast zero)."""
+    n_series = y.shape[0]
+    hist = y[:, :c]
+    pos = np.nan_to_num(hist) > 0
+    any_pos = pos.any(axis=1)
+    last = np.where(any_pos, c - 1 - np.argmax(pos[:, ::-1], axis=1), -1)
+    run = c - 1 - last
+    t = np.arange(c)[None, :]
+    window = (t < (c - run)[:, None]) & (t >= (c - run - STOP_WINDOW)[:, None]) & ~np.isnan(hist)
+    w = window.sum(axis=1)
+    z = (window & ~pos).sum(axis=1)
+    prob = ((z + 1) / (w + 2)) ** run.astype(float)
+    out = any_pos & (run >= STOP_RUN) & (prob < STOP_LEVEL)
+    if season > 0 and c > season:
+        past = (t >= (c - run - season)[:, None]) & (t < c - season)
+        seen_past = (past & ~np.isnan(hist)).sum(axis=1)
+        zero_past = (past & (np.nan_to_num(hist) == 0) & ~np.isnan(hist)).sum(axis=1)
+        pause = (seen_past == np.minimum(run, c)) & (zero_past == seen_past) & (seen_past > 0)
+        out &= ~pause
+    return out if n_series else np.zeros(0, dtype=bool)
 
 
 def baseline_forecasts(y: np.ndarray, snaps: list[int], horizon: int, season: int) -> dict[str, np.ndarray]:
@@ -369,12 +447,17 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
         if task.freq in YEAR:
             fc.update(decomposition_forecasts(z, snaps, h, task.freq))
             fc.update(ets_forecasts(z, snaps, h, task.freq))
+            fc["stl"] = stl_forecasts(z, snaps, h, task.freq)
         target = np.stack([mult[:, c : c + h] for c in snaps], axis=1)
         if target.shape[2] < h:  # (never for the final phase: mult covers T + h)
             target = np.pad(target, ((0, 0), (0, 0), (0, h - target.shape[2])), constant_values=1.0)
         fc = {name: values * target for name, values in fc.items()}
         fc.update(baseline_forecasts(y, snaps, h, task.season))
         fc["ensemble"] = np.mean(np.stack([fc[m] for m in SMOOTH_MODELS]), axis=0)
+        # a series that stopped selling before a cutoff: every model forecasts zero from there
+        halt = np.stack([stopped(y, c, task.season if task.freq in YEAR else 0) for c in snaps], axis=1)
+        if halt.any():
+            fc = {name: np.where(halt[..., None] & ~np.isnan(values), 0.0, values) for name, values in fc.items()}
         for name, values in fc.items():
             clipped = np.clip(values, 0.0, None)
             results[phase][name] = clipped if phase == "backtest" else clipped[:, 0, :]

@@ -30,7 +30,7 @@ FOURIER_TERMS = 10  # weekly: harmonics of the year in the seasonal index
 MIN_NONZERO_SHARE = 0.8  # decomposition models: share of non-zero periods in the history
 ETS_MIN_NONZERO = 0.5
 PATTERN_ITERATIONS = 10
-SEASONAL_MODELS = ("seasonal_ses", "seasonal_damped", "seasonal_theta", "ets_add", "ets_mul")
+SEASONAL_MODELS = ("seasonal_ses", "seasonal_damped", "seasonal_theta", "ets_add", "ets_mul", "stl")
 
 
 def season_length(freq: str) -> int:
@@ -278,3 +278,152 @@ def decomposition_eligible(z: np.ndarray, c: int, freq: str) -> np.ndarray:
     m = season_length(freq)
     n, share, _, _ = history_stats(z, c)
     return (n >= MIN_SEASONS * m) & (share >= MIN_NONZERO_SHARE)
+
+
+# ---------------------------------------------------------------------------------------------
+# STL (Cleveland et al. 1990), non-robust: a linear operator on a series of a given length
+#
+# Every step of non-robust STL — loess smoothing of the cycle-subseries, the low-pass filter
+# (three moving averages and a loess), the trend loess — is a fixed linear combination of the
+# values, so for a length n the seasonal and trend components are S = A_n y and T = B_n y. The
+# matrices follow statsmodels' STL (a port of the original Fortran) step by step; they are
+# built once per length and applied to every series of that length at once.
+
+STL_SEASONAL = 7  # the seasonal smoother's span (statsmodels' default)
+STL_INNER = 5  # inner iterations (statsmodels' default without robustness)
+STL_MAX_SEASONS = 6  # STL on at most the last 6 seasons of a series (bounds the matrices)
+
+
+def _loess_weights(n: int, span: int, degree: int, xs: int, nleft: int, nright: int) -> np.ndarray:
+    """Weights (n,) of the loess estimate at position ``xs`` (1-based) from points nleft..nright."""
+    h = max(xs - nleft, nright - xs)
+    if span > n:
+        h += (span - n) // 2
+    j = np.arange(nleft, nright + 1, dtype=float)
+    r = np.abs(j - xs)
+    w = np.where(r <= 0.001 * h, 1.0, np.where(r <= 0.999 * h, (1.0 - (r / max(h, 1e-300)) ** 3) ** 3, 0.0))
+    out = np.zeros(n)
+    if w.sum() <= 0:  # (statsmodels: NaN, replaced by the point itself)
+        out[xs - 1] = 1.0
+        return out
+    w = w / w.sum()
+    if h > 0 and degree > 0:
+        a = (w * j).sum()
+        c = (w * (j - a) ** 2).sum()
+        if np.sqrt(c) > 0.001 * (n - 1.0):
+            w = w * ((xs - a) / c * (j - a) + 1.0)
+    out[nleft - 1 : nright] = w
+    return out
+
+
+def _loess_matrix(n: int, span: int, degree: int) -> np.ndarray:
+    """(n, n) loess smoother at every point (statsmodels' ``_ess`` with jump 1)."""
+    if n < 2:
+        return np.eye(n)
+    rows = []
+    if span >= n:
+        rows = [_loess_weights(n, span, degree, i + 1, 1, n) for i in range(n)]
+    else:
+        nsh = (span + 2) // 2
+        nleft, nright = 1, span
+        for i in range(n):
+            if i + 1 > nsh and nright != n:
+                nleft, nright = nleft + 1, nright + 1
+            rows.append(_loess_weights(n, span, degree, i + 1, nleft, nright))
+    return np.array(rows)
+
+
+def _moving_average(n: int, width: int) -> np.ndarray:
+    """(n - width + 1, n) running mean."""
+    out = np.zeros((n - width + 1, n))
+    for i in range(n - width + 1):
+        out[i, i : i + width] = 1.0 / width
+    return out
+
+
+def stl_params(period: int) -> tuple[int, int, int]:
+    """(seasonal, trend, low_pass) spans: statsmodels' defaults for ``period``."""
+    trend = int(np.ceil(1.5 * period / (1 - 1.5 / STL_SEASONAL)))
+    trend += trend % 2 == 0
+    low_pass = period + 1
+    low_pass += low_pass % 2 == 0
+    return STL_SEASONAL, trend, low_pass
+
+
+_STL_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def stl_operator(n: int, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B), each (n, n): STL's seasonal component is A @ y and its trend B @ y for a series of
+    length n ≥ 2 × period (statsmodels' STL at its defaults: seasonal 7, degree 1 throughout,
+    jumps 1, ``STL_INNER`` inner iterations, not robust)."""
+    key = (n, period)
+    if key in _STL_CACHE:
+        return _STL_CACHE[key]
+    ns, nt, nl = stl_params(period)
+    big = n + 2 * period
+    # cycle-subseries smoothing, each subseries extended by one value at either end
+    sub = np.zeros((big, n))
+    for j in range(period):
+        idx = np.arange(j, n, period)
+        k = idx.size
+        smooth = np.zeros((k + 2, k))
+        smooth[1 : k + 1] = _loess_matrix(k, ns, 1)
+        smooth[0] = _loess_weights(k, ns, 1, 0, 1, min(ns, k)) if k >= 1 else 0.0
+        smooth[k + 1] = _loess_weights(k, ns, 1, k + 1, max(1, k - ns + 1), k)
+        sub[np.ix_(np.arange(k + 2) * period + j, idx)] = smooth
+    low = _loess_matrix(n, nl, 1) @ _moving_average(n + 2, 3) @ _moving_average(n + period + 1, period) @ _moving_average(big, period)
+    centre = np.zeros((n, big))
+    centre[np.arange(n), period + np.arange(n)] = 1.0
+    q = (centre - low) @ sub  # season from the detrended series
+    r = _loess_matrix(n, nt, 1)  # trend from the deseasonalised series
+    eye = np.eye(n)
+    trend = np.zeros((n, n))
+    season = np.zeros((n, n))
+    for _ in range(STL_INNER):
+        season = q @ (eye - trend)
+        trend = r @ (eye - season)
+    _STL_CACHE[key] = (season, trend)
+    return season, trend
+
+
+def stl_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> np.ndarray:
+    """``stl``: STL's seasonal component (period 52 weeks / 12 months; on the logarithm of a
+    positive series, so that a growing amplitude stays proportional) repeated from the last
+    season, plus exponential smoothing of the seasonally adjusted series (the SES / damped-trend
+    grid point of least one-step squared error). Fitted at each cutoff on the last
+    ``STL_MAX_SEASONS`` seasons of the history before it, for the series that hold two full
+    seasons there and are mostly non-zero (``decomposition_eligible``). (series, snaps, h)."""
+    from c2m_cli.forecast.models import _grid, damped_path, es_pass
+
+    m = season_length(freq)
+    n_series = z.shape[0]
+    out = np.full((n_series, len(snaps), horizon), np.nan)
+    alpha, beta, phi, _ = _grid()
+    k = np.arange(horizon)
+    for i, c in enumerate(snaps):
+        elig = decomposition_eligible(z, c, freq)
+        if not elig.any():
+            continue
+        n_obs, _, low, start = history_stats(z, c)
+        length = np.minimum(n_obs, STL_MAX_SEASONS * m)
+        for n in np.unique(length[elig]):
+            rows = np.flatnonzero(elig & (length == n))
+            window = z[rows, c - n : c]
+            if np.isnan(window).any():  # (a gap inside the history: not decomposed)
+                keep = ~np.isnan(window).any(axis=1)
+                rows, window = rows[keep], window[keep]
+                if rows.size == 0:
+                    continue
+            logged = low[rows] > 0
+            x = np.where(logged[:, None], np.log(np.where(logged[:, None], window, 1.0)), window)
+            season_op, _ = stl_operator(int(n), m)
+            season = x @ season_op.T
+            level, trend, sse, _ = es_pass(x - season, alpha, beta, phi, [int(n)])
+            best = np.argmin(sse[:, 0], axis=1)
+            pick = np.arange(rows.size)
+            path = damped_path(level[pick, 0, best], trend[pick, 0, best], phi[best], horizon)
+            future = season[:, n - m + (k % m)]
+            fc = path + future
+            out[rows, i] = np.where(logged[:, None], np.exp(np.clip(fc, -50, 50)), fc)
+    return out

@@ -109,12 +109,21 @@ def test_seasonal_candidates_need_two_seasons_of_their_own_history() -> None:
 
 def test_late_cutoffs_judge_seasonal_models_on_a_long_horizon() -> None:
     # 91 weeks, horizon 52: full windows end at week 39, before a season of history
-    cut = make_cutoffs(91, 52, "W", late_from=[104, 52])
+    cut = make_cutoffs(91, 52, "W", late_from=[104, 52], recent=0)
     assert max(c for c in cut if c <= 39) == 39
     late = [c for c in cut if c >= 52]
-    assert late[0] == 52 and len(late) == 6 and late[-1] <= 90
+    assert late == [52, 59, 66, 73, 80, 87]
     # enough history: no late windows
     assert make_cutoffs(200, 12, "M", late_from=[24, 12]) == make_cutoffs(200, 12, "M")
+
+
+def test_recent_cutoffs_inside_the_last_horizon() -> None:
+    regular = make_cutoffs(40, 13, "W", recent=0)
+    assert regular == list(range(16, 28))  # 12 full windows, the last ending at week 40
+    # three truncated windows after the last full one: 3, 6 and 10 weeks before the end
+    assert make_cutoffs(40, 13, "W") == [*regular, 30, 34, 37]
+    # a one-period horizon has no room for them
+    assert make_cutoffs(40, 1, "W") == make_cutoffs(40, 1, "W", recent=0)
 
 
 def test_ranking_compares_candidates_on_common_windows() -> None:
@@ -124,13 +133,23 @@ def test_ranking_compares_candidates_on_common_windows() -> None:
         "b": np.array([[np.inf, np.inf, 2.0, 2.0]]),
         "c": np.array([[np.inf, np.inf, np.inf, 0.1]]),  # evaluated once: not a candidate
     }
-    final, held, scored, n_ok, held_ok = rank_models(errors, ["a", "b", "c"], None, np.ones((1, 3), dtype=bool))
+    final, held, scored, n_ok, held_ok = rank_models(errors, ["a", "b", "c"], None, np.ones((1, 3), dtype=bool), np.inf)
     assert final[0].tolist()[:2] == [1, 0] and n_ok[0] == 2 and scored[0]
+    # pooled: a (mean error 3 there) is 50 % worse than b (2): b alone is combined
+    assert rank_models(errors, ["a", "b", "c"], None, np.ones((1, 3), dtype=bool))[3][0] == 1
     # held-out window 0: b has no forecast there, only a is ranked
     assert held[0, 0, 0] == 0 and held_ok[0, 0] == 1
     # a model without a final forecast is no candidate
     final, *_ = rank_models(errors, ["a", "b", "c"], None, np.array([[True, False, True]]))
     assert final[0, 0] == 0
+
+
+def test_pool_holds_the_candidates_within_five_percent_of_the_best() -> None:
+    errors = {"a": np.array([[1.0, 1.0]]), "b": np.array([[1.04, 1.04]]), "c": np.array([[1.2, 1.0]]), "d": np.array([[2.0, 0.5]])}
+    final, _, _, n_ok, _ = rank_models(errors, list(errors), None, np.ones((1, 4), dtype=bool))
+    assert final[0].tolist() == [0, 1, 2, 3] and n_ok[0] == 2  # 1.0, 1.04 (≤ 1.05), not 1.1 or 1.25
+    _, _, _, n_all, _ = rank_models(errors, list(errors), None, np.ones((1, 4), dtype=bool), 0.3)
+    assert n_all[0] == 4
 
 
 def test_mase_scale_is_the_seasonal_naive_error_for_a_long_series() -> None:
