@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy import sparse, stats
+from scipy import sparse
 
-from c2m_cli.recommend.trends import benjamini_hochberg
+from c2m_cli.recommend._stats import benjamini_hochberg, hypergeom_sf
 
 BUNDLE_SCHEMA: dict[str, pl.DataType] = {
     "antecedent": pl.List(pl.String),
@@ -124,7 +124,7 @@ def mine_bundles(
     confidence = cat["n"] / cat["n_a"]
     lift = cat["n"] * n_baskets / (cat["n_a"] * n_c)
     # P(X ≥ n) when the antecedent's baskets are drawn at random from all baskets
-    p = stats.hypergeom.sf(cat["n"] - 1, n_baskets, n_c, cat["n_a"])
+    p = hypergeom_sf(cat["n"] - 1, n_baskets, n_c, cat["n_a"])
     q = benjamini_hochberg(p)
     keep = (confidence >= min_confidence) & (lift > min_lift) & (q < alpha)
     # redundancy: a two-item antecedent must beat both of its one-item rules' lift

@@ -15,9 +15,9 @@ Sources:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 DRAWS = 4000
 
@@ -52,7 +52,7 @@ def _rng(seed: int, key: str) -> np.random.Generator:
 
 def from_forecast(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, *, floor: float, seed: int, key: str,
                   method: str) -> Demand:
-    z = float(stats.norm.ppf(0.9))
+    z = NormalDist().inv_cdf(0.9)
     sd = np.maximum((np.asarray(p90) - np.asarray(p10)) / (2 * z), 0.0)
     mean = float(np.sum(p50))
     total_sd = float(np.sqrt(np.sum(sd**2)))

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from c2m_cli.recommend._stats import benjamini_hochberg, norm_sf
+
+__all__ = ["benjamini_hochberg", "festival_factors", "half_growth", "mann_kendall", "ols_slope"]
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,14 @@ def _mann_kendall(y: np.ndarray) -> TrendResult:
         z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
         z = np.where(var > 0, z, 0.0)
         slopes = diffs / (j - i)[None, :]
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = 2.0 * norm_sf(np.abs(z))
     tau = s / (n * (n - 1) / 2.0)
     return TrendResult(s, tau, z, p, np.median(slopes, axis=1))
 
 
 def ols_slope(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares slope per period of each row and its two-sided p-value (t test)."""
+    from scipy import stats  # imported here: scipy.stats is slow to import and only this needs it
     y = np.atleast_2d(np.asarray(y, dtype=float))
     rows, n = y.shape
     if n < 3:
@@ -83,16 +87,6 @@ def ols_slope(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tstat = np.where(se > 0, slope / se, np.where(slope != 0, np.inf * np.sign(slope), 0.0))
     p = 2.0 * stats.t.sf(np.abs(tstat), df=n - 2)
     return slope, p
-
-
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q) of all the tests run; NaN stays NaN."""
-    p = np.asarray(p, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = stats.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
-    return q
 
 
 def festival_factors(totals: np.ndarray, festival: np.ndarray, window: int = 4) -> np.ndarray:

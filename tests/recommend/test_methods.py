@@ -215,3 +215,24 @@ def test_presale_quantity_reads_the_forecast_over_the_launch_window():
     )
     assert high["forecast_p10"][0] == pytest.approx(100 * 0.95 * 3.0, abs=1)
     assert "× 3 as a floor" in high["method"][0]
+
+
+def test_numpy_tails_match_scipy_stats() -> None:
+    """recommend's own normal tail, BH and hypergeometric tail (scipy.stats is slow to import)
+    agree with scipy.stats on random and edge-case arguments."""
+    from c2m_cli.recommend._stats import benjamini_hochberg as bh
+    from c2m_cli.recommend._stats import hypergeom_sf, norm_sf
+
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.normal(0, 3, 500), [0.0, 8.0, -8.0, 37.0]])
+    assert norm_sf(z) == pytest.approx(stats.norm.sf(z), rel=1e-12, abs=1e-300)
+    p = rng.uniform(0, 1, 2000) ** 3
+    assert bh(p) == pytest.approx(stats.false_discovery_control(p, method="bh"), rel=1e-12)
+    big_n = rng.integers(50, 200_000, 3000)
+    big_k = (rng.uniform(0, 1, 3000) * big_n).astype(int)
+    n = (rng.uniform(0, 1, 3000) * big_n).astype(int)
+    x = (rng.uniform(-0.1, 1.3, 3000) * np.minimum(big_k, n) * rng.uniform(0.5, 2.0, 3000)).astype(int)
+    ours, ref = hypergeom_sf(x, big_n, big_k, n), stats.hypergeom.sf(x, big_n, big_k, n)
+    assert ours == pytest.approx(ref, rel=1e-8, abs=1e-300)
+    # by hand: 10 baskets, 5 with A, 4 with B: P(X ≥ 4) = C(5,4)C(5,0)/C(10,4) = 5/210
+    assert hypergeom_sf(np.array([3]), 10, 4, 5)[0] == pytest.approx(5 / 210)
