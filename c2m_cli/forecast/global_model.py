@@ -2,9 +2,15 @@
 
 Direct multi-step: a row is (series, origin, step k) with features known at the origin — the
 last lags, rolling means and share of zero periods (divided by the series' recent level, so
-series of any size share one model), the value a season before the target, the step k, the
-target period's calendar position and festival exposures, and the series' age — and the
-target is the demand k periods ahead divided by the same level. Poisson loss (demand counts),
+series of any size share one model), the value a season before the target (y at t − 52 weekly,
+t − 12 monthly, t − 7 daily) and its ratio to the series' level a season before the origin (last
+year's seasonal swing), the step k, the target period's calendar position, Fourier terms of its
+position in the year (365.25 days: 52.18 weeks, 12 months) and festival exposures, and the
+series' age — and the target is the demand k periods ahead divided by the same level. A
+feature the history does not hold is missing (NaN, which the trees route on their own): the
+seasonal lags before a series' first season, the Fourier terms when the fitted history spans
+less than a year (a yearly shape cannot be learnt from part of one). Short series that each
+cover only part of a year thus still share the yearly cycle the level's series show together. Poisson loss (demand counts),
 one thread, fixed seed. It is a candidate like the others: ``selected`` uses it where it wins
 in backtest. For the backtest it is fitted once on the history before the first cutoff (no
 window sees its own data), for the forecast once on all history.
@@ -21,6 +27,9 @@ MIN_ROWS = 300
 MAX_ROWS = 10_000
 LAGS = (1, 2, 3, 4)
 WINDOWS = (4, 8, 13)
+FOURIER_TERMS = 3  # harmonics of the year among the features
+# periods per year by season length (daily data: 365.25 days; its season is the week)
+PERIODS_PER_YEAR = {52: 365.25 / 7, 12: 12.0, 7: 365.25}
 
 
 def _prefix(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,8 +48,13 @@ def features(
     steps: np.ndarray,
     calendar: np.ndarray,
     season: int,
+    fourier: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Feature matrix and level (divisor) for rows (series index, origin c = obs before, step k)."""
+    """Feature matrix and level (divisor) for rows (series index, origin c = obs before, step k).
+
+    ``calendar`` (periods, 1 + features): column 0 the period's position in the year (fraction,
+    from ``calendar_features``), the rest as they are. ``fourier``: the Fourier terms of that
+    position (NaN when False)."""
     sums, counts = _prefix(y)
     zsum, _ = _prefix((np.nan_to_num(y) == 0).astype(float) + np.where(np.isnan(y), np.nan, 0.0))
 
@@ -64,10 +78,24 @@ def features(
     cols.append(np.divide(zsum[rows, origins] - zsum[rows, lo], n13, out=np.full(rows.size, np.nan), where=n13 > 0))
     target = origins + steps - 1
     back = target - season
-    cols.append(np.where(back >= 0, y[rows, np.maximum(back, 0)], np.nan) / level)
+    last_year = np.where(back >= 0, y[rows, np.maximum(back, 0)], np.nan)
+    cols.append(last_year / level)
+    # last year's value over the series' 13-period level a season before the origin
+    o_back = origins - season
+    lo_b = np.clip(o_back - 13, 0, None)
+    ob = np.clip(o_back, 0, None)
+    n_b = counts[rows, ob] - counts[rows, lo_b]
+    level_b = np.divide(sums[rows, ob] - sums[rows, lo_b], n_b, out=np.full(rows.size, np.nan), where=(n_b > 0) & (o_back > 0))
+    cols.append(np.divide(last_year, level_b, out=np.full(rows.size, np.nan), where=level_b > 0))
     cols.append(steps.astype(float))
     cols.append(np.minimum(counts[rows, origins], 3 * season).astype(float))
-    x = np.column_stack([*cols, calendar[target]])
+    frac = calendar[target, 0]
+    k = np.arange(1, FOURIER_TERMS + 1)
+    angle = 2 * np.pi * frac[:, None] * k[None, :]
+    waves = np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+    if not fourier:
+        waves = np.full(waves.shape, np.nan)
+    x = np.column_stack([*cols, waves, calendar[target, 1:]])
     return x, level
 
 
@@ -134,7 +162,9 @@ def _fit(y: np.ndarray, calendar: np.ndarray, end: int, horizon: int, season: in
     if rows.size > MAX_ROWS:
         keep = np.sort(np.random.default_rng(seed).choice(rows.size, MAX_ROWS, replace=False))
         rows, origins, steps = rows[keep], origins[keep], steps[keep]
-    x, level = features(y, rows, origins, steps, calendar, season)
+    # the Fourier terms only when the fitted history spans a year
+    fourier = end >= PERIODS_PER_YEAR.get(season, np.inf)
+    x, level = features(y, rows, origins, steps, calendar, season, fourier)
     target = y[rows, origins + steps - 1] / level
     model = HistGradientBoostingRegressor(
         loss="poisson", max_iter=50, learning_rate=0.15, max_leaf_nodes=31, min_samples_leaf=40,
@@ -143,7 +173,7 @@ def _fit(y: np.ndarray, calendar: np.ndarray, end: int, horizon: int, season: in
     usable = ~np.isnan(x).all(axis=0)  # e.g. no value a season back yet
     with threadpool_limits(1):
         model.fit(x[:, usable], target, sample_weight=level / level.mean())
-    return model, usable
+    return model, usable, fourier
 
 
 def _predict(model, y: np.ndarray, calendar: np.ndarray, origin: int, horizon: int, season: int) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -153,8 +183,8 @@ def _predict(model, y: np.ndarray, calendar: np.ndarray, origin: int, horizon: i
     rows = np.repeat(np.arange(n_series), horizon)
     steps = np.tile(np.arange(1, horizon + 1), n_series)
     origins = np.full(rows.size, origin)
-    x, level = features(y, rows, origins, steps, calendar, season)
-    estimator, usable = model
+    estimator, usable, fourier = model
+    x, level = features(y, rows, origins, steps, calendar, season, fourier)
     with threadpool_limits(1):
         pred = estimator.predict(x[:, usable]) * level
     out = pred.reshape(n_series, horizon)
@@ -163,12 +193,15 @@ def _predict(model, y: np.ndarray, calendar: np.ndarray, origin: int, horizon: i
 
 
 def calendar_features(periods: list, freq: str, exposure: np.ndarray) -> np.ndarray:
-    """Calendar position of each period (week of year, month; day of week for daily data) and
-    its festival exposures: (periods, features)."""
+    """Calendar position of each period and its festival exposures: (periods, 1 + features).
+    Column 0: the period's position in the year, (day of year − 1) / 365.25 of its first day
+    (``features`` makes the Fourier terms from it); then month, ISO week (and the day of the
+    week for daily data) and the exposures."""
     import polars as pl
 
     ds = pl.Series(periods, dtype=pl.Date)
-    cols = [ds.dt.month().to_numpy().astype(float), ds.dt.week().to_numpy().astype(float)]
+    frac = (ds.dt.ordinal_day().to_numpy().astype(float) - 1) / 365.25
+    cols = [frac, ds.dt.month().to_numpy().astype(float), ds.dt.week().to_numpy().astype(float)]
     if freq == "D":
         cols.append(ds.dt.weekday().to_numpy().astype(float))
     return np.column_stack([*cols, exposure])
