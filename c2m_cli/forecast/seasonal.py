@@ -26,6 +26,9 @@ import numpy as np
 # the length of a year in periods (weekly: 365.25 / 7 = 52.18 weeks)
 YEAR = {"W": 365.25 / 7, "M": 12.0}
 MIN_SEASONS = 2
+# Holt-Winters from one and a half seasons on: the first season gives the initial level and
+# season, the second (when the history holds it) the initial trend
+ETS_MIN_SEASONS = 1.5
 FOURIER_TERMS = 10  # weekly: harmonics of the year in the seasonal index
 MIN_NONZERO_SHARE = 0.8  # decomposition models: share of non-zero periods in the history
 ETS_MIN_NONZERO = 0.5
@@ -121,14 +124,19 @@ def seasonal_indices(z: np.ndarray, c: int, freq: str, length: int) -> np.ndarra
 # Holt-Winters (damped additive trend; additive or multiplicative season)
 
 
-def ets_initial(y: np.ndarray, m: int, multiplicative: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Initial level, trend and season of left-aligned rows (each row's first 2m values observed):
-    level = mean of the first season, trend = change of the seasonal means per period,
+def ets_initial(
+    y: np.ndarray, m: int, multiplicative: bool, one_season: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Initial level, trend and season of left-aligned rows (each row's first 2m values observed,
+    or m for the rows of ``one_season``): level = mean of the first season, trend = change of the
+    seasonal means per period (0 for ``one_season`` rows: no second season to read it from),
     season = first season's deviations from (or ratios to) that level."""
     first = y[:, :m]
     second = y[:, m : 2 * m]
     level = first.mean(axis=1)
-    trend = (second.mean(axis=1) - level) / m
+    trend = (second.mean(axis=1) - level) / m if second.shape[1] == m else np.zeros(y.shape[0])
+    if one_season is not None:
+        trend = np.where(one_season, 0.0, trend)
     season = first / level[:, None] if multiplicative else first - level[:, None]
     return level, trend, season
 
@@ -196,11 +204,12 @@ _START = np.array(
 
 
 def ets_fit_forecast(
-    y: np.ndarray, cut: np.ndarray, horizon: int, m: int, multiplicative: bool
+    y: np.ndarray, cut: np.ndarray, horizon: int, m: int, multiplicative: bool, one_season: np.ndarray | None = None
 ) -> np.ndarray:
-    """Fitted Holt-Winters forecasts (n, S, horizon) of left-aligned rows at each cut (n, S)."""
+    """Fitted Holt-Winters forecasts (n, S, horizon) of left-aligned rows at each cut (n, S);
+    ``one_season`` rows start without a trend (``ets_initial``)."""
     n, n_snaps = cut.shape
-    init = ets_initial(y, m, multiplicative)
+    init = ets_initial(y, m, multiplicative, one_season)
 
     def run(u: np.ndarray) -> tuple[np.ndarray, ...]:
         a, b, g, p = _params(u)
@@ -247,7 +256,9 @@ def align_left(z: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 def ets_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> dict[str, np.ndarray]:
     """``ets_add`` / ``ets_mul`` forecasts (series, snaps, h); NaN where a series lacks
-    ``MIN_SEASONS`` seasons before the cutoff, is mostly zero, or (multiplicative) not positive."""
+    ``ETS_MIN_SEASONS`` seasons before the cutoff, is mostly zero, or (multiplicative) not
+    positive. A series with fewer than two seasons before one of its cutoffs starts without a
+    trend at all of them (the initial trend would read values after that cutoff)."""
     m = season_length(freq)
     n_series = z.shape[0]
     out = {name: np.full((n_series, len(snaps), horizon), np.nan) for name in ("ets_add", "ets_mul")}
@@ -259,7 +270,7 @@ def ets_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> d
         elig = np.zeros((n_series, len(snaps)), dtype=bool)
         for i, c in enumerate(snaps):
             n_c, share_c, low_c, start_c = history_stats(z, c)
-            ok = (n_c >= MIN_SEASONS * m) & (share_c >= ETS_MIN_NONZERO)
+            ok = (n_c >= ETS_MIN_SEASONS * m) & (share_c >= ETS_MIN_NONZERO)
             if mult:
                 ok &= low_c > 0
             elig[:, i] = ok
@@ -268,8 +279,9 @@ def ets_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> d
             continue
         ya = align_left(z[rows], start[rows])
         cut = np.array(snaps)[None, :] - start[rows, None]
-        cut = np.where(elig[rows], cut, 2 * m)  # ineligible snaps: a cheap dummy, masked below
-        fc = ets_fit_forecast(ya, cut, horizon, m, mult)
+        one = (elig[rows] & (cut < 2 * m)).any(axis=1)
+        cut = np.where(elig[rows], cut, int(np.ceil(ETS_MIN_SEASONS * m)))  # ineligible snaps: a cheap dummy, masked below
+        fc = ets_fit_forecast(ya, cut, horizon, m, mult, one)
         out[name][rows] = np.where(elig[rows][..., None], fc, np.nan)
     return out
 

@@ -92,13 +92,17 @@ def test_fitted_holt_winters_recovers_a_planted_season() -> None:
 def test_seasonal_candidates_need_two_seasons_of_their_own_history() -> None:
     long = _monthly(60)
     short = np.r_[np.full(40, np.nan), _monthly(20)]  # 20 months: fewer than two seasons
-    y = np.vstack([long, short])
-    ones = np.ones((2, 60 + 6))
+    shorter = np.r_[np.full(43, np.nan), _monthly(17)]  # 17 months: under one and a half
+    y = np.vstack([long, short, shorter])
+    ones = np.ones((3, 60 + 6))
     out = forecast_batch(BatchTask(y, ones, ones, [36, 48], 6, 12, "M"))
-    for name in ("seasonal_ses", "seasonal_damped", "seasonal_theta", "ets_add", "ets_mul"):
+    for name in ("seasonal_ses", "seasonal_damped", "seasonal_theta", "stl", "ets_add", "ets_mul"):
         assert np.isfinite(out["final"][name][0]).all(), name
-        assert np.isnan(out["final"][name][1]).all(), name
         assert np.isfinite(out["backtest"][name][0]).all(), name
+        assert np.isnan(out["final"][name][2]).all(), name
+        # Holt-Winters starts from one and a half seasons (trend 0), the decompositions need two
+        assert np.isfinite(out["final"][name][1]).all() == name.startswith("ets"), name
+    assert np.isnan(out["backtest"]["ets_add"][1]).all()  # 8 and 20 months before the cutoffs
     # seasonal naive needs one season: the short series has one
     assert np.isfinite(out["final"]["seasonal_naive"][1]).all()
     # the batch is row-independent: the long series alone gives the same numbers
