@@ -303,7 +303,7 @@ def decomposition_eligible(z: np.ndarray, c: int, freq: str) -> np.ndarray:
 
 STL_SEASONAL = 7  # the seasonal smoother's span (statsmodels' default)
 STL_INNER = 5  # inner iterations (statsmodels' default without robustness)
-STL_MAX_SEASONS = 6  # STL on at most the last 6 seasons of a series (bounds the matrices)
+STL_MAX_SEASONS = 6  # STL on the last whole seasons of a series, at most 6 (bounds the matrices)
 
 
 def _loess_weights(n: int, span: int, degree: int, xs: int, nleft: int, nright: int) -> np.ndarray:
@@ -403,8 +403,8 @@ def stl_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> n
     """``stl``: STL's seasonal component (period 52 weeks / 12 months; on the logarithm of a
     positive series, so that a growing amplitude stays proportional) repeated from the last
     season, plus exponential smoothing of the seasonally adjusted series (the SES / damped-trend
-    grid point of least one-step squared error). Fitted at each cutoff on the last
-    ``STL_MAX_SEASONS`` seasons of the history before it, for the series that hold two full
+    grid point of least one-step squared error). Fitted at each cutoff on the last whole seasons
+    (at most ``STL_MAX_SEASONS``) of the history before it, for the series that hold two full
     seasons there and are mostly non-zero (``decomposition_eligible``). (series, snaps, h)."""
     from c2m_cli.forecast.models import _grid, damped_path, es_pass
 
@@ -418,7 +418,8 @@ def stl_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq: str) -> n
         if not elig.any():
             continue
         n_obs, _, low, start = history_stats(z, c)
-        length = np.minimum(n_obs, STL_MAX_SEASONS * m)
+        # whole seasons only: at most STL_MAX_SEASONS − 1 operators per period length
+        length = np.minimum(n_obs // m, STL_MAX_SEASONS) * m
         for n in np.unique(length[elig]):
             rows = np.flatnonzero(elig & (length == n))
             window = z[rows, c - n : c]
