@@ -35,6 +35,8 @@ WARNING_CODES: dict[str, str] = {
     # recommend
     "recommend-moq-loses-money": "The factory's minimum order quantity loses money in expectation on the demand computed; the newsvendor quantity is recommended instead.",
     "recommend-moq-above-demand": "The minimum order quantity exceeds the demand's P90 and no unit economics were given to judge it.",
+    "recommend-trend-one-year": "The order lines span less than two years: a rising_demand trend cannot be told from the category's yearly season.",
+    "recommend-price-band-unknown": "A category has too few products with a positive paid price (or only near-zero ones, like fuel or coupons): its price bands are unknown.",
 }
 
 
