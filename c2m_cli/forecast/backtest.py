@@ -123,9 +123,9 @@ def independent_windows(cutoffs: list[int], horizon: int) -> np.ndarray:
 
 
 MIN_EVALUATED = 2
-# forecast pooling (Kourentzes, Barrow & Petropoulos 2019): only the candidates whose mean
-# backtest error is within POOL_WITHIN of the best one's are combined
-POOL_WITHIN = 0.05
+# forecast pooling: only the candidates whose mean backtest error exceeds the best one's by at
+# most POOL_SE standard errors of their per-window difference are combined (one-SE rule)
+POOL_SE = 1.0
 
 
 def rank_models(
@@ -133,7 +133,7 @@ def rank_models(
     names: list[str],
     usable: np.ndarray | None = None,
     available: np.ndarray | None = None,
-    pool_within: float = POOL_WITHIN,
+    pool_se: float = POOL_SE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Models ranked by mean backtest error per series, over all windows and per held-out window.
 
@@ -145,10 +145,11 @@ def rank_models(
 
     Returns (final ranking (series, models), held-out ranking (series, windows, models),
     whether a series has any scored window (series,), the number of candidates to combine per
-    series and per series and held-out window — the ranked ones whose mean error is at most
-    (1 + ``pool_within``) × the best one's, a pool of forecasts that are as good as the best
-    (Kourentzes, Barrow & Petropoulos 2019, "Another look at forecast selection and
-    combination: evidence from forecast pooling"); the engine averages at most its top k of
+    series and per series and held-out window — the ranked ones not measurably worse than the
+    best: their mean error exceeds the best one's by at most ``pool_se`` standard errors of the
+    per-window difference (the one-standard-error rule; a pool of forecasts as good as the best,
+    in the spirit of Kourentzes, Barrow & Petropoulos 2019, "Another look at forecast selection
+    and combination: evidence from forecast pooling"); the engine averages at most its top k of
     them); rankings are indices into ``names``, best first, ties to the earlier name,
     non-candidates last. The held-out ranking of a window
     ignores that window and the windows overlapping it (``usable[w]`` says which windows judge
@@ -172,9 +173,22 @@ def rank_models(
         ok = cand if extra is None else cand & extra
         mean = np.where((count > 0) & ok, total / np.maximum(count, 1), np.inf)
         finite = np.isfinite(mean)
-        best = np.where(finite.any(axis=1), np.where(finite, mean, np.inf).min(axis=1), np.inf)
-        pooled = finite & (mean <= best[:, None] * (1 + pool_within))
-        return np.argsort(mean, axis=1, kind="stable"), np.asarray(finite.any(axis=1)), pooled.sum(axis=1)
+        ranking = np.argsort(mean, axis=1, kind="stable")
+        # per-window differences to the best candidate, on the windows both were judged on
+        vals = np.where(m, stack, np.nan)
+        best = np.take_along_axis(vals, ranking[:, None, :1], axis=2)
+        diff = vals - best
+        n_d = (~np.isnan(diff)).sum(axis=1)
+        d_sum = np.nansum(diff, axis=1)
+        d_mean = np.divide(d_sum, n_d, out=np.full(d_sum.shape, np.inf), where=n_d > 0)
+        dev = np.where(np.isnan(diff), 0.0, diff - d_mean[:, None, :])
+        var = np.divide((dev * dev).sum(axis=1), n_d - 1, out=np.zeros(d_sum.shape), where=n_d > 1)
+        se = np.sqrt(var / np.maximum(n_d, 1))
+        pooled = finite & (d_mean <= pool_se * se)
+        pooled |= finite & (np.arange(mean.shape[1])[None, :] == ranking[:, :1])
+        # the pool is the leading run of the ranking (the engine combines the first ones)
+        lead = np.cumprod(np.take_along_axis(pooled, ranking, axis=1), axis=1)
+        return ranking, np.asarray(finite.any(axis=1)), lead.sum(axis=1)
 
     windows = stack.shape[1]
     final, has, n_ok = order(np.ones(windows, dtype=bool))
