@@ -21,9 +21,10 @@ synth = pytest.importorskip("c2m_cli.synth")
 
 USERS = 1000
 PARTITION_ROWS = 10_000  # ~27k order lines: three user partitions
+SEGMENT_PARTITION_USERS = 400  # ~1,000 labelled users: three assignment partitions
 STEPS: dict[str, list[str]] = {
     "label": ["--partition-rows", str(PARTITION_ROWS)],
-    "segment": ["--k", "4", "--bootstrap", "3"],
+    "segment": ["--k", "4", "--bootstrap", "3", "--partition-users", str(SEGMENT_PARTITION_USERS)],
     "forecast": ["--levels", "total,category_l1,sku"],
 }
 OUTPUTS = (
@@ -75,12 +76,16 @@ def test_outputs_are_byte_identical_local_and_dask(runs: dict[str, Any]) -> None
 def test_every_step_ran_its_tasks_on_dask_with_small_payloads(runs: dict[str, Any]) -> None:
     partitions = json.loads((runs["dask"]["root"] / "value_model.json").read_text(encoding="utf-8"))["partitions"]
     assert partitions == 3
-    expected_tasks = {"label": partitions, "segment": 1 + 3, "forecast": 3}  # forecast: one batch per level
+    users = runs["dask"]["summaries"]["segment"]["users"]
+    assignment = -(-users // SEGMENT_PARTITION_USERS)
+    assert assignment == 3
+    # segment: the reference and 3 bootstrap fits of k = 4, then one assignment task per user partition
+    expected_tasks = {"label": partitions, "segment": 1 + 3 + assignment, "forecast": 3}  # forecast: one batch per level
     for step, tasks in expected_tasks.items():
         local = runs["local"]["summaries"][step]["executor"]
         remote = runs["dask"]["summaries"][step]["executor"]
-        if step == "segment":  # locally the bootstrap fits run in the step's own process
-            assert local == {"kind": "none", "tasks": 0, "max_payload_bytes": None}
+        if step == "segment":  # locally the bootstrap fits run in the step's own process (threads)
+            assert local == {"kind": "local", "tasks": assignment, "max_payload_bytes": None}
         else:
             assert local == {"kind": "local", "tasks": tasks, "max_payload_bytes": None}, step
         assert remote["kind"] == "dask" and remote["tasks"] == tasks, (step, remote)
@@ -146,3 +151,36 @@ def test_label_results_come_back_as_paths_in_the_workspace(tmp_path: Path, clust
     users = pl.read_parquet(paths["users"])
     assert users["user_id"].to_list() == ["u1", "u2"]
     assert users["behavior_orders"].to_list() == [2, 1]
+
+
+def test_segment_assignment_tasks_read_their_partition_and_write_to_the_workspace(tmp_path: Path, cluster: Any) -> None:
+    """A segment assignment task run by a worker reads its partition of the matrix from the
+    workspace's staging area and writes each user's segment and distance there; the client gets
+    paths back, and the result equals one local ``cluster.assign`` over everyone."""
+    import polars as pl
+
+    from c2m_cli.executor import read_arrays
+    from c2m_cli.segment import cluster as clustering
+    from c2m_cli.segment.assign import assign_all, partition_of
+
+    rng = np.random.default_rng(0)
+    X = np.ascontiguousarray(rng.normal(size=(300, 5)), dtype=np.float32)
+    fitted = clustering.Clustering("kmeans", rng.normal(size=(3, 5)))
+    users = pl.Series("user_id", [f"u{i}" for i in range(300)])
+    staging = tmp_path / "ws" / ".staging-segment-x"
+    executor = get_executor(cluster.scheduler_address.replace("tcp://", "dask://"))
+    try:
+        mark = usage_mark()
+        labels, dist = assign_all(fitted, X, users, runner=executor, workdir=staging, partition_users=100)
+        used = usage_since(mark)
+    finally:
+        executor.close()
+    assert used["kind"] == "dask" and used["tasks"] == 3 and 0 < used["max_payload_bytes"] < 1024
+    whole_labels, whole_dist = clustering.assign(fitted, X)
+    assert np.array_equal(labels, whole_labels) and np.array_equal(dist, whole_dist)
+    # the partitions are the label step's user-hash partitions; each result file holds its users
+    part = partition_of(users, 3)
+    assert np.bincount(part, minlength=3).min() > 0
+    for p in range(3):
+        result = read_arrays(str(staging / "assign" / f"result-{p:05d}.parquet"))
+        assert result["row"].tolist() == np.flatnonzero(part == p).tolist()

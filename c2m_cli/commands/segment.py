@@ -48,6 +48,7 @@ def command(
     sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability (at least 5 per segment of the largest k).")] = 8000,
     min_stability: Annotated[float, typer.Option("--min-stability", help="Mean bootstrap ARI (in (0, 1]) a k needs to be chosen on fit.")] = 0.8,
     reduce: Annotated[str, typer.Option("--reduce", help="Dimensionality reduction before clustering: `none` or `pca` (90% of variance).")] = "none",
+    partition_users: Annotated[int, typer.Option("--partition-users", help="Users per partition of the final assignment (one executor task each, users split by a stable hash of user_id).")] = 500_000,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -68,6 +69,7 @@ def command(
             sample_size=sample_size,
             min_stability=min_stability,
             reduce=reduce,
+            partition_users=partition_users,
             seed=seed,
             executor=executor,
         )

@@ -20,6 +20,7 @@ from c2m_cli.executor import get_executor, usage_mark, usage_since
 from c2m_cli.growth import user_rungs
 from c2m_cli.market import workspace_market
 from c2m_cli.segment import cluster
+from c2m_cli.segment.assign import PARTITION_USERS, assign_all
 from c2m_cli.segment.features import SegmentFeatures
 from c2m_cli.segment.model import MODEL_NAME, assign_users, fit_pca, load, project, to_json
 from c2m_cli.segment.profile import build_profiles
@@ -69,6 +70,7 @@ def run_segment(
     reduce: str = "none",
     max_categories: int = 12,
     family_balance: bool = True,
+    partition_users: int = PARTITION_USERS,
     seed: int = 0,
     executor: str = "local",
     argv: list[str] | None = None,
@@ -83,6 +85,8 @@ def run_segment(
         raise UsageError(f"k range {k_min}–{k_max} must satisfy 2 ≤ k-min ≤ k-max ≤ {K_LIMIT}")
     if n_boot < 1:
         raise UsageError(f"--bootstrap must be at least 1, got {n_boot}")
+    if partition_users < 1:
+        raise UsageError(f"--partition-users must be at least 1, got {partition_users}")
     if not 0.0 < min_stability <= 1.0:
         raise UsageError(
             f"--min-stability must be in (0, 1] (a mean bootstrap adjusted Rand index), got {min_stability:g}"
@@ -109,6 +113,7 @@ def run_segment(
         "reduce": reduce,
         "max_categories": max_categories,
         "family_balance": family_balance,
+        "partition_users": partition_users,
         "executor": executor,
     }
     with ws.step("segment", parameters=parameters, seed=seed, argv=argv, via=via) as step:
@@ -154,111 +159,152 @@ def run_segment(
         mark = usage_mark()
         runner = get_executor(executor)
         try:
-            mapper = None if executor == "local" else (lambda fn, items: runner.map(fn, items))
-            selection = select_k(
-                X, ks, method=method, seed=seed, n_boot=n_boot, sample_size=sample_size,
-                min_stability=min_stability, mapper=mapper, workdir=step.staging / "_bootstrap",
+            summary = _segment_users(
+                step, ws, runner, executor=executor, labels=labels, fm=fm, raw=raw, X=X, ks=ks, fixed_k=fixed_k,
+                reduction=reduction, orders=orders, products=products, manifest=manifest, parameters=parameters,
+                method=method, seed=seed, n_boot=n_boot, sample_size=sample_size, min_stability=min_stability,
+                partition_users=partition_users,
             )
         finally:
             runner.close()
-        chosen = selection.chosen_k
-        chosen_row = next(r for r in selection.table if r["k"] == chosen)
-        stable = bool(chosen_row["stability_ari"] is not None and chosen_row["stability_ari"] >= min_stability)
-        ari_text = "n/a" if chosen_row["stability_ari"] is None else f"{chosen_row['stability_ari']:.2f}"
-        sil = chosen_row.get("silhouette")
-        sil_text = "n/a" if sil is None else f"{sil:.2f}"
-        if not stable:
-            if fixed_k is None:
-                step.warn(
-                    "segment-unstable",
-                    f"no k in {ks[0]}–{ks[-1]} reached a mean bootstrap ARI of {min_stability:g}: the most stable, "
-                    f"k = {chosen}, reached {ari_text} (silhouette {sil_text}); its segments are shown but are not stable",
-                )
-            else:
-                step.warn(
-                    "segment-unstable",
-                    f"k = {chosen} (fixed by --k) has a mean bootstrap ARI of {ari_text}, below {min_stability:g} "
-                    f"(silhouette {sil_text}); its segments are not stable",
-                )
-        if sil is not None and sil < WEAK_SILHOUETTE:
-            step.warn(
-                "segment-weak-structure",
-                f"the {chosen} segments separate users weakly: mean silhouette {sil:.3f} < {WEAK_SILHOUETTE} "
-                "(users are nearly as close to the next segment as to their own)",
-            )
-        fitted = cluster.fit(X, chosen, method=method, seed=seed)
-        idx, _ = cluster.assign(fitted, X)
-        fitted, idx = cluster.order_by_size(fitted, idx)
-        idx, dist = cluster.assign(fitted, X)
-        k_eff = fitted.k
-        segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
-        jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
-
-        market = workspace_market(manifest)
-        lang = data_language(_data_texts(step, ws, products), market=market, fallback=_label_texts(labels))
-        growth, evidence = user_rungs(labels, searches=_searches(step, ws), reviews=_reviews(step, ws))
-        profiles = build_profiles(
-            labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,
-            jaccard=jaccard, lang=lang, orders=orders, products=products, growth=growth,
-        )
-        names = profiles["segment_name"].to_list()
-        segments = pl.DataFrame(
-            {
-                "user_id": fm.user_ids,
-                "segment_id": pl.Series(segment_ids, dtype=pl.String).gather(idx),
-                "segment_name": pl.Series(names, dtype=pl.String).gather(idx),
-                "distance": dist,
-            }
-        )
-        selection_json = {
-            "mode": "auto" if fixed_k is None else "fixed",
-            "criterion": selection.criterion,
-            "chosen_k": chosen,
-            "stable": stable,
-            "min_stability": min_stability,
-            "sample_size": int(len(selection.sample_index)),
-            "n_boot": n_boot,
-            "table": selection.table,
-        }
-        model = to_json(
-            specs=fm.specs, dropped=fm.dropped, reduction=reduction, clustering=fitted,
-            segment_ids=segment_ids, segment_names=names, selection=selection_json,
-            # where the work ran is no parameter of the model: byte-identical whichever executor
-            parameters={**{k: v for k, v in parameters.items() if k != "executor"}, "seed": seed}, language=lang,
-        )
-        step.write_table("segments", segments)
-        step.write_table("segment_profiles", profiles)
-        step.write_json(MODEL_NAME, model)
-        summary: dict[str, Any] = {
-            "ok": stable,
-            "stable": stable,
-            "users": n,
-            "k": k_eff,
-            "method": method,
-            "algorithm": fitted.algorithm,
-            "k_mode": selection_json["mode"],
-            "criterion": selection.criterion,
-            "selection": selection.table,
-            "features": len(fm.specs),
-            "dropped_columns": fm.dropped,
-            "language": lang,
-            "growth_ladder": evidence.as_list(),
-            "segments": [
-                {
-                    "segment_id": r["segment_id"],
-                    "segment_name": r["segment_name"],
-                    "size": r["size"],
-                    "share": r["share"],
-                    "value_share": r["value_share"],
-                    "stability_jaccard": r["stability_jaccard"],
-                    "description": r["description"],
-                    "suggested_action": r["suggested_action"],
-                }
-                for r in profiles.iter_rows(named=True)
-            ],
-        }
         summary["executor"] = usage_since(mark)  # what ran where (not in any output file)
         step.summary.update(summary)
+    return summary
+
+
+def _segment_users(
+    step: Any,
+    ws: Workspace,
+    runner: Any,
+    *,
+    executor: str,
+    labels: pl.DataFrame,
+    fm: Any,
+    raw: pl.DataFrame,
+    X: np.ndarray,
+    ks: list[int],
+    fixed_k: int | None,
+    reduction: dict[str, Any] | None,
+    orders: pl.DataFrame | None,
+    products: pl.DataFrame | None,
+    manifest: dict[str, Any],
+    parameters: dict[str, Any],
+    method: str,
+    seed: int,
+    n_boot: int,
+    sample_size: int,
+    min_stability: float,
+    partition_users: int,
+) -> dict[str, Any]:
+    """Choose k, cluster, assign every user (by partition, on ``runner``), profile and write."""
+    n = X.shape[0]
+    mapper = None if executor == "local" else (lambda fn, items: runner.map(fn, items))
+    selection = select_k(
+        X, ks, method=method, seed=seed, n_boot=n_boot, sample_size=sample_size,
+        min_stability=min_stability, mapper=mapper, workdir=step.staging / "_bootstrap",
+    )
+    chosen = selection.chosen_k
+    chosen_row = next(r for r in selection.table if r["k"] == chosen)
+    stable = bool(chosen_row["stability_ari"] is not None and chosen_row["stability_ari"] >= min_stability)
+    ari_text = "n/a" if chosen_row["stability_ari"] is None else f"{chosen_row['stability_ari']:.2f}"
+    sil = chosen_row.get("silhouette")
+    sil_text = "n/a" if sil is None else f"{sil:.2f}"
+    if not stable:
+        if fixed_k is None:
+            step.warn(
+                "segment-unstable",
+                f"no k in {ks[0]}–{ks[-1]} reached a mean bootstrap ARI of {min_stability:g}: the most stable, "
+                f"k = {chosen}, reached {ari_text} (silhouette {sil_text}); its segments are shown but are not stable",
+            )
+        else:
+            step.warn(
+                "segment-unstable",
+                f"k = {chosen} (fixed by --k) has a mean bootstrap ARI of {ari_text}, below {min_stability:g} "
+                f"(silhouette {sil_text}); its segments are not stable",
+            )
+    if sil is not None and sil < WEAK_SILHOUETTE:
+        step.warn(
+            "segment-weak-structure",
+            f"the {chosen} segments separate users weakly: mean silhouette {sil:.3f} < {WEAK_SILHOUETTE} "
+            "(users are nearly as close to the next segment as to their own)",
+        )
+    staging = step.staging / "_assign"
+    if len(selection.sample_index) == n and chosen in selection.reference:
+        # the sample was every user, in order: its reference clustering is this very fit
+        fitted = selection.reference[chosen]
+        idx, _ = cluster.assign(fitted, X)
+    else:
+        fitted = cluster.fit(X, chosen, method=method, seed=seed)
+        idx, _ = assign_all(fitted, X, fm.user_ids, runner=runner, workdir=staging, partition_users=partition_users, name="sizes")
+    fitted, idx = cluster.order_by_size(fitted, idx)
+    idx, dist = assign_all(fitted, X, fm.user_ids, runner=runner, workdir=staging, partition_users=partition_users)
+    k_eff = fitted.k
+    segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
+    jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
+
+    market = workspace_market(manifest)
+    lang = data_language(_data_texts(step, ws, products), market=market, fallback=_label_texts(labels))
+    growth, evidence = user_rungs(labels, searches=_searches(step, ws), reviews=_reviews(step, ws))
+    profiles = build_profiles(
+        labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,
+        jaccard=jaccard, lang=lang, orders=orders, products=products, growth=growth,
+    )
+    names = profiles["segment_name"].to_list()
+    segments = pl.DataFrame(
+        {
+            "user_id": fm.user_ids,
+            "segment_id": pl.Series(segment_ids, dtype=pl.String).gather(idx),
+            "segment_name": pl.Series(names, dtype=pl.String).gather(idx),
+            "distance": dist,
+        }
+    )
+    selection_json = {
+        "mode": "auto" if fixed_k is None else "fixed",
+        "criterion": selection.criterion,
+        "chosen_k": chosen,
+        "stable": stable,
+        "min_stability": min_stability,
+        "sample_size": int(len(selection.sample_index)),
+        "n_boot": n_boot,
+        "table": selection.table,
+    }
+    model = to_json(
+        specs=fm.specs, dropped=fm.dropped, reduction=reduction, clustering=fitted,
+        segment_ids=segment_ids, segment_names=names, selection=selection_json,
+        # where and in how many pieces the work ran is no parameter of the model: byte-identical
+        parameters={**{k: v for k, v in parameters.items() if k not in ("executor", "partition_users")}, "seed": seed}, language=lang,
+    )
+    step.write_table("segments", segments)
+    step.write_table("segment_profiles", profiles)
+    step.write_json(MODEL_NAME, model)
+    summary: dict[str, Any] = {
+        "ok": stable,
+        "stable": stable,
+        "users": n,
+        "k": k_eff,
+        "method": method,
+        "algorithm": fitted.algorithm,
+        "k_mode": selection_json["mode"],
+        "criterion": selection.criterion,
+        "selection": selection.table,
+        "features": len(fm.specs),
+        "dropped_columns": fm.dropped,
+        "language": lang,
+        "growth_ladder": evidence.as_list(),
+        "segments": [
+            {
+                "segment_id": r["segment_id"],
+                "segment_name": r["segment_name"],
+                "size": r["size"],
+                "share": r["share"],
+                "value_share": r["value_share"],
+                "stability_jaccard": r["stability_jaccard"],
+                "description": r["description"],
+                "suggested_action": r["suggested_action"],
+            }
+            for r in profiles.iter_rows(named=True)
+        ],
+    }
     return summary
 
 

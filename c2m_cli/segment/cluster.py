@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 METHODS = ("kmeans", "gmm")
 MINIBATCH_FROM = 200_000
 _CHUNK = 65_536
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    # inspecting the loaded BLAS/OpenMP libraries costs ~10 ms: done once, not at every fit
+    return ThreadpoolController()
+
+
+def one_thread() -> Any:
+    """A context in which BLAS and OpenMP run one thread (``threadpool_limits(limits=1)``)."""
+    return _controller().limit(limits=1)
 
 
 @dataclass
@@ -76,7 +88,7 @@ def fit(
     """
     # one thread: OpenMP/BLAS reductions over a different number of threads change the last bits,
     # and with them which local optimum k-means ends in — the result must not depend on the machine
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return _fit(X, k, method=method, seed=seed, n_init=n_init, minibatch_from=minibatch_from)
 
@@ -124,7 +136,7 @@ def assign(clustering: Clustering, X: np.ndarray) -> tuple[np.ndarray, np.ndarra
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int32)
     dist = np.empty(n, dtype=np.float64)
-    with threadpool_limits(limits=1):  # bit-identical distances whatever the number of cores
+    with one_thread():  # bit-identical distances whatever the number of cores
         _assign_into(clustering, X, labels, dist)
     return labels, dist
 

@@ -274,7 +274,8 @@ def _plan(
             specs.append(FeatureSpec(name=f"tag:{family}:{tag}", family=str(family), kind="tag", tag_family=family, tag=tag))
 
     # order-derived bases: what (spend share by category), when (hour of day), how (channel)
-    specs += mix_specs(orders, products, labels[ID_COLUMN], timezone=timezone)
+    order_keys = OrderKeys(orders, products, timezone)
+    specs += mix_specs(orders, products, labels[ID_COLUMN], timezone=timezone, order_keys=order_keys)
     if not specs:
         constant = [d["column"] for d in dropped if d["reason"] in ("constant", "all values missing")]
         if dropped and len(constant) == len(dropped):
@@ -292,7 +293,7 @@ def _plan(
         spec.clip = clip
         spec.role = "descriptor" if spec.family in descriptor_families else "basis"
         spec.weight = 1.0
-    raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=timezone)
+    raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=timezone, order_keys=order_keys)
     _fit_mix_centers(raw, specs)
     activity = _activity(labels, orders)
     _mark_activity_descriptors(raw, specs, activity, activity_corr)
@@ -304,46 +305,90 @@ def _plan(
     return specs, dropped, raw
 
 
-def _order_keys(orders: pl.DataFrame, products: pl.DataFrame | None, by: str, timezone: str) -> pl.LazyFrame | None:
-    """user_id, key (String), amount: what an order mix counts — spend by product category,
-    orders by local hour of day or by channel. None when the orders cannot give it."""
-    cols = orders.columns
-    if ID_COLUMN not in cols:
-        return None
-    lf = orders.lazy()
-    lf = contract.purchase_lines(lf)  # what customers bought: sales and pre-sales (c2m_cli.contract)
-    if by.startswith("category"):
-        if products is None or "sku" not in cols or "sku" not in products.columns or by not in products.columns:
+class OrderKeys:
+    """What the order mixes count, from one pass over the order lines per kind of mix and kept
+    for every use (choosing the category level, the mix totals, each user's shares): user_id,
+    key, amount — spend (integer hundredths) of each purchase line by product category; orders
+    by local hour of day or by channel, counted per user and key (integer sums: exact)."""
+
+    def __init__(self, orders: pl.DataFrame | None, products: pl.DataFrame | None, timezone: str) -> None:
+        self.orders, self.products, self.timezone = orders, products, timezone
+        self._done: dict[str, pl.DataFrame | None] = {}
+        self._categories: pl.DataFrame | None = None
+        self._firsts: pl.DataFrame | None = None
+
+    def keys(self, by: str) -> pl.LazyFrame | None:
+        """user_id, key (String), amount (Int64); None when the orders cannot give this mix."""
+        if by not in self._done:
+            self._done[by] = self._keys(by)
+        frame = self._done[by]
+        return None if frame is None else frame.lazy()
+
+    def _keys(self, by: str) -> pl.DataFrame | None:
+        orders, products = self.orders, self.products
+        if orders is None or orders.height == 0 or ID_COLUMN not in orders.columns:
             return None
-        if "qty" in cols and "unit_price" in cols:
-            amount = (pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)).fill_nan(None).fill_null(0.0)
-        else:
-            amount = pl.lit(1.0)
-        prod = products.lazy().select(pl.col("sku").cast(pl.String), pl.col(by).cast(pl.String).alias("key")).unique("sku", keep="first")
+        cols = orders.columns
+        if by.startswith("category"):
+            if products is None or "sku" not in cols or "sku" not in products.columns or by not in products.columns:
+                return None
+            return self._category_lines().select(ID_COLUMN, pl.col(by).alias("key"), "amount").filter(pl.col("key").is_not_null())
+        if by not in ("hour", "channel") or (by == "hour" and "ts" not in cols) or (by == "channel" and "channel" not in cols):
+            return None
+        if by == "hour" and not isinstance(orders.schema["ts"], pl.Datetime):
+            return None
+        firsts = self._order_firsts()
         return (
-            lf.select(pl.col(ID_COLUMN).cast(pl.String), pl.col("sku").cast(pl.String), _fixed_point(amount.clip(lower_bound=0.0)).alias("amount"))
-            .join(prod, on="sku", how="inner")
-            .filter(pl.col("key").is_not_null())
-            .select(ID_COLUMN, "key", "amount")
+            firsts.lazy()
+            .filter(pl.col(by).is_not_null())
+            .group_by(ID_COLUMN, pl.col(by).alias("key"))
+            .agg(pl.len().cast(pl.Int64).alias("amount"))
+            .collect()
         )
-    if by not in ("hour", "channel") or (by == "hour" and "ts" not in cols) or (by == "channel" and "channel" not in cols):
-        return None
-    order_key = pl.col("order_id").cast(pl.String) if "order_id" in cols else pl.int_range(pl.len()).cast(pl.String)
-    if by == "hour":
-        ts = pl.col("ts")
-        dtype = orders.schema["ts"]
-        if not isinstance(dtype, pl.Datetime):
-            return None
-        local = ts.dt.convert_time_zone(timezone) if dtype.time_zone else ts.dt.replace_time_zone("UTC").dt.convert_time_zone(timezone)
-        key = local.dt.hour().cast(pl.String).str.zfill(2)
-    else:
-        key = pl.col("channel").cast(pl.String)
-    return (
-        lf.select(pl.col(ID_COLUMN).cast(pl.String), order_key.alias("order"), key.alias("key"))
-        .filter(pl.col("key").is_not_null())
-        .unique(["user_id", "order"], keep="first", maintain_order=True)
-        .select(ID_COLUMN, "key", pl.lit(1, dtype=pl.Int64).alias("amount"))
-    )
+
+    def _category_lines(self) -> pl.DataFrame:
+        """Purchase lines with their spend (integer hundredths) and every category level."""
+        if self._categories is None:
+            orders, products = self.orders, self.products
+            assert orders is not None and products is not None
+            cols = orders.columns
+            levels = [c for c in ("category_l1", "category_l2", "category_l3") if c in products.columns]
+            if "qty" in cols and "unit_price" in cols:
+                amount = (pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)).fill_nan(None).fill_null(0.0)
+            else:
+                amount = pl.lit(1.0)
+            prod = products.lazy().select(pl.col("sku").cast(pl.String), *(pl.col(c).cast(pl.String) for c in levels))
+            self._categories = (
+                contract.purchase_lines(orders.lazy())  # what customers bought (c2m_cli.contract)
+                .select(pl.col(ID_COLUMN).cast(pl.String), pl.col("sku").cast(pl.String), _fixed_point(amount.clip(lower_bound=0.0)).alias("amount"))
+                .join(prod.unique("sku", keep="first", maintain_order=True), on="sku", how="inner")
+                .drop("sku")
+                .collect()
+            )
+        return self._categories
+
+    def _order_firsts(self) -> pl.DataFrame:
+        """Per user and order: the local hour and the channel of its first line that has one."""
+        if self._firsts is None:
+            orders = self.orders
+            assert orders is not None
+            cols = orders.columns
+            order_key = pl.col("order_id").cast(pl.String) if "order_id" in cols else pl.int_range(pl.len()).cast(pl.String)
+            hour = pl.lit(None, pl.String)
+            dtype = orders.schema.get("ts")
+            if isinstance(dtype, pl.Datetime):
+                ts = pl.col("ts")
+                local = ts.dt.convert_time_zone(self.timezone) if dtype.time_zone else ts.dt.replace_time_zone("UTC").dt.convert_time_zone(self.timezone)
+                hour = local.dt.hour().cast(pl.String).str.zfill(2)
+            channel = pl.col("channel").cast(pl.String) if "channel" in cols else pl.lit(None, pl.String)
+            self._firsts = (
+                contract.purchase_lines(orders.lazy())
+                .select(pl.col(ID_COLUMN).cast(pl.String), order_key.alias("order"), hour.alias("hour"), channel.alias("channel"))
+                .group_by(ID_COLUMN, "order")
+                .agg(pl.col("hour").drop_nulls().first(), pl.col("channel").drop_nulls().first())
+                .collect()
+            )
+        return self._firsts
 
 
 def _fixed_point(amount: pl.Expr) -> pl.Expr:
@@ -353,7 +398,12 @@ def _fixed_point(amount: pl.Expr) -> pl.Expr:
 
 
 def mix_specs(
-    orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, *, timezone: str = "UTC"
+    orders: pl.DataFrame | None,
+    products: pl.DataFrame | None,
+    user_ids: pl.Series,
+    *,
+    timezone: str = "UTC",
+    order_keys: OrderKeys | None = None,
 ) -> list[FeatureSpec]:
     """Order mixes as bases, each a block of shares (one feature per value, log-ratio scaled):
     spend share by product category (the finest level with at most MIX_MAX_VALUES categories),
@@ -361,13 +411,14 @@ def mix_specs(
     buyer with the same habits look alike. Values under MIX_MIN_SHARE of the total go to "other"."""
     if orders is None or orders.height == 0:
         return []
+    order_keys = order_keys or OrderKeys(orders, products, timezone)
     levels: list[str] = [c for c in ("category_l3", "category_l2", "category_l1") if products is not None and c in products.columns]
     out: list[FeatureSpec] = []
     users = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)}).lazy()
     chosen_level: str | None = None
     level_totals: dict[str, pl.DataFrame] = {}
     for by in levels:
-        keys = _order_keys(orders, products, by, timezone)
+        keys = order_keys.keys(by)
         if keys is None:
             continue
         totals = keys.join(users, on=ID_COLUMN, how="semi").group_by("key").agg(pl.col("amount").sum()).collect()
@@ -382,7 +433,7 @@ def mix_specs(
         if by in level_totals:
             totals = level_totals[by]
         else:
-            keys = _order_keys(orders, products, by, timezone)
+            keys = order_keys.keys(by)
             if keys is None:
                 continue
             totals = keys.join(users, on=ID_COLUMN, how="semi").group_by("key").agg(pl.col("amount").sum()).collect()
@@ -410,16 +461,14 @@ def mix_specs(
     return out
 
 
-def _mix_frame(
-    orders: pl.DataFrame | None, products: pl.DataFrame | None, user_ids: pl.Series, specs: list[tuple[int, FeatureSpec]], timezone: str
-) -> pl.DataFrame:
+def _mix_frame(user_ids: pl.Series, specs: list[tuple[int, FeatureSpec]], order_keys: OrderKeys) -> pl.DataFrame:
     """user_id plus each mix spec's share column (f{i}); users without orders get the base share."""
     frame = pl.DataFrame({ID_COLUMN: user_ids.cast(pl.String)})
     by_block: dict[str, list[tuple[int, FeatureSpec]]] = {}
     for i, spec in specs:
         by_block.setdefault(spec.by or "", []).append((i, spec))
     for by, items in by_block.items():
-        keys = None if orders is None or orders.height == 0 else _order_keys(orders, products, by, timezone)
+        keys = order_keys.keys(by)
         if keys is not None:
             values = items[0][1].values or []
             has_other = OTHER in values
@@ -462,6 +511,7 @@ def raw_frame(
     orders: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
     timezone: str = "UTC",
+    order_keys: OrderKeys | None = None,
 ) -> pl.DataFrame:
     """user_id plus one raw (unscaled, filled) column per feature, in spec order."""
     exprs: list[pl.Expr] = [pl.col(ID_COLUMN).cast(pl.String)]
@@ -516,7 +566,7 @@ def raw_frame(
                 frame = frame.with_columns(pl.lit(0.0, dtype=pl.Float64).alias(col))
     mix = [(i, s) for i, s in enumerate(specs) if s.kind == "mix"]
     if mix:
-        shares = _mix_frame(orders, products, frame[ID_COLUMN], mix, timezone)
+        shares = _mix_frame(frame[ID_COLUMN], mix, order_keys or OrderKeys(orders, products, timezone))
         frame = frame.with_columns(shares.drop(ID_COLUMN))
     return frame.select(["user_id", *[f"f{i}" for i in range(len(specs))]])
 

@@ -80,46 +80,64 @@ def _spend_lifts(
     orders: pl.DataFrame | None,
     products: pl.DataFrame | None,
     assignment: pl.DataFrame,
-    column: str,
+    columns: tuple[str, ...],
     k: int,
     top: int = 3,
-) -> list[list[dict[str, Any]]]:
-    """Per segment, the ``column`` values (category_l1, brand) whose spend share over-indexes most."""
-    empty: list[list[dict[str, Any]]] = [[] for _ in range(k)]
-    if orders is None or products is None or column not in products.columns:
-        return empty
+) -> dict[str, list[list[dict[str, Any]]]]:
+    """Per ``columns`` entry (category_l1, brand) and segment, the values whose spend share
+    over-indexes most. One pass over the order lines for every column: each line's product
+    values are looked up once, as integer codes (the values' sorted order)."""
+    out: dict[str, list[list[dict[str, Any]]]] = {c: [[] for _ in range(k)] for c in columns}
+    if orders is None or products is None:
+        return out
     if not {"user_id", "sku", "qty", "unit_price"} <= set(orders.columns):
-        return empty
-    lines = orders.lazy()
-    lines = contract.purchase_lines(lines)  # sales and pre-sales (c2m_cli.contract)
-    lines_frame = (
+        return out
+    present = [c for c in columns if c in products.columns]
+    if not present:
+        return out
+    first = (
+        products.lazy()
+        .select(pl.col("sku").cast(pl.String), *(pl.col(c).cast(pl.String) for c in present))
+        .unique("sku", keep="first", maintain_order=True)
+        .collect()
+    )
+    names = {c: first[c].drop_nulls().unique().sort().to_list() for c in present}
+    # a dense code per value, in the values' sorted order (null stays null)
+    prod = first.select("sku", *(pl.col(c).rank("dense").cast(pl.Int64).alias(f"_c{q}") for q, c in enumerate(present)))
+    lines = contract.purchase_lines(orders.lazy())  # sales and pre-sales (c2m_cli.contract)
+    frame = (
         lines.select(
             pl.col("user_id").cast(pl.String),
             pl.col("sku").cast(pl.String),
             (pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)).alias("spend"),
         )
-        .join(
-            products.lazy().select(pl.col("sku").cast(pl.String), pl.col(column).cast(pl.String).alias("value")).unique("sku", keep="first", maintain_order=True),
-            on="sku",
-            how="inner",
-            maintain_order="left",
-        )
-        .filter(pl.col("value").is_not_null() & (pl.col("spend") > 0))
+        .join(prod.lazy(), on="sku", how="inner", maintain_order="left")
+        .filter(pl.col("spend") > 0)
         .join(assignment.lazy(), on="user_id", how="inner", maintain_order="left")
-        .select("seg", pl.col("value").rank("dense").cast(pl.Int64).alias("code") - 1, "value", "spend")
+        .select("seg", "spend", *(f"_c{q}" for q in range(len(present))))
         .collect()
     )
-    if lines_frame.height == 0:
-        return empty
+    for q, column in enumerate(present):
+        rows = frame.filter(pl.col(f"_c{q}").is_not_null())
+        if rows.height == 0:
+            continue
+        # the values bought, numbered densely in sorted order (the per-column frame's own ranks)
+        raw_codes = rows[f"_c{q}"].to_numpy() - 1
+        used = np.unique(raw_codes)
+        codes = np.searchsorted(used, raw_codes)
+        values = [names[column][c] for c in used]
+        out[column] = _lifts_of(codes, rows["seg"].to_numpy(), rows["spend"].to_numpy(), values, k, top)
+    return out
+
+
+def _lifts_of(
+    codes: np.ndarray, seg: np.ndarray, spend: np.ndarray, values: list[str], k: int, top: int
+) -> list[list[dict[str, Any]]]:
+    """Spend share and lift of each value per segment, the ``top`` over-indexed ones."""
+    result: list[list[dict[str, Any]]] = [[] for _ in range(k)]
     # sums by bincount in row order (bit-reproducible, unlike a parallel group-by)
-    codes = lines_frame["code"].to_numpy()
-    nv = int(codes.max()) + 1
-    sums = np.bincount(
-        lines_frame["seg"].to_numpy().astype(np.int64) * nv + codes,
-        weights=lines_frame["spend"].to_numpy(),
-        minlength=k * nv,
-    ).reshape(k, nv)
-    values = lines_frame.select("code", "value").unique("code").sort("code")["value"].to_list()
+    nv = len(values)
+    sums = np.bincount(seg.astype(np.int64) * nv + codes, weights=spend, minlength=k * nv).reshape(k, nv)
     seg_tot = sums.sum(axis=1, keepdims=True)
     share = np.divide(sums, seg_tot, out=np.zeros_like(sums), where=seg_tot > 0)
     base_share = sums.sum(axis=0) / sums.sum()
@@ -127,8 +145,8 @@ def _spend_lifts(
     for j in range(k):
         ok = np.flatnonzero(share[j] >= MIN_CATEGORY_SHARE)
         ranked = sorted(ok, key=lambda c: (-lift[j, c], values[c]))[:top]
-        empty[j] = [{"value": values[c], "spend_share": float(share[j, c]), "lift": float(lift[j, c])} for c in ranked]
-    return empty
+        result[j] = [{"value": values[c], "spend_share": float(share[j, c]), "lift": float(lift[j, c])} for c in ranked]
+    return result
 
 
 def _group_sums(M: np.ndarray, seg: np.ndarray, k: int) -> np.ndarray:
@@ -216,8 +234,8 @@ def build_profiles(
             growth_share[col] = np.divide(np.bincount(seg, weights=hits, minlength=k), sizes, out=np.full(k, np.nan), where=nonempty)
 
     assignment = frame.select("user_id", "seg")
-    top_categories = _spend_lifts(orders, products, assignment, "category_l1", k)
-    top_brands = _spend_lifts(orders, products, assignment, "brand", k)
+    lifts = _spend_lifts(orders, products, assignment, ("category_l1", "brand"), k)
+    top_categories, top_brands = lifts["category_l1"], lifts["brand"]
 
     trait_idx = [i for i, s in enumerate(specs) if s.kind in ("onehot", "tag", "bool")]
     candidates = [i for i, s in enumerate(specs) if s.family not in NOT_DISTINCTIVE]

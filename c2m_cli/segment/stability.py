@@ -21,15 +21,20 @@ bootstrap runs of its best Jaccard overlap with a bootstrap cluster, on the samp
 
 from __future__ import annotations
 
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_samples
-from threadpoolctl import threadpool_limits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score, pairwise_distances
 
 from c2m_cli.segment import cluster
+
+FIT_THREADS = min(2, os.cpu_count() or 1)  # fits run side by side, one thread each
 
 
 @dataclass
@@ -39,6 +44,9 @@ class Selection:
     table: list[dict[str, Any]]
     sample_index: np.ndarray
     boot_labels: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    # the reference clustering of the sample for each k (fitted with ``seed`` and ``n_init``):
+    # when the sample is every user, it is the final clustering itself
+    reference: dict[int, cluster.Clustering] = field(default_factory=dict)
 
 
 def _boot_task(
@@ -61,7 +69,7 @@ def _boot_file_task(args: tuple[str, str | None, int, str, int, int]) -> tuple[s
     arrays = read_arrays(path)
     Xs = np.ascontiguousarray(arrays["x"])
     index = None if boot is None else np.ascontiguousarray(arrays[boot])
-    with threadpool_limits(limits=1):
+    with cluster.one_thread():
         labels, fitted = _boot_task((Xs, index, k, method, seed, n_init))
     out = f"{path.removesuffix('.parquet')}-k{k}-{boot or 'ref'}.parquet"
     return write_arrays(out, {"labels": labels}), fitted
@@ -110,16 +118,24 @@ def select_k(
         small = [(sample, None if t[1] is None else f"boot{(i % (1 + n_boot)) - 1}", *t[2:]) for i, t in enumerate(tasks)]
         results = [(read_arrays(path)["labels"], fitted) for path, fitted in mapper(_boot_file_task, small)]
     else:
-        # many small fits: one thread each is faster than OpenMP teams on a busy 2-core machine
-        with threadpool_limits(limits=1):
-            results = [_boot_task(t) for t in tasks]
+        # many small fits, each single-threaded (bit-reproducible whatever the machine), run
+        # side by side on the cores: scikit-learn's k-means releases the GIL in its inner loops
+        # (the warning filter is set here too: catch_warnings in each thread alone would let one
+        # thread restore the filters another still relies on)
+        with cluster.one_thread(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if FIT_THREADS > 1 and len(tasks) > 1:
+                with ThreadPoolExecutor(max_workers=FIT_THREADS) as threads:
+                    results = list(threads.map(_boot_task, tasks))
+            else:
+                results = [_boot_task(t) for t in tasks]
 
     Xsil = Xs[sil_index]
-    with threadpool_limits(limits=1):
+    with cluster.one_thread():
         D = pairwise_distances(Xsil.astype(np.float64))
 
     def _sil_points(lab: np.ndarray) -> np.ndarray | None:
-        return silhouette_samples(D, lab, metric="precomputed") if 2 <= len(np.unique(lab)) <= len(lab) - 1 else None
+        return silhouette_points(D, lab)
 
     def _sil(lab: np.ndarray) -> float | None:
         points = _sil_points(lab)
@@ -127,11 +143,13 @@ def select_k(
 
     table: list[dict[str, Any]] = []
     boot_labels: dict[int, list[np.ndarray]] = {}
+    reference: dict[int, cluster.Clustering] = {}
     per_k = 1 + n_boot
     for i, k in enumerate(ks):
         ref, ref_fit = results[i * per_k]
         boots = [labels for labels, _ in results[i * per_k + 1 : (i + 1) * per_k]]
         boot_labels[k] = list(boots)
+        reference[k] = ref_fit
         aris = [float(adjusted_rand_score(ref, b)) for b in boots]
         row: dict[str, Any] = {
             "k": k,
@@ -167,7 +185,37 @@ def select_k(
         best = max(pool, key=lambda r: ((r["stability_ari"] or 0.0), -r["k"]))
     for r in table:
         r["chosen"] = r["k"] == best["k"]
-    return Selection(best["k"], criterion, table, sample_index, boot_labels)
+    return Selection(best["k"], criterion, table, sample_index, boot_labels, reference)
+
+
+def silhouette_points(D: np.ndarray, labels: np.ndarray, *, rows: int = 512) -> np.ndarray | None:
+    """Each point's silhouette (Rousseeuw 1987) from the pairwise distances ``D`` (float64, zero
+    diagonal); None unless 2 ≤ clusters ≤ points − 1. The same arithmetic as scikit-learn's
+    ``silhouette_samples(D, labels, metric="precomputed")`` — each point's distance sum per
+    cluster accumulated over the points in index order — in one ``bincount`` per block of rows
+    instead of one per point, so the values are bit-identical and many times faster."""
+    codes = np.unique(labels, return_inverse=True)[1].ravel()
+    n = len(codes)
+    freqs = np.bincount(codes)
+    k = len(freqs)
+    if not 2 <= k <= n - 1:
+        return None
+    sums = np.empty((n, k), dtype=np.float64)
+    for start in range(0, n, rows):
+        block = D[start : start + rows]
+        m = block.shape[0]
+        keys = (np.arange(m, dtype=np.int64)[:, None] * k + codes[None, :]).ravel()
+        sums[start : start + m] = np.bincount(keys, weights=block.ravel(), minlength=m * k).reshape(m, k)
+    own = (np.arange(n), codes)
+    intra = sums[own]
+    sums[own] = np.inf
+    sums /= freqs
+    inter = sums.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        intra = intra / (freqs - 1).take(codes, mode="clip")
+        sil = inter - intra
+        sil /= np.maximum(intra, inter)
+    return np.nan_to_num(sil)
 
 
 def segment_jaccard(reference: np.ndarray, boots: list[np.ndarray], k: int) -> np.ndarray:
