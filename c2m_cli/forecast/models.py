@@ -247,25 +247,49 @@ def demand_class(z: np.ndarray, c: int) -> np.ndarray:
     return np.where(n >= 2, cls, "none")
 
 
-def adida(z: np.ndarray, c: int) -> np.ndarray:
-    """ADIDA per series after ``c`` observations: per-period rate (series,)."""
+def adida(z: np.ndarray, c: int, ses_level: np.ndarray | None = None) -> np.ndarray:
+    """ADIDA per series after ``c`` observations: per-period rate (series,).
+
+    Each series is summed in buckets of its mean inter-demand interval (ending at ``c``), SES on
+    the bucket sums (α by one-step squared error on ``SES_ALPHAS``), the level spread evenly
+    over the bucket's periods. One smoothing pass for all widths: each row's buckets are
+    right-aligned in one matrix, NaN before them. ``ses_level``: the SES level of every row after
+    ``c`` (``smooth_core``'s, the same grid and criterion): a row of width 1 is SES itself."""
     hist = z[:, :c]
     seen = (~np.isnan(hist)).sum(axis=1)
     nonzero = (np.nan_to_num(hist) > 0).sum(axis=1)
     k = np.clip(np.rint(seen / np.maximum(nonzero, 1)), 1, np.maximum(seen, 1)).astype(int)
     out = np.full(z.shape[0], np.nan)
-    for width in np.unique(k[seen > 0]):
-        rows = np.flatnonzero((k == width) & (seen > 0))
-        buckets = c // width
-        block = hist[rows, c - buckets * width :].reshape(rows.size, buckets, width)
-        sums = block.sum(axis=2)  # a bucket with any period before the start is NaN
-        alpha, beta, phi = SES_ALPHAS, np.zeros(SES_ALPHAS.size), np.ones(SES_ALPHAS.size)
-        level, _, sse, n = es_pass(sums, alpha, beta, phi, [buckets])
-        best = np.argmin(sse[:, 0], axis=1)
-        rate = level[np.arange(rows.size), 0, best] / width
-        # too short to make one full bucket: the plain mean rate
-        fallback = np.nanmean(np.where(np.isnan(hist[rows]), np.nan, hist[rows]), axis=1)
-        out[rows] = np.where(n[:, 0] > 0, rate, fallback)
+    todo = seen > 0
+    if ses_level is not None:
+        ones = todo & (k == 1)
+        out[ones] = ses_level[ones]
+        todo &= k > 1
+    rows = np.flatnonzero(todo)
+    if rows.size == 0:
+        return out
+    width = k[rows]
+    buckets = c // width
+    n_b = int(buckets.max())
+    zero = np.zeros((rows.size, 1))
+    csum = np.concatenate([zero, np.cumsum(np.nan_to_num(hist[rows]), axis=1)], axis=1)
+    cnan = np.concatenate([zero, np.cumsum(np.isnan(hist[rows]), axis=1)], axis=1)
+    back = np.arange(n_b)[None, :]  # bucket b counted from the end (0: the last)
+    end = c - back * width[:, None]
+    start = end - width[:, None]
+    used = back < buckets[:, None]
+    end, start = np.clip(end, 0, c), np.clip(start, 0, c)
+    r = np.arange(rows.size)[:, None]
+    sums = csum[r, end] - csum[r, start]
+    # a bucket with any period before the start is NaN
+    sums = np.where(used & (cnan[r, end] - cnan[r, start] == 0), sums, np.nan)[:, ::-1]
+    alpha, beta, phi = SES_ALPHAS, np.zeros(SES_ALPHAS.size), np.ones(SES_ALPHAS.size)
+    level, _, sse, n = es_pass(sums, alpha, beta, phi, [n_b])
+    best = np.argmin(sse[:, 0], axis=1)
+    rate = level[np.arange(rows.size), 0, best] / width
+    # too short to make one full bucket: the plain mean rate
+    fallback = np.nanmean(hist[rows], axis=1)
+    out[rows] = np.where(n[:, 0] > 0, rate, fallback)
     return out
 
 
@@ -360,7 +384,7 @@ def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str,
     out["ses_robust"] = robust_ses(z, snaps, horizon)
     for name, rate in croston_pass(z, snaps).items():
         out[name] = np.repeat(rate[..., None], horizon, axis=2)
-    ad = np.stack([adida(z, c) for c in snaps], axis=1)
+    ad = np.stack([adida(z, c, out["ses"][:, i, 0]) for i, c in enumerate(snaps)], axis=1)
     out["adida"] = np.repeat(ad[..., None], horizon, axis=2)
     return out
 
