@@ -19,12 +19,14 @@ from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.market import workspace_market
 from c2m_cli.recommend import audiences as aud
+from c2m_cli.recommend import price_bands
 from c2m_cli.recommend._text import is_chinese
 from c2m_cli.recommend.briefs import BriefContext, build_briefs
 from c2m_cli.recommend.bundles import baskets_of, mine_bundles
 from c2m_cli.recommend.data import Inputs, dense_weekly, sales_scan
 from c2m_cli.recommend.opportunities import assemble
 from c2m_cli.recommend.quantities import QUANTITY_SCHEMA, Economics, plan_quantities, quantity_row
+from c2m_cli.recommend.rising import MIN_WEEKS as RISING_MIN_WEEKS
 from c2m_cli.workspace import Workspace, mask_argv
 
 REQUIRED_ORDER_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price")
@@ -100,6 +102,35 @@ def inputs_from(orders: pl.DataFrame | pl.LazyFrame, tables: dict[str, pl.DataFr
     return ins
 
 
+def _examples(frame: pl.DataFrame, text: pl.Expr, k: int = 5) -> str:
+    items = frame.select(text.alias("t"))["t"].to_list()
+    return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
+
+
+def _warn_trends_and_bands(ins: Inputs, assembled: Any, log: WarningLog) -> None:
+    """Warnings on what the data cannot support: trends on under two years, unknown price bands."""
+    if "rising_demand" in assembled.skipped:
+        weeks = assembled.notes.get("complete_weeks", 0)
+        log.warn("recommend-trend-one-year", f"the order lines hold {weeks} complete weeks ({ins.start} to {ins.end}): no "
+                 f"rising_demand opportunity, since a rise cannot be told from the yearly season on less than two years "
+                 f"({RISING_MIN_WEEKS} complete weeks)")
+    support = assembled.band_support
+    if support.height:
+        unknown = support.filter(~pl.col("known"))
+        below = support.filter(pl.col("below_min") > 0)
+        parts = []
+        if unknown.height:
+            parts.append(f"{unknown.height} of {support.height} categories have no price bands (fewer than "
+                         f"{price_bands.MIN_PRODUCTS} products with a real paid price over {price_bands.MIN_LINES} lines: "
+                         + _examples(unknown, pl.format("{} ({} of {} priced)", "category", "priced", "products")) + ")")
+        if below.height:
+            parts.append(f"{int(below['below_min'].sum())} products paid below {price_bands.MIN_PRICE:g} a unit (a quantity "
+                         "that is not an item count, e.g. fuel volume or coupon points) have no price band: "
+                         + _examples(below, pl.format("{} {}", "category", "below_min")))
+        if parts:
+            log.warn("recommend-price-band-unknown", "; ".join(parts))
+
+
 def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5, min_support: float = 0.001,
                       seed: int = 0, log: WarningLog | None = None) -> RecommendResult:
     """Opportunities, briefs, quantities, audiences and bundles from prepared inputs (no I/O)."""
@@ -121,6 +152,7 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
                 ctx.need_searchers = res.searches.filter(pl.col("need").is_not_null()).select("need", pl.col("user_id").cast(pl.String)).unique()
         ctx.gap_needs = set(table.filter(pl.col("kind").is_in(["search_gap", "attribute_gap"]))["need"].drop_nulls().to_list())
         notes["brand_demand"] = res.brand_demand.head(20).with_columns(pl.col("searches")).to_dicts()
+    _warn_trends_and_bands(ins, assembled, log)
     if ins.segments is None:
         skipped["segment_id"] = "no segments.parquet: briefs carry no target segment"
     briefs, docs, demands = build_briefs(ins, table, ctx, top=top)

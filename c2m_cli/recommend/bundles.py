@@ -28,12 +28,12 @@ BUNDLE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def baskets_of(lines: pl.DataFrame | pl.LazyFrame, basket: str = "order_id", item: str = "sku") -> pl.LazyFrame:
-    """Distinct (basket, item) pairs with the item as string."""
+    """(basket, item) pairs with the item as string, lazily; an item repeated in a basket is
+    counted once by ``mine_bundles``."""
     return (
         lines.lazy()
         .select(pl.col(basket).cast(pl.String).alias("basket"), pl.col(item).cast(pl.String).alias("item"))
         .drop_nulls()
-        .unique()
     )
 
 
@@ -64,7 +64,7 @@ def mine_bundles(
     pairs (a, b), its triple counts ((X_a ∘ X_b)ᵀ X): sums over chunks are the counts."""
     hashed = pairs.select(pl.col("basket").hash(seed=1).alias("b"), "item")
     n_baskets_q = hashed.select(pl.col("b").n_unique())
-    item_q = hashed.group_by("item").agg(pl.len().alias("n"))
+    item_q = hashed.group_by("item").agg(pl.col("b").n_unique().alias("n"))
     n_frame, item_all = pl.collect_all([n_baskets_q, item_q], engine="streaming")
     n_baskets = int(n_frame.item())
     note: dict = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
@@ -76,9 +76,9 @@ def mine_bundles(
     names = codes["item"].to_list()
     n_item = codes["n"].to_numpy()
     note["frequent_items"] = len(names)
-    frequent = (hashed.join(codes.lazy().select("item", "i"), on="item").select("b", "i")
+    frequent = (hashed.join(codes.lazy().select("item", "i"), on="item").select("b", "i").unique()
                 .filter(pl.len().over("b") >= 2))
-    n_rows = int(frequent.select(pl.len()).collect(engine="streaming").item()) if names else 0
+    n_rows = int(n_item.sum())  # (basket, frequent item) rows: an upper bound of the incidences
     n_chunks = max(1, int(np.ceil(n_rows / rows_per_chunk)))
     chunks = [_incidence(frequent.filter(pl.col("b") % n_chunks == k).collect(engine="streaming"), len(names))
               for k in range(n_chunks)] if n_rows else []

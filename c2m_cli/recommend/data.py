@@ -253,3 +253,10 @@ def dense_weekly(
         )
         matrix[cells["_k"].to_numpy(), cells["_w"].to_numpy()] = cells[value].to_numpy()
     return keys, weeks.to_list(), matrix
+
+
+def complete_weeks(weeks: list[dt.date], start: dt.date, end: dt.date) -> np.ndarray:
+    """Which weeks (Mondays) lie wholly inside [start, end]: a week the data covers for a day or
+    two (the data starting on a Sunday) would read as a collapse of demand in a trend test."""
+    return np.array([w >= start and w + dt.timedelta(days=6) <= end for w in weeks], dtype=bool)
+

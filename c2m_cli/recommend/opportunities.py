@@ -29,6 +29,7 @@ class Assembled:
     portrait: pl.DataFrame = field(default_factory=pl.DataFrame)
     micro: pl.DataFrame = field(default_factory=pl.DataFrame)
     uplift: pl.DataFrame = field(default_factory=pl.DataFrame)
+    band_support: pl.DataFrame = field(default_factory=pl.DataFrame)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
     tests: int = 0
@@ -48,7 +49,13 @@ def assemble(ins: Inputs, market: str) -> Assembled:
     # -- tests whose p-values are adjusted together
     trends = pl.DataFrame()
     if ins.products is not None and ins.category_levels():
-        trends = rising.sales_trends(ins, sales_factors)
+        weeks = rising.testable_weeks(ins)
+        out.notes["complete_weeks"] = weeks
+        if weeks >= rising.MIN_WEEKS:
+            trends = rising.sales_trends(ins, sales_factors)
+        else:
+            out.skipped["rising_demand"] = (f"{weeks} complete weeks of order lines: telling growth from the yearly season "
+                                            f"takes {rising.MIN_WEEKS} (two years; a seasonal Kendall test)")
     else:
         out.skipped["categories"] = "no products.parquet with categories: rising_demand, price_band, festival skipped"
     res = None
@@ -86,6 +93,10 @@ def assemble(ins: Inputs, market: str) -> Assembled:
     # -- kinds without trend tests
     if ins.products is not None and ins.category_levels():
         out.band_table, out.sku_band = price_bands.band_table(ins)
+        out.band_support = price_bands.band_support(ins)
+        out.notes["price_bands"] = {
+            "categories": out.band_support.height, "known": int(out.band_support["known"].sum()),
+            "products_below_min_price": int(out.band_support["below_min"].sum()), "min_price": price_bands.MIN_PRICE}
         out.portrait = price_bands.portraits(ins, out.sku_band)
         frames.append(price_bands.opportunities(out.band_table, out.portrait, zh))
         if ins.customers is None and ins.tags is None:

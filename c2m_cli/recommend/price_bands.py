@@ -20,6 +20,13 @@ import polars as pl
 from c2m_cli.recommend import scoring, wording
 from c2m_cli.recommend.data import Inputs
 
+# a paid unit price below one minor currency unit (a cent, a fen) is no shelf price: the line's
+# quantity measures something else (fuel volume, coupon points), so the product gets no band
+MIN_PRICE = 0.01
+# a category's bands need at least this many products with a real price, over this many paid lines
+MIN_PRODUCTS = 2
+MIN_LINES = 30
+
 # a portrait whose strongest trait value differs from the rest of the category by this much in
 # share (e.g. 70 % of the band's buyers against 20 % of the others) counts as fully distinct
 DISTINCT_FULL = 0.5
@@ -57,15 +64,43 @@ def buyer_traits(ins: Inputs) -> pl.DataFrame:
     return pl.concat(frames).filter(pl.col("value").is_not_null()).unique().sort("user_id", "trait", "value")
 
 
-def band_table(ins: Inputs, *, bands: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(bands, sku_band): per category and band its products, units, buyers and smoothed shares."""
+def band_support(ins: Inputs, *, min_price: float = MIN_PRICE, min_products: int = MIN_PRODUCTS,
+                 min_lines: int = MIN_LINES) -> pl.DataFrame:
+    """Per category (main level): its sold products, those with a real price (median paid unit
+    price ≥ ``min_price``), those priced below it, their paid lines, and ``known``: whether the
+    category has ``min_products`` really priced products over ``min_lines`` paid lines."""
+    level = ins.main_level()
+    schema = {"category": pl.String, "products": pl.UInt32, "priced": pl.UInt32, "below_min": pl.UInt32,
+              "priced_lines": pl.UInt32, "known": pl.Boolean}
+    if level is None:
+        return pl.DataFrame(schema=schema)
+    paid = pl.col("paid_lines") > 0
+    real = paid & (pl.col("price") >= min_price)
+    return (
+        ins.sku_table().filter(pl.col(level).is_not_null())
+        .group_by(pl.col(level).alias("category"))
+        .agg(products=pl.len(), priced=real.sum(), below_min=(paid & (pl.col("price") < min_price)).sum(),
+             priced_lines=pl.col("paid_lines").filter(real).sum().cast(pl.UInt32))
+        .with_columns(known=(pl.col("priced") >= min_products) & (pl.col("priced_lines") >= min_lines))
+        .select(list(schema)).sort("category")
+    )
+
+
+def band_table(ins: Inputs, *, bands: int = 5, min_price: float = MIN_PRICE, min_products: int = MIN_PRODUCTS,
+               min_lines: int = MIN_LINES) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(bands, sku_band): per category and band its products, units, buyers and smoothed shares.
+
+    Only products with a real price count (see ``band_support``); a category without enough of
+    them has no bands (its price bands are unknown)."""
     level = ins.main_level()
     empty = pl.DataFrame()
     if level is None:
         return empty, empty
+    known = band_support(ins, min_price=min_price, min_products=min_products, min_lines=min_lines).filter("known")
     # a product's price: the median over its lines with a positive price and quantity (sku_table)
-    sku = ins.sku_table().filter(pl.col(level).is_not_null() & (pl.col("paid_lines") > 0)).select(
-        pl.col(level).alias("category"), "sku", "price", pl.col("paid_units").alias("units"))
+    sku = (ins.sku_table().filter(pl.col(level).is_not_null() & (pl.col("paid_lines") > 0) & (pl.col("price") >= min_price))
+           .select(pl.col(level).alias("category"), "sku", "price", pl.col("paid_units").alias("units"))
+           .join(known.select("category"), on="category"))
     rows = []
     for (cat,), g in sku.sort("category", "price", "sku").group_by(["category"], maintain_order=True):
         prices, units = g["price"].to_numpy(), g["units"].to_numpy().astype(float)
@@ -124,17 +159,30 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
           .group_by("category", "user_id", "band").agg(pl.col("q_pos").sum().alias("qty"))
           .collect(engine="streaming"))
     tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
-    bands = sku_band.select("category", "band").unique()
-    w = (tot.join(bands, on="category").join(ub, on=["category", "user_id", "band"], how="left")
-         .with_columns(f=(pl.col("qty").fill_null(0.0) / pl.col("tot")).clip(0.0, 1.0))
+    # f > 0 only where a buyer bought in the band (ub's rows): the sums over the category's other
+    # buyers (f = 0) follow from counts — Σ(1 − f) = N − Σf, Σ(1 − f)² = N − 2Σf + Σf²
+    w = (ub.join(tot, on=["category", "user_id"])
+         .with_columns(f=(pl.col("qty") / pl.col("tot")).clip(0.0, 1.0))
          .select("category", "band", "user_id", "f"))
     known = traits.select("user_id", "trait").unique()
-    wt = w.join(known, on="user_id")
-    per_trait = wt.group_by("category", "band", "trait").agg(
-        w1=pl.col("f").sum(), w0=(1 - pl.col("f")).sum(), s1=(pl.col("f") ** 2).sum(), s0=((1 - pl.col("f")) ** 2).sum(),
-        n_band=(pl.col("f") > 0).sum(), n_rest=(pl.col("f") < 1).sum())
-    per_value = w.join(traits, on="user_id").group_by("category", "band", "trait", "value").agg(
-        k1=pl.col("f").sum(), k0=(1 - pl.col("f")).sum())
+    users = tot.select("category", "user_id")
+    n_known = users.join(known, on="user_id").group_by("category", "trait").agg(pl.len().cast(pl.Float64).alias("_n"))
+    n_value = users.join(traits, on="user_id").group_by("category", "trait", "value").agg(pl.len().cast(pl.Float64).alias("_m"))
+    per_trait = (
+        w.join(known, on="user_id").group_by("category", "band", "trait")
+        .agg(w1=pl.col("f").sum(), s1=(pl.col("f") ** 2).sum(), n_band=(pl.col("f") > 0).sum(), _full=(pl.col("f") >= 1).sum())
+        .join(n_known, on=["category", "trait"])
+        .select("category", "band", "trait", "w1", w0=pl.col("_n") - pl.col("w1"), s1="s1",
+                s0=pl.col("_n") - 2 * pl.col("w1") + pl.col("s1"), n_band="n_band",
+                n_rest=(pl.col("_n") - pl.col("_full")).cast(pl.UInt32))
+    )
+    k1 = w.join(traits, on="user_id").group_by("category", "band", "trait", "value").agg(k1=pl.col("f").sum())
+    per_value = (
+        per_trait.select("category", "band", "trait").join(n_value, on=["category", "trait"])
+        .join(k1, on=["category", "band", "trait", "value"], how="left")
+        .with_columns(pl.col("k1").fill_null(0.0))
+        .select("category", "band", "trait", "value", "k1", k0=pl.col("_m") - pl.col("k1"))
+    )
     return (
         per_value.join(per_trait, on=["category", "band", "trait"])
         .filter((pl.col("n_band") >= min_buyers) & (pl.col("n_rest") >= min_buyers) & (pl.col("w1") > 0) & (pl.col("w0") > 0))

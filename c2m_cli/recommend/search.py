@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.recommend import scoring, wording
-from c2m_cli.recommend.data import Inputs, dense_weekly, product_text
+from c2m_cli.recommend.data import Inputs, complete_weeks, dense_weekly, product_text
 from c2m_cli.recommend.needs import NeedOptions, group_needs, query_table
 from c2m_cli.recommend.trends import half_growth, mann_kendall
 
@@ -70,11 +70,12 @@ def analyse(ins: Inputs, vocab: object, factors: np.ndarray | None, *, min_searc
         week=pl.col("ts").dt.convert_time_zone(tz).dt.date().dt.truncate("1w"), one=pl.lit(1.0)
     ).select(*[c for c in ("user_id",) if c in searches.columns], "week", "norm", "need", "q_category", "one")
     s = every.filter(pl.col("need").is_in(per_need["need"].implode()))
-    keys, _, matrix = dense_weekly(s, "need", "one", ins.start, ins.end)
+    keys, weeks, matrix = dense_weekly(s, "need", "one", ins.start, ins.end)
     if factors is not None and factors.size == matrix.shape[1]:
         matrix = matrix / factors[None, :]
-    res = mann_kendall(matrix)
-    growth, days = half_growth(matrix)
+    tested = matrix[:, complete_weeks(weeks, ins.start, ins.end)]  # partial first/last weeks left out
+    res = mann_kendall(tested)
+    growth, days = half_growth(tested)
     trend = pl.DataFrame({"need": keys, "trend_z": res.z, "trend_p": res.p, "growth": growth,
                           "growth_days": np.full(len(keys), days)})
     # supply: products of the need's category whose text carries one of its phrases

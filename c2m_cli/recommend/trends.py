@@ -1,4 +1,4 @@
-"""Trend tests on many short series at once: Mann-Kendall (with ties) and an OLS slope.
+"""Trend tests on many short series at once: Mann-Kendall (with ties), seasonal Kendall and an OLS slope.
 
 Every function takes a matrix ``Y`` of shape (series, periods) and tests each row, vectorised
 with numpy: no Python loop over rows. Periods must be equally spaced and in time order.
@@ -12,7 +12,7 @@ import numpy as np
 
 from c2m_cli.recommend._stats import benjamini_hochberg, norm_sf
 
-__all__ = ["benjamini_hochberg", "festival_factors", "half_growth", "mann_kendall", "ols_slope"]
+__all__ = ["benjamini_hochberg", "festival_factors", "half_growth", "mann_kendall", "ols_slope", "seasonal_kendall"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,32 @@ def mann_kendall(y: np.ndarray, *, block: int = 512) -> TrendResult:
     return _mann_kendall(y)
 
 
+def seasonal_kendall(y: np.ndarray, period: int = 52) -> TrendResult:
+    """Seasonal Kendall test of each row (Hirsch, Slack & Smith 1982, "Techniques of trend
+    analysis for monthly water quality data", Water Resources Research 18(1)): a Mann-Kendall
+    test within each season (the same week of every year), S and Var(S) summed over the seasons.
+    A yearly season then cannot pass for a trend: week 47 is compared with week 47 of the other
+    years only. Uses the last whole years of the row (``n // period`` of them, at least two);
+    ``sen_slope`` is the seasonal Sen slope (median of the within-season slopes, per year)."""
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    rows, n = y.shape
+    years = n // period
+    if years < 2:
+        raise ValueError(f"a seasonal Kendall test needs two whole periods of {period}, got {n} values")
+    sub = y[:, n - years * period:].reshape(rows, years, period).transpose(0, 2, 1).reshape(rows * period, years)
+    i, j = np.triu_indices(years, k=1)
+    diffs = sub[:, j] - sub[:, i]
+    s = np.sign(diffs).sum(axis=1).reshape(rows, period).sum(axis=1)
+    var = ((years * (years - 1) * (2 * years + 5) - _tie_term(sub)) / 18.0).reshape(rows, period).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+        z = np.where(var > 0, z, 0.0)
+    p = 2.0 * norm_sf(np.abs(z))
+    tau = s / (period * years * (years - 1) / 2.0)
+    sen = np.median((diffs / (j - i)[None, :]).reshape(rows, period * len(i)), axis=1)
+    return TrendResult(s, tau, z, p, sen)
+
+
 def _mann_kendall(y: np.ndarray) -> TrendResult:
     rows, n = y.shape
     if n < 3:
@@ -59,13 +85,13 @@ def _mann_kendall(y: np.ndarray) -> TrendResult:
     diffs = y[:, j] - y[:, i]
     s = np.sign(diffs).sum(axis=1)
     var = (n * (n - 1) * (2 * n + 5) - _tie_term(y)) / 18.0
+    sen = np.median(diffs / (j - i)[None, :], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
         z = np.where(var > 0, z, 0.0)
-        slopes = diffs / (j - i)[None, :]
     p = 2.0 * norm_sf(np.abs(z))
     tau = s / (n * (n - 1) / 2.0)
-    return TrendResult(s, tau, z, p, np.median(slopes, axis=1))
+    return TrendResult(s, tau, z, p, sen)
 
 
 def ols_slope(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,12 +131,12 @@ def festival_factors(totals: np.ndarray, festival: np.ndarray, window: int = 4) 
     return out
 
 
-def half_growth(y: np.ndarray, period_days: int = 7) -> tuple[np.ndarray, int]:
+def half_growth(y: np.ndarray, period_days: int = 7, span_days: int = 182) -> tuple[np.ndarray, int]:
     """Growth of each row's last span over the span before it, and the span in days: half a year
-    when the series holds a year, else half the series."""
+    (``span_days``; 364 for year over year) when the series holds two spans, else half the series."""
     y = np.atleast_2d(np.asarray(y, dtype=float))
     n = y.shape[1]
-    span = min(n // 2, max(1, round(182 / period_days)))
+    span = min(n // 2, max(1, round(span_days / period_days)))
     if span == 0:
         return np.zeros(y.shape[0]), 0
     late = y[:, n - span:].sum(axis=1)

@@ -101,5 +101,38 @@ def test_compute_recommend_core_flags_a_money_losing_moq() -> None:
     assert (q["moq_flag"] == "moq-loses-money").all()
     assert (q["recommended_qty"] == q["newsvendor_qty"]).all() and (q["recommended_qty"] < 1e6).all()
     assert (q["expected_profit"] > 0).all()
-    assert {w.code for w in log.items} == {"recommend-moq-loses-money"}
+    # 60 days of lines: no rising_demand (a rise cannot be told from the season), and it says so
+    assert {w.code for w in log.items} == {"recommend-moq-loses-money", "recommend-trend-one-year"}
+    assert "rising_demand" in result.summary["skipped"] and "rising_demand" not in result.summary["opportunities_by_kind"]
     assert result.summary["skipped"]["festival"] == "the workspace's market is none: no festival calendar"
+
+
+def test_price_bands_come_from_real_prices_with_support() -> None:
+    """A fuel-like product (quantity in millilitres: a paid unit price of 0.002) carries most of its
+    category's units; it gets no band and no band edge below a cent, and a category with one
+    priced product has no bands at all: both are said in one warning."""
+    from c2m_cli.diagnostics import WarningLog
+    from c2m_cli.recommend import compute_recommend, inputs_from
+    from c2m_cli.recommend.quantities import Economics
+
+    products = pl.DataFrame({"sku": [f"P{i}" for i in range(8)] + ["GAS", "ONLY"],
+                             "category_l2": ["燃料杂项"] * 9 + ["单品"]})
+    rows = [(f"u{k}", f"P{k % 8}", 1.0, 2.0 + 3.0 * (k % 8)) for k in range(800)]
+    rows += [(f"u{k}", "GAS", 20_000.0, 0.002) for k in range(300)]  # 40 a fill-up: 20,000 × 0.002
+    rows += [(f"u{k}", "ONLY", 1.0, 9.9) for k in range(100)]
+    ins = inputs_from(_orders(rows), {"products": products}, "UTC")
+    table, sku_band = price_bands.band_table(ins)
+    assert "GAS" not in sku_band["sku"].to_list() and sku_band.height == 8
+    assert table["category"].unique().to_list() == ["燃料杂项"]
+    cuts = table.filter(pl.col("low") > 0)["low"].to_list()
+    assert cuts and min(cuts) >= 2.0  # edges between real prices (2, 5, … 23), none at 0.002
+    # the eight real products hold the units: 100 each, the fuel's 6,000,000 not among them
+    assert table["units"].sum() == pytest.approx(800.0)
+    log = WarningLog()
+    result = compute_recommend(ins, market="none", eco=Economics(), log=log)
+    (warning,) = [w for w in log.items if w.code == "recommend-price-band-unknown"]
+    assert "1 of 2 categories have no price bands" in warning.message and "单品 (1 of 1 priced)" in warning.message
+    assert "1 products paid below 0.01 a unit" in warning.message and "燃料杂项 1" in warning.message
+    bands = result.tables["opportunities"].filter(pl.col("kind") == "price_band")
+    assert bands.height and not bands["subject"].str.contains("0.002").any()
+    assert set(bands["category"].to_list()) == {"燃料杂项"}

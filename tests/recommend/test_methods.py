@@ -236,3 +236,59 @@ def test_numpy_tails_match_scipy_stats() -> None:
     assert ours == pytest.approx(ref, rel=1e-8, abs=1e-300)
     # by hand: 10 baskets, 5 with A, 4 with B: P(X ≥ 4) = C(5,4)C(5,0)/C(10,4) = 5/210
     assert hypergeom_sf(np.array([3]), 10, 4, 5)[0] == pytest.approx(5 / 210)
+
+
+def _seasonal_world(years: int, seed: int) -> tuple[np.ndarray, int]:
+    """1,000 products without growth but with a yearly season (random amplitude up to ±50 % and
+    phase) and AR(1) weekly noise (ρ = 0.3, about Complete Journey's upper quartile), then 10
+    products growing 30 % a year on top of the same kind of season."""
+    rng = np.random.default_rng(seed)
+    nulls, m, n = 1000, 1010, 52 * years
+    t = np.arange(n)
+    amp, phase = rng.uniform(0, 0.5, (m, 1)), rng.uniform(0, 2 * np.pi, (m, 1))
+    noise = np.zeros((m, n))
+    shocks = rng.normal(0, 0.1, (m, n))
+    for k in range(n):
+        noise[:, k] = (0.3 * noise[:, k - 1] if k else 0.0) + shocks[:, k]
+    growth = np.where(np.arange(m) >= nulls, 0.3, 0.0)[:, None]
+    return 100 * (1 + amp * np.sin(2 * np.pi * t / 52 + phase)) * (1 + growth) ** (t / 52) * np.exp(noise), nulls
+
+
+@pytest.mark.parametrize("years", [2, 3])
+def test_seasonal_kendall_finds_planted_rises_not_seasons(years: int) -> None:
+    """Planted truth: the 10 growing products are found and at most 1 % of the 1,000 seasonal
+    ones are called rising (BH at 5 %); the plain Mann-Kendall on the same weeks calls over 100 of
+    the seasonal ones rising."""
+    from c2m_cli.recommend.trends import seasonal_kendall
+
+    y, nulls = _seasonal_world(years, seed=years)
+    res = seasonal_kendall(y, 52)
+    rising = (benjamini_hochberg(res.p) < 0.05) & (res.z > 0)
+    assert rising[nulls:].all()
+    assert rising[:nulls].sum() <= 10
+    plain = mann_kendall(y)
+    assert ((benjamini_hochberg(plain.p) < 0.05) & (plain.z > 0))[:nulls].sum() > 100
+
+
+def test_seasonal_kendall_by_hand() -> None:
+    """Two years of 3 seasons: S = Σ sign(year 2 − year 1) over seasons, Var = 1 per season."""
+    from c2m_cli.recommend.trends import seasonal_kendall
+
+    y = np.array([[1.0, 5, 9, 2, 6, 8], [1.0, 1, 1, 1, 1, 1]])
+    res = seasonal_kendall(y, 3)
+    assert res.s.tolist() == [1.0, 0.0]  # +1 +1 −1; all ties
+    assert res.z[0] == pytest.approx((1 - 1) / np.sqrt(3)) and res.p[1] == 1.0
+    with pytest.raises(ValueError, match="two whole periods"):
+        seasonal_kendall(y[:, :5], 3)
+
+
+def test_complete_weeks_leave_out_a_partial_first_week() -> None:
+    """Complete Journey starts on Sunday 1 January 2017: the week of Monday 26 December holds one
+    day of it and is no week to test a trend on; the week of 25 December 2017 is whole."""
+    import datetime as dt
+
+    from c2m_cli.recommend.data import complete_weeks
+
+    weeks = [dt.date(2016, 12, 26), dt.date(2017, 1, 2), dt.date(2017, 12, 25)]
+    assert complete_weeks(weeks, dt.date(2017, 1, 1), dt.date(2017, 12, 31)).tolist() == [False, True, True]
+    assert complete_weeks(weeks, dt.date(2017, 1, 1), dt.date(2017, 12, 30)).tolist() == [False, True, False]
