@@ -10,6 +10,9 @@ the longer name winning. A county-level unit maps to its prefecture (昆山 → 
 广东 → 深圳); under a municipality the city is the municipality (北京市朝阳区 → 北京, never 辽宁's
 朝阳市). Without a province, a place name is used only when it is unique in China (昆山市 is;
 南山区 is in 深圳 and 鹤岗, so it is *ambiguous* and the city stays null, with that reason).
+A place name at the start of the address that is longer than the province name it starts with
+is that place, not the province: 海南藏族自治州 (青海) is not 海南 province, 河南蒙古族自治县 (青海)
+not 河南, 海南区 (乌海, 内蒙古) not 海南; ties go to the province (吉林省吉林市, 海南海口).
 Names are returned short, as ``seeds/city_tiers.csv`` writes them (江苏, 苏州).
 """
 
@@ -108,7 +111,14 @@ def address_stages(address: str, prefix: str = "__addr_") -> list[list[pl.Expr]]
         .str.replace(r"^中华人民共和国|^中国", "")
     )
     stage1 = [clean.alias(prefix + "text")]
-    stage2 = [_longest_prefix(c("text"), t.province_tokens).alias(prefix + "ptok")]
+    stage2a = [
+        _longest_prefix(c("text"), t.province_tokens).alias(prefix + "ptok0"),
+        _longest_prefix(c("text"), t.prefecture_tokens).str.len_chars().alias(prefix + "flen0"),
+        _longest_prefix(c("text"), t.county_tokens).str.len_chars().alias(prefix + "klen0"),
+    ]
+    # The province token counts only when no longer place name starts the address.
+    place_len = pl.max_horizontal(c("flen0").fill_null(0), c("klen0").fill_null(0))
+    stage2 = [pl.when(c("ptok0").str.len_chars() >= place_len).then(c("ptok0")).alias(prefix + "ptok")]
     stage3 = [
         _get(c("ptok"), t.province_of).alias(prefix + "prov"),
         pl.when(c("ptok").is_not_null()).then(c("text").str.slice(c("ptok").str.len_chars()))
@@ -154,7 +164,7 @@ def address_stages(address: str, prefix: str = "__addr_") -> list[list[pl.Expr]]
         .otherwise(pl.lit(NOT_FOUND))
     )
     stage9 = [problem.alias(prefix + "problem")]
-    return [stage1, stage2, stage3, stage4, stage5, stage6, stage7, stage8, stage9]
+    return [stage1, stage2a, stage2, stage3, stage4, stage5, stage6, stage7, stage8, stage9]
 
 
 def address_frame(frame: pl.DataFrame | pl.LazyFrame, address: str) -> pl.LazyFrame:

@@ -106,3 +106,28 @@ def test_city_tiers_top_tiers_follow_the_2025_published_list():
     top = seed.filter(pl.col("tier").is_in(["一线", "新一线"]) | (pl.col("city") == "无锡"))
     assert top["source"].str.contains("《2025新一线城市魅力排行榜》(2025-05-28", literal=True).all()
     assert seed.filter(pl.col("city") == "无锡")["tier"].to_list() == ["二线"]
+
+
+# A place name longer than the province name it starts with is that place (a general rule of the
+# matching, not a list of exceptions); a tie goes to the province.
+PREFIX_CLASHES = [
+    ("海南藏族自治州共和县恰卜恰镇", "青海", "海南"),   # a prefecture of 青海, not 海南 province
+    ("河南蒙古族自治县优干宁镇", "青海", "黄南"),       # a county of 青海, not 河南 province
+    ("海南区拉僧庙镇", "内蒙古", "乌海"),               # a district of 乌海, not 海南 province
+    ("吉林市船营区", "吉林", "吉林"),                   # the prefecture 吉林市 (its province inferred)
+    ("海南海口市龙华区", "海南", "海口"),               # tie (海南 = 海南): the province
+    ("吉林省吉林市昌邑区", "吉林", "吉林"),
+    ("青海省海南藏族自治州共和县", "青海", "海南"),
+]
+
+
+def test_a_longer_place_name_beats_the_province_name_it_starts_with(c2m, tmp_path: Path):
+    lines = [f"A{i},u{i},s,2024-11-11 10:00,1,10,{address}" for i, (address, _, _) in enumerate(PREFIX_CLASHES)]
+    src = tmp_path / "orders.csv"
+    src.write_text(ORDERS + "\n".join(lines) + "\n", encoding="utf-8")
+    result = c2m("ingest", tmp_path / "ws", "--orders", src, "--timezone", "Asia/Shanghai", "--json")
+    assert result.exit_code == 0, result.stderr
+    orders = pl.read_parquet(tmp_path / "ws" / "orders.parquet")
+    assert orders.select("province", "city").rows() == [(p, c) for _, p, c in PREFIX_CLASHES]
+    table = result.json["tables"]["orders"]
+    assert (table["rows_in"], table["rows_written"], table["fields_nulled"]) == (7, 7, 0)
