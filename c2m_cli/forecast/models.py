@@ -43,8 +43,11 @@ HOLT_PHIS = np.array([0.9, 0.8, 0.95, 0.98])
 INTERMITTENT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5])
 ADI_CUT, CV2_CUT = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
 # a series has stopped selling when its history ends in STOP_RUN or more zero periods that are
-# improbable (< STOP_LEVEL) under the zero rate of the STOP_WINDOW periods before them
-STOP_RUN, STOP_WINDOW, STOP_LEVEL = 3, 13, 0.01
+# improbable (< STOP_LEVEL) under the zero rate of the STOP_WINDOW periods before them; daily
+# data: four weeks of zeros against the quarter before (a closed weekend or holiday is no stop)
+STOP_RUN = {"D": 28, "W": 3, "M": 3}
+STOP_WINDOW = {"D": 91, "W": 13, "M": 13}
+STOP_LEVEL = 0.01
 
 # robust SES (Gelper, Fried & Croux 2010): one-step errors clipped at ROBUST_K × their smoothed
 # absolute size (smoothing ROBUST_LAMBDA, plain running mean over the first ROBUST_WARMUP errors)
@@ -406,9 +409,9 @@ def decomposition_forecasts(z: np.ndarray, snaps: list[int], horizon: int, freq:
     return out
 
 
-def stopped(y: np.ndarray, c: int, season: int = 0) -> np.ndarray:
+def stopped(y: np.ndarray, c: int, season: int = 0, freq: str = "W") -> np.ndarray:
     """Series (bool, (series,)) that stopped selling before ``c``: the history ends in a run of
-    r ≥ ``STOP_RUN`` zero periods, and with z zeros among the w ≤ ``STOP_WINDOW`` observed
+    r ≥ ``STOP_RUN[freq]`` zero periods, and with z zeros among the w ≤ ``STOP_WINDOW[freq]`` observed
     periods before the run, ((z + 1) / (w + 2))^r < ``STOP_LEVEL`` — the run is improbable under
     the series' recent zero rate (Laplace's rule of succession), so the product was delisted or
     is out of stock rather than between two sales. A seasonal pause is not a stop: with
@@ -421,11 +424,12 @@ def stopped(y: np.ndarray, c: int, season: int = 0) -> np.ndarray:
     last = np.where(any_pos, c - 1 - np.argmax(pos[:, ::-1], axis=1), -1)
     run = c - 1 - last
     t = np.arange(c)[None, :]
-    window = (t < (c - run)[:, None]) & (t >= (c - run - STOP_WINDOW)[:, None]) & ~np.isnan(hist)
+    min_run, width = STOP_RUN.get(freq, STOP_RUN["W"]), STOP_WINDOW.get(freq, STOP_WINDOW["W"])
+    window = (t < (c - run)[:, None]) & (t >= (c - run - width)[:, None]) & ~np.isnan(hist)
     w = window.sum(axis=1)
     z = (window & ~pos).sum(axis=1)
     prob = ((z + 1) / (w + 2)) ** run.astype(float)
-    out = any_pos & (run >= STOP_RUN) & (prob < STOP_LEVEL)
+    out = any_pos & (run >= min_run) & (prob < STOP_LEVEL)
     if season > 0 and c > season:
         past = (t >= (c - run - season)[:, None]) & (t < c - season)
         seen_past = (past & ~np.isnan(hist)).sum(axis=1)
@@ -479,7 +483,7 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
         fc.update(baseline_forecasts(y, snaps, h, task.season))
         fc["ensemble"] = np.mean(np.stack([fc[m] for m in SMOOTH_MODELS]), axis=0)
         # a series that stopped selling before a cutoff: every model forecasts zero from there
-        halt = np.stack([stopped(y, c, task.season if task.freq in YEAR else 0) for c in snaps], axis=1)
+        halt = np.stack([stopped(y, c, task.season if task.freq in YEAR else 0, task.freq or "W") for c in snaps], axis=1)
         if halt.any():
             fc = {name: np.where(halt[..., None] & ~np.isnan(values), 0.0, values) for name, values in fc.items()}
         for name, values in fc.items():

@@ -24,6 +24,14 @@ def test_stop_flagged_only_when_the_run_is_improbable() -> None:
     assert not stopped(rows, 15).any()
 
 
+def test_daily_data_needs_four_weeks_of_zeros() -> None:
+    days = np.r_[np.full(100, 8.0), np.zeros(10)]  # a ten-day closure
+    gone = np.r_[np.full(100, 8.0), np.zeros(30)]
+    assert not stopped(days[None], days.size, 0, "D")[0]
+    assert stopped(gone[None], gone.size, 0, "D")[0]
+    assert stopped(days[None], days.size, 0, "W")[0]  # ten weeks would be a stop
+
+
 def test_a_seasonal_pause_is_not_a_stop() -> None:
     season = 12
     year = [20.0] * 9 + [0.0] * 3
