@@ -188,7 +188,7 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
     audiences = (pl.concat([p.cast(aud.AUDIENCE_SCHEMA) for p in parts])  # type: ignore[arg-type]
                  if parts else pl.DataFrame(schema=aud.AUDIENCE_SCHEMA)).sort(["audience", "score", "user_id"], descending=[False, True, False])
     sales = ins.lines.lazy()
-    bundles, notes["bundles"] = mine_bundles(baskets_of(sales), min_support=min_support)
+    bundles, notes["bundles"] = mine_bundles(baskets_of(sales), min_support=min_support, counts=ins.basket_counts())
     if assembled.tests and not np.isfinite(np.asarray(table["trend_q"].drop_nulls().to_numpy(), dtype=float)).all():
         skipped["trend_q"] = "some trend tests had no q-value"
     summary = {

@@ -37,6 +37,18 @@ def baskets_of(lines: pl.DataFrame | pl.LazyFrame, basket: str = "order_id", ite
     )
 
 
+def _hashed(pairs: pl.LazyFrame) -> pl.LazyFrame:
+    return (pairs.select(pl.col("basket").cast(pl.String), pl.col("item").cast(pl.String)).drop_nulls()
+            .select(pl.col("basket").hash(seed=1).alias("b"), "item"))
+
+
+def basket_count_queries(pairs: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """[baskets, (item, n): baskets holding each item] of (basket, item) pairs, as lazy queries
+    (``Inputs.prefetch`` runs them with its other aggregates; ``mine_bundles(counts=…)``)."""
+    hashed = _hashed(pairs)
+    return [hashed.select(pl.col("b").n_unique()), hashed.group_by("item").agg(pl.col("b").n_unique().alias("n"))]
+
+
 def _incidence(chunk: pl.DataFrame, n_items: int) -> sparse.csr_matrix:
     """Baskets × frequent items (0/1) of one chunk of distinct (b, i) rows."""
     codes = chunk.select(pl.col("b").rank("dense").cast(pl.Int64) - 1, pl.col("i").cast(pl.Int64))
@@ -55,18 +67,21 @@ def mine_bundles(
     max_size: int = 3,
     alpha: float = 0.05,
     rows_per_chunk: int = 2_000_000,
+    counts: tuple[int, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Significant, non-redundant rules with lift above ``min_lift``, best lift first.
 
     Items are counted by streaming group-bys; the baskets holding two or more frequent items are
     split by basket hash into chunks of about ``rows_per_chunk`` (basket, item) rows, and each
     chunk's baskets × items incidence matrix X gives its pair counts (XᵀX) and, for the frequent
-    pairs (a, b), its triple counts ((X_a ∘ X_b)ᵀ X): sums over chunks are the counts."""
-    hashed = pairs.select(pl.col("basket").hash(seed=1).alias("b"), "item")
-    n_baskets_q = hashed.select(pl.col("b").n_unique())
-    item_q = hashed.group_by("item").agg(pl.col("b").n_unique().alias("n"))
-    n_frame, item_all = pl.collect_all([n_baskets_q, item_q], engine="streaming")
-    n_baskets = int(n_frame.item())
+    pairs (a, b), its triple counts ((X_a ∘ X_b)ᵀ X): sums over chunks are the counts.
+    ``counts`` = (baskets, baskets per item) when already counted (``basket_count_queries``)."""
+    hashed = _hashed(pairs)
+    if counts is None:
+        n_frame, item_all = pl.collect_all(basket_count_queries(pairs), engine="streaming")
+        n_baskets = int(n_frame.item())
+    else:
+        n_baskets, item_all = counts
     note: dict = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
     if n_baskets == 0:
         return pl.DataFrame(schema=BUNDLE_SCHEMA), note

@@ -96,36 +96,69 @@ class Inputs:
             self.prefetch()
         return self._cache["user_sku"]  # type: ignore[no-any-return]
 
+    def _guess_level(self) -> str | None:
+        """``main_level`` as the products (not only the sold ones) suggest it, before any line is read."""
+        if self.products is None:
+            return None
+        levels = [c for c in self.category_levels() if self.products[c].drop_nulls().len()]
+        return "category_l2" if "category_l2" in levels else (levels[0] if levels else None)
+
     def prefetch(self) -> None:
-        """The three line aggregates, by streaming group-bys run together (one read of the lines)."""
+        """The line aggregates, by streaming group-bys run together (one read of the lines): per
+        SKU, per (SKU, week), per (user, SKU), per (category, day) at the likely main level, and
+        the baskets each item is in (for ``bundles``)."""
         paid = (pl.col("qty") > 0) & (pl.col("unit_price") > 0)
+        names = self.scan().collect_schema().names()
         marked = self.scan().select(
             pl.col("user_id").cast(pl.String), "sku", "date", "week", "qty",
+            *([pl.col("order_id")] if "order_id" in names else []),
             price=pl.when(paid).then(pl.col("unit_price")),
             q_pos=pl.when(pl.col("qty") > 0).then(pl.col("qty")).otherwise(0.0),
             q_paid=pl.when(paid).then(pl.col("qty")).otherwise(0.0),
             n_paid=paid.cast(pl.UInt32))
-        sku, sku_week, user_sku = pl.collect_all([
+        queries = [
             marked.group_by("sku").agg(
                 units=pl.col("qty").sum(), price=pl.col("price").median(), paid_units=pl.col("q_paid").sum(),
                 paid_lines=pl.col("n_paid").sum(), first=pl.col("date").min(), last=pl.col("date").max()),
             marked.group_by("sku", "week").agg(pl.col("qty").sum()),
             marked.group_by("user_id", "sku").agg(pl.col("qty", "q_pos", "q_paid", "n_paid").sum()),
-        ], engine="streaming")
+        ]
+        guess = self._guess_level()
+        if guess is not None:
+            cats = self.sku_categories().select("sku", pl.col(guess).alias("category")).filter(pl.col("category").is_not_null())
+            queries.append(marked.select("sku", "date", "qty").join(cats.lazy(), on="sku")
+                           .group_by("category", "date").agg(pl.col("qty").sum().alias("units")))
+        if "order_id" in names:
+            from c2m_cli.recommend.bundles import basket_count_queries
+
+            queries += basket_count_queries(marked.select(pl.col("order_id").alias("basket"), pl.col("sku").alias("item")))
+        frames = pl.collect_all(queries, engine="streaming")
+        sku, sku_week, user_sku = frames[:3]
         self._cache["sku_table"] = sku.join(self.sku_categories(), on="sku", how="left").sort("sku")
         self._cache["sku_week"] = sku_week
         self._cache["user_sku"] = user_sku
+        rest = frames[3:]
+        if guess is not None:
+            self._cache[f"category_day|{guess}"] = rest.pop(0)
+        if "order_id" in names:
+            self._cache["basket_counts"] = (int(rest[0].item()), rest[1])
+
+    def basket_counts(self) -> tuple[int, pl.DataFrame] | None:
+        """(baskets, (item, n) baskets per item) of the sales lines, when they have an order_id."""
+        self.sku_table()
+        return self._cache.get("basket_counts")  # type: ignore[no-any-return]
 
     def category_day(self) -> pl.DataFrame:
         """(category, date, units) at the main level, for lines of a product with that category."""
         level = self.main_level()
         if level is None:
             return pl.DataFrame(schema={"category": pl.String, "date": pl.Date, "units": pl.Float64})
-        if "category_day" not in self._cache:
+        key = f"category_day|{level}"
+        if key not in self._cache:
             cats = self.sku_categories().select("sku", pl.col(level).alias("category")).filter(pl.col("category").is_not_null())
-            self._cache["category_day"] = _collect(self.scan().select("sku", "date", "qty").join(cats.lazy(), on="sku")
-                                                   .group_by("category", "date").agg(pl.col("qty").sum().alias("units")))
-        return self._cache["category_day"]  # type: ignore[no-any-return]
+            self._cache[key] = _collect(self.scan().select("sku", "date", "qty").join(cats.lazy(), on="sku")
+                                        .group_by("category", "date").agg(pl.col("qty").sum().alias("units")))
+        return self._cache[key]  # type: ignore[no-any-return]
 
     def category_skus(self, category: str | None) -> pl.DataFrame:
         """(sku,) of the sold products of ``category`` at the main level, else at whichever level names it."""

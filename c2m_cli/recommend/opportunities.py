@@ -45,7 +45,7 @@ def assemble(ins: Inputs, market: str) -> Assembled:
     zh = ins.chinese
     out = Assembled(scoring.empty())
     frames: list[pl.DataFrame] = []
-    sales_factors = _factors(ins, market, ins.sku_week(), "qty")
+    sales_factors = _factors(ins, market, ins.sku_week().group_by("week").agg(pl.col("qty").sum()), "qty")
     # -- tests whose p-values are adjusted together
     trends = pl.DataFrame()
     if ins.products is not None and ins.category_levels():

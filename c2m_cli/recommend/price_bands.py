@@ -64,6 +64,19 @@ def buyer_traits(ins: Inputs) -> pl.DataFrame:
     return pl.concat(frames).filter(pl.col("value").is_not_null()).unique().sort("user_id", "trait", "value")
 
 
+def _user_band(ins: Inputs, sku_band: pl.DataFrame) -> pl.DataFrame:
+    """(category, user_id, band): units with a positive quantity (q_pos), paid units and lines
+    (q_paid, n_paid) of each buyer in each band; computed once per ``sku_band``."""
+    cached = ins._cache.get("user_band")
+    if cached is not None and cached[0] is sku_band:
+        return cached[1]  # type: ignore[no-any-return]
+    frame = (ins.user_sku().lazy().join(sku_band.lazy().select("category", "sku", "band"), on="sku")
+             .group_by("category", "user_id", "band").agg(pl.col("q_pos", "q_paid", "n_paid").sum())
+             .collect(engine="streaming"))
+    ins._cache["user_band"] = (sku_band, frame)
+    return frame
+
+
 def band_support(ins: Inputs, *, min_price: float = MIN_PRICE, min_products: int = MIN_PRODUCTS,
                  min_lines: int = MIN_LINES) -> pl.DataFrame:
     """Per category (main level): its sold products, those with a real price (median paid unit
@@ -117,10 +130,10 @@ def band_table(ins: Inputs, *, bands: int = 5, min_price: float = MIN_PRICE, min
     edges = pl.DataFrame(rows, schema={"category": pl.String, "band": pl.Int32, "low": pl.Float64, "high": pl.Float64})
     sku_band = sku.join(edges, on="category").filter((pl.col("price") >= pl.col("low")) & (pl.col("price") < pl.col("high"))).select(
         "category", "sku", "band", "price")
-    buyers = (ins.user_sku().lazy().filter(pl.col("n_paid") > 0).join(sku_band.lazy().select("category", "sku", "band"), on="sku")
-              .group_by("category", "band").agg(pl.col("q_paid").sum().alias("units"), pl.col("user_id").n_unique().alias("buyers"),
-                                                pl.col("sku").n_unique().alias("skus"))
-              .collect(engine="streaming"))
+    # every product of a band has paid lines: its products are its SKUs; its buyers, who paid in it
+    buyers = (_user_band(ins, sku_band).filter(pl.col("n_paid") > 0).group_by("category", "band")
+              .agg(pl.col("q_paid").sum().alias("units"), pl.len().alias("buyers"))
+              .join(sku_band.group_by("category", "band").agg(pl.len().alias("skus")), on=["category", "band"]))
     table = (
         edges.join(buyers, on=["category", "band"], how="inner")
         .with_columns(
@@ -154,10 +167,7 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
     level = ins.main_level()
     if traits.height == 0 or sku_band.height == 0 or level is None:
         return pl.DataFrame()
-    ub = (ins.user_sku().lazy().filter(pl.col("q_pos") > 0)
-          .join(sku_band.lazy().select("category", "sku", "band"), on="sku")
-          .group_by("category", "user_id", "band").agg(pl.col("q_pos").sum().alias("qty"))
-          .collect(engine="streaming"))
+    ub = _user_band(ins, sku_band).filter(pl.col("q_pos") > 0).select("category", "user_id", "band", pl.col("q_pos").alias("qty"))
     tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
     # f > 0 only where a buyer bought in the band (ub's rows): the sums over the category's other
     # buyers (f = 0) follow from counts — Σ(1 − f) = N − Σf, Σ(1 − f)² = N − 2Σf + Σf²
