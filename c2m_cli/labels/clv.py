@@ -19,6 +19,7 @@ not positive definite, or with a standard error above the parameter's value is f
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,22 @@ def _minimise(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float, np.ndarra
     """Minimise a negative log-likelihood over bounded log-parameters (L-BFGS-B), then a short
     Nelder-Mead polish when it did not converge; degenerate data (a handful of customers) stops at the bounds instead of
     wandering off to infinity."""
+    with _one_thread():  # a 3-4 parameter problem: BLAS threads only cost their wake-ups
+        return _minimise_here(nll, start)
+
+
+@cache
+def _controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    return _controller().limit(limits=1)
+
+
+def _minimise_here(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     first = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9})
     if first.success:

@@ -93,10 +93,22 @@ def _interval(
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(expected[lo:hi] > 0, e / expected[lo:hi], 0.0) * np.where(spend[lo:hi] > 0, sp / spend[lo:hi], 1.0)
             block[:, j] = clv[lo:hi] * ratio
+        p10[lo:hi], p90[lo:hi] = _row_quantiles(block)
+    return p10, p90
+
+
+def _row_quantiles(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P10 and P90 of each row, ignoring NaN (``np.nanquantile``): rows without NaN in one
+    vectorised ``np.quantile`` (nanquantile loops over rows in Python), the others row by row."""
+    out = np.full((2, block.shape[0]), np.nan)
+    clean = ~np.isnan(block).any(axis=1)
+    if clean.any():
+        out[:, clean] = np.quantile(block[clean], [0.1, 0.9], axis=1)
+    if (~clean).any():
         with warnings.catch_warnings():  # a customer without a CLV (all NaN) stays NaN → null
             warnings.simplefilter("ignore", RuntimeWarning)
-            p10[lo:hi], p90[lo:hi] = np.nanquantile(block, [0.1, 0.9], axis=1)
-    return p10, p90
+            out[:, ~clean] = np.nanquantile(block[~clean], [0.1, 0.9], axis=1)
+    return out[0], out[1]
 
 
 def value_labels(
