@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -53,18 +53,6 @@ class LabelOptions:
 
     def as_parameters(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-@dataclass
-class LabelInputs:
-    orders: pl.LazyFrame
-    customers: pl.DataFrame | None
-    products: pl.DataFrame | None
-    events: pl.LazyFrame | None
-    reviews: pl.DataFrame | None
-    timezone: str
-    as_of: dt.date
-    users: pl.DataFrame = field(default_factory=lambda: pl.DataFrame({"user_id": []}, schema={"user_id": pl.String}))
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
