@@ -126,6 +126,7 @@ MIN_EVALUATED = 2
 # forecast pooling: only the candidates whose mean backtest error exceeds the best one's by at
 # most POOL_SE standard errors of their per-window difference are combined (one-SE rule)
 POOL_SE = 1.0
+POOL_MAX = 3  # candidates the engine combines at most (its TOP_K)
 
 
 def rank_models(
@@ -174,20 +175,22 @@ def rank_models(
         mean = np.where((count > 0) & ok, total / np.maximum(count, 1), np.inf)
         finite = np.isfinite(mean)
         ranking = np.argsort(mean, axis=1, kind="stable")
-        # per-window differences to the best candidate, on the windows both were judged on
-        vals = np.where(m, stack, np.nan)
-        best = np.take_along_axis(vals, ranking[:, None, :1], axis=2)
-        diff = vals - best
+        # per-window differences of the leading POOL_MAX to the best, on the windows both were
+        # judged on (the engine combines at most that many)
+        top = ranking[:, None, :POOL_MAX]
+        vals = np.where(np.take_along_axis(m, top, axis=2), np.take_along_axis(stack, top, axis=2), np.nan)
+        diff = vals - vals[:, :, :1]
         n_d = (~np.isnan(diff)).sum(axis=1)
         d_sum = np.nansum(diff, axis=1)
         d_mean = np.divide(d_sum, n_d, out=np.full(d_sum.shape, np.inf), where=n_d > 0)
         dev = np.where(np.isnan(diff), 0.0, diff - d_mean[:, None, :])
         var = np.divide((dev * dev).sum(axis=1), n_d - 1, out=np.zeros(d_sum.shape), where=n_d > 1)
         se = np.sqrt(var / np.maximum(n_d, 1))
-        pooled = finite & (d_mean <= pool_se * se)
-        pooled |= finite & (np.arange(mean.shape[1])[None, :] == ranking[:, :1])
+        ok_top = np.take_along_axis(finite, ranking[:, :POOL_MAX], axis=1)
+        pooled = ok_top & (d_mean <= pool_se * se)
+        pooled[:, 0] = ok_top[:, 0]
         # the pool is the leading run of the ranking (the engine combines the first ones)
-        lead = np.cumprod(np.take_along_axis(pooled, ranking, axis=1), axis=1)
+        lead = np.cumprod(pooled, axis=1)
         return ranking, np.asarray(finite.any(axis=1)), lead.sum(axis=1)
 
     windows = stack.shape[1]
