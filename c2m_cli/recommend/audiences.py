@@ -75,6 +75,8 @@ def early_adopters(
     else:
         launch = lines.lazy().group_by("sku").agg(pl.col("date").min().alias("launch")).collect(engine="streaming")
     launch = launch.filter(pl.col("launch").is_not_null())  # a line of a product without a launch is no early buy
+    if launch.height == 0:
+        return pl.DataFrame(schema=AUDIENCE_SCHEMA)
     early = (
         lines.lazy().select("user_id", "sku", "date").join(launch.lazy(), on="sku")
         .with_columns(days=(pl.col("date") - pl.col("launch")).dt.total_days())

@@ -91,13 +91,19 @@ def _segment_for(ins: Inputs, users: pl.DataFrame) -> tuple[str | None, str | No
 
 
 def _category_user_sku(ins: Inputs, category: str | None) -> pl.DataFrame:
-    """(user_id, sku, qty …) of the category's sold products (``Inputs.category_skus``)."""
-    return ins.user_sku().join(ins.category_skus(category), on="sku")
+    """(user_id, sku, qty …) of the category's sold products (``Inputs.category_skus``), once per category."""
+    key = f"brief_user_sku|{category}"
+    if key not in ins._cache:
+        ins._cache[key] = ins.user_sku().join(ins.category_skus(category), on="sku")
+    return ins._cache[key]  # type: ignore[no-any-return]
 
 
 def _category_weeks(ins: Inputs, category: str | None) -> pl.DataFrame:
-    """(sku, week, qty) of the category's sold products."""
-    return ins.sku_week().join(ins.category_skus(category), on="sku")
+    """(sku, week, qty) of the category's sold products, once per category."""
+    key = f"brief_sku_week|{category}"
+    if key not in ins._cache:
+        ins._cache[key] = ins.sku_week().join(ins.category_skus(category), on="sku")
+    return ins._cache[key]  # type: ignore[no-any-return]
 
 
 def _segment_band(ins: Inputs, ctx: BriefContext, category: str | None, segment_id: str | None,

@@ -167,7 +167,9 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
     level = ins.main_level()
     if traits.height == 0 or sku_band.height == 0 or level is None:
         return pl.DataFrame()
-    ub = _user_band(ins, sku_band).filter(pl.col("q_pos") > 0).select("category", "user_id", "band", pl.col("q_pos").alias("qty"))
+    # a buyer without any known trait weighs in no share: only buyers with traits are kept
+    ub = (_user_band(ins, sku_band).filter(pl.col("q_pos") > 0).join(traits.select("user_id").unique(), on="user_id", how="semi")
+          .select("category", "user_id", "band", pl.col("q_pos").alias("qty")))
     tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
     # f > 0 only where a buyer bought in the band (ub's rows): the sums over the category's other
     # buyers (f = 0) follow from counts — Σ(1 − f) = N − Σf, Σ(1 − f)² = N − 2Σf + Σf²
