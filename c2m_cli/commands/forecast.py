@@ -63,6 +63,17 @@ def command(
         str,
         typer.Option("--reconcile", help="How levels are made to add up: bottom_up or mint_shrink."),
     ] = "bottom_up",
+    intervals: Annotated[
+        str,
+        typer.Option(
+            "--intervals",
+            help=(
+                "How the quantiles are built: per_level (conformal, from each level's own backtest errors) or "
+                "coherent (the bottom series' calibrated distributions summed to every product level under the "
+                "backtest's empirical copula; the quantiles then add up as distributions, see docs/forecast.md)."
+            ),
+        ),
+    ] = "per_level",
     global_model: Annotated[
         bool,
         typer.Option(
@@ -89,6 +100,7 @@ def command(
             levels=levels,
             net_returns=net_returns,
             reconcile=reconcile,
+            intervals=intervals,
             global_model=global_model,
             seed=seed,
             executor=executor,

@@ -22,6 +22,7 @@ def run_forecast(
     levels: str = "total,category_l1,sku",
     net_returns: bool = False,
     reconcile: str = "bottom_up",
+    intervals: str = "per_level",
     global_model: bool = False,
     seed: int = 0,
     executor: str = "local",
@@ -29,7 +30,7 @@ def run_forecast(
     via: str | None = None,
 ) -> dict[str, Any]:
     """Forecast ``horizon`` periods of ``freq`` for each level; returns a JSON-able summary."""
-    from c2m_cli.forecast.engine import MAX_HORIZON, RECONCILE, compute_forecast
+    from c2m_cli.forecast.engine import INTERVALS, MAX_HORIZON, RECONCILE, compute_forecast
     from c2m_cli.forecast.series import check_freq, parse_levels
     from c2m_cli.market import workspace_market
 
@@ -41,12 +42,15 @@ def run_forecast(
     level_tuple = parse_levels(levels)
     if reconcile not in RECONCILE:
         raise UsageError(f"--reconcile must be one of {', '.join(RECONCILE)}, got {reconcile!r}")
+    if intervals not in INTERVALS:
+        raise UsageError(f"--intervals must be one of {', '.join(INTERVALS)}, got {intervals!r}")
     parameters = {
         "horizon": horizon,
         "freq": freq,
         "levels": ",".join(level_tuple),
         "net_returns": net_returns,
         "reconcile": reconcile,
+        "intervals": intervals,
         "global_model": global_model,
         "executor": executor,
     }
@@ -75,14 +79,15 @@ def run_forecast(
                 market=market,
                 net_returns=net_returns,
                 reconcile=reconcile,
+                intervals=intervals,
                 global_model=global_model,
                 seed=seed,
                 executor=executor,
                 scratch=scratch,
+                # the two long tables are written row group by row group into the outputs
+                targets={t: step.staged(f"{t}.parquet") for t in ("forecast", "backtest")},
             )
             step.warnings.extend(result.warnings)
-            step.sink_table("forecast", result.forecast)
-            step.sink_table("backtest", result.backtest)
             step.write_table("forecast_metrics", result.metrics)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from c2m_cli.forecast.global_model import MIN_SERIES, GlobalTask, calendar_featu
 from c2m_cli.forecast.intervals import (
     MIN_RESIDUALS,
     QUANTILE_COLUMNS,
+    QUANTILES,
     ResidualPool,
     apply_quantiles,
     heldout_bounds,
@@ -36,8 +38,13 @@ from c2m_cli.forecast.intervals import (
 from c2m_cli.forecast.models import MODELS, BatchTask, demand_class, forecast_batch
 from c2m_cli.forecast.presale import presale_signal
 from c2m_cli.forecast.reconcile import (
+    TAUS,
     bottom_up,
+    coherent_quantiles,
+    knot_values,
+    mean_factor,
     mint,
+    output_quantiles,
     scale_to_total,
     shrunk_covariance,
     summing_matrix,
@@ -59,6 +66,7 @@ PARALLEL_CELLS = 150_000
 MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
 RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
 RECONCILE = ("bottom_up", "mint_shrink")
+INTERVALS = ("per_level", "coherent")
 GLOBAL_MODEL = "global_hgb"
 # MinT holds a dense (series × series) covariance: beyond this many series, bottom-up is used.
 MINT_MAX_NODES = 6000
@@ -197,11 +205,16 @@ def compute_forecast(
     market: str,
     net_returns: bool = False,
     reconcile: str = "bottom_up",
+    intervals: str = "per_level",
     global_model: bool = False,
     seed: int = 0,
     executor: str = "local",
     scratch: Path | None = None,
+    targets: dict[str, Path] | None = None,
 ) -> ForecastResult:
+    """The forecast of every level (see the module); with ``targets`` (table → file) the
+    forecast and backtest tables are written straight into those files (then ``None`` in the
+    result)."""
     internal = tuple(dict.fromkeys(("total", *levels)))
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
     periods = series.periods
@@ -441,9 +454,16 @@ def compute_forecast(
         results[level].method = [f"{m}+scaled_to_total" for m in results[level].method]
 
     # intervals and tables, level by level and model by model (one model's arrays at a time)
-    sink = TableSink(scratch)
+    if scratch is not None:
+        _spill_backtests(results, scratch / "backtests")
+    coherent = None
+    if intervals == "coherent" and cutoffs and bottom_level != "total":
+        parent_rows = {lv: _parent_rows(mats[lv]) for lv in product_levels[:-1]}
+        coherent = coherent_intervals(results, sel_final, sel_bt, bottom_level, parent_rows, cutoffs, usable, horizon)
+        info["coherent_quantiles"] = "empirical copula of the backtest windows (bottom " + bottom_level + ")"
+    sink = TableSink(scratch, targets)
     pooled_with = level_tables(
-        sink, results, levels, sel_final, sel_bt, cutoffs, usable, periods, future, horizon, sku_retired
+        sink, results, levels, sel_final, sel_bt, cutoffs, usable, periods, future, horizon, sku_retired, coherent
     )
     forecast, backtest_table, metrics_table = sink.tables()
     summary = {
@@ -457,6 +477,7 @@ def compute_forecast(
         "cutoffs": [str(periods[c - 1]) for c in cutoffs],
         "series": {lv: len(results[lv].ids) for lv in levels if lv in results},
         "reconcile": reconcile,
+        "intervals": intervals,
         # extra demand per festival day (window) and per peak day, relative to a plain day
         "festival_effects": {k: round(v, 3) for k, v in festival_effects.items()},
         "dropped_partial_periods": series.info["dropped_partial_periods"],
@@ -485,13 +506,17 @@ def compute_forecast(
 class TableSink:
     """Where the tables' parts go: kept in memory, or (with a scratch directory) written to
     Parquet parts at once and scanned lazily in order, so that the step streams them out and
-    no level's backtest rows are held with another's."""
+    no level's backtest rows are held with another's. With ``targets`` (table → the step's
+    staged output file) the forecast and backtest parts are appended as row groups straight
+    into those files (one write, no parts to read back)."""
 
-    def __init__(self, scratch: Path | None) -> None:
+    def __init__(self, scratch: Path | None, targets: dict[str, Path] | None = None) -> None:
         self.scratch = scratch
+        self.targets = targets or {}
         self.parts: dict[str, list[pl.DataFrame | Path]] = {"forecast": [], "backtest": [], "forecast_metrics": []}
         self.rows = dict.fromkeys(self.parts, 0)
         self.methods: list[pl.DataFrame] = []
+        self.writers: dict[str, Any] = {}
 
     def add(self, table: str, frame: pl.DataFrame) -> None:
         self.rows[table] += frame.height
@@ -499,12 +524,29 @@ class TableSink:
             sel = frame.filter(pl.col("model") == "selected")
             if sel.height:
                 self.methods.append(sel.group_by("level", "method").agg(pl.col("unique_id").n_unique().alias("n")))
+        if table in self.targets:
+            self._append(table, frame)
+            return
         if self.scratch is None:
             self.parts[table].append(frame)
             return
         path = self.scratch / f"{table}-{len(self.parts[table]):05d}.parquet"
         frame.write_parquet(path)
         self.parts[table].append(path)
+
+    def _append(self, table: str, frame: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        from c2m_cli import contract
+
+        arrow = frame.to_arrow()
+        if table not in self.writers:
+            contract.validate_schema(table, frame.schema, writing=True)
+            # the workspace's codec for streamed tables (Step.sink_table): zstd level 1
+            self.writers[table] = pq.ParquetWriter(
+                self.targets[table], arrow.schema, compression="zstd", compression_level=1, write_statistics=True
+            )
+        self.writers[table].write_table(arrow)
 
     def selected_methods(self) -> pl.DataFrame:
         if not self.methods:
@@ -519,7 +561,12 @@ class TableSink:
         }
         out: dict[str, Any] = {}
         for table, parts in self.parts.items():
-            if not parts:
+            if table in self.targets:
+                if table not in self.writers:
+                    self._append(table, empty[table])
+                self.writers.pop(table).close()
+                out[table] = None  # already in its output file
+            elif not parts:
                 out[table] = empty[table] if self.scratch is None else empty[table].lazy()
             elif self.scratch is None:
                 out[table] = pl.concat([p for p in parts if isinstance(p, pl.DataFrame)])
@@ -596,6 +643,7 @@ def level_tables(
     future: list[dt.date],
     horizon: int,
     sku_retired: np.ndarray | None,
+    coherent: Coherent | None = None,
 ) -> dict[str, list[str]]:
     """Intervals and tables stage: for each requested level and model (a fixed order: level,
     model, unique_id, then time) the conformal quantiles, the forecast, backtest and metrics
@@ -603,10 +651,11 @@ def level_tables(
     levels below them."""
     pooled_with: dict[str, list[str]] = {}
     resid = Residuals(results, sel_bt, cutoffs, horizon, usable)
-    for level in levels:
-        if level not in results:
-            continue
+    order = [lv for lv in levels if lv in results]
+    for i, level in enumerate(order):
         res = results[level]
+        # a level no later level borrows residuals from frees each model's backtest once written
+        donor_later = any(level in _donor_levels(lv, results) for lv in order[i + 1 :])
         models = {**res.final, "selected": sel_final[level]}
         keep = np.ones(len(res.ids), dtype=bool)
         if level == "sku" and sku_retired is not None:
@@ -627,7 +676,8 @@ def level_tables(
                 pool = ResidualPool(r, borrow)  # sorted once: the quantiles of every window mask
                 pool.prepare([None, *usable], shapes=mine)
                 q = series_quantiles(r, None, borrow, shape=pool.shape(None)) if mine else pool.quantiles(None)
-                sink.add("forecast_metrics", _chunked_metrics(level, id_col, name, held_out, bt, res.scale, r, usable, borrow, mine, pool))
+                bounds_of = coherent.bounds(level) if (mine and coherent is not None and level in coherent.final) else None
+                sink.add("forecast_metrics", _chunked_metrics(level, id_col, name, held_out, bt, res.scale, r, usable, borrow, mine, pool, bounds_of))
                 del r, borrow, pool
                 # the backtest rows in chunks of series (same order as one frame)
                 for a in range(0, len(res.ids), FRAME_SERIES):
@@ -638,13 +688,113 @@ def level_tables(
             else:
                 q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
             quant = apply_quantiles(point, res.scale, q)
+            if name == "selected" and coherent is not None and level in coherent.final:
+                quant = coherent.final[level]  # coherent across the product levels
             if name == "selected" and level == "sku":
                 # a product without history sells nothing before its launch
                 quant = np.where((np.isnan(res.y).all(axis=1)[:, None] & (point <= 0))[..., None], 0.0, quant)
             method = res.method if name == "selected" else [name] * len(res.ids)
             sink.add("forecast", _forecast_frame(level, id_col, future, name, point, quant, method, keep))
+            if not donor_later and name != "selected":
+                res.backtest.pop(name, None)
         resid.release()
     return pooled_with
+
+
+SPILL_CELLS = 1_000_000  # a level's candidate backtests above this many floats each go to disk
+
+
+def _spill_backtests(results: dict[str, LevelResult], where: Path) -> None:
+    """Once selection and reconciliation no longer need them together, each candidate's
+    backtest (series, windows, h) of a big level is saved to ``where`` and mapped back
+    read-only: the tables stage reads one model at a time and drops it when written (memory:
+    one model's backtest, not every candidate's). Values unchanged."""
+    where.mkdir(parents=True, exist_ok=True)
+    for level, res in results.items():
+        for name in list(res.backtest):
+            values = res.backtest[name]
+            if values.size < SPILL_CELLS:
+                continue
+            path = where / f"{level}-{name}.npy"
+            np.save(path, values)
+            res.backtest[name] = np.load(path, mmap_mode="r")
+            del values
+
+
+def _parent_rows(s_matrix: np.ndarray) -> np.ndarray:
+    """The parent row of each bottom series in a (parents, bottom) summing matrix (−1: none)."""
+    if s_matrix.shape[0] == 0:
+        return np.full(s_matrix.shape[1], -1, dtype=np.int64)
+    return np.where(s_matrix.any(axis=0), s_matrix.argmax(axis=0), -1).astype(np.int64)
+
+
+@dataclass
+class Coherent:
+    """The coherent quantiles of ``selected`` on the product levels (reconcile.py): final
+    (series, h, q) per level, held-out (series, windows, h, q) per parent level, and what the
+    bottom level's held-out bounds are computed from, chunk by chunk."""
+
+    bottom: str
+    final: dict[str, np.ndarray]
+    heldout: dict[str, np.ndarray]
+    r: np.ndarray
+    pool: ResidualPool
+    point_bt: np.ndarray
+    scale: np.ndarray
+    usable: np.ndarray
+
+    def bounds(self, level: str) -> Callable[[slice], np.ndarray]:
+        if level != self.bottom:
+            held = self.heldout[level]
+            return lambda rows: held[rows]
+        return self._bottom_bounds
+
+    def _bottom_bounds(self, rows: slice) -> np.ndarray:
+        n_windows = self.point_bt.shape[1]
+        out = np.empty((*self.point_bt[rows].shape, len(QUANTILE_COLUMNS)))
+        for w in range(n_windows):
+            knots = series_quantiles(self.r, self.usable[w], (), rows, self.pool.shape(self.usable[w], TAUS), taus=TAUS)
+            values = knot_values(np.clip(self.point_bt[rows, w], 0.0, None), self.scale[rows], knots)
+            factor, _ = mean_factor(values, np.clip(self.point_bt[rows, w], 0.0, None))
+            out[:, w] = output_quantiles(values, factor, QUANTILES)
+        return out
+
+
+def coherent_intervals(
+    results: dict[str, LevelResult],
+    sel_final: dict[str, np.ndarray],
+    sel_bt: dict[str, np.ndarray],
+    bottom: str,
+    parent_rows: dict[str, np.ndarray],
+    cutoffs: list[int],
+    usable: np.ndarray,
+    horizon: int,
+) -> Coherent:
+    """Reconciliation of the intervals: the bottom level's calibrated distributions summed
+    to every product level above it (reconcile.coherent_quantiles), for the forecast and, from
+    the windows that do not overlap it, for each backtest window (the reported coverage)."""
+    res = results[bottom]
+    actual = _actuals(res.y, cutoffs, horizon)
+    r = scaled_residuals(actual, sel_bt[bottom], res.scale)
+    del actual
+    pool = ResidualPool(r)
+    pool.prepare([None, *usable], shapes=True, taus=TAUS)
+    levels = list(parent_rows)
+    parents = [(parent_rows[lv], len(results[lv].ids)) for lv in levels]
+    knots = series_quantiles(r, None, (), shape=pool.shape(None, TAUS), taus=TAUS)
+    point = np.clip(np.nan_to_num(sel_final[bottom]), 0.0, None)  # as bottom_up sums them
+    own, upper = coherent_quantiles(point, res.scale, knots, r, parents, QUANTILES)
+    del knots
+    final = {bottom: own, **dict(zip(levels, upper, strict=True))}
+    heldout = {lv: np.empty((len(results[lv].ids), len(cutoffs), horizon, len(QUANTILES))) for lv in levels}
+    for w in range(len(cutoffs)):
+        knots_w = series_quantiles(r, usable[w], (), shape=pool.shape(usable[w], TAUS), taus=TAUS)
+        template = np.where(usable[w][None, :, None], r, np.nan)
+        _, upper_w = coherent_quantiles(np.clip(np.nan_to_num(sel_bt[bottom][:, w]), 0.0, None), res.scale, knots_w, template, parents, QUANTILES)
+        for lv, q in zip(levels, upper_w, strict=True):
+            heldout[lv][:, w] = q
+        del knots_w, template
+    return Coherent(bottom, final, heldout, r, pool, sel_bt[bottom], res.scale, usable)
 
 
 def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
@@ -774,6 +924,7 @@ def _chunked_metrics(
     level: str, ids: pl.Series, model: str, actual: np.ndarray, fc: np.ndarray, scale: np.ndarray,
     r: np.ndarray, usable: np.ndarray, borrow: tuple[np.ndarray, ...], per_series: bool,
     pool: ResidualPool | None = None,
+    bounds_of: Callable[[slice], np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """``_metrics`` of a level computed FRAME_SERIES series at a time (the held-out bounds of
     one chunk in memory); the same frame as one call on the whole level."""
@@ -783,7 +934,10 @@ def _chunked_metrics(
     n_rows = len(ids)
     for a in range(0, max(n_rows, 1), FRAME_SERIES):
         rows = slice(a, min(a + FRAME_SERIES, n_rows))
-        bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, pool)
+        if bounds_of is not None:  # the coherent intervals' held-out bounds
+            bounds = bounds_of(rows)
+        else:
+            bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, pool)
         per, has, part_sums = _metric_values(actual[rows], fc[rows], bounds, scale[rows])
         del bounds
         sums += part_sums
