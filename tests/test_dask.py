@@ -181,6 +181,10 @@ def test_segment_assignment_tasks_read_their_partition_and_write_to_the_workspac
     # the partitions are the label step's user-hash partitions; each result file holds its users
     part = partition_of(users, 3)
     assert np.bincount(part, minlength=3).min() > 0
+    from c2m_cli.labels.partitions import HASH_SEED
+    from c2m_cli.segment.assign import HASH_SEED as SEGMENT_HASH_SEED
+
+    assert SEGMENT_HASH_SEED == HASH_SEED  # the label step's user partitions
     for p in range(3):
         result = read_arrays(str(staging / "assign" / f"result-{p:05d}.parquet"))
         assert result["row"].tolist() == np.flatnonzero(part == p).tolist()

@@ -22,9 +22,11 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.executor import read_arrays, write_arrays
-from c2m_cli.labels.partitions import HASH_SEED
 from c2m_cli.segment import cluster
 
+# the label step's user-hash seed (c2m_cli.labels.partitions.HASH_SEED, pinned equal by a test;
+# not imported, which would load every label family)
+HASH_SEED = 20240618
 PARTITION_USERS = 500_000  # default users per assignment partition (~250 MB of a 128-feature matrix)
 
 
