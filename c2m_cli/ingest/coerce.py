@@ -148,7 +148,7 @@ def normalise_key_text(text: str) -> str:
 
 
 # Stripped from both ends before the fast read of a number (``¥63.49``, ``99元``).
-CURRENCY_EDGES = "¥￥$＄€£元 \u00a0"
+CURRENCY_EDGES = "¥￥$＄€£元 \u00a0\t\r\n\u3000"
 
 _NUMBER_PREP = {**_DIGITS_ONLY, **dict.fromkeys(_NUMBER_NOISE, "")}
 
@@ -180,9 +180,10 @@ def _number_body(s: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 
 def fast_number(s: pl.Expr, decimal: str) -> pl.Expr:
-    """Most numbers of an export, read by a cast after stripping currency signs; null for the
-    others (``number_value`` reads those, on a column that is null elsewhere)."""
-    return _fast_number(s.str.strip_chars(CURRENCY_EDGES), decimal)
+    """Most numbers of an export, read by a cast after stripping currency signs and spaces;
+    null for the others, NaN included (``number_value`` reads those, on a column that is null
+    elsewhere). ``s`` may be untrimmed source text."""
+    return _fast_number(s.str.strip_chars(CURRENCY_EDGES), decimal).fill_nan(None)
 
 
 def _fast_number(s: pl.Expr, decimal: str) -> pl.Expr:

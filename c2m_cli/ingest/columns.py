@@ -26,6 +26,7 @@ from c2m_cli.ingest.coerce import (
     DATETIME_FORMATS,
     EARLIEST,
     NOT_FINITE,
+    NULL_TOKENS,
     NUMERIC_TIME,
     clean_text,
     datetime_from,
@@ -54,7 +55,7 @@ from c2m_cli.ingest.coerce import (
     year_text,
 )
 from c2m_cli.ingest.mapping import ColumnRule, TableMapping, match_column
-from c2m_cli.ingest.readers import EXTRA_FIELD, LINE, RawSource
+from c2m_cli.ingest.readers import EXTRA_FIELD, LINE, SAMPLE_ROWS, RawSource
 from c2m_cli.ingest.schema import ColumnSpec, specs
 
 COLUMN = "_column"
@@ -74,7 +75,6 @@ REASONS = {
     "json": "not a JSON object",
 }
 NEGATIVE_PRICE = "negative price (write a refund as a negative quantity)"
-SAMPLE_ROWS = 10_000
 CATEGORY_SEPARATORS = r"\s*[/>|＞｜»]\s*"
 
 
@@ -92,7 +92,11 @@ class _Column:
     pre_fast: Callable[[pl.Expr], pl.Expr] | None  # a column the fast path reads instead (parsed once)
     value: Callable[[pl.Expr], pl.Expr]  # the value from the prepared column (or the values fast left)
     check: Callable[[pl.Expr, pl.Expr], pl.Expr]  # the problem from the prepared column and value
+    bound: Callable[[pl.Expr, pl.Expr], pl.Expr]  # the problem (a column) with range checks added
     raw: pl.Expr  # the source text, for rejects
+    # The fast path reads the source text as it is (untrimmed); trimming, placeholders and the
+    # full rules then only see the values it left (a column null elsewhere: cheap).
+    source: pl.Expr | None = None
 
 
 def resolve_rules(table: str, mapping: TableMapping, raw: RawSource) -> dict[str, ColumnRule]:
@@ -134,18 +138,16 @@ def _numeric_origin(sample: pl.Series | None) -> bool:
 
 
 Fn = Callable[[pl.Expr], pl.Expr]
+_NULL_TOKEN_SET = frozenset(NULL_TOKENS)
 Check = Callable[[pl.Expr, pl.Expr], pl.Expr]
 _NONE = pl.lit(None, dtype=pl.String)
 
 
-def _whole(check: Check) -> Check:
+def _whole(problem: pl.Expr, v: pl.Expr) -> pl.Expr:
     """An integer column: a number with a fraction is "not a whole number"."""
-    def inner(c: pl.Expr, v: pl.Expr) -> pl.Expr:
-        problem = check(c, v)
-        return pl.when(problem.is_null() & v.is_not_null() & (v != v.round(0))).then(
-            pl.lit(REASONS["integer"])
-        ).otherwise(problem)
-    return inner
+    return pl.when(problem.is_null() & v.is_not_null() & (v != v.round(0))).then(
+        pl.lit(REASONS["integer"])
+    ).otherwise(problem)
 
 
 def _coerce(
@@ -159,13 +161,14 @@ def _coerce(
     decimal: str,
     sample: pl.Series | None,
     today: datetime,
-) -> tuple[pl.Expr, Fn | None, Fn, Check]:
-    """(prepared, fast, value, check) for one canonical column.
+) -> tuple[pl.Expr, Fn | None, Fn, Check, Check]:
+    """(prepared, fast, value, check, bound) for one canonical column.
 
     ``cleaned`` is the source column, trimmed with placeholders nulled when it is text;
     ``prepared`` is computed once into a column ``c``; ``value(c)`` into a column ``v``;
-    ``check(c, v)`` names the problem (null when fine). Each stage is a column of its own, so
-    no costly string expression is evaluated twice.
+    ``check(c, v)`` names the problem (null when fine) into a column ``e``; ``bound(e, v)``
+    adds the whole-number and range problems. Each stage is a column of its own, so no costly
+    string expression is evaluated twice.
     """
     is_text = dtype == pl.String or dtype == pl.Null
     kind = spec.kind
@@ -181,6 +184,8 @@ def _coerce(
         if is_text:
             if _numeric_origin(sample):
                 prepared = cleaned.str.replace(r"\.0+$", "")
+            else:  # digits only (most ids): kept as written, nothing to trim or to reject
+                fast = lambda c: pl.when(c.cast(pl.UInt64, strict=False).is_not_null()).then(c)  # noqa: E731
             value = lambda c: c  # noqa: E731
             check = lambda c, v: id_problem(c, c, dtype)  # noqa: E731
         else:
@@ -224,8 +229,6 @@ def _coerce(
             check = lambda c, v: pl.when(c.is_not_null() & ~v.is_finite().fill_null(False)).then(  # noqa: E731
                 pl.lit(NOT_FINITE)
             )
-        if kind == "integer":
-            check = _whole(check)
     elif kind == "bool":
         if dtype == pl.Boolean:
             value = lambda c: c  # noqa: E731
@@ -256,8 +259,9 @@ def _coerce(
         )
     elif kind == "vocab":
         vocab = mapping.vocabulary(spec.name, spec.vocab)
-        prepared = cleaned.cast(pl.String)
-        fast = lambda c: lookup(c, vocab, pl.String())  # noqa: E731  (most are written as the key)
+        prepared = cleaned if dtype == pl.String else cleaned.cast(pl.String)
+        written = {k: v for k, v in vocab.items() if k not in _NULL_TOKEN_SET}  # placeholders stay null
+        fast = lambda c: lookup(c, written, pl.String())  # noqa: E731  (most are written as the key)
         value = lambda c: lookup(normalise_key(c), vocab, pl.String())  # noqa: E731
         check = missing_or(REASONS["vocab"])
     elif kind == "json":
@@ -270,8 +274,9 @@ def _coerce(
     else:  # pragma: no cover - the spec table only holds the kinds above
         raise ValueError(kind)
 
-    def bounded(c: pl.Expr, v: pl.Expr) -> pl.Expr:
-        problem = check(c, v)
+    def bounded(problem: pl.Expr, v: pl.Expr) -> pl.Expr:
+        if kind == "integer":
+            problem = _whole(problem, v)
         if spec.minimum is not None:
             below = NEGATIVE_PRICE if spec.name in {"unit_price", "list_price"} and spec.minimum == 0 else (
                 f"below {_bound(spec.minimum)}"
@@ -283,7 +288,7 @@ def _coerce(
             ).otherwise(problem)
         return problem
 
-    return prepared, fast, value, bounded
+    return prepared, fast, value, check, bounded
 
 
 def _datetime_formats(
@@ -337,10 +342,12 @@ def canonical_frame(
     frame: pl.LazyFrame | None = None,
     today: datetime | None = None,
     hash_on: list[str] | None = None,
+    omit_absent: bool = False,
 ) -> pl.LazyFrame:
     """Canonical columns + ``_file``, ``_line``, ``_column``, ``_raw``, ``_reason`` of one source
     (and ``_hash``, a 64-bit hash of the ``hash_on`` columns, when asked: duplicates are found
-    from it without reading the rows again)."""
+    from it without reading the rows again). ``omit_absent``: canonical columns neither mapped
+    nor derived (null throughout) are left out; the caller adds them as typed nulls.)"""
     lazy = raw.frame if frame is None else frame
     schema = lazy.collect_schema()
     rules = resolve_rules(table, mapping, raw)
@@ -392,8 +399,9 @@ def canonical_frame(
                 key.replace(list(value_map), list(value_map.values()))
             ).otherwise(cleaned)
         decimal = declared_decimal or (detect_decimal(sample) if sample is not None else None) or "."
-        prepared, fast, value_of, check = _coerce(
-            spec, rule, pl.col(f"__c_{spec.name}"), dtype, mapping, timezone, formats, decimal, sample, now
+        cleaned_ref = pl.col(f"__c_{spec.name}")
+        prepared, fast, value_of, check, bound = _coerce(
+            spec, rule, cleaned_ref, dtype, mapping, timezone, formats, decimal, sample, now
         )
         pre_fast = None
         if spec.kind in {"datetime", "date"} and dtype in (pl.String, pl.Null) and fast is not None:
@@ -402,20 +410,36 @@ def canonical_frame(
                 zone = timezone if spec.kind == "datetime" else "UTC"
                 pre_fast = lambda c, first=first: parse_naive(c, first)  # noqa: E731
                 fast = lambda n, zone=zone: localize(n, zone)  # noqa: E731
-        columns.append(_Column(spec, stripped, cleaned, prepared, fast, pre_fast, value_of, check, raw_text))
+        column = _Column(spec, stripped, cleaned, prepared, fast, pre_fast, value_of, check, bound, raw_text)
+        # The fast path on the source text itself: the placeholders and untrimmed values it cannot
+        # read are left to the full rules, which trim first (no value map may rewrite the text).
+        if fast is not None and dtype == pl.String and prepared is cleaned_ref and not value_map and rule.source:
+            column.source = source
+            column.stripped = pl.when(pl.col(f"__f_{spec.name}").is_null()).then(source).str.strip_chars()
+        columns.append(column)
 
     by_name = {c.spec.name: c for c in columns}
     stage_strip = [c.stripped.alias(f"__t_{c.spec.name}") for c in columns]
     stage_clean = [c.cleaned.alias(f"__c_{c.spec.name}") for c in columns]
     stage_prepare = [c.prepared.alias(f"__s_{c.spec.name}") for c in columns]
     # A column with a fast path: the fast values, then the rest (null where fast read the value,
-    # so the full rules touch few values), then value = fast or rest's value.
+    # so the full rules touch few values), then value = fast or rest's value. The fast path reads
+    # the source text (before any trimming) when it can, else the prepared column.
     fast_columns = [c for c in columns if c.fast is not None]
-    stage_pre = [c.pre_fast(pl.col(f"__s_{c.spec.name}")).alias(f"__n_{c.spec.name}") for c in fast_columns if c.pre_fast]
-    stage_fast = [
-        c.fast(pl.col(f"__n_{c.spec.name}" if c.pre_fast else f"__s_{c.spec.name}")).alias(f"__f_{c.spec.name}")
-        for c in fast_columns if c.fast
-    ]
+
+    def fast_input(c: _Column) -> pl.Expr:
+        return c.source if c.source is not None else pl.col(f"__s_{c.spec.name}")
+
+    def fast_stages(group: list[_Column]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+        pre = [c.pre_fast(fast_input(c)).alias(f"__n_{c.spec.name}") for c in group if c.pre_fast]
+        fast = [
+            c.fast(pl.col(f"__n_{c.spec.name}") if c.pre_fast else fast_input(c)).alias(f"__f_{c.spec.name}")
+            for c in group if c.fast
+        ]
+        return pre, fast
+
+    early_pre, early_fast = fast_stages([c for c in fast_columns if c.source is not None])
+    stage_pre, stage_fast = fast_stages([c for c in fast_columns if c.source is None])
     stage_rest = [
         pl.when(pl.col(f"__f_{c.spec.name}").is_null()).then(pl.col(f"__s_{c.spec.name}")).alias(f"__r_{c.spec.name}")
         for c in fast_columns
@@ -429,7 +453,10 @@ def canonical_frame(
         .alias(f"__u_{c.spec.name}")
         for c in columns
     ]
-    stage_check = [c.check(rest(c), pl.col(f"__u_{c.spec.name}")).alias(f"__e_{c.spec.name}") for c in columns]
+    stage_check = [c.check(rest(c), pl.col(f"__u_{c.spec.name}")).alias(f"__e0_{c.spec.name}") for c in columns]
+    stage_bound = [
+        c.bound(pl.col(f"__e0_{c.spec.name}"), pl.col(f"__u_{c.spec.name}")).alias(f"__e_{c.spec.name}") for c in columns
+    ]
     # Optional columns are nulled where they have a problem; a required one rejects the row.
     stage_final = [
         (pl.col(f"__u_{c.spec.name}") if c.spec.required else
@@ -441,13 +468,23 @@ def canonical_frame(
     # Row-level problems, in order (the reader's own come first, in step.py): an empty row, too many fields, then each
     # required column (missing, or its problem).
     source_columns = [c for c in raw.columns if c in schema]
+    # A blank row has every mapped text column trimmed to "": only rows passing that cheap test
+    # have each source column tested (on a column null elsewhere, so the regex sees few values).
+    mapped_text = [c.spec.name for c in columns if rules[c.spec.name].source is not None and
+                   schema[str(rules[c.spec.name].source)] == pl.String]
+    maybe_empty = pl.all_horizontal(
+        [(pl.col(f"__t_{n}").fill_null("") == "") & (pl.col(f"__f_{n}").is_null() if by_name[n].source is not None
+                                                    else pl.lit(True)) for n in mapped_text]
+        or [pl.lit(True)]
+    )
+
     def blank(name: str) -> pl.Expr:  # no string copies: a regex test on text
-        column = pl.col(name)
+        column = pl.when(maybe_empty).then(pl.col(name))
         if schema[name] == pl.String:
             return column.is_null() | column.str.contains(r"^\s*$")
         return column.is_null() | (column.cast(pl.String).str.strip_chars() == "")
 
-    empty_row = pl.all_horizontal([blank(c) for c in source_columns] or [pl.lit(False)])
+    empty_row = maybe_empty & pl.all_horizontal([blank(c) for c in source_columns] or [pl.lit(False)])
     row_checks: list[tuple[pl.Expr, str | None, pl.Expr]] = []  # (reason or null, column, raw)
     row_checks.append((pl.when(empty_row).then(pl.lit("empty row")), None, pl.lit("")))
     if EXTRA_FIELD in schema:
@@ -457,7 +494,10 @@ def canonical_frame(
         if not column.spec.required:
             continue
         name = column.spec.name
-        problem = pl.when(pl.col(f"__c_{name}").is_null()).then(pl.lit("missing value")).otherwise(
+        missing = pl.col(f"__c_{name}").is_null()
+        if column.source is not None:
+            missing = missing & pl.col(f"__f_{name}").is_null()
+        problem = pl.when(missing).then(pl.lit("missing value")).otherwise(
             pl.col(f"__e_{name}")
         )
         row_checks.append((problem, name, column.raw.fill_null("")))
@@ -478,11 +518,16 @@ def canonical_frame(
     raw_value = raw_of.otherwise(pl.lit(None, dtype=pl.String)).cast(pl.String)
 
     values = _values_with_derivations(table, rules, by_name)
-    outputs = [values[s.name].alias(s.name) for s in specs(table)]
+    outputs = [
+        (pl.lit(None, dtype=s.dtype) if values[s.name] is _ABSENT else values[s.name]).alias(s.name)
+        for s in specs(table) if not (omit_absent and values[s.name] is _ABSENT)
+    ]
     if hash_on:
         dtypes = {s.name: s.dtype for s in specs(table)}
         outputs.append(
-            pl.struct([values[n].cast(dtypes[n]).alias(n) for n in hash_on]).hash(seed=0).alias("_hash")
+            pl.struct([
+                values[n].cast(dtypes[n]).alias(n) for n in hash_on if not (omit_absent and values[n] is _ABSENT)
+            ]).hash(seed=0).alias("_hash")
         )
     derived_problems = _derived_problems(table, rules, by_name)
     field_columns: list[pl.Expr] = []
@@ -500,9 +545,10 @@ def canonical_frame(
         if src in schema
     ]
     staged = (
-        lazy.with_columns(stage_strip).with_columns(stage_clean).with_columns(stage_prepare)
+        lazy.with_columns(early_pre).with_columns(early_fast).with_columns(stage_strip).with_columns(stage_clean).with_columns(stage_prepare)
         .with_columns(stage_pre).with_columns(stage_fast)
-        .with_columns(stage_rest).with_columns(stage_value).with_columns(stage_check).with_columns(stage_final)
+        .with_columns(stage_rest).with_columns(stage_value).with_columns(stage_check)
+        .with_columns(stage_bound).with_columns(stage_final)
     )
     if _derives_address(by_name):
         for stage in address_stages("__v_address"):
@@ -524,6 +570,10 @@ def canonical_frame(
     )
 
 
+# The value of a canonical column that is neither mapped nor derived (compared by identity).
+_ABSENT = pl.lit(None)
+
+
 def _value(by_name: dict[str, _Column], name: str) -> pl.Expr:
     return pl.col(f"__v_{name}") if name in by_name else pl.lit(None)
 
@@ -535,7 +585,7 @@ def _values_with_derivations(table: str, rules: dict[str, ColumnRule], by_name: 
         if spec.name in by_name:
             out[spec.name] = pl.col(f"__v_{spec.name}")
         else:
-            out[spec.name] = pl.lit(None, dtype=spec.dtype)
+            out[spec.name] = _ABSENT  # a typed null in the output (or left out, omit_absent)
     if "birth_date" in by_name and "birth_year" not in by_name:
         out["birth_year"] = pl.col("__v_birth_date").dt.year().cast(pl.Int32)
     if "birth_year" in by_name and table == "customers":

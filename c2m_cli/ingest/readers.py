@@ -12,7 +12,10 @@ skipped with a note in the summary.
 
 Text files are read lazily by polars with every column as text. The encoding (UTF-8 with or
 without BOM, UTF-16 with BOM, GB18030/GBK, or ``[table.read] encoding``) is found by decoding
-the whole file in a streaming pass that also counts physical lines; files that are not UTF-8,
+the whole file in a streaming pass that also counts physical lines (a UTF-8 file above
+FAST_PROBE_BYTES: its head only, lines counted by polars, the rest checked by polars' UTF-8
+reader, and the file opened again with the whole-file pass if that finds a non-UTF-8 byte
+sequence; ``RawSource.reopen``); files that are not UTF-8,
 are whitespace-aligned or end lines with a bare CR are rewritten as UTF-8 with LF in streaming
 chunks into a temporary file. The delimiter is sniffed from the first lines. The header is the
 first line unless ``skip_rows`` says how many lines stand above it, or a later line among the
@@ -58,6 +61,10 @@ READ_REASON = "__c2m_read_reason__"
 READ_RAW = "__c2m_read_raw__"
 LINE = "_line"
 CHUNK = 1 << 22
+# Above this size a file that starts as UTF-8 is not decoded whole in Python: its first CHUNK
+# bytes are, its lines are counted on bytes, and polars' UTF-8 reader checks the rest.
+FAST_PROBE_BYTES = 1 << 22
+SAMPLE_ROWS = 10_000  # rows read for format, decimal and time-zone detection
 JSON_BATCH_BYTES = 1 << 25  # JSON lines are parsed in batches of about this many bytes
 EXCEL_STREAM_BYTES = 1 << 24  # workbooks above this size are streamed row by row (openpyxl)
 EXCEL_BATCH_ROWS = 50_000
@@ -91,6 +98,10 @@ class RawSource:
     decimal: str = "."
     # Facts worth a line in the summary (title lines skipped, a file decompressed, …).
     notes: list[str] = field(default_factory=list)
+    # For a big UTF-8 text file whose bytes past its head were not decoded in Python (polars'
+    # reader checks them): the same file opened with the whole-file check, for when polars
+    # finds a byte sequence that is not UTF-8 (a GB18030 file whose first megabytes are ASCII).
+    reopen: Callable[[], RawSource] | None = None
 
 
 @dataclass
@@ -236,6 +247,7 @@ class TextProbe:
     sample: str  # decoded start of the file (up to 64 KiB), line ends as LF
     cr_only: bool = False  # lines end with a bare CR (old Mac exports)
     blank: bool = False  # nothing but whitespace
+    checked: bool = True  # every byte was decoded (False: only the head, see FAST_PROBE_BYTES)
 
 
 def _bom_encoding(head: bytes) -> str | None:
@@ -246,8 +258,14 @@ def _bom_encoding(head: bytes) -> str | None:
     return None
 
 
-def probe_text(path: Path, label: str | None = None, encoding: str | None = None) -> TextProbe:
-    """Find the encoding by decoding the whole file (streaming) and count its physical lines."""
+def probe_text(
+    path: Path, label: str | None = None, encoding: str | None = None, *, fast: bool = True
+) -> TextProbe:
+    """Find the encoding by decoding the whole file (streaming) and count its physical lines.
+
+    ``fast``: a file above FAST_PROBE_BYTES without a byte-order mark whose head is UTF-8 is
+    taken as UTF-8 with its lines counted on bytes (``checked`` False: the reader checks the rest).
+    """
     label = label or str(path)
     size = path.stat().st_size
     if size == 0:
@@ -255,6 +273,11 @@ def probe_text(path: Path, label: str | None = None, encoding: str | None = None
     with path.open("rb") as handle:
         head = handle.read(4)
     bom = _bom_encoding(head)
+    utf8 = encoding is None or _encoding_alias(encoding) in {"utf-8", "utf_8"}
+    if fast and utf8 and bom is None and size > FAST_PROBE_BYTES:
+        quick = _utf8_head_probe(path)
+        if quick is not None and "\x00" not in quick.sample:
+            return quick
     if encoding is not None:
         chosen = _encoding_alias(encoding)
         if bom == "utf-8-sig" and chosen in {"utf-8", "utf_8"}:
@@ -290,6 +313,27 @@ def probe_text(path: Path, label: str | None = None, encoding: str | None = None
             " or UTF-16 without a byte-order mark (declare [read] encoding = \"utf-16-le\")?"
         )
     return probe
+
+
+def _utf8_head_probe(path: Path) -> TextProbe | None:
+    """UTF-8 read from the head, physical lines counted by polars' line counter (no quoting:
+    every LF ends a line, as in ``_decode_pass``); None when the head is not UTF-8, is blank or
+    holds no LF (bare-CR files are decoded whole, as they are rewritten)."""
+    with path.open("rb") as handle:
+        block = handle.read(CHUNK)
+    try:
+        head = codecs.getincrementaldecoder("utf-8")(errors="strict").decode(block, final=False)
+    except UnicodeDecodeError:
+        return None
+    if not head.strip() or "\n" not in head:
+        return None
+    lines = (
+        pl.scan_csv(path, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String})
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+    return TextProbe("utf-8", int(lines), head[: 1 << 16], checked=False)
 
 
 def _decode_pass(path: Path, encoding: str) -> TextProbe:
@@ -471,9 +515,10 @@ def _mark_repeated_header(
 
 
 def open_text(
-    path: Path, label: str, read: dict[str, Any], tmpdir: Path, score: HeaderScore | None = None
+    path: Path, label: str, read: dict[str, Any], tmpdir: Path, score: HeaderScore | None = None,
+    *, fast: bool = True,
 ) -> RawSource:
-    probe = probe_text(path, label, read.get("encoding"))
+    probe = probe_text(path, label, read.get("encoding"), fast=fast)
     skip = read.get("skip_rows")
     sample_lines = probe.sample.split("\n")
     if len(probe.sample) >= 1 << 16 and len(sample_lines) > 1:
@@ -539,6 +584,14 @@ def open_text(
     def exact() -> pl.LazyFrame:
         return exact_text_frame(readable, separator, names, header_lines, label, header_text, tmpdir)
 
+    def reopen() -> RawSource:
+        return open_text(path, label, read, tmpdir, score, fast=False)
+
+    if not probe.checked:
+        try:  # the rows sampled for detection must be readable before anything relies on them
+            frame.head(SAMPLE_ROWS).collect()
+        except pl.exceptions.ComputeError:
+            return reopen()
     return RawSource(
         label=label,
         path=path,
@@ -549,6 +602,7 @@ def open_text(
         exact=exact,
         decimal=read.get("decimal", "."),
         notes=notes,
+        reopen=None if probe.checked else reopen,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +115,22 @@ def _sink_intermediate(
     def sink(frame: pl.LazyFrame | None) -> int:
         source = raw if frame is None else dataclasses.replace(raw, frame=frame)  # samples too
         coerced = canonical_frame(
-            source, table, carried, timezone=timezone, file_index=index, hash_on=_dedupe_columns(table)
+            source, table, carried, timezone=timezone, file_index=index, hash_on=_dedupe_columns(table),
+            omit_absent=True,
         )
-        _read_rejects_first(coerced).sink_parquet(target, compression="lz4", statistics=False)
+        # Parquet without compression or statistics: the intermediate is read back a few times
+        # within this run (lz4 cost ~1 s per 2M lines more to write). Not Arrow IPC: its scan
+        # memory-maps the file, so the resident size grows with the data (file pages, 1.1 GiB
+        # more at 10M lines).
+        _read_rejects_first(coerced).sink_parquet(target, compression="uncompressed", statistics=False)
         return int(pl.scan_parquet(target).select(pl.len()).collect().item())
 
     try:
         try:
             rows = sink(None)
-        except pl.exceptions.ComputeError:
+        except pl.exceptions.ComputeError as exc:
+            if raw.reopen is not None and "utf-8" in str(exc).lower():  # not UTF-8 past its head
+                return _sink_intermediate(raw.reopen(), table, tmap, timezone, index, target)
             if raw.exact is None:
                 raise
             rows = -1
@@ -152,8 +160,11 @@ def ingest_table(
     labels = [raw.label for raw in sources]
     scan = pl.scan_parquet(parts)
     good = scan.filter(pl.col(REASON).is_null())
-    canonical = [s.name for s in specs(table)]
-    output_columns = [*canonical, *[c for c in tmap.extras if c in scan.collect_schema()]]
+    present = scan.collect_schema().names()
+    canonical = [s.name for s in specs(table) if s.name in present]  # the others are null throughout
+    output_columns = [
+        pl.col(s.name) if s.name in present else pl.lit(None, dtype=s.dtype).alias(s.name) for s in specs(table)
+    ] + [pl.col(c) for c in tmap.extras if c in present]
     if table == "orders":
         copies = later_copies(good, canonical)
         duplicates = copies.height
@@ -178,6 +189,11 @@ def ingest_table(
     fields = field_rejects(good, field_columns(scan.collect_schema().names()), labels)
     accounting = {"rows_in": rows_in, "duplicates": duplicates, "files": labels, "field_rejects": fields}
     return good.select(output_columns), rejects, accounting
+
+
+def _note_inputs(step: Any, paths: list[Path]) -> None:
+    for path in paths:
+        step.note_input_file(path)
 
 
 def _write_field_rejects(step: Any, table: str, fields: pl.LazyFrame, counts: dict[str, Any]) -> None:
@@ -331,12 +347,15 @@ def run_ingest(
                     if source_zone != "UTC" and chosen.data_timezone is None:
                         data_zone = summary["data_timezone"] = source_zone
                 notes = opened.notes + [note for raw in raws for note in raw.notes]
-                for raw in raws:
-                    if raw.path is not None:
-                        step.note_input_file(raw.path)
-                good, rejects_lazy, accounting = ingest_table(
-                    table, raws, tmap, timezone=source_zone, workdir=workdir
-                )
+                # The sources' SHA-256 (for the manifest) is computed beside the coercion pass:
+                # hashlib releases the GIL, and the hashes are recorded in source order.
+                paths = [raw.path for raw in raws if raw.path is not None]
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    noted = pool.submit(_note_inputs, step, paths)
+                    good, rejects_lazy, accounting = ingest_table(
+                        table, raws, tmap, timezone=source_zone, workdir=workdir
+                    )
+                    noted.result()
                 rejects = rejects_lazy.collect(engine="streaming")
                 step.sink_table(table, good)
                 rows_written = int(pl.scan_parquet(step.staged(f"{table}.parquet")).select(pl.len()).collect().item())
