@@ -63,7 +63,7 @@ def main() -> None:
     from scipy import sparse
 
     started = time.perf_counter()
-    pairs = baskets_of(tx, "basket_id", "product_id").collect()
+    pairs = baskets_of(tx, "basket_id", "product_id").unique().collect()
     counts = pairs.group_by("item").len()
     keep = counts.filter(pl.col("len") >= max(5, args.min_support * pairs["basket"].n_unique()))["item"]
     pairs = pairs.filter(pl.col("item").is_in(keep.implode()))  # pruning infrequent items is fair to both

@@ -206,19 +206,29 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
     return RecommendResult(tables, docs, summary, log)
 
 
+EVENT_KINDS = ("search", "view", "cart", "fav", "presale")  # searches, clicks after them, deposits
+EVENT_COLUMNS = ("event", "user_id", "ts", "query", "category", "sku")
+
+
 def _read_table(step: Any, name: str) -> pl.DataFrame | None:
-    """An optional table, read with only what recommend uses: the forecast's selected model."""
+    """An optional table, read with only what recommend uses: the forecast's selected model, the
+    events' searches, clicks and deposits (their columns recommend reads)."""
     if not step.workspace.has(name):
         return None
-    if name != "forecast":
+    if name not in ("forecast", "events"):
         return cast(pl.DataFrame | None, step.read_optional(name))
     lazy = step.scan(name)
-    if "model" in lazy.collect_schema().names():
+    names = lazy.collect_schema().names()
+    if name == "forecast" and "model" in names:
         lazy = lazy.filter(pl.col("model") == "selected")
+    if name == "events":
+        lazy = lazy.select([c for c in names if c in EVENT_COLUMNS])
+        if "event" in names:
+            lazy = lazy.filter(pl.col("event").is_in(EVENT_KINDS))
     try:
         return cast(pl.DataFrame, lazy.collect())
     except (pl.exceptions.ComputeError, OSError) as exc:
-        raise InvalidDataError(f"forecast.parquet: not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
+        raise InvalidDataError(f"{name}.parquet: not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
 
 
 def run_recommend(
