@@ -141,15 +141,15 @@ def select_k(
         points = _sil_points(lab)
         return None if points is None else float(points.mean())
 
-    table: list[dict[str, Any]] = []
     boot_labels: dict[int, list[np.ndarray]] = {}
     reference: dict[int, cluster.Clustering] = {}
     per_k = 1 + n_boot
-    for i, k in enumerate(ks):
+
+    def score(i: int) -> dict[str, Any]:
+        """The selection-table row of ks[i] (its stability and fit)."""
+        k = ks[i]
         ref, ref_fit = results[i * per_k]
         boots = [labels for labels, _ in results[i * per_k + 1 : (i + 1) * per_k]]
-        boot_labels[k] = list(boots)
-        reference[k] = ref_fit
         aris = [float(adjusted_rand_score(ref, b)) for b in boots]
         row: dict[str, Any] = {
             "k": k,
@@ -167,7 +167,19 @@ def select_k(
         se_boot = float(np.std(boot_sils, ddof=1)) if len(boot_sils) >= 2 else 0.0
         row["silhouette_se"] = float(np.hypot(se_users, se_boot))
         row["clusters_found"] = n_found
-        table.append(row)
+        return row
+
+    for i, k in enumerate(ks):
+        boot_labels[k] = [labels for labels, _ in results[i * per_k + 1 : (i + 1) * per_k]]
+        reference[k] = results[i * per_k][1]
+    # each k's row is independent of the others: scored side by side (numpy's bincount and
+    # BLAS release the GIL), the table kept in k order
+    with cluster.one_thread():
+        if FIT_THREADS > 1 and len(ks) > 1:
+            with ThreadPoolExecutor(max_workers=FIT_THREADS) as threads:
+                table = list(threads.map(score, range(len(ks))))
+        else:
+            table = [score(i) for i in range(len(ks))]
 
     criterion = (
         f"among k with mean bootstrap ARI ≥ {min_stability}, the smallest k whose silhouette is within "
