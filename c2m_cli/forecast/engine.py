@@ -194,6 +194,22 @@ def _split(
     return out
 
 
+def _trim_heap() -> None:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``): the per-batch
+    arrays of the model tasks, freed as each level is assembled, otherwise stay in the
+    process's resident memory. No-op off glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def compute_forecast(
     orders: pl.LazyFrame,
     products: pl.DataFrame | None,
@@ -332,6 +348,7 @@ def compute_forecast(
             backtest[GLOBAL_MODEL] = fitted["global_backtest"]
             final[GLOBAL_MODEL] = fitted["global_final"]
             names.append(GLOBAL_MODEL)
+        _trim_heap()  # the level's batch results, freed as they were joined
         scale = series_scale(y_pos, cutoffs[-1] if cutoffs else n_periods, season if freq in YEAR else 1)
         seen = (~np.isnan(y_pos)).sum(axis=1)
         if level in levels:  # ADI / CV² classes of the history, for people reading the model
@@ -349,6 +366,7 @@ def compute_forecast(
             n_ok = np.zeros(len(ids), dtype=int)
             held_ok = np.zeros((len(ids), 0), dtype=int)
         results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, rank, held, scored, seen, n_ok, held_ok)
+        _trim_heap()  # the ranking's temporaries
 
     # selected = the mean of the TOP_K models with the lowest backtest error (fallback: ensemble)
     sel_final: dict[str, np.ndarray] = {}
@@ -456,6 +474,7 @@ def compute_forecast(
     # intervals and tables, level by level and model by model (one model's arrays at a time)
     if scratch is not None:
         _spill_backtests(results, scratch / "backtests")
+    _trim_heap()
     coherent = None
     if intervals == "coherent" and cutoffs and bottom_level != "total":
         parent_rows = {lv: _parent_rows(mats[lv]) for lv in product_levels[:-1]}
