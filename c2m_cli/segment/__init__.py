@@ -21,7 +21,7 @@ from c2m_cli.growth import user_rungs
 from c2m_cli.market import workspace_market
 from c2m_cli.segment import cluster
 from c2m_cli.segment.assign import PARTITION_USERS, assign_all
-from c2m_cli.segment.features import SegmentFeatures
+from c2m_cli.segment.features import Orders, SegmentFeatures
 from c2m_cli.segment.model import MODEL_NAME, assign_users, fit_pca, load, project, to_json
 from c2m_cli.segment.profile import build_profiles
 from c2m_cli.segment.stability import segment_jaccard, select_k
@@ -121,7 +121,7 @@ def run_segment(
         if labels is None:  # for the type checker: a missing table already raised
             raise InvalidDataError("labels.parquet could not be read")
         tags = _read(step, "tags", optional=True)
-        orders = _read(step, "orders", optional=True)
+        orders = _scan_orders(step)
         products = _read(step, "products", optional=True)
         manifest = ws.manifest()
         timezone = str(manifest.get("data_timezone") or "UTC")
@@ -185,7 +185,7 @@ def _segment_users(
     ks: list[int],
     fixed_k: int | None,
     reduction: dict[str, Any] | None,
-    orders: pl.DataFrame | None,
+    orders: Orders | None,
     products: pl.DataFrame | None,
     manifest: dict[str, Any],
     parameters: dict[str, Any],
@@ -308,6 +308,17 @@ def _segment_users(
     return summary
 
 
+def _scan_orders(step: Any) -> pl.LazyFrame | None:
+    """orders.parquet as a lazy scan (the order mixes, activity and spend lifts aggregate it per
+    user, so memory grows with the users, not with the order lines); None without one."""
+    if not step.workspace.has("orders"):
+        return None
+    try:
+        return step.scan("orders")
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InvalidDataError(f"orders.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
+
+
 def _read(step: Any, name: str, *, optional: bool) -> pl.DataFrame | None:
     """A workspace table; a corrupt file is bad data (exit 3), not a bug."""
     try:
@@ -398,7 +409,7 @@ def _run_assign(ws: Workspace, path: Path, *, seed: int, argv: list[str] | None,
             step.note_input_file(tags_path.resolve())
             tags = pl.read_parquet(tags_path)
         mixes = any(spec["kind"] == "mix" for spec in model["features"])
-        orders = step.read_optional("orders") if mixes else None
+        orders = _scan_orders(step) if mixes else None
         products = step.read_optional("products") if mixes else None
         timezone = str(ws.manifest().get("data_timezone") or "UTC")
         out = assign_users(model, labels, tags, orders=orders, products=products, timezone=timezone)

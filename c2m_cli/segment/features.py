@@ -141,7 +141,7 @@ def _plan(
     family_balance: bool,
     exclude: tuple[str, ...],
     exclude_families: tuple[str, ...],
-    orders: pl.DataFrame | None,
+    orders: Orders | None,
     products: pl.DataFrame | None,
     timezone: str,
     descriptor_families: tuple[str, ...],
@@ -305,13 +305,31 @@ def _plan(
     return specs, dropped, raw
 
 
+# the order lines: a frame, or (any size) a lazy scan of orders.parquet that is aggregated, never loaded
+Orders = pl.DataFrame | pl.LazyFrame
+
+
+def order_columns(orders: Orders) -> list[str]:
+    """The order table's column names, without reading its rows."""
+    return orders.collect_schema().names()
+
+
+def no_orders(orders: Orders | None) -> bool:
+    """No order table, or one without a row (a lazy scan counts from the Parquet footers)."""
+    if orders is None:
+        return True
+    if isinstance(orders, pl.DataFrame):
+        return orders.height == 0
+    return int(orders.select(pl.len()).collect().item()) == 0
+
+
 class OrderKeys:
     """What the order mixes count, from one pass over the order lines per kind of mix and kept
     for every use (choosing the category level, the mix totals, each user's shares): user_id,
     key, amount — spend (integer hundredths) of each purchase line by product category; orders
     by local hour of day or by channel, counted per user and key (integer sums: exact)."""
 
-    def __init__(self, orders: pl.DataFrame | None, products: pl.DataFrame | None, timezone: str) -> None:
+    def __init__(self, orders: Orders | None, products: pl.DataFrame | None, timezone: str) -> None:
         self.orders, self.products, self.timezone = orders, products, timezone
         self._done: dict[str, pl.DataFrame | None] = {}
         self._categories: pl.DataFrame | None = None
@@ -326,16 +344,16 @@ class OrderKeys:
 
     def _keys(self, by: str) -> pl.DataFrame | None:
         orders, products = self.orders, self.products
-        if orders is None or orders.height == 0 or ID_COLUMN not in orders.columns:
+        if orders is None or no_orders(orders) or ID_COLUMN not in order_columns(orders):
             return None
-        cols = orders.columns
+        cols = order_columns(orders)
         if by.startswith("category"):
             if products is None or "sku" not in cols or "sku" not in products.columns or by not in products.columns:
                 return None
             return self._category_lines().select(ID_COLUMN, pl.col(by).alias("key"), "amount").filter(pl.col("key").is_not_null())
         if by not in ("hour", "channel") or (by == "hour" and "ts" not in cols) or (by == "channel" and "channel" not in cols):
             return None
-        if by == "hour" and not isinstance(orders.schema["ts"], pl.Datetime):
+        if by == "hour" and not isinstance(orders.collect_schema()["ts"], pl.Datetime):
             return None
         firsts = self._order_firsts()
         return (
@@ -351,7 +369,7 @@ class OrderKeys:
         if self._categories is None:
             orders, products = self.orders, self.products
             assert orders is not None and products is not None
-            cols = orders.columns
+            cols = order_columns(orders)
             levels = [c for c in ("category_l1", "category_l2", "category_l3") if c in products.columns]
             if "qty" in cols and "unit_price" in cols:
                 amount = (pl.col("qty").cast(pl.Float64) * pl.col("unit_price").cast(pl.Float64)).fill_nan(None).fill_null(0.0)
@@ -372,10 +390,10 @@ class OrderKeys:
         if self._firsts is None:
             orders = self.orders
             assert orders is not None
-            cols = orders.columns
+            cols = order_columns(orders)
             order_key = pl.col("order_id").cast(pl.String) if "order_id" in cols else pl.int_range(pl.len()).cast(pl.String)
             hour = pl.lit(None, pl.String)
-            dtype = orders.schema.get("ts")
+            dtype = orders.collect_schema().get("ts")
             if isinstance(dtype, pl.Datetime):
                 ts = pl.col("ts")
                 local = ts.dt.convert_time_zone(self.timezone) if dtype.time_zone else ts.dt.replace_time_zone("UTC").dt.convert_time_zone(self.timezone)
@@ -398,7 +416,7 @@ def _fixed_point(amount: pl.Expr) -> pl.Expr:
 
 
 def mix_specs(
-    orders: pl.DataFrame | None,
+    orders: Orders | None,
     products: pl.DataFrame | None,
     user_ids: pl.Series,
     *,
@@ -409,8 +427,9 @@ def mix_specs(
     spend share by product category (the finest level with at most MIX_MAX_VALUES categories),
     orders by local hour of day, orders by channel. Shares, not counts: a heavy and a light
     buyer with the same habits look alike. Values under MIX_MIN_SHARE of the total go to "other"."""
-    if orders is None or orders.height == 0:
+    if no_orders(orders):
         return []
+    assert orders is not None
     order_keys = order_keys or OrderKeys(orders, products, timezone)
     levels: list[str] = [c for c in ("category_l3", "category_l2", "category_l1") if products is not None and c in products.columns]
     out: list[FeatureSpec] = []
@@ -508,7 +527,7 @@ def raw_frame(
     tags: pl.DataFrame | None,
     specs: list[FeatureSpec],
     *,
-    orders: pl.DataFrame | None = None,
+    orders: Orders | None = None,
     products: pl.DataFrame | None = None,
     timezone: str = "UTC",
     order_keys: OrderKeys | None = None,
@@ -575,12 +594,13 @@ def _sample_rows(n: int) -> np.ndarray:
     return np.arange(n) if n <= _SAMPLE else np.unique(np.linspace(0, n - 1, _SAMPLE).astype(np.int64))
 
 
-def _activity(labels: pl.DataFrame, orders: pl.DataFrame | None) -> np.ndarray | None:
+def _activity(labels: pl.DataFrame, orders: Orders | None) -> np.ndarray | None:
     """log(1 + orders) per labelled user, from the orders table (None without one)."""
-    if orders is None or orders.height == 0 or ID_COLUMN not in orders.columns:
+    if orders is None or no_orders(orders) or ID_COLUMN not in order_columns(orders):
         return None
-    key = pl.col("order_id").n_unique() if "order_id" in orders.columns else pl.len()
-    counts = orders.lazy().select(pl.col(ID_COLUMN).cast(pl.String), *([pl.col("order_id")] if "order_id" in orders.columns else []))
+    has_order_id = "order_id" in order_columns(orders)
+    key = pl.col("order_id").n_unique() if has_order_id else pl.len()
+    counts = orders.lazy().select(pl.col(ID_COLUMN).cast(pl.String), *([pl.col("order_id")] if has_order_id else []))
     counts = counts.group_by(ID_COLUMN).agg(key.cast(pl.Float64).alias("n"))
     out = (
         labels.lazy().select(pl.col(ID_COLUMN).cast(pl.String))
@@ -733,7 +753,7 @@ class SegmentFeatures:
         self.timezone = timezone
 
     def _fit(
-        self, labels: pl.DataFrame, tags: pl.DataFrame | None, orders: pl.DataFrame | None, products: pl.DataFrame | None
+        self, labels: pl.DataFrame, tags: pl.DataFrame | None, orders: Orders | None, products: pl.DataFrame | None
     ) -> pl.DataFrame:
         _check_labels(labels)
         specs, dropped, raw = _plan(
@@ -751,7 +771,7 @@ class SegmentFeatures:
         labels: pl.DataFrame,
         tags: pl.DataFrame | None = None,
         *,
-        orders: pl.DataFrame | None = None,
+        orders: Orders | None = None,
         products: pl.DataFrame | None = None,
     ) -> SegmentFeatures:
         """Decide the features and fit their scaling, roles and block weights on these users."""
@@ -766,7 +786,7 @@ class SegmentFeatures:
         labels: pl.DataFrame,
         tags: pl.DataFrame | None = None,
         *,
-        orders: pl.DataFrame | None = None,
+        orders: Orders | None = None,
         products: pl.DataFrame | None = None,
     ) -> FeatureMatrix:
         """The scaled matrix of ``labels``' users with the fitted specs (missing columns → fills)."""
@@ -781,7 +801,7 @@ class SegmentFeatures:
         labels: pl.DataFrame,
         tags: pl.DataFrame | None = None,
         *,
-        orders: pl.DataFrame | None = None,
+        orders: Orders | None = None,
         products: pl.DataFrame | None = None,
     ) -> FeatureMatrix:
         """``fit`` then ``transform`` on the same users (the raw frame is built once)."""
@@ -800,7 +820,7 @@ def plan_features(
     labels: pl.DataFrame,
     tags: pl.DataFrame | None = None,
     *,
-    orders: pl.DataFrame | None = None,
+    orders: Orders | None = None,
     products: pl.DataFrame | None = None,
     **options: Any,
 ) -> tuple[list[FeatureSpec], list[dict[str, str]]]:
@@ -814,7 +834,7 @@ def build_features(
     tags: pl.DataFrame | None = None,
     *,
     specs: list[FeatureSpec] | list[dict[str, Any]] | None = None,
-    orders: pl.DataFrame | None = None,
+    orders: Orders | None = None,
     products: pl.DataFrame | None = None,
     **options: Any,
 ) -> tuple[FeatureMatrix, pl.DataFrame]:

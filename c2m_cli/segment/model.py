@@ -16,7 +16,7 @@ import polars as pl
 
 from c2m_cli.errors import InvalidDataError, MissingPrerequisiteError
 from c2m_cli.segment import cluster
-from c2m_cli.segment.features import FeatureSpec, SegmentFeatures
+from c2m_cli.segment.features import FeatureSpec, Orders, SegmentFeatures
 
 MODEL_NAME = "segment_model.json"
 MODEL_VERSION = 1
@@ -96,7 +96,7 @@ def assign_users(
     labels: pl.DataFrame,
     tags: pl.DataFrame | None,
     *,
-    orders: pl.DataFrame | None = None,
+    orders: Orders | None = None,
     products: pl.DataFrame | None = None,
     timezone: str = "UTC",
 ) -> pl.DataFrame:

@@ -24,7 +24,7 @@ from c2m_cli import contract
 from c2m_cli.growth import COLUMNS as GROWTH_COLUMNS
 from c2m_cli.growth import RUNGS
 from c2m_cli.segment import wording
-from c2m_cli.segment.features import FeatureSpec
+from c2m_cli.segment.features import FeatureSpec, Orders, order_columns
 
 STAGES = ("new", "active", "sleeping", "dormant", "lost")
 LAPSED = ("sleeping", "dormant", "lost")
@@ -77,7 +77,7 @@ class SegmentFacts:
 
 
 def _spend_lifts(
-    orders: pl.DataFrame | None,
+    orders: Orders | None,
     products: pl.DataFrame | None,
     assignment: pl.DataFrame,
     columns: tuple[str, ...],
@@ -90,7 +90,7 @@ def _spend_lifts(
     out: dict[str, list[list[dict[str, Any]]]] = {c: [[] for _ in range(k)] for c in columns}
     if orders is None or products is None:
         return out
-    if not {"user_id", "sku", "qty", "unit_price"} <= set(orders.columns):
+    if not {"user_id", "sku", "qty", "unit_price"} <= set(order_columns(orders)):
         return out
     present = [c for c in columns if c in products.columns]
     if not present:
@@ -176,7 +176,7 @@ def build_profiles(
     segment_ids: list[str],
     jaccard: np.ndarray,
     lang: str,
-    orders: pl.DataFrame | None = None,
+    orders: Orders | None = None,
     products: pl.DataFrame | None = None,
     growth: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
