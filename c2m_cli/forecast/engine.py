@@ -210,6 +210,22 @@ def _trim_heap() -> None:
         return
 
 
+def _fixed_mmap_threshold(size: int = 1 << 20) -> None:
+    """Pin glibc's mmap threshold (it rises after a big block is freed, then big arrays land in
+    the heap and their pages stay resident): arrays above ``size`` are mapped on their own and
+    returned to the system when freed. No-op off glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).mallopt(-3, size)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return
+
+
 def compute_forecast(
     orders: pl.LazyFrame,
     products: pl.DataFrame | None,
@@ -231,6 +247,7 @@ def compute_forecast(
     """The forecast of every level (see the module); with ``targets`` (table → file) the
     forecast and backtest tables are written straight into those files (then ``None`` in the
     result)."""
+    _fixed_mmap_threshold()
     internal = tuple(dict.fromkeys(("total", *levels)))
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
     periods = series.periods
