@@ -324,7 +324,8 @@ def compute_forecast(
                 log.warn(
                     "short-history",
                     f"level {level}: {n_short} of {len(ids)} series hold fewer than {MIN_SEASONS} seasons "
-                    f"({MIN_SEASONS * season} periods of {freq}): no yearly seasonality is estimated for them",
+                    f"({MIN_SEASONS * season} periods of {freq}): their yearly season rests on one cycle (only seasonal naive, "
+                    "from one season, and Holt-Winters, from 1.5, estimate it; decompositions need two)",
                 )
         where = None
         # Dask tasks read their partition from the shared workspace (a forked local worker must
