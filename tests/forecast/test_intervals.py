@@ -209,3 +209,16 @@ def test_residual_pool_equals_the_direct_quantiles_of_every_window_mask() -> Non
             np.testing.assert_array_equal(pool.quantiles(mask), residual_quantiles(r, mask, donors))
             for got, ref in zip(pool.shape(mask), level_shape(r, mask, donors), strict=True):
                 np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
+
+
+def test_metric_values_match_hand_computed_figures() -> None:
+    """One series, one window, two steps, computed by hand: actual (2, 0), forecast (1, 1),
+    scale 2; the first target is inside both intervals, the second below both."""
+    actual = np.array([[[2.0, 0.0]]])
+    fc = np.array([[[1.0, 1.0]]])
+    bounds = np.array([[[[0.0, 1.0, 1.0, 3.0, 4.0], [0.5, 0.6, 1.0, 1.5, 2.0]]]])  # q0.05 … q0.95
+    per, has, sums = engine._metric_values(actual, fc, bounds, np.array([2.0]))
+    assert has.tolist() == [True]
+    # MASE (1+1)/2/2; sMAPE mean of 200·1/3 and 200·1/1; WAPE 2/2; bias (−1+1)/2; coverage 1 of 2
+    np.testing.assert_allclose(per[0], [0.5, (200 / 3 + 200) / 2, 1.0, 0.0, 0.5, 0.5])
+    np.testing.assert_allclose(sums, [2.0, 0.0, 2.0, 1.0, 1.0, 2.0])
