@@ -3,24 +3,30 @@
 A series is ``level, unique_id, ds, y``: ``ds`` is the first day of its period (weeks start on
 Monday) in the data's local zone, ``y`` the quantity sold. Missing periods are filled with zeros
 from the series' first sale to the last complete period of the data.
+
+The geo levels (``province``, ``city_tier``, ``city``) are keyed as ``c2m_cli.forecast.geo``
+describes (广东, 广东/一线, 广东/深圳): the order lines carry those keys instead of the raw
+province and city, so that each city lies in one tier cell of one province.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError, UsageError
+from c2m_cli.forecast.geo import GEO_LEVELS, with_geo_keys
+from c2m_cli.forecast.geo import UNKNOWN_KEY as GEO_UNKNOWN
 
 FREQS = {"D": "1d", "W": "1w", "M": "1mo"}
 SEASON_LENGTH = {"D": 7, "W": 52, "M": 12}
 PRODUCT_LEVELS = ("total", "category_l1", "category_l2", "category_l3", "sku")
-ORDER_LEVELS = ("province", "city", "channel")
+ORDER_LEVELS = (*GEO_LEVELS, "channel")  # province, city_tier, city: the geo tree (geo.py)
 KNOWN_LEVELS = PRODUCT_LEVELS + ORDER_LEVELS
-UNKNOWN_KEY = "未知"
+UNKNOWN_KEY = GEO_UNKNOWN  # one spelling of unknown for every key
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,8 @@ class SeriesSet:
     hierarchy: pl.DataFrame  # sku plus its product-level keys (for bottom-up)
     levels: tuple[str, ...]
     info: dict[str, int | str | None]
+    # the distinct (province, city_tier, city) keys of the lines (geo.geo_tree), when asked for
+    geo: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=dict.fromkeys(GEO_LEVELS, pl.String)))
 
 
 def parse_levels(levels: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -81,9 +89,11 @@ def period_end(start: dt.date, freq: str) -> dt.date:
 
 
 def order_lines(
-    orders: pl.LazyFrame, *, timezone: str, net_returns: bool
+    orders: pl.LazyFrame, *, timezone: str, net_returns: bool, geo: bool = False
 ) -> pl.LazyFrame:
     """Paid order lines as (date, sku, qty, + order-level keys); cancelled lines are dropped.
+    With ``geo`` the raw province and city become their geo keys (geo.py) and ``city_tier``
+    is added (the distinct pairs are read once to resolve them).
 
     Lines without a status count as paid. By default demand is what was ordered: returned
     lines count and refund lines (negative qty) do not; with ``net_returns`` returned lines are
@@ -97,12 +107,15 @@ def order_lines(
     # the one sales rule (c2m_cli.contract): as ordered, or net of returns and refunds
     sold = contract.sales_lines(orders, returns="net" if net_returns else "include")
     extra = [pl.col(c).cast(pl.String) for c in ORDER_LEVELS if c in schema]
-    return sold.filter(pl.col("ts").is_not_null()).select(
+    lines = sold.filter(pl.col("ts").is_not_null()).select(
         pl.col("ts").dt.convert_time_zone(timezone).dt.date().alias("date"),
         pl.col("sku").cast(pl.String),
         pl.col("qty").cast(pl.Float64).alias("qty"),
         *extra,
     )
+    if geo and ("province" in schema or "city" in schema):
+        lines = with_geo_keys(lines)
+    return lines
 
 
 def presale_lines(orders: pl.LazyFrame, *, timezone: str) -> pl.LazyFrame:
@@ -159,13 +172,16 @@ def build_series(
     net_returns: bool = False,
 ) -> SeriesSet:
     """The zero-filled series of every level, over the complete periods of the data."""
-    lines = order_lines(orders, timezone=timezone, net_returns=net_returns)
-    schema = lines.collect_schema()
+    geo_levels = [lv for lv in levels if lv in GEO_LEVELS]
+    raw = orders.collect_schema()
     for level in levels:
-        if level in ORDER_LEVELS and level not in schema:
+        # a province can be read from the city (昆山市 → 江苏); a tier or city needs the city
+        source = {"province": ("province", "city"), "city_tier": ("city",), "city": ("city",)}.get(level, (level,))
+        if level in ORDER_LEVELS and not any(c in raw for c in source):
             raise InvalidDataError(
-                f"orders.parquet: level {level!r} asked for but the orders have no {level} column"
+                f"orders.parquet: level {level!r} asked for but the orders have no {source[0]} column"
             )
+    lines = order_lines(orders, timezone=timezone, net_returns=net_returns, geo=bool(geo_levels))
     keys = product_keys(products, levels)
     needed_keys = [c for c in keys.columns if c != "sku"]
     frame = lines.with_columns(period_start(pl.col("date"), freq).alias("ds"))
@@ -205,9 +221,12 @@ def build_series(
             .agg(pl.col("qty").sum().round(9).alias("y"))
             .with_columns(pl.lit(level).alias("level"))
         )
+    if geo_levels:  # last of the parts (popped below)
+        queries.append(kept.select(*GEO_LEVELS).unique().sort(*GEO_LEVELS))
     queries.append(kept.select("sku", *needed_keys).unique("sku", keep="first"))
     queries.append(kept.select(pl.len()))
     *parts, hierarchy, count = pl.collect_all(queries)
+    geo = parts.pop() if geo_levels else None
     sums = pl.concat(parts)
     grid = pl.DataFrame({"ds": periods}, schema={"ds": pl.Date})
     starts = sums.filter(pl.col("y") != 0).group_by("level", "unique_id").agg(
@@ -229,4 +248,8 @@ def build_series(
         "dropped_partial_periods": dropped_head + dropped_tail,
         "periodic_input": periodic,
     }
-    return SeriesSet(filled, periods, hierarchy, levels, info)
+    if geo is None:
+        return SeriesSet(filled, periods, hierarchy, levels, info)
+    info["geo_nodes"] = ", ".join(f"{lv} {geo[lv].n_unique()}" for lv in GEO_LEVELS)
+    info["geo_unknown_tier_cities"] = int(geo.filter(pl.col("city_tier").str.ends_with("/" + UNKNOWN_KEY))["city"].n_unique())
+    return SeriesSet(filled, periods, hierarchy, levels, info, geo)
