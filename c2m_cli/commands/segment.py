@@ -48,7 +48,7 @@ def command(
     sample_size: Annotated[int, typer.Option("--sample-size", help="Users sampled to choose k and measure stability (at least 5 per segment of the largest k).")] = 8000,
     min_stability: Annotated[float, typer.Option("--min-stability", help="Mean bootstrap ARI (in (0, 1]) a k needs to be chosen on fit.")] = 0.8,
     reduce: Annotated[str, typer.Option("--reduce", help="Dimensionality reduction before clustering: `none` or `pca` (90% of variance).")] = "none",
-    partition_users: Annotated[int, typer.Option("--partition-users", help="Users per partition of the final assignment (one executor task each, users split by a stable hash of user_id).")] = 500_000,
+    partition_users: Annotated[int, typer.Option("--partition-users", help="Users per partition of the final assignment (one executor task each, users split by a stable hash of user_id; each task reads its users' labels, tags and orders and builds their features). Features, k and clustering are fitted on at most ~200,000 users (a seeded hash sample of user_id beyond that).")] = 200_000,
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,

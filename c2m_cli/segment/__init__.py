@@ -9,6 +9,7 @@ model and writes segment_assignments.parquet.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,20 @@ import polars as pl
 
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.executor import get_executor, usage_mark, usage_since
-from c2m_cli.growth import user_rungs
+from c2m_cli.growth import RUNGS, Evidence
 from c2m_cli.market import workspace_market
 from c2m_cli.segment import cluster
-from c2m_cli.segment.assign import PARTITION_USERS, assign_all
+from c2m_cli.segment.assign import (
+    HASH_SEED,
+    PARTITION_USERS,
+    TABLES,
+    PartitionTask,
+    load_stats,
+    segment_partition,
+)
 from c2m_cli.segment.features import Orders, SegmentFeatures
 from c2m_cli.segment.model import MODEL_NAME, assign_users, fit_pca, load, project, to_json
-from c2m_cli.segment.profile import build_profiles
+from c2m_cli.segment.profile import build_profiles, combine_stats, reorder_stats
 from c2m_cli.segment.stability import segment_jaccard, select_k
 from c2m_cli.segment.wording import data_language
 from c2m_cli.workspace import Workspace
@@ -37,6 +45,10 @@ MIN_USERS_PER_SEGMENT = 5  # --k auto considers k only up to distinct users / th
 # structure") is too strict for one-hot and tag features, where even planted types score 0.1–0.2.
 WEAK_SILHOUETTE = 0.1
 MAX_WORD_VALUES = 12
+# features, k and clustering are fitted on at most about this many users (a seeded hash sample of
+# user_id beyond it); every user is then assigned, by partition. Up to it, the fit sees everyone.
+FIT_USERS = 200_000
+SAMPLE_HASH_SEED = 7_321_001  # + --seed: the fit sample's hash (independent of the partitions' hash)
 
 
 def parse_k(k: str | int) -> int | None:
@@ -71,6 +83,7 @@ def run_segment(
     max_categories: int = 12,
     family_balance: bool = True,
     partition_users: int = PARTITION_USERS,
+    fit_users: int = FIT_USERS,
     seed: int = 0,
     executor: str = "local",
     argv: list[str] | None = None,
@@ -87,6 +100,8 @@ def run_segment(
         raise UsageError(f"--bootstrap must be at least 1, got {n_boot}")
     if partition_users < 1:
         raise UsageError(f"--partition-users must be at least 1, got {partition_users}")
+    if fit_users < sample_size:
+        raise UsageError(f"the fit sample ({fit_users:,} users) must hold the stability sample (--sample-size {sample_size:,})")
     if not 0.0 < min_stability <= 1.0:
         raise UsageError(
             f"--min-stability must be in (0, 1] (a mean bootstrap adjusted Rand index), got {min_stability:g}"
@@ -117,53 +132,30 @@ def run_segment(
         "executor": executor,
     }
     with ws.step("segment", parameters=parameters, seed=seed, argv=argv, via=via) as step:
-        labels = _read(step, "labels", optional=False)
-        if labels is None:  # for the type checker: a missing table already raised
+        labels_lf = _scan(step, "labels")
+        if labels_lf is None:  # for the type checker: a missing table already raised
             raise InvalidDataError("labels.parquet could not be read")
-        tags = _read(step, "tags", optional=True)
+        tags_lf = _scan(step, "tags") if ws.has("tags") else None
         orders = _scan_orders(step)
         products = _read(step, "products", optional=True)
         manifest = ws.manifest()
         timezone = str(manifest.get("data_timezone") or "UTC")
-        if labels.height == 1:
+        n = int(_collect(labels_lf.select(pl.len()), "labels").item())
+        if n == 1:
             raise InvalidDataError("labels.parquet has 1 user: at least 2 users with different features are needed to segment")
-        fm = SegmentFeatures(max_categories=max_categories, family_balance=family_balance, timezone=timezone).fit_transform(
-            labels, tags, orders=orders, products=products
-        )
-        raw = fm.raw if fm.raw is not None else pl.DataFrame()
-        n = fm.X.shape[0]
-        distinct = _distinct_rows(fm.X)
-        if distinct < 2:
-            raise InvalidDataError(
-                f"labels.parquet: all {n:,} users have the same features ({len(fm.names)} used): there is nothing to "
-                "segment them by; at least 2 users with different features are needed"
-            )
-        reduction = fit_pca(fm.X, seed=seed) if reduce == "pca" else None
-        X = project(fm.X, reduction)
-
-        if fixed_k is not None:
-            if fixed_k > distinct:
-                raise InvalidDataError(
-                    f"--k {fixed_k} asks for more segments than the {distinct} distinct user profile(s) in labels.parquet"
-                )
-            ks = [fixed_k]
-        else:
-            upper = min(k_max, distinct // MIN_USERS_PER_SEGMENT)
-            if upper < k_min:
-                raise InvalidDataError(
-                    f"--k auto needs at least {k_min * MIN_USERS_PER_SEGMENT} distinct users for k ≥ {k_min}; "
-                    f"labels.parquet has {distinct}: pass --k N with N ≤ {distinct}"
-                )
-            ks = list(range(k_min, upper + 1))
-
         mark = usage_mark()
         runner = get_executor(executor)
         try:
-            summary = _segment_users(
-                step, ws, runner, executor=executor, labels=labels, fm=fm, raw=raw, X=X, ks=ks, fixed_k=fixed_k,
-                reduction=reduction, orders=orders, products=products, manifest=manifest, parameters=parameters,
-                method=method, seed=seed, n_boot=n_boot, sample_size=sample_size, min_stability=min_stability,
-                partition_users=partition_users,
+            fit = _fit(
+                step, runner, executor=executor, labels_lf=labels_lf, tags_lf=tags_lf, orders=orders, products=products,
+                n=n, fit_users=fit_users, timezone=timezone, fixed_k=fixed_k, k_min=k_min, k_max=k_max, method=method,
+                seed=seed, n_boot=n_boot, sample_size=sample_size, min_stability=min_stability, reduce=reduce,
+                max_categories=max_categories, family_balance=family_balance,
+            )
+            summary = _assign_and_profile(
+                step, ws, runner, fit=fit, n=n, products=products, manifest=manifest, parameters=parameters,
+                method=method, seed=seed, n_boot=n_boot, min_stability=min_stability, partition_users=partition_users,
+                timezone=timezone,
             )
         finally:
             runner.close()
@@ -172,37 +164,125 @@ def run_segment(
     return summary
 
 
-def _segment_users(
+def _sample_filter(n: int, fit_users: int, seed: int) -> pl.Expr:
+    """The users of the fit sample: a stable hash of user_id (seeded) below the fraction
+    ``fit_users / n`` of its range — each user in or out by its own id, about ``fit_users`` in all."""
+    threshold = int(fit_users / n * 2**32)
+    return (pl.col("user_id").cast(pl.String).hash(SAMPLE_HASH_SEED + seed) % 2**32) < threshold
+
+
+def _fit(
+    step: Any,
+    runner: Any,
+    *,
+    executor: str,
+    labels_lf: pl.LazyFrame,
+    tags_lf: pl.LazyFrame | None,
+    orders: Orders | None,
+    products: pl.DataFrame | None,
+    n: int,
+    fit_users: int,
+    timezone: str,
+    fixed_k: int | None,
+    k_min: int,
+    k_max: int,
+    method: str,
+    seed: int,
+    n_boot: int,
+    sample_size: int,
+    min_stability: float,
+    reduce: str,
+    max_categories: int,
+    family_balance: bool,
+) -> dict[str, Any]:
+    """Features, k and clustering fitted on the fit sample (every user when there are at most
+    ``fit_users``); returns the fitted pieces — no user's row outlives this call but those of
+    the stability sample's ids."""
+    sampled = n > fit_users
+    if sampled:
+        if "user_id" not in labels_lf.collect_schema().names():
+            raise InvalidDataError("labels.parquet has no user_id column")
+        dup = int(_collect(labels_lf.select(pl.len() - pl.col("user_id").n_unique()), "labels").item())
+        if dup:
+            raise InvalidDataError(f"labels.parquet: column user_id has {dup} duplicate value(s); one row per user expected")
+        keep = _sample_filter(n, fit_users, seed)
+        labels = _collect(labels_lf.filter(keep), "labels")
+        tags = None if tags_lf is None else _collect(tags_lf.filter(keep), "tags")
+        # the sample's own order lines, read once (mixes, activity)
+        fit_orders: Orders | None = None if orders is None else _collect(orders.lazy().filter(keep), "orders").lazy()
+    else:
+        labels = _collect(labels_lf, "labels")
+        tags = None if tags_lf is None else _collect(tags_lf, "tags")
+        fit_orders = orders
+    fm = SegmentFeatures(max_categories=max_categories, family_balance=family_balance, timezone=timezone).fit_transform(
+        labels, tags, orders=fit_orders, products=products
+    )
+    del tags, fit_orders
+    m = fm.X.shape[0]
+    distinct = _distinct_rows(fm.X)
+    if distinct < 2:
+        who = f"all {m:,} sampled users (of {n:,})" if sampled else f"all {m:,} users"
+        raise InvalidDataError(
+            f"labels.parquet: {who} have the same features ({len(fm.names)} used): there is nothing to "
+            "segment them by; at least 2 users with different features are needed"
+        )
+    reduction = fit_pca(fm.X, seed=seed) if reduce == "pca" else None
+    X = project(fm.X, reduction)
+
+    if fixed_k is not None:
+        if fixed_k > distinct:
+            raise InvalidDataError(
+                f"--k {fixed_k} asks for more segments than the {distinct} distinct user profile(s) in labels.parquet"
+            )
+        ks = [fixed_k]
+    else:
+        upper = min(k_max, distinct // MIN_USERS_PER_SEGMENT)
+        if upper < k_min:
+            raise InvalidDataError(
+                f"--k auto needs at least {k_min * MIN_USERS_PER_SEGMENT} distinct users for k ≥ {k_min}; "
+                f"labels.parquet has {distinct}: pass --k N with N ≤ {distinct}"
+            )
+        ks = list(range(k_min, upper + 1))
+
+    mapper = None if executor == "local" else (lambda fn, items: runner.map(fn, items))
+    selection = select_k(
+        X, ks, method=method, seed=seed, n_boot=n_boot, sample_size=sample_size,
+        min_stability=min_stability, mapper=mapper, workdir=step.staging / "_bootstrap",
+    )
+    chosen = selection.chosen_k
+    if len(selection.sample_index) == m and chosen in selection.reference:
+        # the stability sample was every fitted user, in order: its reference clustering is this very fit
+        fitted = selection.reference[chosen]
+    else:
+        fitted = cluster.fit(X, chosen, method=method, seed=seed)
+    return {
+        "specs": fm.specs, "dropped": fm.dropped, "reduction": reduction, "clustering": fitted,
+        "selection": selection, "ks": ks, "fixed_k": fixed_k, "fit_users": m if sampled else None,
+        "sample_ids": fm.user_ids.gather(selection.sample_index), "label_texts": _label_texts(labels),
+    }
+
+
+def _assign_and_profile(
     step: Any,
     ws: Workspace,
     runner: Any,
     *,
-    executor: str,
-    labels: pl.DataFrame,
-    fm: Any,
-    raw: pl.DataFrame,
-    X: np.ndarray,
-    ks: list[int],
-    fixed_k: int | None,
-    reduction: dict[str, Any] | None,
-    orders: Orders | None,
+    fit: dict[str, Any],
+    n: int,
     products: pl.DataFrame | None,
     manifest: dict[str, Any],
     parameters: dict[str, Any],
     method: str,
     seed: int,
     n_boot: int,
-    sample_size: int,
     min_stability: float,
     partition_users: int,
+    timezone: str,
 ) -> dict[str, Any]:
-    """Choose k, cluster, assign every user (by partition, on ``runner``), profile and write."""
-    n = X.shape[0]
-    mapper = None if executor == "local" else (lambda fn, items: runner.map(fn, items))
-    selection = select_k(
-        X, ks, method=method, seed=seed, n_boot=n_boot, sample_size=sample_size,
-        min_stability=min_stability, mapper=mapper, workdir=step.staging / "_bootstrap",
-    )
+    """Warn on weak stability or structure, assign every user by partition (on ``runner``),
+    profile the segments from the partitions' sums, and write the outputs."""
+    selection, ks, fixed_k = fit["selection"], fit["ks"], fit["fixed_k"]
+    specs = fit["specs"]
     chosen = selection.chosen_k
     chosen_row = next(r for r in selection.table if r["k"] == chosen)
     stable = bool(chosen_row["stability_ari"] is not None and chosen_row["stability_ari"] >= min_stability)
@@ -228,37 +308,78 @@ def _segment_users(
             f"the {chosen} segments separate users weakly: mean silhouette {sil:.3f} < {WEAK_SILHOUETTE} "
             "(users are nearly as close to the next segment as to their own)",
         )
+
+    # every user, one task per user-hash partition: features, segment, profile sums
+    fitted: cluster.Clustering = fit["clustering"]
     staging = step.staging / "_assign"
-    if len(selection.sample_index) == n and chosen in selection.reference:
-        # the sample was every user, in order: its reference clustering is this very fit
-        fitted = selection.reference[chosen]
-        idx, _ = cluster.assign(fitted, X)
-    else:
-        fitted = cluster.fit(X, chosen, method=method, seed=seed)
-        idx, _ = assign_all(fitted, X, fm.user_ids, runner=runner, workdir=staging, partition_users=partition_users, name="sizes")
-    fitted, idx = cluster.order_by_size(fitted, idx)
-    idx, dist = assign_all(fitted, X, fm.user_ids, runner=runner, workdir=staging, partition_users=partition_users)
+    staging.mkdir(parents=True, exist_ok=True)
+    model_path = staging / "model.json"
+    model_path.write_text(
+        json.dumps({"features": [s.to_json() for s in specs], "reduction": fit["reduction"],
+                    "clustering": fitted.to_json(), "timezone": timezone}),
+        encoding="utf-8",
+    )
+    for name in ("events", "review_sentiment", "reviews"):  # inputs of the growth ladder
+        if ws.has(name):
+            step.scan(name)
+    tables = tuple((name, str(ws.table_path(name)) if ws.has(name) else None) for name in TABLES)
+    partitions = max(1, -(-n // max(partition_users, 1)))
+    used = _nonempty_partitions(step, partitions)
+    tasks = [
+        PartitionTask(p, partitions, tables, str(model_path), str(staging / f"segments-{p:05d}.parquet"),
+                      str(staging / f"stats-{p:05d}.npz"))
+        for p in used
+    ]
+    done = runner.map(segment_partition, tasks, parallel=False)
+    parts = [load_stats(stats) for _, stats in done]
+    results = [result for result, _ in done]
+    merged = combine_stats(parts)
+    levels = sorted(r.level for r in RUNGS)
+    evidence = Evidence(
+        {level: None if any(q["growth_missing"][i] is None for q in parts) else parts[0]["growth_missing"][i]
+         for i, level in enumerate(levels)}
+    )
+    del parts
+
+    # segment ids by size (largest first): renumber the clusters and everything counted by them
+    fitted, remap = cluster.size_order(fitted, merged["sizes"])
+    stats = reorder_stats(merged, remap)
     k_eff = fitted.k
     segment_ids = [f"S{j + 1:02d}" for j in range(k_eff)]
-    jaccard = segment_jaccard(idx[selection.sample_index], selection.boot_labels.get(chosen, []), k_eff)
+    sample = pl.DataFrame({"user_id": fit["sample_ids"]})
+    found = pl.scan_parquet(results).filter(pl.col("user_id").is_in(fit["sample_ids"])).select("user_id", "segment").collect()
+    sample_seg = sample.join(found, on="user_id", how="left", maintain_order="left")["segment"].to_numpy()
+    jaccard = segment_jaccard(remap[sample_seg], selection.boot_labels.get(chosen, []), k_eff)
 
     market = workspace_market(manifest)
-    lang = data_language(_data_texts(step, ws, products), market=market, fallback=_label_texts(labels))
-    growth, evidence = user_rungs(labels, searches=_searches(step, ws), reviews=_reviews(step, ws))
-    profiles = build_profiles(
-        labels=labels, raw=raw, specs=fm.specs, seg=idx, k=k_eff, segment_ids=segment_ids,
-        jaccard=jaccard, lang=lang, orders=orders, products=products, growth=growth,
-    )
+    lang = data_language(_data_texts(step, ws, products), market=market, fallback=fit["label_texts"])
+    profiles = build_profiles(stats=stats, specs=specs, k=k_eff, segment_ids=segment_ids, jaccard=jaccard, lang=lang)
     names = profiles["segment_name"].to_list()
-    segments = pl.DataFrame(
-        {
-            "user_id": fm.user_ids,
-            "segment_id": pl.Series(segment_ids, dtype=pl.String).gather(idx),
-            "segment_name": pl.Series(names, dtype=pl.String).gather(idx),
-            "distance": dist,
-        }
-    )
-    selection_json = {
+    if len(results) == 1:
+        part = pl.read_parquet(results[0])
+        idx = remap[part["segment"].to_numpy()]
+        segments = pl.DataFrame(
+            {
+                "user_id": part["user_id"],
+                "segment_id": pl.Series(segment_ids, dtype=pl.String).gather(idx),
+                "segment_name": pl.Series(names, dtype=pl.String).gather(idx),
+                "distance": part["distance"],
+            }
+        )
+        step.write_table("segments", segments)
+        del part, segments
+    else:  # the partitions' files one after the other, streamed
+        old = [int(j) for j in range(k_eff)]
+        step.sink_table(
+            "segments",
+            pl.scan_parquet(results).select(
+                "user_id",
+                pl.col("segment").replace_strict(old, [segment_ids[remap[j]] for j in old], return_dtype=pl.String).alias("segment_id"),
+                pl.col("segment").replace_strict(old, [names[remap[j]] for j in old], return_dtype=pl.String).alias("segment_name"),
+                "distance",
+            ),
+        )
+    selection_json: dict[str, Any] = {
         "mode": "auto" if fixed_k is None else "fixed",
         "criterion": selection.criterion,
         "chosen_k": chosen,
@@ -268,13 +389,17 @@ def _segment_users(
         "n_boot": n_boot,
         "table": selection.table,
     }
+    if fit["fit_users"] is not None:
+        selection_json["fit_sample"] = {
+            "users": fit["fit_users"], "of": n,
+            "by": "features, k and clustering fitted on the users whose seeded hash of user_id falls in the sampled fraction",
+        }
     model = to_json(
-        specs=fm.specs, dropped=fm.dropped, reduction=reduction, clustering=fitted,
+        specs=specs, dropped=fit["dropped"], reduction=fit["reduction"], clustering=fitted,
         segment_ids=segment_ids, segment_names=names, selection=selection_json,
         # where and in how many pieces the work ran is no parameter of the model: byte-identical
         parameters={**{k: v for k, v in parameters.items() if k not in ("executor", "partition_users")}, "seed": seed}, language=lang,
     )
-    step.write_table("segments", segments)
     step.write_table("segment_profiles", profiles)
     step.write_json(MODEL_NAME, model)
     summary: dict[str, Any] = {
@@ -287,8 +412,8 @@ def _segment_users(
         "k_mode": selection_json["mode"],
         "criterion": selection.criterion,
         "selection": selection.table,
-        "features": len(fm.specs),
-        "dropped_columns": fm.dropped,
+        "features": len(specs),
+        "dropped_columns": fit["dropped"],
         "language": lang,
         "growth_ladder": evidence.as_list(),
         "segments": [
@@ -305,7 +430,36 @@ def _segment_users(
             for r in profiles.iter_rows(named=True)
         ],
     }
+    if fit["fit_users"] is not None:
+        summary["fit_users"] = fit["fit_users"]
     return summary
+
+
+def _nonempty_partitions(step: Any, partitions: int) -> list[int]:
+    """The user partitions that hold a labelled user (a count per partition, no user kept)."""
+    if partitions <= 1:
+        return [0]
+    counts = _collect(
+        step.scan("labels").group_by((pl.col("user_id").cast(pl.String).hash(HASH_SEED) % partitions).alias("p")).len(),
+        "labels",
+    )
+    return sorted(int(p) for p in counts["p"].to_list())
+
+
+def _scan(step: Any, name: str) -> pl.LazyFrame | None:
+    """A workspace table as a lazy scan; a corrupt file is bad data (exit 3), not a bug."""
+    try:
+        return step.scan(name)  # type: ignore[no-any-return]
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InvalidDataError(f"{name}.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
+
+
+def _collect(lf: pl.LazyFrame, name: str) -> pl.DataFrame:
+    """``lf.collect()``, a corrupt file being bad data (exit 3), not a bug."""
+    try:
+        return lf.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InvalidDataError(f"{name}.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
 
 
 def _scan_orders(step: Any) -> pl.LazyFrame | None:
@@ -353,36 +507,6 @@ def _label_texts(labels: pl.DataFrame) -> list[str]:
         if len(values) <= MAX_WORD_VALUES:  # the columns whose values can become words (one-hot)
             out += [v for v in values if v.lower() not in ("unknown", "未知", "")]
     return out
-
-
-def _searches(step: Any, ws: Workspace) -> pl.DataFrame | None:
-    """user_id of every search (events with event = search, or a query)."""
-    if not ws.has("events"):
-        return None
-    lf = step.scan("events")
-    names = lf.collect_schema().names()
-    if "user_id" not in names:
-        return None
-    cond = pl.lit(False)
-    if "event" in names:
-        cond = cond | (pl.col("event").cast(pl.String) == "search")
-    if "query" in names:
-        cond = cond | pl.col("query").is_not_null()
-    return lf.filter(cond.fill_null(False)).select(pl.col("user_id").cast(pl.String)).collect()
-
-
-def _reviews(step: Any, ws: Workspace) -> pl.DataFrame | None:
-    """user_id with rating and/or sentiment of every review (review_sentiment.parquet when the
-    label step wrote it, else reviews.parquet's ratings)."""
-    for table in ("review_sentiment", "reviews"):
-        if not ws.has(table):
-            continue
-        lf = step.scan(table)
-        names = lf.collect_schema().names()
-        if "user_id" not in names:
-            return None
-        return lf.select(pl.col("user_id").cast(pl.String), *(pl.col(c) for c in ("rating", "sentiment") if c in names)).collect()
-    return None
 
 
 def _distinct_rows(X: np.ndarray, limit: int = 100_000) -> int:

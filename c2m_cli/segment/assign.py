@@ -1,5 +1,14 @@
 """The final assignment of every user to a segment, partition by partition, on the executor.
 
+``segment_partition`` is what the step runs: a task per user partition that reads its own users'
+rows of labels.parquet, tags.parquet, orders.parquet (events, reviews) from the workspace —
+polars scans filtered on the user-id hash — builds their features with the fitted specs, assigns
+them, writes their ``user_id``, segment and distance and the sums their segments' profiles are
+made of (``profile.partition_stats``) to files next to it, and returns those two paths. The
+client holds no user's row: it adds the sums up and concatenates the files.
+
+``assign_all`` (below) assigns the rows of a matrix already in memory the same way.
+
 Users are split by the stable user-id hash of the label step (``c2m_cli.labels.partitions``),
 ``partition_users`` users per partition. Each partition's rows of the clustering matrix are
 written once to a Parquet file in the step's staging area (on the workspace, so on storage a
@@ -27,7 +36,11 @@ from c2m_cli.segment import cluster
 # the label step's user-hash seed (c2m_cli.labels.partitions.HASH_SEED, pinned equal by a test;
 # not imported, which would load every label family)
 HASH_SEED = 20240618
-PARTITION_USERS = 500_000  # default users per assignment partition (~250 MB of a 128-feature matrix)
+# default users per assignment partition: as many as the fit sample (c2m_cli.segment.FIT_USERS),
+# so a workspace the fit sees whole is also assigned in one piece, in its own row order
+PARTITION_USERS = 200_000
+# the tables a partition task reads (each optional but labels)
+TABLES = ("labels", "tags", "orders", "products", "events", "review_sentiment", "reviews")
 
 
 @dataclass(frozen=True)
@@ -90,3 +103,137 @@ def assign_all(
         labels[result["row"]] = result["segment"]
         dist[result["row"]] = result["distance"]
     return labels, dist
+
+
+def in_partition(index: int, partitions: int, column: str = "user_id") -> pl.Expr:
+    """The rows of user partition ``index`` of ``partitions`` (``partition_of`` as a filter)."""
+    if partitions <= 1:
+        return pl.lit(True)
+    return (pl.col(column).cast(pl.String).hash(HASH_SEED) % partitions) == index
+
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """One user partition of the final assignment: the workspace tables (paths; None when
+    absent), the fitted model (JSON: specs, reduction, clustering, timezone) and where to write."""
+
+    index: int
+    partitions: int
+    tables: tuple[tuple[str, str | None], ...]  # (name, path) for every name in TABLES
+    model: str
+    result: str  # Parquet: user_id, segment (0-based, in the model's clustering), distance
+    stats: str  # .npz of profile.partition_stats (and the growth evidence)
+
+
+def segment_partition(task: PartitionTask) -> tuple[str, str]:
+    """One executor task: features, segment and profile sums of one partition of users."""
+    from c2m_cli.growth import user_rungs
+    from c2m_cli.segment.features import FeatureSpec, raw_frame, scale_matrix
+    from c2m_cli.segment.model import project
+    from c2m_cli.segment.profile import partition_stats
+
+    model = json.loads(Path(task.model).read_text(encoding="utf-8"))
+    specs = [FeatureSpec.from_json(s) for s in model["features"]]
+    clustering = cluster.Clustering.from_json(model["clustering"])
+    paths = dict(task.tables)
+    keep = in_partition(task.index, task.partitions)
+
+    def scan(name: str) -> pl.LazyFrame | None:
+        path = paths.get(name)
+        if path is None:
+            return None
+        lf = pl.scan_parquet(path)
+        if task.partitions > 1 and "user_id" in lf.collect_schema().names():
+            lf = lf.filter(keep)
+        return lf
+
+    labels_lf = scan("labels")
+    assert labels_lf is not None
+    labels = labels_lf.collect()
+    tags_lf = scan("tags")
+    tags = None if tags_lf is None else tags_lf.collect()
+    orders = scan("orders")
+    if orders is not None and task.partitions > 1:
+        # the partition's own order lines, read once (the mixes and the spend lifts use them)
+        orders = orders.collect().lazy()
+    products = None if paths.get("products") is None else pl.read_parquet(str(paths["products"]))
+    raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=model["timezone"])
+    del tags
+    X = project(scale_matrix(raw, specs), model.get("reduction"))
+    seg, dist = cluster.assign(clustering, X)
+    del X
+    growth, evidence = user_rungs(labels, searches=_searches(scan("events")), reviews=_reviews(scan, paths))
+    stats = partition_stats(
+        labels=labels, raw=raw, specs=specs, seg=seg, k=clustering.k, orders=orders, products=products, growth=growth,
+    )
+    pl.DataFrame(
+        {"user_id": raw["user_id"], "segment": pl.Series(seg, dtype=pl.Int32), "distance": pl.Series(dist, dtype=pl.Float64)}
+    ).write_parquet(task.result)
+    stats["growth_missing"] = [evidence.missing[level] or "" for level in sorted(evidence.missing)]
+    save_stats(task.stats, stats)
+    return task.result, task.stats
+
+
+def _searches(events: pl.LazyFrame | None) -> pl.DataFrame | None:
+    """user_id of every search (events with event = search, or a query)."""
+    if events is None:
+        return None
+    names = events.collect_schema().names()
+    if "user_id" not in names:
+        return None
+    cond = pl.lit(False)
+    if "event" in names:
+        cond = cond | (pl.col("event").cast(pl.String) == "search")
+    if "query" in names:
+        cond = cond | pl.col("query").is_not_null()
+    return events.filter(cond.fill_null(False)).select(pl.col("user_id").cast(pl.String)).collect()
+
+
+def _reviews(scan: Any, paths: dict[str, str | None]) -> pl.DataFrame | None:
+    """user_id with rating and/or sentiment of every review (review_sentiment.parquet when the
+    label step wrote it, else reviews.parquet's ratings)."""
+    for table in ("review_sentiment", "reviews"):
+        if paths.get(table) is None:
+            continue
+        lf = pl.scan_parquet(str(paths[table]))
+        names = lf.collect_schema().names()
+        if "user_id" not in names:
+            return None
+        lf = scan(table)
+        return lf.select(pl.col("user_id").cast(pl.String), *(pl.col(c) for c in ("rating", "sentiment") if c in names)).collect()
+    return None
+
+
+def save_stats(path: str, stats: dict[str, Any]) -> None:
+    """``partition_stats`` as an .npz (arrays and strings only, no pickle)."""
+    flat: dict[str, Any] = {}
+    for key, value in stats.items():
+        if key == "spend":
+            for column, (names, sums, lines) in value.items():
+                flat[f"spend|{column}|names"] = np.asarray(names, dtype=str)
+                flat[f"spend|{column}|sums"] = sums
+                flat[f"spend|{column}|lines"] = lines
+        else:
+            flat[key] = np.asarray(value)
+    with open(path, "wb") as out:
+        np.savez(out, **flat)
+
+
+def load_stats(path: str) -> dict[str, Any]:
+    """The statistics ``save_stats`` wrote."""
+    out: dict[str, Any] = {"spend": {}}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            value = data[key]
+            if key.startswith("spend|"):
+                _, column, part = key.split("|")
+                entry = out["spend"].setdefault(column, {})
+                entry[part] = value.tolist() if part == "names" else value
+            elif key in ("n", "value_total"):
+                out[key] = value.item()
+            elif key == "growth_missing":
+                out[key] = [str(v) or None for v in value.tolist()]
+            else:
+                out[key] = value
+    out["spend"] = {c: (e["names"], e["sums"], e["lines"]) for c, e in out["spend"].items()}
+    return out

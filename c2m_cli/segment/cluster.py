@@ -169,8 +169,14 @@ def fit_score(clustering: Clustering, X: np.ndarray) -> dict[str, float]:
 
 def order_by_size(clustering: Clustering, labels: np.ndarray) -> tuple[Clustering, np.ndarray]:
     """Renumber clusters by size (largest first; ties by centre), for stable segment ids."""
+    reordered, remap = size_order(clustering, np.bincount(labels, minlength=clustering.k))
+    return reordered, remap[labels]
+
+
+def size_order(clustering: Clustering, sizes: np.ndarray) -> tuple[Clustering, np.ndarray]:
+    """The clustering renumbered by ``sizes`` (users per cluster; largest first, ties by centre)
+    and the new number of each old cluster (``remap[old]``)."""
     k = clustering.k
-    sizes = np.bincount(labels, minlength=k)
     keys = [(-int(sizes[j]), tuple(np.round(clustering.centers[j], 9))) for j in range(k)]
     order = sorted(range(k), key=lambda j: keys[j])
     remap = np.empty(k, dtype=np.int32)
@@ -182,4 +188,4 @@ def order_by_size(clustering: Clustering, labels: np.ndarray) -> tuple[Clusterin
         None if clustering.weights is None else clustering.weights[order],
         clustering.algorithm,
     )
-    return reordered, remap[labels]
+    return reordered, remap

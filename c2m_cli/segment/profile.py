@@ -76,18 +76,20 @@ class SegmentFacts:
         return self.stage_mix.get("active", 0.0) + self.stage_mix.get("new", 0.0)
 
 
-def _spend_lifts(
+def spend_sums(
     orders: Orders | None,
     products: pl.DataFrame | None,
     assignment: pl.DataFrame,
     columns: tuple[str, ...],
     k: int,
-    top: int = 3,
-) -> dict[str, list[list[dict[str, Any]]]]:
-    """Per ``columns`` entry (category_l1, brand) and segment, the values whose spend share
-    over-indexes most. One pass over the order lines for every column: each line's product
-    values are looked up once, as integer codes (the values' sorted order)."""
-    out: dict[str, list[list[dict[str, Any]]]] = {c: [[] for _ in range(k)] for c in columns}
+) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Per ``columns`` entry (category_l1, brand): every product value (sorted), the spend of
+    each segment on each value (k × values) and the purchase lines per value. One pass over the
+    order lines of ``assignment``'s users (user_id, seg) for every column: each line's product
+    values are looked up once, as integer codes (the values' sorted order); sums by bincount in
+    line order (bit-reproducible, unlike a parallel group-by), so the sums of user partitions add
+    up to those of everyone."""
+    out: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
     if orders is None or products is None:
         return out
     if not {"user_id", "sku", "qty", "unit_price"} <= set(order_columns(orders)):
@@ -118,26 +120,32 @@ def _spend_lifts(
         .collect()
     )
     for q, column in enumerate(present):
+        nv = len(names[column])
         rows = frame.filter(pl.col(f"_c{q}").is_not_null())
-        if rows.height == 0:
-            continue
-        # the values bought, numbered densely in sorted order (the per-column frame's own ranks)
-        raw_codes = rows[f"_c{q}"].to_numpy() - 1
-        used = np.unique(raw_codes)
-        codes = np.searchsorted(used, raw_codes)
-        values = [names[column][c] for c in used]
-        out[column] = _lifts_of(codes, rows["seg"].to_numpy(), rows["spend"].to_numpy(), values, k, top)
+        codes = rows[f"_c{q}"].to_numpy().astype(np.int64) - 1
+        seg = rows["seg"].to_numpy().astype(np.int64)
+        sums = np.bincount(seg * nv + codes, weights=rows["spend"].to_numpy(), minlength=k * nv).reshape(k, nv)
+        out[column] = (names[column], sums, np.bincount(codes, minlength=nv))
     return out
 
 
-def _lifts_of(
-    codes: np.ndarray, seg: np.ndarray, spend: np.ndarray, values: list[str], k: int, top: int
-) -> list[list[dict[str, Any]]]:
+def spend_lifts(
+    sums: dict[str, tuple[list[str], np.ndarray, np.ndarray]], columns: tuple[str, ...], k: int, top: int = 3
+) -> dict[str, list[list[dict[str, Any]]]]:
+    """Per column and segment, the values whose spend share over-indexes most (from ``spend_sums``,
+    added up over partitions): only the values bought enter the shares."""
+    out: dict[str, list[list[dict[str, Any]]]] = {c: [[] for _ in range(k)] for c in columns}
+    for column, (names, spend, lines) in sums.items():
+        used = np.flatnonzero(lines > 0)
+        if used.size == 0:
+            continue
+        out[column] = _lifts_of(np.ascontiguousarray(spend[:, used]), [names[c] for c in used], k, top)
+    return out
+
+
+def _lifts_of(sums: np.ndarray, values: list[str], k: int, top: int) -> list[list[dict[str, Any]]]:
     """Spend share and lift of each value per segment, the ``top`` over-indexed ones."""
     result: list[list[dict[str, Any]]] = [[] for _ in range(k)]
-    # sums by bincount in row order (bit-reproducible, unlike a parallel group-by)
-    nv = len(values)
-    sums = np.bincount(seg.astype(np.int64) * nv + codes, weights=spend, minlength=k * nv).reshape(k, nv)
     seg_tot = sums.sum(axis=1, keepdims=True)
     share = np.divide(sums, seg_tot, out=np.zeros_like(sums), where=seg_tot > 0)
     base_share = sums.sum(axis=0) / sums.sum()
@@ -166,34 +174,141 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.full(np.broadcast_shapes(a.shape, b.shape), np.nan), where=b > 0)
 
 
-def build_profiles(
+LIFT_COLUMNS = ("category_l1", "brand")
+
+
+def partition_stats(
     *,
     labels: pl.DataFrame,
     raw: pl.DataFrame,
     specs: list[FeatureSpec],
     seg: np.ndarray,
     k: int,
-    segment_ids: list[str],
-    jaccard: np.ndarray,
-    lang: str,
     orders: Orders | None = None,
     products: pl.DataFrame | None = None,
     growth: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """One row per segment (see module doc); ``seg`` holds 0-based segment indices per user;
-    ``growth`` the per-user 5CM rungs of ``c2m_cli.growth.user_rungs`` (same row order)."""
+) -> dict[str, Any]:
+    """The sums a profile is made of, over one partition of users (``labels``, ``raw`` and
+    ``growth`` in the same row order, ``seg`` their 0-based segments): per segment the users,
+    the sums of every raw feature, of tag carriers, of value, of lifecycle stages and of growth
+    rungs; over the partition the feature totals and squared deviations (for the base standard
+    deviation); the spend per segment and product value. ``combine_stats`` adds partitions up;
+    with one partition the figures are those of one pass over everyone."""
     n = raw.height
     p = len(specs)
     fcols = [f"f{i}" for i in range(p)]
-    sizes = np.bincount(seg, minlength=k)
-    nonempty = sizes > 0
     R = raw.select(fcols).to_numpy().astype(np.float64) if p else np.zeros((n, 0))
-    sums = _group_sums(R, seg, k)
+    total = R.sum(axis=0)
+    # the squared deviations from the partition's mean, as numpy's std computes them
+    dev = R - R.sum(axis=0, keepdims=True) / n if n else R
+    m2 = (dev * dev).sum(axis=0)
+    del dev
+    tag_idx = [i for i, s in enumerate(specs) if s.kind == "tag"]
+    T = (R[:, tag_idx] > 0).astype(np.float64)
+    out: dict[str, Any] = {
+        "n": n,
+        "sizes": np.bincount(seg, minlength=k),
+        "sums": _group_sums(R, seg, k),
+        "total": total,
+        "m2": m2,
+        "tag_sums": _group_sums(T, seg, k),
+        "tag_total": T.sum(axis=0),
+    }
+    del R, T
+    if "value_clv" in labels.columns:
+        v = labels["value_clv"].cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).to_numpy()
+        out["value_sums"] = np.bincount(seg, weights=v, minlength=k)
+        out["value_total"] = float(v.sum())
+    if "lifecycle_stage" in labels.columns:
+        stage = labels["lifecycle_stage"].cast(pl.String)
+        out["stages"] = np.stack(
+            [np.bincount(seg, weights=(stage == s).fill_null(False).to_numpy().astype(np.float64), minlength=k) for s in STAGES],
+            axis=1,
+        )
+    if growth is not None:
+        known, counts = [], []
+        for col in GROWTH_COLUMNS:
+            flags = growth[col]
+            known.append(flags.null_count() != flags.len())
+            counts.append(np.bincount(seg, weights=flags.fill_null(False).cast(pl.Float64).to_numpy(), minlength=k))
+        out["growth_known"] = np.asarray(known, dtype=bool)
+        out["growth"] = np.stack(counts, axis=1)
+    assignment = labels.select(pl.col("user_id").cast(pl.String)).with_columns(pl.Series("seg", seg, dtype=pl.Int32))
+    out["spend"] = spend_sums(orders, products, assignment, LIFT_COLUMNS, k)
+    return out
+
+
+def combine_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The statistics of the union of partitions (in the order given): sums added, squared
+    deviations pooled (Chan et al.: M2 = Σ M2ₚ + nₚ (meanₚ − mean)²), rungs known where any
+    partition knows them. With one partition, its own figures, unchanged."""
+    n = sum(int(q["n"]) for q in parts)
+    first = parts[0]
+    out: dict[str, Any] = {"n": n}
+    for key in ("sizes", "sums", "total", "tag_sums", "tag_total", "value_sums", "stages", "growth"):
+        if key in first:
+            acc = np.array(first[key], copy=True)  # not zeros + …: a −0.0 stays −0.0
+            for q in parts[1:]:
+                acc = acc + q[key]
+            out[key] = acc
+    if "value_total" in first:
+        out["value_total"] = float(sum(q["value_total"] for q in parts))
+    if "growth_known" in first:
+        out["growth_known"] = np.logical_or.reduce([np.asarray(q["growth_known"], dtype=bool) for q in parts])
+    mean = out["total"] / n if n else out["total"]
+    m2 = np.zeros_like(np.asarray(first["m2"], dtype=np.float64))
+    for q in parts:
+        nq = int(q["n"])
+        if nq:
+            gap = q["total"] / nq - mean
+            m2 = m2 + q["m2"] + nq * (gap * gap)
+    out["m2"] = m2
+    spend: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+    for column, (names, sums, lines) in first["spend"].items():
+        spend[column] = (
+            names, sum((q["spend"][column][1] for q in parts[1:]), sums), sum((q["spend"][column][2] for q in parts[1:]), lines)
+        )
+    out["spend"] = spend
+    return out
+
+
+def reorder_stats(stats: dict[str, Any], remap: np.ndarray) -> dict[str, Any]:
+    """The statistics with segment j renumbered ``remap[j]`` (rows of every per-segment array moved)."""
+    def move(a: np.ndarray) -> np.ndarray:
+        out = np.empty_like(a)
+        out[remap] = a
+        return out
+
+    moved = dict(stats)
+    for key in ("sizes", "sums", "tag_sums", "value_sums", "stages", "growth"):
+        if key in stats:
+            moved[key] = move(np.asarray(stats[key]))
+    moved["spend"] = {c: (names, move(s), lines) for c, (names, s, lines) in stats["spend"].items()}
+    return moved
+
+
+def build_profiles(
+    *,
+    stats: dict[str, Any],
+    specs: list[FeatureSpec],
+    k: int,
+    segment_ids: list[str],
+    jaccard: np.ndarray,
+    lang: str,
+) -> pl.DataFrame:
+    """One row per segment (see module doc), from the statistics of ``partition_stats`` (added
+    up over the partitions by ``combine_stats``)."""
+    n = int(stats["n"])
+    p = len(specs)
+    sizes = np.asarray(stats["sizes"])
+    nonempty = sizes > 0
+    sums = stats["sums"]
+    total = stats["total"]
     seg_means = _ratio(sums, sizes[:, None].astype(np.float64))
     rest_n = (n - sizes)[:, None].astype(np.float64)
-    rest_means = _ratio(R.sum(axis=0)[None, :] - sums, rest_n)
-    base_mean = R.mean(axis=0)
-    base_std = R.std(axis=0, ddof=1) if n > 1 else np.full(p, np.nan)
+    rest_means = _ratio(total[None, :] - sums, rest_n)
+    base_mean = total / n
+    base_std = np.sqrt(stats["m2"] / (n - 1)) if n > 1 else np.full(p, np.nan)
     base_std = np.where(np.isfinite(base_std) & (base_std > 1e-12), base_std, np.nan)
     z = (seg_means - base_mean) / base_std
     d = (seg_means - rest_means) / base_std
@@ -202,39 +317,30 @@ def build_profiles(
     share_seg = seg_means.copy()
     share_rest = rest_means.copy()
     if tag_idx:
-        T = (R[:, tag_idx] > 0).astype(np.float64)
-        t_sums = _group_sums(T, seg, k)
+        t_sums = stats["tag_sums"]
         share_seg[:, tag_idx] = _ratio(t_sums, sizes[:, None].astype(np.float64))
-        share_rest[:, tag_idx] = _ratio(T.sum(axis=0)[None, :] - t_sums, rest_n)
-    del R
+        share_rest[:, tag_idx] = _ratio(stats["tag_total"][None, :] - t_sums, rest_n)
 
-    frame = labels.select(pl.col("user_id").cast(pl.String)).with_columns(pl.Series("seg", seg, dtype=pl.Int32))
     value_share = np.full(k, np.nan)
     avg_value = np.full(k, np.nan)
-    if "value_clv" in labels.columns:
-        v = labels["value_clv"].cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).to_numpy()
-        v_sums = np.bincount(seg, weights=v, minlength=k)
-        total = float(v.sum())
-        if total > 0:
-            value_share = v_sums / total
+    if "value_sums" in stats:
+        v_sums = stats["value_sums"]
+        total_value = float(stats["value_total"])
+        if total_value > 0:
+            value_share = v_sums / total_value
         avg_value = np.divide(v_sums, sizes, out=np.full(k, np.nan), where=nonempty)
     stage_mix = np.full((k, len(STAGES)), np.nan)
-    if "lifecycle_stage" in labels.columns:
-        stage = labels["lifecycle_stage"].cast(pl.String)
-        for q, s_name in enumerate(STAGES):
-            hits = (stage == s_name).fill_null(False).to_numpy().astype(np.float64)
-            stage_mix[:, q] = np.divide(np.bincount(seg, weights=hits, minlength=k), sizes, out=np.full(k, np.nan), where=nonempty)
+    if "stages" in stats:
+        for q in range(len(STAGES)):
+            stage_mix[:, q] = np.divide(stats["stages"][:, q], sizes, out=np.full(k, np.nan), where=nonempty)
     growth_share: dict[str, np.ndarray] = {}
-    if growth is not None:
-        for col in GROWTH_COLUMNS:
-            flags = growth[col]
-            if flags.null_count() == flags.len():
+    if "growth" in stats:
+        for q, col in enumerate(GROWTH_COLUMNS):
+            if not stats["growth_known"][q]:
                 continue  # the data cannot show this rung: unknown, not 0
-            hits = flags.fill_null(False).cast(pl.Float64).to_numpy()
-            growth_share[col] = np.divide(np.bincount(seg, weights=hits, minlength=k), sizes, out=np.full(k, np.nan), where=nonempty)
+            growth_share[col] = np.divide(stats["growth"][:, q], sizes, out=np.full(k, np.nan), where=nonempty)
 
-    assignment = frame.select("user_id", "seg")
-    lifts = _spend_lifts(orders, products, assignment, ("category_l1", "brand"), k)
+    lifts = spend_lifts(stats["spend"], LIFT_COLUMNS, k)
     top_categories, top_brands = lifts["category_l1"], lifts["brand"]
 
     trait_idx = [i for i, s in enumerate(specs) if s.kind in ("onehot", "tag", "bool")]
