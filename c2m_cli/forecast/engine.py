@@ -1,12 +1,25 @@
-"""The forecast of every level: series → models → backtest → selection → intervals → coherence.
+"""The forecast of every level, in named stages that ``compute_forecast`` calls in order:
 
-``compute_forecast`` is pure (frames in, frames out); ``run_forecast`` wraps it in a step.
+1. levels (``build_levels``): each level's (series, periods) demand matrix, the total's
+   festival and weekday effects;
+2. candidates (``run_candidates``): every model on every series partition, backtests and final
+   forecasts joined per level and ranked;
+3. selection (``select_levels``): ``selected`` = the mean of a series' pooled best candidates;
+4. products (``product_lifecycle``): new products' parent share, retired products, pre-sales;
+5. reconciliation (``reconcile_tree`` on a ``Tree``: ordered levels and summing matrices to the
+   bottom; ``product_tree`` builds the product one), order-side cuts scaled to the total;
+6. intervals (``model_intervals`` per level and model, or ``coherent_intervals`` over a tree);
+7. tables (``level_tables`` into a ``TableSink``) and the summary.
+
+The stages pass small dataclasses (``Axis``, ``Levels``, ``LevelResult``, ``Selection``,
+``Lifecycle``, ``Tree``, ``Coherent``). ``compute_forecast`` is pure (frames in, frames out);
+``run_forecast`` wraps it in a step.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +67,7 @@ from c2m_cli.forecast.series import (
     ORDER_LEVELS,
     PRODUCT_LEVELS,
     SEASON_LENGTH,
+    SeriesSet,
     build_series,
     next_periods,
     product_keys,
@@ -80,6 +94,9 @@ TOP_K = 3
 
 @dataclass
 class LevelResult:
+    """One level after the candidates stage: its series, every candidate's forecasts and the
+    candidates' ranking (what selection combines)."""
+
     level: str
     ids: list[str]
     y: np.ndarray  # (series, T)
@@ -91,8 +108,10 @@ class LevelResult:
     held_rank: np.ndarray  # (series, windows, models) best first, judged without the window
     scored: np.ndarray  # (series,) bool: has a backtest score
     seen: np.ndarray  # observations per series
-    n_ok: np.ndarray  # (series,) candidate models ranked (finite backtest error)
-    held_ok: np.ndarray  # (series, windows) candidates ranked for each held-out window
+    # number of candidates to combine per series: the leading ranked ones within the one-SE
+    # pool of the best (rank_models; selection averages at most TOP_K of them)
+    n_ok: np.ndarray  # (series,)
+    held_ok: np.ndarray  # (series, windows): the same, per held-out window (judged without it)
     method: list[str] = field(default_factory=list)
 
 
@@ -226,6 +245,437 @@ def _fixed_mmap_threshold(size: int = 1 << 20) -> None:
         return
 
 
+@dataclass
+class Axis:
+    """The time axis every stage shares: the history's periods, the forecast's, the backtest
+    cutoffs and the festival calendar over both."""
+
+    freq: str
+    horizon: int
+    periods: list[dt.date]
+    future: list[dt.date]
+    cutoffs: list[int]  # periods of history before each backtest window
+    usable: np.ndarray  # (windows, windows) bool: which windows judge window w (independent_windows)
+    exposure: np.ndarray  # (periods + horizon, effects) festival exposure
+    effect_names: list[str]
+    calendar: np.ndarray  # (periods + horizon, features): the global model's calendar
+
+    @property
+    def season(self) -> int:
+        return SEASON_LENGTH[self.freq]
+
+    @property
+    def n_periods(self) -> int:
+        return len(self.periods)
+
+    @property
+    def n_train_bt(self) -> int:
+        """Periods the backtest's festival factors are fitted on (those before the first cutoff)."""
+        return self.cutoffs[0] if self.cutoffs else self.n_periods
+
+
+def time_axis(periods: list[dt.date], *, horizon: int, freq: str, market: str, log: WarningLog) -> Axis:
+    """The forecast periods, backtest cutoffs and festival calendar of a history (a usage
+    error for a horizon beyond ``check_horizon``'s bound, a warning beyond the history)."""
+    n_periods = len(periods)
+    check_horizon(horizon, freq, n_periods)
+    if horizon > n_periods:
+        log.warn(
+            "horizon-exceeds-history",
+            f"--horizon {horizon} {freq} is longer than the {n_periods} periods of history it is fitted on",
+        )
+    future = next_periods(periods[-1], freq, horizon)
+    season = SEASON_LENGTH[freq]
+    # seasonal candidates need MIN_SEASONS seasons (seasonal naive one) before a cutoff: when the
+    # full-horizon windows end too early for them, later (truncated) windows judge them too
+    late = [k * season for k in (MIN_SEASONS, 1)] if freq in YEAR else []
+    cutoffs = make_cutoffs(n_periods, horizon, freq, late_from=late)
+    exposure, effect_names = festival_exposure(periods + future, freq, market)
+    calendar = calendar_features(periods + future, freq, exposure)
+    usable = independent_windows(cutoffs, horizon) if cutoffs else np.zeros((0, 0), dtype=bool)
+    return Axis(freq, horizon, periods, future, cutoffs, usable, exposure, effect_names, calendar)
+
+
+# --- stage 1: levels ----------------------------------------------------------------------
+
+
+@dataclass
+class Levels:
+    """The levels stage: each level's demand matrix (series sorted by id; ≥ 0, NaN before a
+    series' first period), and what the total's calendar fit found (the prior of every other
+    level's festival and weekday factors)."""
+
+    series: dict[str, tuple[list[str], np.ndarray]]
+    festival_bt: np.ndarray | None = None  # the total's θ fitted before the first cutoff
+    festival_fc: np.ndarray | None = None  # … and on the whole history
+    weekday_bt: np.ndarray | None = None  # the total's day-of-week effects (daily data)
+    weekday_fc: np.ndarray | None = None
+    festival_effects: dict[str, float] = field(default_factory=dict)
+    weekday_effects: list[float] | None = None
+    demand_classes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def build_levels(series: SeriesSet, axis: Axis, internal: tuple[str, ...], requested: tuple[str, ...], log: WarningLog) -> Levels:
+    """Levels stage: the (series, periods) matrix of every level that has series (``internal``
+    starts with the total), the total's festival and weekday effects, the ADI / CV² demand
+    classes of the requested levels, and a warning where series are too short for their season."""
+    out = Levels({})
+    for level in internal:
+        ids, y = _matrix(series.frame, level, axis.periods)
+        if not ids:
+            continue
+        y_pos = np.where(np.isnan(y), np.nan, np.clip(y, 0.0, None))
+        out.series[level] = (ids, y_pos)
+        if level == "total":
+            _, theta_bt = festival_factors(y_pos, axis.exposure, axis.n_train_bt, axis.freq, None)
+            _, theta_fc = festival_factors(y_pos, axis.exposure, axis.n_periods, axis.freq, None)
+            out.festival_bt, out.festival_fc = theta_bt[0], theta_fc[0]
+            out.festival_effects = {name: float(v) for name, v in zip(axis.effect_names, theta_fc[0], strict=True)}
+            if axis.freq == "D":
+                _, dow_bt = weekday_factors(y_pos, axis.periods + axis.future, axis.n_train_bt, None)
+                _, dow_fc = weekday_factors(y_pos, axis.periods + axis.future, axis.n_periods, None)
+                out.weekday_bt, out.weekday_fc = dow_bt[0], dow_fc[0]
+                out.weekday_effects = [round(float(v), 3) for v in dow_fc[0]]
+        if axis.freq in YEAR and level in requested:
+            _warn_short(level, y_pos, axis.season, axis.freq, log)
+        if level in requested:  # for people reading the model
+            classes, counts = np.unique(demand_class(y_pos, axis.n_periods), return_counts=True)
+            out.demand_classes[level] = {str(k): int(v) for k, v in zip(classes, counts, strict=True)}
+    return out
+
+
+def _warn_short(level: str, y: np.ndarray, season: int, freq: str, log: WarningLog) -> None:
+    n_short = int(((~np.isnan(y)).sum(axis=1) < MIN_SEASONS * season).sum())
+    if n_short:
+        log.warn(
+            "short-history",
+            f"level {level}: {n_short} of {y.shape[0]} series hold fewer than {MIN_SEASONS} seasons "
+            f"({MIN_SEASONS * season} periods of {freq}): their yearly season rests on one cycle (only seasonal naive, "
+            "from one season, and Holt-Winters, from 1.5, estimate it; decompositions need two)",
+        )
+
+
+def calendar_multipliers(level: str, y: np.ndarray, axis: Axis, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
+    """The festival (× weekday, daily data) multipliers the models divide out of a level's
+    series, (series, periods + horizon) for the backtest fits and for the final ones; shrunk
+    towards the total's effects (the total towards none)."""
+    top = level == "total"
+    m_bt, _ = festival_factors(y, axis.exposure, axis.n_train_bt, axis.freq, None if top else levels.festival_bt)
+    m_fc, _ = festival_factors(y, axis.exposure, axis.n_periods, axis.freq, None if top else levels.festival_fc)
+    if axis.freq == "D":  # the day of the week, divided out like the festivals
+        w_bt, _ = weekday_factors(y, axis.periods + axis.future, axis.n_train_bt, None if top else levels.weekday_bt)
+        w_fc, _ = weekday_factors(y, axis.periods + axis.future, axis.n_periods, None if top else levels.weekday_fc)
+        m_bt, m_fc = m_bt * w_bt, m_fc * w_fc
+    return m_bt, m_fc
+
+
+# --- stage 2: candidates ------------------------------------------------------------------
+
+
+def run_candidates(
+    levels: Levels, axis: Axis, *, global_model: bool = False, seed: int = 0, executor: str = "local", scratch: Path | None = None
+) -> dict[str, LevelResult]:
+    """Candidates stage: every model on every series (batch tasks per series partition, plus the
+    global model's two fits per level), run on the executor, joined per level and ranked by
+    backtest error."""
+    tasks: list[BatchTask | GlobalTask] = []
+    owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
+    part_rows: dict[int, np.ndarray] = {}  # task index → the level rows of that batch
+    for level, (ids, y) in levels.series.items():
+        m_bt, m_fc = calendar_multipliers(level, y, axis, levels)
+        if global_model and axis.cutoffs and len(ids) >= MIN_SERIES:
+            # the two long global fits go first, so that a pool starts them at once
+            for phase, gtask in _global_tasks(level, y, axis, seed, executor, scratch):
+                tasks.append(gtask)
+                owners.append((level, f"global_{phase}"))
+        where = None
+        # Dask tasks read their partition from the shared workspace (a forked local worker must
+        # not start polars' thread pool: the local pool carries the partition's arrays)
+        if scratch is not None and executor.startswith("dask://"):
+            where = scratch / "series" / level
+            where.mkdir(parents=True, exist_ok=True)
+        for rows, task in _split(ids, y, m_bt, m_fc, axis.cutoffs, axis.horizon, axis.season, axis.freq, where):
+            part_rows[len(tasks)] = rows
+            tasks.append(task)
+            owners.append((level, "batch"))
+        del m_bt, m_fc
+    cells = sum(y.size for _, y in levels.series.values())
+    outputs = [_read_result(o, t) for o, t in zip(_run_tasks(tasks, executor, cells), tasks, strict=True)]
+    results: dict[str, LevelResult] = {}
+    for level, (ids, y) in levels.series.items():
+        batch_index = [i for i, (lv, kind) in enumerate(owners) if lv == level and kind == "batch"]
+        outs = [outputs[i] for i in batch_index]
+        fitted = {kind: o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind != "batch"}
+        names, backtest, final = _join_candidates(outs, [part_rows[i] for i in batch_index], fitted, axis)
+        _trim_heap()  # the level's batch results, freed as they were joined
+        results[level] = rank_level(level, ids, y, names, backtest, final, axis)
+        _trim_heap()  # the ranking's temporaries
+    return results
+
+
+def _global_tasks(level: str, y: np.ndarray, axis: Axis, seed: int, executor: str, scratch: Path | None) -> list[tuple[str, GlobalTask]]:
+    gpath = None
+    if scratch is not None and executor.startswith("dask://"):  # read where it runs
+        gpath = scratch / "series" / f"{level}-all.parquet"
+        gpath.parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame({"y": y}).write_parquet(gpath)
+        # the calendar too: (periods + horizon) × features floats, for daily history it can pass the task limit
+        pl.DataFrame({"calendar": axis.calendar}).write_parquet(str(gpath).removesuffix(".parquet") + ".calendar.parquet")
+    carried = np.zeros((0, 0)) if gpath is not None else y
+    cal = np.zeros((0, 0)) if gpath is not None else axis.calendar
+    path = None if gpath is None else str(gpath)
+    return [(phase, GlobalTask(carried, cal, axis.cutoffs, axis.horizon, axis.season, seed, phase, path)) for phase in ("backtest", "final")]
+
+
+def _join_candidates(
+    outs: list[dict[str, dict[str, np.ndarray]]], rows: list[np.ndarray], fitted: dict[str, Any], axis: Axis
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A level's candidates (names in MODELS order, then the global model) and their backtest
+    (series, windows, h) and final (series, h) forecasts, the batches joined in row order.
+    A model with no forecast for any series of the level (e.g. seasonal models on one year of
+    history) is no candidate there; each model's batches are joined then freed."""
+    horizon = axis.horizon
+    inverse = np.argsort(np.concatenate(rows), kind="stable")
+    names = [m for m in MODELS if any(m in o["final"] and np.isfinite(o["final"][m]).any() for o in outs)]
+    backtest: dict[str, np.ndarray] = {}
+    final: dict[str, np.ndarray] = {}
+    sizes = [r.size for r in rows]
+    windows = (len(axis.cutoffs), horizon)
+    for m in MODELS:
+        if m in names:  # joined in partition order (NaN where a batch had none of it)
+            final[m] = np.concatenate([o["final"].get(m, np.full((k, horizon), np.nan)) for o, k in zip(outs, sizes, strict=True)])[inverse]
+            if axis.cutoffs:
+                backtest[m] = np.concatenate(
+                    [o["backtest"].get(m, np.full((k, *windows), np.nan)) for o, k in zip(outs, sizes, strict=True)]
+                )[inverse]
+        for o in outs:
+            o["final"].pop(m, None)
+            o["backtest"].pop(m, None)
+    if all(v is not None for v in fitted.values()) and len(fitted) == 2:
+        backtest[GLOBAL_MODEL] = fitted["global_backtest"]
+        final[GLOBAL_MODEL] = fitted["global_final"]
+        names.append(GLOBAL_MODEL)
+    return names, backtest, final
+
+
+def rank_level(
+    level: str, ids: list[str], y: np.ndarray, names: list[str], backtest: dict[str, np.ndarray], final: dict[str, np.ndarray], axis: Axis
+) -> LevelResult:
+    """A level's candidates ranked per series by backtest error (rank_models; no ranking
+    without a backtest), with the MASE scale of the level's season."""
+    cutoffs, n = axis.cutoffs, len(ids)
+    scale = series_scale(y, cutoffs[-1] if cutoffs else axis.n_periods, axis.season if axis.freq in YEAR else 1)
+    seen = (~np.isnan(y)).sum(axis=1)
+    available = np.stack([np.isfinite(final[m]).all(axis=1) for m in names], axis=1)
+    if cutoffs:
+        errors = window_errors(_actuals(y, cutoffs, axis.horizon), backtest)
+        rank, held, scored, n_ok, held_ok = rank_models(errors, names, axis.usable, available)
+    else:
+        rank = np.zeros((n, len(names)), dtype=int)
+        held = np.zeros((n, 0, len(names)), dtype=int)
+        scored = np.zeros(n, dtype=bool)
+        n_ok = np.zeros(n, dtype=int)
+        held_ok = np.zeros((n, 0), dtype=int)
+    return LevelResult(level, ids, y, scale, names, backtest, final, rank, held, scored, seen, n_ok, held_ok)
+
+
+# --- stage 3: selection -------------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    """``selected`` per level: the final forecast (series, h) and, with a backtest, the
+    held-out backtest forecast (series, windows, h). Later stages rewrite both (new products,
+    pre-sales, reconciliation)."""
+
+    final: dict[str, np.ndarray]
+    backtest: dict[str, np.ndarray]
+
+
+def select_levels(results: dict[str, LevelResult], has_backtest: bool) -> Selection:
+    """Selection stage: ``select`` on every level (sets each level's method names)."""
+    out = Selection({}, {})
+    for level, res in results.items():
+        out.final[level], bt, res.method = select(res, has_backtest)
+        if bt is not None:
+            out.backtest[level] = bt
+    return out
+
+
+# --- stage 4: new, retired and pre-sold products ------------------------------------------
+
+
+@dataclass
+class Lifecycle:
+    """What the products stage changed at the sku level: how many new products got a share of
+    their parent, which products are retired (forecast 0), the pre-sale figures, and the
+    product hierarchy (with the pre-sold products that had no row yet)."""
+
+    hierarchy: pl.DataFrame
+    new_products: int | None = None
+    retired: np.ndarray | None = None  # (sku series,) bool
+    presale: dict[str, Any] = field(default_factory=dict)
+
+
+def share_new_products(results: dict[str, LevelResult], sel: Selection, hierarchy: pl.DataFrame, freq: str) -> int:
+    """A product with less than MIN_HISTORY periods gets its share of its parent's forecast
+    (its share of the parent's demand over its own life); returns how many are new."""
+    sku = results["sku"]
+    parent_level = next((lv for lv in ("category_l3", "category_l2", "category_l1") if lv in results), "total")
+    parent = results[parent_level]
+    new = sku.seen < MIN_HISTORY[freq]
+    if new.any():
+        parent_of = _parent_keys(hierarchy, sku.ids, parent_level)
+        p_index = {u: i for i, u in enumerate(parent.ids)}
+        rows = np.flatnonzero(new)
+        prow = np.array([p_index.get(parent_of[r], -1) for r in rows])
+        ok = prow >= 0
+        rows, prow = rows[ok], prow[ok]
+        life = ~np.isnan(sku.y[rows])
+        own = np.where(life, sku.y[rows], 0.0).sum(axis=1)
+        par = np.where(life, parent.y[prow], 0.0).sum(axis=1)
+        share = np.divide(own, par, out=np.zeros_like(own), where=par > 0)
+        sel.final["sku"][rows] = share[:, None] * sel.final[parent_level][prow]
+        short = set(rows.tolist())
+        sku.method = [("category_share" if r in short else m) for r, m in enumerate(sku.method)]
+    return int(new.sum())
+
+
+def retired_products(y: np.ndarray, seen: np.ndarray, freq: str) -> np.ndarray:
+    """(series,) bool: no sale for longer than RETIRE_AFTER periods, stretched to three times
+    the mean gap between sales for slow movers (``seen``: periods since the first sale)."""
+    n_periods = y.shape[1]
+    sold = np.nan_to_num(y) > 0
+    last_sale = np.where(sold.any(axis=1), n_periods - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
+    nonzero = sold.sum(axis=1)
+    first_sale = n_periods - seen  # a series starts at its first sale
+    gap = np.where(nonzero >= 2, (last_sale - first_sale) / np.maximum(nonzero - 1, 1), 0.0)
+    limit = np.maximum(RETIRE_AFTER[freq], 3 * gap)
+    return np.asarray((n_periods - 1 - last_sale) > limit)
+
+
+def product_lifecycle(
+    results: dict[str, LevelResult], sel: Selection, hierarchy: pl.DataFrame, axis: Axis, *,
+    orders: pl.LazyFrame, products: pl.DataFrame | None, timezone: str, internal: tuple[str, ...],
+) -> Lifecycle:
+    """Products stage (sku level only): new products' parent share, retired products, the
+    expected demand of upcoming pre-sold products merged in; retired products forecast 0."""
+    if "sku" not in results:
+        return Lifecycle(hierarchy)
+    sku = results["sku"]
+    out = Lifecycle(hierarchy, share_new_products(results, sel, hierarchy, axis.freq))
+    retired = retired_products(sku.y, sku.seen, axis.freq)
+    periods, freq = axis.periods, axis.freq
+    last_day = next_periods(periods[-1], freq, 1)[0] - dt.timedelta(days=1)
+    window_days = (next_periods(periods[-1], freq, axis.horizon)[-1] - periods[-1]).days
+    signal, out.presale = presale_signal(
+        orders, products, timezone=timezone, freq=freq, last_day=last_day, future=axis.future, window_days=window_days
+    )
+    if signal.height:
+        added = _merge_presale(sku, sel.final, sel.backtest, signal, axis.future, out.presale["presale_conversion"])
+        if added:
+            retired = np.concatenate([retired, np.zeros(added, dtype=bool)])
+            extra = product_keys(products, internal).filter(pl.col("sku").is_in(sku.ids[-added:]))
+            out.hierarchy = pl.concat([hierarchy, extra.select(hierarchy.columns)], how="vertical_relaxed")
+    out.retired = retired
+    sel.final["sku"] = np.where(retired[:, None], 0.0, sel.final["sku"])
+    return out
+
+
+# --- stage 5: reconciliation --------------------------------------------------------------
+
+
+@dataclass
+class Tree:
+    """A hierarchy to reconcile: its levels top to bottom (the last one is the bottom level) and,
+    for each level above the bottom, its (series, bottom series) 0/1 summing matrix (rows in
+    the level's series order, columns in the bottom level's)."""
+
+    levels: Sequence[str]
+    summing: dict[str, np.ndarray]
+
+    @property
+    def bottom(self) -> str:
+        return self.levels[-1]
+
+    @property
+    def upper(self) -> list[str]:
+        return list(self.levels[:-1])
+
+    def parent_rows(self) -> dict[str, np.ndarray]:
+        """Per upper level, the row of each bottom series' parent (−1: none)."""
+        return {lv: _parent_rows(self.summing[lv]) for lv in self.upper}
+
+
+def product_tree(results: dict[str, LevelResult], hierarchy: pl.DataFrame) -> Tree | None:
+    """The product levels present (total ⊃ category_l1 ⊃ … ⊃ sku) as a Tree over the finest
+    of them; None when the total is the only one."""
+    levels = [lv for lv in PRODUCT_LEVELS if lv in results]
+    bottom = results[levels[-1]]
+    if levels[-1] == "total":
+        return None
+    summing = {}
+    for level in levels[:-1]:
+        keys = np.array(["total"] * len(bottom.ids)) if level == "total" else np.array(
+            _parent_keys(hierarchy, bottom.ids, level, levels[-1])
+        )
+        summing[level] = summing_matrix(keys, np.array(results[level].ids))
+    return Tree(levels, summing)
+
+
+def reconcile_tree(
+    tree: Tree, results: dict[str, LevelResult], sel: Selection, axis: Axis, method: str = "bottom_up", anchor: str | None = None
+) -> str | None:
+    """Reconciliation stage for one tree: the bottom level's ``selected`` forecasts (final and
+    backtest) are made coherent — kept (``bottom_up``) or combined with every node's own by MinT
+    with a shrunk covariance of the backtest errors (``mint_shrink``, up to MINT_MAX_NODES
+    series) — then, with an ``anchor`` (a one-series level outside the tree, e.g. the product
+    total above a geographic tree), scaled per period to add up to it, and summed into every
+    upper level. Sets the methods; returns a note when MinT fell back to bottom-up."""
+    bottom, note = tree.bottom, None
+    n_nodes = sum(len(results[lv].ids) for lv in tree.levels)
+    tag = "bottom_up"
+    if method == "mint_shrink" and axis.cutoffs and n_nodes > MINT_MAX_NODES:
+        note = f"mint_shrink needs at most {MINT_MAX_NODES:,} series, got {n_nodes:,}: bottom_up used"
+    elif method == "mint_shrink" and axis.cutoffs:
+        sel.final[bottom], sel.backtest[bottom] = _mint_bottom(tree, results, sel, axis)
+        tag = "mint_shrink"
+    if anchor is not None:
+        scale_to_anchor(results, sel, [bottom], anchor, bool(axis.cutoffs))
+    for level in tree.upper:
+        sel.final[level] = bottom_up(tree.summing[level], sel.final[bottom])
+        if axis.cutoffs:
+            sel.backtest[level] = bottom_up(tree.summing[level], sel.backtest[bottom])
+        results[level].method = [tag] * len(results[level].ids)
+    return note
+
+
+def _mint_bottom(tree: Tree, results: dict[str, LevelResult], sel: Selection, axis: Axis) -> tuple[np.ndarray, np.ndarray]:
+    """The bottom level's MinT-reconciled final and backtest forecasts (clipped at 0)."""
+    n_bottom = len(results[tree.bottom].ids)
+    s_full = np.vstack([tree.summing[lv] for lv in tree.upper] + [np.eye(n_bottom)])
+    resid = np.concatenate(
+        [(_actuals(results[lv].y, axis.cutoffs, axis.horizon) - sel.backtest[lv]).reshape(len(results[lv].ids), -1) for lv in tree.levels]
+    )
+    cov = shrunk_covariance(resid)
+    final = np.clip(mint(s_full, np.concatenate([sel.final[lv] for lv in tree.levels]), cov), 0.0, None)[-n_bottom:]
+    backtest = np.clip(mint(s_full, np.concatenate([sel.backtest[lv] for lv in tree.levels]), cov), 0.0, None)[-n_bottom:]
+    return final, backtest
+
+
+def scale_to_anchor(results: dict[str, LevelResult], sel: Selection, levels: list[str], anchor: str, has_backtest: bool) -> None:
+    """Each of ``levels`` (a cut of the same demand, e.g. province, channel) scaled per period
+    so that its series add up to the one series of ``anchor`` (the total)."""
+    for level in levels:
+        sel.final[level] = scale_to_total(sel.final[level], sel.final[anchor][0])
+        if has_backtest:
+            sel.backtest[level] = scale_to_total(sel.backtest[level], sel.backtest[anchor][0])
+        results[level].method = [f"{m}+scaled_to_{anchor}" for m in results[level].method]
+
+
+# --- the stages in order ------------------------------------------------------------------
+
+
 def compute_forecast(
     orders: pl.LazyFrame,
     products: pl.DataFrame | None,
@@ -244,300 +694,111 @@ def compute_forecast(
     scratch: Path | None = None,
     targets: dict[str, Path] | None = None,
 ) -> ForecastResult:
-    """The forecast of every level (see the module); with ``targets`` (table → file) the
-    forecast and backtest tables are written straight into those files (then ``None`` in the
-    result)."""
+    """The forecast of every level (see the module): levels → candidates → selection → products
+    → reconciliation → intervals → tables. With ``targets`` (table → file) the forecast and
+    backtest tables are written straight into those files (then ``None`` in the result)."""
     _fixed_mmap_threshold()
     internal = tuple(dict.fromkeys(("total", *levels)))
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
-    periods = series.periods
-    n_periods = len(periods)
     log = WarningLog()
     if series.frame.filter(pl.col("level") == "total").height == 0:
         raise InvalidDataError(
             "orders.parquet: the paid quantities are zero in every period (after netting returns): nothing to forecast"
         )
-    check_horizon(horizon, freq, n_periods)
-    if horizon > n_periods:
-        log.warn(
-            "horizon-exceeds-history",
-            f"--horizon {horizon} {freq} is longer than the {n_periods} periods of history it is fitted on",
-        )
-    future = next_periods(periods[-1], freq, horizon)
-    season = SEASON_LENGTH[freq]
-    # seasonal candidates need MIN_SEASONS seasons (seasonal naive one) before a cutoff: when the
-    # full-horizon windows end too early for them, later (truncated) windows judge them too
-    late = [k * season for k in (MIN_SEASONS, 1)] if freq in YEAR else []
-    cutoffs = make_cutoffs(n_periods, horizon, freq, late_from=late)
-    exposure, effect_names = festival_exposure(periods + future, freq, market)
-    calendar = calendar_features(periods + future, freq, exposure)
-    n_train_bt = cutoffs[0] if cutoffs else n_periods
-    usable = independent_windows(cutoffs, horizon) if cutoffs else np.zeros((0, 0), dtype=bool)
-
-    results: dict[str, LevelResult] = {}
-    parent_bt: np.ndarray | None = None
-    parent_fc: np.ndarray | None = None
-    festival_effects: dict[str, float] = {}
-    info: dict[str, Any] = {}
-    dow_parent_bt: np.ndarray | None = None
-    dow_parent_fc: np.ndarray | None = None
-    prepared: dict[str, tuple[list[str], np.ndarray]] = {}
-    tasks: list[BatchTask | GlobalTask] = []
-    owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
-    part_rows: dict[int, np.ndarray] = {}  # task index → the level rows of that batch
-    for level in internal:
-        ids, y = _matrix(series.frame, level, periods)
-        if not ids:
-            continue
-        y_pos = np.where(np.isnan(y), np.nan, np.clip(y, 0.0, None))
-        m_bt, theta_bt = festival_factors(y_pos, exposure, n_train_bt, freq, parent_bt)
-        m_fc, theta_fc = festival_factors(y_pos, exposure, n_periods, freq, parent_fc)
-        if level == "total":
-            parent_bt, parent_fc = theta_bt[0], theta_fc[0]
-            festival_effects = {name: float(v) for name, v in zip(effect_names, theta_fc[0], strict=True)}
-        if freq == "D":  # the day of the week, divided out like the festivals
-            w_bt, dow_bt = weekday_factors(y_pos, periods + future, n_train_bt, dow_parent_bt)
-            w_fc, dow_fc = weekday_factors(y_pos, periods + future, n_periods, dow_parent_fc)
-            m_bt, m_fc = m_bt * w_bt, m_fc * w_fc
-            if level == "total":
-                dow_parent_bt, dow_parent_fc = dow_bt[0], dow_fc[0]
-                info["weekday_effects"] = [round(float(v), 3) for v in dow_fc[0]]
-        prepared[level] = (ids, y_pos)
-        if global_model and cutoffs and len(ids) >= MIN_SERIES:
-            # the two long global fits go first, so that a pool starts them at once
-            gpath = None
-            if scratch is not None and executor.startswith("dask://"):  # read where it runs
-                gpath = scratch / "series" / f"{level}-all.parquet"
-                gpath.parent.mkdir(parents=True, exist_ok=True)
-                pl.DataFrame({"y": y_pos}).write_parquet(gpath)
-                # the calendar too: (periods + horizon) × features floats, for daily history it can pass the task limit
-                pl.DataFrame({"calendar": calendar}).write_parquet(str(gpath).removesuffix(".parquet") + ".calendar.parquet")
-            for phase in ("backtest", "final"):
-                carried = np.zeros((0, 0)) if gpath is not None else y_pos
-                cal = np.zeros((0, 0)) if gpath is not None else calendar
-                tasks.append(GlobalTask(carried, cal, cutoffs, horizon, season, seed, phase, None if gpath is None else str(gpath)))
-                owners.append((level, f"global_{phase}"))
-        if freq in YEAR and level in levels:
-            seen_l = (~np.isnan(y_pos)).sum(axis=1)
-            n_short = int((seen_l < MIN_SEASONS * season).sum())
-            if n_short:
-                log.warn(
-                    "short-history",
-                    f"level {level}: {n_short} of {len(ids)} series hold fewer than {MIN_SEASONS} seasons "
-                    f"({MIN_SEASONS * season} periods of {freq}): their yearly season rests on one cycle (only seasonal naive, "
-                    "from one season, and Holt-Winters, from 1.5, estimate it; decompositions need two)",
-                )
-        where = None
-        # Dask tasks read their partition from the shared workspace (a forked local worker must
-        # not start polars' thread pool: the local pool carries the partition's arrays)
-        if scratch is not None and executor.startswith("dask://"):
-            where = scratch / "series" / level
-            where.mkdir(parents=True, exist_ok=True)
-        for rows, task in _split(ids, y_pos, m_bt, m_fc, cutoffs, horizon, season, freq, where):
-            part_rows[len(tasks)] = rows
-            tasks.append(task)
-            owners.append((level, "batch"))
-    cells = sum(y.size for _, y in prepared.values())
-    outputs = [_read_result(o, t) for o, t in zip(_run_tasks(tasks, executor, cells), tasks, strict=True)]
-
-    for level, (ids, y_pos) in prepared.items():
-        outs = [o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind == "batch"]
-        batch_index = [i for i, (lv, kind) in enumerate(owners) if lv == level and kind == "batch"]
-        inverse = np.argsort(np.concatenate([part_rows[i] for i in batch_index]), kind="stable")
-        # a model with no forecast for any series of the level (e.g. seasonal models on one
-        # year of history) is no candidate there; each model's batches are joined then freed
-        names = [m for m in MODELS if any(m in o["final"] and np.isfinite(o["final"][m]).any() for o in outs)]
-        backtest: dict[str, np.ndarray] = {}
-        final: dict[str, np.ndarray] = {}
-        sizes = [part_rows[i].size for i in batch_index]
-        windows = (len(cutoffs), horizon)
-        for m in MODELS:
-            if m in names:  # joined in partition order (NaN where a batch had none of it)
-                final[m] = np.concatenate([o["final"].get(m, np.full((k, horizon), np.nan)) for o, k in zip(outs, sizes, strict=True)])[inverse]
-                if cutoffs:
-                    backtest[m] = np.concatenate(
-                        [o["backtest"].get(m, np.full((k, *windows), np.nan)) for o, k in zip(outs, sizes, strict=True)]
-                    )[inverse]
-            for o in outs:
-                o["final"].pop(m, None)
-                o["backtest"].pop(m, None)
-        fitted = {kind: o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind != "batch"}
-        if all(v is not None for v in fitted.values()) and len(fitted) == 2:
-            backtest[GLOBAL_MODEL] = fitted["global_backtest"]
-            final[GLOBAL_MODEL] = fitted["global_final"]
-            names.append(GLOBAL_MODEL)
-        _trim_heap()  # the level's batch results, freed as they were joined
-        scale = series_scale(y_pos, cutoffs[-1] if cutoffs else n_periods, season if freq in YEAR else 1)
-        seen = (~np.isnan(y_pos)).sum(axis=1)
-        if level in levels:  # ADI / CV² classes of the history, for people reading the model
-            classes, counts = np.unique(demand_class(y_pos, n_periods), return_counts=True)
-            info.setdefault("demand_classes", {})[level] = {str(k): int(v) for k, v in zip(classes, counts, strict=True)}
-        available = np.stack([np.isfinite(final[m]).all(axis=1) for m in names], axis=1)
-        if cutoffs:
-            actual = _actuals(y_pos, cutoffs, horizon)
-            errors = window_errors(actual, backtest)
-            rank, held, scored, n_ok, held_ok = rank_models(errors, names, usable, available)
-        else:
-            rank = np.zeros((len(ids), len(names)), dtype=int)
-            held = np.zeros((len(ids), 0, len(names)), dtype=int)
-            scored = np.zeros(len(ids), dtype=bool)
-            n_ok = np.zeros(len(ids), dtype=int)
-            held_ok = np.zeros((len(ids), 0), dtype=int)
-        results[level] = LevelResult(level, ids, y_pos, scale, names, backtest, final, rank, held, scored, seen, n_ok, held_ok)
-        _trim_heap()  # the ranking's temporaries
-
-    # selected = the mean of the TOP_K models with the lowest backtest error (fallback: ensemble)
-    sel_final: dict[str, np.ndarray] = {}
-    sel_bt: dict[str, np.ndarray] = {}
-    for level, res in results.items():
-        sel_final[level], bt, res.method = select(res, bool(cutoffs))
-        if bt is not None:
-            sel_bt[level] = bt
-
-    # new products: too little history → their share of the parent's forecast
-    product_levels = [lv for lv in PRODUCT_LEVELS if lv in results]
-    if "sku" in results:
-        sku = results["sku"]
-        parent_level = next((lv for lv in ("category_l3", "category_l2", "category_l1") if lv in results), "total")
-        parent_of = _parent_keys(series.hierarchy, sku.ids, parent_level)
-        parent = results[parent_level]
-        p_index = {u: i for i, u in enumerate(parent.ids)}
-        new = sku.seen < MIN_HISTORY[freq]
-        if new.any():
-            rows = np.flatnonzero(new)
-            prow = np.array([p_index.get(parent_of[r], -1) for r in rows])
-            ok = prow >= 0
-            rows, prow = rows[ok], prow[ok]
-            life = ~np.isnan(sku.y[rows])
-            own = np.where(life, sku.y[rows], 0.0).sum(axis=1)
-            par = np.where(life, parent.y[prow], 0.0).sum(axis=1)
-            share = np.divide(own, par, out=np.zeros_like(own), where=par > 0)
-            sel_final["sku"][rows] = share[:, None] * sel_final[parent_level][prow]
-            short = set(rows.tolist())
-            sku.method = [("category_share" if r in short else m) for r, m in enumerate(sku.method)]
-        info["new_products"] = int(new.sum())
-        # retired products: no sale for longer than RETIRE_AFTER (stretched for slow movers)
-        sold = np.nan_to_num(sku.y) > 0
-        last_sale = np.where(sold.any(axis=1), n_periods - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
-        nonzero = (np.nan_to_num(sku.y) > 0).sum(axis=1)
-        first_sale = n_periods - sku.seen  # a series starts at its first sale
-        gap = np.where(nonzero >= 2, (last_sale - first_sale) / np.maximum(nonzero - 1, 1), 0.0)
-        limit = np.maximum(RETIRE_AFTER[freq], 3 * gap)
-        retired = (n_periods - 1 - last_sale) > limit
-        info["retired_products"] = int(retired.sum())
-        sku_retired = retired
-    else:
-        sku_retired = None
-
-    # pre-sale orders: the expected demand of upcoming pre-sold products joins the sku level
-    hierarchy = series.hierarchy
-    if "sku" in results:
-        last_day = next_periods(periods[-1], freq, 1)[0] - dt.timedelta(days=1)
-        window_days = (next_periods(periods[-1], freq, horizon)[-1] - periods[-1]).days
-        signal, presale_info = presale_signal(
-            orders, products, timezone=timezone, freq=freq, last_day=last_day, future=future, window_days=window_days
-        )
-        info.update(presale_info)
-        if signal.height:
-            added = _merge_presale(results["sku"], sel_final, sel_bt, signal, future, presale_info["presale_conversion"])
-            if added and sku_retired is not None:
-                sku_retired = np.concatenate([sku_retired, np.zeros(added, dtype=bool)])
-            if added:
-                extra = product_keys(products, internal).filter(pl.col("sku").is_in(results["sku"].ids[-added:]))
-                hierarchy = pl.concat([hierarchy, extra.select(hierarchy.columns)], how="vertical_relaxed")
-
-    # coherence over the product tree
-    bottom_level = product_levels[-1]
-    if bottom_level != "total":
-        bottom = results[bottom_level]
-        if sku_retired is not None and bottom_level == "sku":
-            sel_final["sku"] = np.where(sku_retired[:, None], 0.0, sel_final["sku"])
-        mats = {}
-        for level in product_levels[:-1]:
-            keys_b = np.array(["total"] * len(bottom.ids)) if level == "total" else np.array(
-                _parent_keys(hierarchy, bottom.ids, level, bottom_level)
-            )
-            mats[level] = summing_matrix(keys_b, np.array(results[level].ids))
-        n_nodes = sum(len(results[lv].ids) for lv in product_levels)
-        if reconcile == "mint_shrink" and cutoffs and n_nodes > MINT_MAX_NODES:
-            info["reconcile_note"] = f"mint_shrink needs at most {MINT_MAX_NODES:,} series, got {n_nodes:,}: bottom_up used"
-        if reconcile == "mint_shrink" and cutoffs and n_nodes <= MINT_MAX_NODES:
-            nodes = product_levels
-            s_full = np.vstack([mats[lv] for lv in nodes[:-1]] + [np.eye(len(bottom.ids))])
-            base_f = np.concatenate([sel_final[lv] for lv in nodes])
-            resid = np.concatenate(
-                [(_actuals(results[lv].y, cutoffs, horizon) - sel_bt[lv]).reshape(len(results[lv].ids), -1) for lv in nodes]
-            )
-            cov = shrunk_covariance(resid)
-            coherent = np.clip(mint(s_full, base_f, cov), 0.0, None)
-            bottom_f = coherent[-len(bottom.ids):]
-            base_b = np.concatenate([sel_bt[lv] for lv in nodes])
-            bottom_b = np.clip(mint(s_full, base_b, cov), 0.0, None)[-len(bottom.ids):]
-            sel_final[bottom_level] = bottom_f
-            sel_bt[bottom_level] = bottom_b
-            tag = "mint_shrink"
-        else:
-            tag = "bottom_up"
-        for level in product_levels[:-1]:
-            sel_final[level] = bottom_up(mats[level], sel_final[bottom_level])
-            if cutoffs:
-                sel_bt[level] = bottom_up(mats[level], sel_bt[bottom_level])
-            results[level].method = [tag] * len(results[level].ids)
-    for level in (lv for lv in ORDER_LEVELS if lv in results):
-        sel_final[level] = scale_to_total(sel_final[level], sel_final["total"][0])
-        if cutoffs:
-            sel_bt[level] = scale_to_total(sel_bt[level], sel_bt["total"][0])
-        results[level].method = [f"{m}+scaled_to_total" for m in results[level].method]
-
+    axis = time_axis(series.periods, horizon=horizon, freq=freq, market=market, log=log)
+    prepared = build_levels(series, axis, internal, levels, log)
+    results = run_candidates(prepared, axis, global_model=global_model, seed=seed, executor=executor, scratch=scratch)
+    sel = select_levels(results, bool(axis.cutoffs))
+    life = product_lifecycle(
+        results, sel, series.hierarchy, axis, orders=orders, products=products, timezone=timezone, internal=internal
+    )
+    tree = product_tree(results, life.hierarchy)
+    note = reconcile_tree(tree, results, sel, axis, reconcile) if tree is not None else None
+    scale_to_anchor(results, sel, [lv for lv in ORDER_LEVELS if lv in results], "total", bool(axis.cutoffs))
     # intervals and tables, level by level and model by model (one model's arrays at a time)
     if scratch is not None:
         _spill_backtests(results, scratch / "backtests")
     _trim_heap()
     coherent = None
-    if intervals == "coherent" and cutoffs and bottom_level != "total":
-        parent_rows = {lv: _parent_rows(mats[lv]) for lv in product_levels[:-1]}
-        coherent = coherent_intervals(results, sel_final, sel_bt, bottom_level, parent_rows, cutoffs, usable, horizon)
-        info["coherent_quantiles"] = "empirical copula of the backtest windows (bottom " + bottom_level + ")"
+    if intervals == "coherent" and axis.cutoffs and tree is not None:
+        coherent = coherent_intervals(results, sel, tree, axis)
     sink = TableSink(scratch, targets)
-    pooled_with = level_tables(
-        sink, results, levels, sel_final, sel_bt, cutoffs, usable, periods, future, horizon, sku_retired, coherent
-    )
+    pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent)
     forecast, backtest_table, metrics_table = sink.tables()
-    summary = {
+    info = _info(prepared, life, note, None if coherent is None else tree)
+    summary = forecast_summary(
+        results, axis, levels, prepared.festival_effects, info, reconcile=reconcile, intervals=intervals, market=market,
+        dropped=series.info["dropped_partial_periods"],
+    )
+    if pooled_with:
+        # levels whose interval residuals were pooled with those of the levels below them
+        summary["interval_pooling"] = pooled_with
+    summary.update(accuracy_summary(metrics_table, sink, results, levels))
+    return ForecastResult(forecast, backtest_table, metrics_table, summary, log, sink.rows)
+
+
+def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree | None) -> dict[str, Any]:
+    """What the stages found, for the summary (in the stages' order)."""
+    info: dict[str, Any] = {}
+    if levels.weekday_effects is not None:
+        info["weekday_effects"] = levels.weekday_effects
+    if levels.demand_classes:  # ADI / CV² classes of the history, for people reading the model
+        info["demand_classes"] = levels.demand_classes
+    if life.new_products is not None:
+        info["new_products"] = life.new_products
+    if life.retired is not None:
+        info["retired_products"] = int(life.retired.sum())
+    info.update(life.presale)
+    if note is not None:
+        info["reconcile_note"] = note
+    if coherent_tree is not None:
+        info["coherent_quantiles"] = "empirical copula of the backtest windows (bottom " + coherent_tree.bottom + ")"
+    return info
+
+
+def forecast_summary(
+    results: dict[str, LevelResult], axis: Axis, levels: tuple[str, ...], festival_effects: dict[str, float], info: dict[str, Any], *,
+    reconcile: str, intervals: str, market: str, dropped: Any,
+) -> dict[str, Any]:
+    """The step's JSON summary (the tables' accuracy is added by ``accuracy_summary``)."""
+    periods = axis.periods
+    return {
         "levels": list(levels),
-        "freq": freq,
-        "horizon": horizon,
-        "periods": n_periods,
+        "freq": axis.freq,
+        "horizon": axis.horizon,
+        "periods": axis.n_periods,
         "first_period": str(periods[0]),
         "last_period": str(periods[-1]),
-        "forecast_from": str(future[0]),
-        "cutoffs": [str(periods[c - 1]) for c in cutoffs],
+        "forecast_from": str(axis.future[0]),
+        "cutoffs": [str(periods[c - 1]) for c in axis.cutoffs],
         "series": {lv: len(results[lv].ids) for lv in levels if lv in results},
         "reconcile": reconcile,
         "intervals": intervals,
         # extra demand per festival day (window) and per peak day, relative to a plain day
         "festival_effects": {k: round(v, 3) for k, v in festival_effects.items()},
-        "dropped_partial_periods": series.info["dropped_partial_periods"],
+        "dropped_partial_periods": dropped,
         "market": market,
         **info,
     }
-    if pooled_with:
-        # levels whose interval residuals were pooled with those of the levels below them
-        summary["interval_pooling"] = pooled_with
-    if metrics_table.height:
-        agg = metrics_table.filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected"))
-        summary["backtest"] = {
+
+
+def accuracy_summary(metrics: pl.DataFrame, sink: TableSink, results: dict[str, LevelResult], levels: tuple[str, ...]) -> dict[str, Any]:
+    """``selected``'s pooled backtest metrics and the methods chosen, per requested level."""
+    if not metrics.height:
+        return {}
+    agg = metrics.filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected"))
+    chosen = sink.selected_methods()
+    present = [lv for lv in levels if lv in results]
+    return {
+        "backtest": {
             lv: {r["metric"]: (None if r["value"] is None else round(r["value"], 4)) for r in agg.filter(pl.col("level") == lv).iter_rows(named=True)}
-            for lv in levels
-            if lv in results
-        }
-        chosen = sink.selected_methods()
-        summary["selected_models"] = {
+            for lv in present
+        },
+        "selected_models": {
             lv: {r["method"]: r["n"] for r in chosen.filter(pl.col("level") == lv).sort("method").iter_rows(named=True)}
-            for lv in levels
-            if lv in results
-        }
-    return ForecastResult(forecast, backtest_table, metrics_table, summary, log, sink.rows)
+            for lv in present
+        },
+    }
 
 
 class TableSink:
@@ -672,70 +933,96 @@ def level_tables(
     sink: TableSink,
     results: dict[str, LevelResult],
     levels: tuple[str, ...],
-    sel_final: dict[str, np.ndarray],
-    sel_bt: dict[str, np.ndarray],
-    cutoffs: list[int],
-    usable: np.ndarray,
-    periods: list[dt.date],
-    future: list[dt.date],
-    horizon: int,
-    sku_retired: np.ndarray | None,
+    sel: Selection,
+    axis: Axis,
+    retired: np.ndarray | None,
     coherent: Coherent | None = None,
 ) -> dict[str, list[str]]:
-    """Intervals and tables stage: for each requested level and model (a fixed order: level,
-    model, unique_id, then time) the conformal quantiles, the forecast, backtest and metrics
-    rows, handed to ``sink``. Returns the levels whose interval residuals were pooled with the
-    levels below them."""
+    """Tables stage: for each requested level and model (a fixed order: level, model, unique_id,
+    then time) the intervals (``model_intervals``; for ``selected`` the coherent ones when
+    given), the forecast, backtest and metrics rows, handed to ``sink``; retired products get
+    no forecast row. Returns the levels whose interval residuals were pooled with the levels
+    below them."""
     pooled_with: dict[str, list[str]] = {}
-    resid = Residuals(results, sel_bt, cutoffs, horizon, usable)
+    resid = Residuals(results, sel.backtest, axis.cutoffs, axis.horizon, axis.usable)
     order = [lv for lv in levels if lv in results]
     for i, level in enumerate(order):
         res = results[level]
         # a level no later level borrows residuals from frees each model's backtest once written
         donor_later = any(level in _donor_levels(lv, results) for lv in order[i + 1 :])
-        models = {**res.final, "selected": sel_final[level]}
-        keep = np.ones(len(res.ids), dtype=bool)
-        if level == "sku" and sku_retired is not None:
-            keep = ~sku_retired
+        models = {**res.final, "selected": sel.final[level]}
+        keep = ~retired if level == "sku" and retired is not None else np.ones(len(res.ids), dtype=bool)
         id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
-        held_out = resid.actuals(level) if cutoffs else None
         for name in sorted(models):
-            point = models[name]
-            if held_out is not None:
-                bt = sel_bt[level] if name == "selected" else res.backtest[name]
-                r = resid.get(level, name)
-                assert r is not None
-                borrow, used = resid.donors(level, name, r)
-                if name == "selected" and used:
+            point, mine = models[name], name == "selected"
+            mine_coherent = coherent if (mine and coherent is not None and level in coherent.final) else None
+            if axis.cutoffs:
+                q, used = _heldout_tables(sink, resid, level, name, id_col, sel, axis, mine_coherent)
+                if mine and used:
                     pooled_with[level] = used
-                # the recommended forecast gets per-series calibrated intervals
-                mine = name == "selected"
-                pool = ResidualPool(r, borrow)  # sorted once: the quantiles of every window mask
-                pool.prepare([None, *usable], shapes=mine)
-                q = series_quantiles(r, None, borrow, shape=pool.shape(None)) if mine else pool.quantiles(None)
-                bounds_of = coherent.bounds(level) if (mine and coherent is not None and level in coherent.final) else None
-                sink.add("forecast_metrics", _chunked_metrics(level, id_col, name, held_out, bt, res.scale, r, usable, borrow, mine, pool, bounds_of))
-                del r, borrow, pool
-                # the backtest rows in chunks of series (same order as one frame)
-                for a in range(0, len(res.ids), FRAME_SERIES):
-                    b = a + FRAME_SERIES
-                    chunk = _backtest_frame(level, id_col.slice(a, FRAME_SERIES), periods, cutoffs, horizon, name, held_out[a:b], bt[a:b])
-                    if chunk.height or a == 0:
-                        sink.add("backtest", chunk)
             else:
-                q = np.zeros((horizon, len(QUANTILE_COLUMNS)))
-            quant = apply_quantiles(point, res.scale, q)
-            if name == "selected" and coherent is not None and level in coherent.final:
-                quant = coherent.final[level]  # coherent across the product levels
-            if name == "selected" and level == "sku":
+                q = np.zeros((axis.horizon, len(QUANTILE_COLUMNS)))
+            quant = apply_quantiles(point, res.scale, q) if mine_coherent is None else mine_coherent.final[level]
+            if mine and level == "sku":
                 # a product without history sells nothing before its launch
                 quant = np.where((np.isnan(res.y).all(axis=1)[:, None] & (point <= 0))[..., None], 0.0, quant)
-            method = res.method if name == "selected" else [name] * len(res.ids)
-            sink.add("forecast", _forecast_frame(level, id_col, future, name, point, quant, method, keep))
-            if not donor_later and name != "selected":
+            method = res.method if mine else [name] * len(res.ids)
+            sink.add("forecast", _forecast_frame(level, id_col, axis.future, name, point, quant, method, keep))
+            if not donor_later and not mine:
                 res.backtest.pop(name, None)
         resid.release()
     return pooled_with
+
+
+@dataclass
+class ModelIntervals:
+    """A model's per-level conformal intervals at one level: its scaled backtest residuals,
+    the donor levels' residuals it borrows (and which donors the final estimate used), their
+    sorted pool, and the quantile shape of its final forecast: (series, h, q) per series for
+    ``selected`` (shrunk to the level's shape when a series is short), (h, q) for a candidate."""
+
+    r: np.ndarray
+    borrow: tuple[np.ndarray, ...]
+    used: list[str]
+    pool: ResidualPool
+    q: np.ndarray
+
+
+def model_intervals(resid: Residuals, level: str, name: str) -> ModelIntervals:
+    """Intervals stage (``per_level``) of one model at one level (see ModelIntervals)."""
+    r = resid.get(level, name)
+    assert r is not None
+    borrow, used = resid.donors(level, name, r)
+    mine = name == "selected"  # the recommended forecast gets per-series calibrated intervals
+    pool = ResidualPool(r, borrow)  # sorted once: the quantiles of every window mask
+    pool.prepare([None, *resid.usable], shapes=mine)
+    q = series_quantiles(r, None, borrow, shape=pool.shape(None)) if mine else pool.quantiles(None)
+    return ModelIntervals(r, borrow, used, pool, q)
+
+
+def _heldout_tables(
+    sink: TableSink, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None
+) -> tuple[np.ndarray, list[str]]:
+    """A model's metrics (coverage from the held-out bounds: its own intervals', or the coherent
+    ones') and backtest rows; returns its final quantile shape and the donor levels used."""
+    res = resid.results[level]
+    held_out = resid.actuals(level)
+    bt = sel.backtest[level] if name == "selected" else res.backtest[name]
+    iv = model_intervals(resid, level, name)
+    bounds_of = None if coherent is None else coherent.bounds(level)
+    sink.add(
+        "forecast_metrics",
+        _chunked_metrics(level, id_col, name, held_out, bt, res.scale, iv.r, axis.usable, iv.borrow, name == "selected", iv.pool, bounds_of),
+    )
+    q, used = iv.q, iv.used
+    del iv
+    # the backtest rows in chunks of series (same order as one frame)
+    for a in range(0, len(res.ids), FRAME_SERIES):
+        b = a + FRAME_SERIES
+        chunk = _backtest_frame(level, id_col.slice(a, FRAME_SERIES), axis.periods, axis.cutoffs, axis.horizon, name, held_out[a:b], bt[a:b])
+        if chunk.height or a == 0:
+            sink.add("backtest", chunk)
+    return q, used
 
 
 SPILL_CELLS = 1_000_000  # a level's candidate backtests above this many floats each go to disk
@@ -797,41 +1084,35 @@ class Coherent:
         return out
 
 
-def coherent_intervals(
-    results: dict[str, LevelResult],
-    sel_final: dict[str, np.ndarray],
-    sel_bt: dict[str, np.ndarray],
-    bottom: str,
-    parent_rows: dict[str, np.ndarray],
-    cutoffs: list[int],
-    usable: np.ndarray,
-    horizon: int,
-) -> Coherent:
-    """Reconciliation of the intervals: the bottom level's calibrated distributions summed
-    to every product level above it (reconcile.coherent_quantiles), for the forecast and, from
-    the windows that do not overlap it, for each backtest window (the reported coverage)."""
+def coherent_intervals(results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis) -> Coherent:
+    """Intervals stage (``coherent``): the tree's bottom-level calibrated distributions summed
+    to every level above it (reconcile.coherent_quantiles), for the forecast and, from the
+    windows that do not overlap it, for each backtest window (the reported coverage)."""
+    bottom, cutoffs, usable = tree.bottom, axis.cutoffs, axis.usable
     res = results[bottom]
-    actual = _actuals(res.y, cutoffs, horizon)
-    r = scaled_residuals(actual, sel_bt[bottom], res.scale)
+    actual = _actuals(res.y, cutoffs, axis.horizon)
+    r = scaled_residuals(actual, sel.backtest[bottom], res.scale)
     del actual
     pool = ResidualPool(r)
     pool.prepare([None, *usable], shapes=True, taus=TAUS)
+    parent_rows = tree.parent_rows()
     levels = list(parent_rows)
     parents = [(parent_rows[lv], len(results[lv].ids)) for lv in levels]
     knots = series_quantiles(r, None, (), shape=pool.shape(None, TAUS), taus=TAUS)
-    point = np.clip(np.nan_to_num(sel_final[bottom]), 0.0, None)  # as bottom_up sums them
+    point = np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None)  # as bottom_up sums them
     own, upper = coherent_quantiles(point, res.scale, knots, r, parents, QUANTILES)
     del knots
     final = {bottom: own, **dict(zip(levels, upper, strict=True))}
-    heldout = {lv: np.empty((len(results[lv].ids), len(cutoffs), horizon, len(QUANTILES))) for lv in levels}
+    heldout = {lv: np.empty((len(results[lv].ids), len(cutoffs), axis.horizon, len(QUANTILES))) for lv in levels}
     for w in range(len(cutoffs)):
         knots_w = series_quantiles(r, usable[w], (), shape=pool.shape(usable[w], TAUS), taus=TAUS)
         template = np.where(usable[w][None, :, None], r, np.nan)
-        _, upper_w = coherent_quantiles(np.clip(np.nan_to_num(sel_bt[bottom][:, w]), 0.0, None), res.scale, knots_w, template, parents, QUANTILES)
+        point_w = np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None)
+        _, upper_w = coherent_quantiles(point_w, res.scale, knots_w, template, parents, QUANTILES)
         for lv, q in zip(levels, upper_w, strict=True):
             heldout[lv][:, w] = q
         del knots_w, template
-    return Coherent(bottom, final, heldout, r, pool, sel_bt[bottom], res.scale, usable)
+    return Coherent(bottom, final, heldout, r, pool, sel.backtest[bottom], res.scale, usable)
 
 
 def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
