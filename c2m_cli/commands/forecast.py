@@ -47,8 +47,9 @@ def command(
         typer.Option(
             "--levels",
             help=(
-                "Comma-separated levels: total, category_l1, category_l2, category_l3, sku, "
-                "province, city, channel."
+                "Comma-separated levels: total, category_l1, category_l2, category_l3, sku (the product tree); "
+                "province, city_tier (province × city tier, e.g. 广东/一线), city (the geo tree, reconciled under "
+                "the same total); channel."
             ),
         ),
     ] = "total,category_l1,sku",
@@ -69,8 +70,8 @@ def command(
             "--intervals",
             help=(
                 "How the quantiles are built: per_level (conformal, from each level's own backtest errors) or "
-                "coherent (the bottom series' calibrated distributions summed to every product level under the "
-                "backtest's empirical copula; the quantiles then add up as distributions, see docs/forecast.md)."
+                "coherent (the bottom series' calibrated distributions summed to every level of the product tree, or of "
+                "the geo tree when no product level is asked, under the backtest's empirical copula; the quantiles then add up as distributions, see docs/forecast.md)."
             ),
         ),
     ] = "per_level",

@@ -37,6 +37,7 @@ from c2m_cli.forecast.backtest import (
     window_errors,
 )
 from c2m_cli.forecast.features import festival_exposure, festival_factors, weekday_factors
+from c2m_cli.forecast.geo import GEO_LEVELS, geo_tree
 from c2m_cli.forecast.global_model import MIN_SERIES, GlobalTask, calendar_features, global_task
 from c2m_cli.forecast.intervals import (
     MIN_RESIDUALS,
@@ -714,18 +715,22 @@ def compute_forecast(
     )
     tree = product_tree(results, life.hierarchy)
     note = reconcile_tree(tree, results, sel, axis, reconcile) if tree is not None else None
-    scale_to_anchor(results, sel, [lv for lv in ORDER_LEVELS if lv in results], "total", bool(axis.cutoffs))
+    geo = geo_tree(series.geo, {lv: results[lv].ids for lv in GEO_LEVELS if lv in results})
+    if geo.levels:  # province → city_tier → city, under the same total (geo.py)
+        note = reconcile_tree(Tree(list(geo.levels), geo.matrices), results, sel, axis, reconcile, anchor="total") or note
+    scale_to_anchor(results, sel, [lv for lv in ORDER_LEVELS if lv in results and lv not in GEO_LEVELS], "total", bool(axis.cutoffs))
     # intervals and tables, level by level and model by model (one model's arrays at a time)
     if scratch is not None:
         _spill_backtests(results, scratch / "backtests")
     _trim_heap()
     coherent = None
-    if intervals == "coherent" and axis.cutoffs and tree is not None:
-        coherent = coherent_intervals(results, sel, tree, axis)
+    coherent_tree = tree if tree is not None or not geo.levels else Tree(*geo.rooted())
+    if intervals == "coherent" and axis.cutoffs and coherent_tree is not None:
+        coherent = coherent_intervals(results, sel, coherent_tree, axis)
     sink = TableSink(scratch, targets)
     pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent)
     forecast, backtest_table, metrics_table = sink.tables()
-    info = _info(prepared, life, note, None if coherent is None else tree)
+    info = _info(prepared, life, note, None if coherent is None else coherent_tree, [lv for lv in levels if lv in results])
     summary = forecast_summary(
         results, axis, levels, prepared.festival_effects, info, reconcile=reconcile, intervals=intervals, market=market,
         dropped=series.info["dropped_partial_periods"],
@@ -737,7 +742,7 @@ def compute_forecast(
     return ForecastResult(forecast, backtest_table, metrics_table, summary, log, sink.rows)
 
 
-def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree | None) -> dict[str, Any]:
+def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree | None, shown: list[str] | None = None) -> dict[str, Any]:
     """What the stages found, for the summary (in the stages' order)."""
     info: dict[str, Any] = {}
     if levels.weekday_effects is not None:
@@ -752,7 +757,10 @@ def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree
     if note is not None:
         info["reconcile_note"] = note
     if coherent_tree is not None:
-        info["coherent_quantiles"] = "empirical copula of the backtest windows (bottom " + coherent_tree.bottom + ")"
+        others = [lv for lv in shown or [] if lv not in coherent_tree.levels]
+        info["coherent_quantiles"] = "empirical copula of the backtest windows over " + " → ".join(coherent_tree.levels) + (
+            f"; {', '.join(others)}: per-level conformal quantiles" if others else ""
+        )
     return info
 
 
@@ -1124,8 +1132,8 @@ def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
         below = [lv for lv in results if lv != "total"]
     elif level in PRODUCT_LEVELS:
         below = [lv for lv in PRODUCT_LEVELS[PRODUCT_LEVELS.index(level) + 1 :] if lv in results]
-    elif level == "province":
-        below = [lv for lv in ("city",) if lv in results]
+    elif level in GEO_LEVELS[:-1]:  # a province by its tier cells and cities, a tier cell by its cities
+        below = [lv for lv in GEO_LEVELS[GEO_LEVELS.index(level) + 1 :] if lv in results]
     else:
         below = []
     order = {lv: i for i, lv in enumerate((*PRODUCT_LEVELS, *ORDER_LEVELS))}

@@ -114,10 +114,16 @@ class GeoTree:
 
     levels: tuple[str, ...] = ()
     matrices: dict[str, np.ndarray] = field(default_factory=dict)
+    n_bottom: int = 0
 
     @property
     def bottom(self) -> str:
         return self.levels[-1]
+
+    def rooted(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """The same tree with ``total`` on top (its row sums every bottom node): for the
+        coherent quantiles when no product tree holds the total."""
+        return ["total", *self.levels], {"total": np.ones((1, self.n_bottom)), **self.matrices}
 
 
 def geo_tree(hierarchy: pl.DataFrame, ids: dict[str, list[str]]) -> GeoTree:
@@ -135,4 +141,4 @@ def geo_tree(hierarchy: pl.DataFrame, ids: dict[str, list[str]]) -> GeoTree:
         lookup = dict(zip(mapping[bottom].to_list(), mapping[level].to_list(), strict=True))
         parent_of = np.array([lookup.get(u, "") for u in ids[bottom]], dtype=object)
         mats[level] = summing_matrix(parent_of, np.array(ids[level], dtype=object))
-    return GeoTree(tuple(present), mats)
+    return GeoTree(tuple(present), mats, len(ids[bottom]))
