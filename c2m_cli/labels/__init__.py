@@ -15,9 +15,11 @@ behavior, text + attitude, lifecycle); ``partitions`` splits users for the execu
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from c2m_cli.diagnostics import WarningLog
@@ -25,6 +27,7 @@ from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.labels.attitude import attitude_columns, behaviour_hits, review_sentiment, review_stats
 from c2m_cli.labels.base import LabelOptions, has_values, parse_as_of, prepare_orders
 from c2m_cli.labels.behavior import behavior_labels, brands_informative
+from c2m_cli.labels.clv import BetaGeoModel
 from c2m_cli.labels.demographics import demographics_labels
 from c2m_cli.labels.geography import geography_labels
 from c2m_cli.labels.lifecycle import lifecycle_labels, previous_stage, purchase_rhythm
@@ -36,8 +39,10 @@ from c2m_cli.labels.partitions import (
     DataFacts,
     PartitionTask,
     partition_files,
+    range_bounds,
     read_partition,
-    read_results,
+    read_range,
+    user_range,
     write_results,
 )
 from c2m_cli.labels.text import (
@@ -55,6 +60,8 @@ from c2m_cli.labels.value import rfm_scores, value_labels
 
 __all__ = ["LabelOptions", "compute_labels", "label_partition", "run_label"]
 
+ONE_ROW_GROUP = 163_840  # the most rows polars' write_parquet puts in one row group
+ROW_GROUP = 131_072
 FAMILY_ORDER = ("geo_", "demo_", "value_", "occasion_", "behavior_", "motive_", "attitude_", "lifestyle_", "lifecycle_")
 
 
@@ -145,10 +152,24 @@ def label_partition(task: PartitionTask) -> dict[str, Any]:
         extra = extra.join(customers.select("user_id", "_signup_day").unique("user_id", keep="first"), on="user_id", how="left")
     else:
         extra = extra.with_columns(_signup_day=pl.lit(None, pl.Date))
+    # what the passes over everyone need from a partition: whether the user searched (growth
+    # ladder) and the stage 90 days ago (P(alive) from the model fitted over everyone)
+    searched = users.select("user_id").with_columns(_searched=pl.lit(False))
+    if events is not None and {"event"} <= set(events.collect_schema().names()):
+        searchers = events.filter(pl.col("event") == "search").select("user_id").unique().collect()
+        searched = searched.with_columns(_searched=pl.col("user_id").is_in(searchers["user_id"].implode()))
+    p_alive = None
+    if task.bgnbd is not None:
+        params = np.asarray(task.bgnbd, dtype=np.float64)
+        p_alive = partial(BetaGeoModel().p_alive, params=params)
+    prev = previous_stage(lines.filter(pl.col("is_purchase")).select("user_id", "day"), options, as_of, p_alive)
+    extra = extra.join(searched, on="user_id", how="left").join(
+        prev.rename({"lifecycle_prev_stage": "_prev_stage"}), on="user_id", how="left"
+    )
     per_user = users
     for part in (geo, demo, occasion, behavior, text_wide, extra):
         per_user = per_user.join(part, on="user_id", how="left")
-    return {"users": per_user, "tags": tags, "sentiment": sentiment}
+    return {"users": per_user.sort("user_id"), "tags": tags, "sentiment": sentiment}
 
 
 def label_partition_files(task: PartitionTask) -> dict[str, str | None]:
@@ -198,18 +219,33 @@ def data_facts(
 
 
 def growth_labels(
-    labels: pl.DataFrame, events: pl.LazyFrame | None, reviews: pl.DataFrame | None
+    labels: pl.DataFrame,
+    events: pl.LazyFrame | None,
+    reviews: pl.DataFrame | None,
+    *,
+    searches: pl.DataFrame | None = None,
+    known: dict[int, bool] | None = None,
 ) -> pl.DataFrame:
     """The 5CM ladder per user (``c2m_cli.growth``): ``lifecycle_growth_1cm`` … ``_5cm`` (null where
     the workspace holds no evidence for that rung), ``lifecycle_growth_cm`` (highest rung reached)
-    and ``lifecycle_growth_known_to`` (the highest rung this workspace can show at all)."""
-    from c2m_cli.growth import user_rungs
+    and ``lifecycle_growth_known_to`` (the highest rung this workspace can show at all).
 
-    searches = None
-    if events is not None and {"user_id", "event"} <= set(events.collect_schema().names()):
+    For a range of the users (``labels`` holding only them): ``searches`` gives the user_id of
+    each of their searches instead of ``events``, and ``known`` which rungs the workspace as a
+    whole can show (rung → bool, see ``_growth_evidence``): a rung known there is false, not
+    unknown, for users of a range that holds no evidence of it."""
+    from c2m_cli.growth import COLUMNS, user_rungs
+
+    if searches is None and events is not None and {"user_id", "event"} <= set(events.collect_schema().names()):
         searches = events.filter(pl.col("event") == "search").select(pl.col("user_id").cast(pl.String)).collect()
     rungs, evidence = user_rungs(labels, searches=searches, reviews=reviews)
-    known_to = f"{evidence.known_to}CM" if evidence.known_to else "none"
+    levels = {level for level, why in evidence.missing.items() if why is None}
+    if known is not None:
+        fill = [COLUMNS[level - 1] for level, ok in sorted(known.items()) if ok and level not in levels]
+        if fill:
+            rungs = rungs.with_columns(pl.col(fill).fill_null(False))
+        levels = {level for level, ok in known.items() if ok}
+    known_to = f"{max(levels)}CM" if levels else "none"
     return rungs.rename({c: f"lifecycle_{c}" for c in rungs.columns if c != "user_id"}).with_columns(
         pl.lit(known_to).alias("lifecycle_growth_known_to")
     )
@@ -236,7 +272,10 @@ def compute_labels(
     partition) on the executor, then ranks (RFM, value tier, super users) and lifecycle are
     computed over the whole population. Results do not depend on the partitioning.
     ``market`` is the workspace's (``c2m_cli.market``): its calendar, and no other, places
-    festivals and gift seasons. Returns the tables, the model and the ``warnings`` (a WarningLog)."""
+    festivals and gift seasons. Returns the part files of labels and tags (in ``workdir``, in
+    user_id order: see ``_assemble``), one summary row per user (``per_user``), the number of
+    tags, the review sentiment table, the model and the ``warnings`` (a WarningLog)."""
+    from c2m_cli import progress
     from c2m_cli.executor import get_executor
 
     log = WarningLog()
@@ -256,15 +295,17 @@ def compute_labels(
 
     # the prepared lines are computed once, into the partitions; the passes over all users
     # (value, previous stage) read them back instead of preparing orders.parquet again
-    parts = {
-        "lines": partition_files(lines, workdir / "lines", partitions),
-        "customers": partition_files(c, workdir / "customers", partitions) if (c := with_user(customers_l)) is not None else {},
-        "events": partition_files(e, workdir / "events", partitions) if (e := with_user(events_l)) is not None else {},
-        "reviews": partition_files(r, workdir / "reviews", partitions) if (r := with_user(reviews_l)) is not None else {},
-    }
+    with progress.task("label: order lines staged by user hash"):
+        parts = {
+            "lines": partition_files(lines, workdir / "lines", partitions),
+            "customers": partition_files(c, workdir / "customers", partitions) if (c := with_user(customers_l)) is not None else {},
+            "events": partition_files(e, workdir / "events", partitions) if (e := with_user(events_l)) is not None else {},
+            "reviews": partition_files(r, workdir / "reviews", partitions) if (r := with_user(reviews_l)) is not None else {},
+        }
     staged = pl.scan_parquet([path for k in sorted(parts["lines"]) for path in parts["lines"][k]], schema=LINE_SCHEMA | {ROW: pl.get_index_type()})
     purchases = staged.drop(ROW).filter(pl.col("is_purchase"))
-    value, model, bg = value_labels(purchases, as_of, options, seed, log)
+    with progress.task("label: customer value (BG/NBD, Gamma-Gamma, CLV intervals)"):
+        value, model, bg = value_labels(purchases, as_of, options, seed, log)
     products_path = None
     if products_l is not None:
         products_path = str(workdir / "products.parquet")
@@ -282,53 +323,127 @@ def compute_labels(
             options=options,
             facts=facts,
             results=str(workdir / "results"),
+            bgnbd=None if bg is None else (bg.r_, bg.alpha_, bg.a_, bg.b_),
         )
         for k in range(partitions)
     ]
     runner = get_executor(executor)
     try:
-        written = runner.map(label_partition_files, tasks, parallel=executor != "local")
+        with progress.task("label: partitions", len(tasks)):
+            written = runner.map(label_partition_files, tasks, parallel=executor != "local")
     finally:
         runner.close()
-    results: list[dict[str, Any]] = [read_results(paths) for paths in written]
-    per_user = pl.concat([r["users"] for r in results], how="vertical_relaxed").sort("user_id")
-    if per_user.is_empty():
+    with progress.task("label: ranks, lifecycle and growth over everyone"):
+        return _assemble(written, value, model, bg, facts, events_l, options, as_of, workdir, partitions, market, log)
+
+
+# what the passes over everyone read of the partitions' per-user tables (one narrow row per user)
+NARROW = (
+    "user_id", "behavior_recency_days", "behavior_orders", "behavior_total_spend", "behavior_first_purchase",
+    "behavior_purchase_days", "lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch",
+    "_return_day", "_positive_reviews", "_signup_day", "_prev_stage", "geo_city_tier",
+)
+
+
+def _assemble(
+    written: list[dict[str, str | None]],
+    value: pl.DataFrame,
+    model: dict[str, Any],
+    bg: Any,
+    facts: DataFacts,
+    events: pl.LazyFrame | None,
+    options: LabelOptions,
+    as_of: dt.date,
+    workdir: Path,
+    partitions: int,
+    market: str,
+    log: WarningLog,
+) -> dict[str, Any]:
+    """The passes over everyone, on one narrow row per user (RFM and value ranks, lifecycle and
+    the growth ladder's evidence); then labels.parquet and tags.parquet assembled range of users
+    by range (sorted by user_id), each range read from every partition's result files and
+    written to a part file of its own: memory holds one range of wide rows, not everyone."""
+    user_files = [w["users"] for w in written if w["users"] is not None]
+    tag_files = [w["tags"] for w in written if w["tags"] is not None]
+    narrow = pl.concat([pl.read_parquet(path, columns=list(NARROW)) for path in user_files], how="vertical_relaxed").sort("user_id")
+    if narrow.is_empty():
         raise InvalidDataError("orders.parquet: no user to label (no order line with a user_id on or before the as-of date)")
-    tags = pl.concat([r["tags"] for r in results], how="vertical_relaxed").sort(
-        "user_id", "family", "score", "tag", descending=[False, False, True, False]
-    )
-    sentiments = [r["sentiment"] for r in results if r["sentiment"] is not None]
+    sentiments = [pl.read_parquet(w["sentiment"]) for w in written if w["sentiment"] is not None]
     sentiment = None
     if sentiments:
         sentiment = pl.concat(sentiments, how="vertical_relaxed")
         sentiment = sentiment.sort(*[c for c in ("review_id", "user_id") if c in sentiment.columns], maintain_order=True)
 
-    value = per_user.select("user_id").join(value, on="user_id", how="left")
-    value = value.join(rfm_scores(per_user, value, options), on="user_id", how="left")
-    life_in = per_user.select(
+    value = narrow.select("user_id").join(value, on="user_id", how="left")
+    value = value.join(rfm_scores(narrow, value, options), on="user_id", how="left")
+    life_in = narrow.select(
         "user_id", "behavior_recency_days", "behavior_first_purchase", "behavior_purchase_days",
         "lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch", "_return_day", "_positive_reviews", "_signup_day",
     ).join(value.select("user_id", "value_p_alive", "value_tier", "value_clv_percentile"), on="user_id", how="left")
     lifecycle = lifecycle_labels(life_in, options, as_of).join(
-        previous_stage(purchases.select("user_id", "day"), options, as_of, bg.p_alive if bg is not None else None),
-        on="user_id",
-        how="left",
+        narrow.select("user_id", pl.col("_prev_stage").alias("lifecycle_prev_stage")), on="user_id", how="left"
     )
-
-    labels = per_user.drop("lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch").join(value, on="user_id", how="left").join(
-        lifecycle, on="user_id", how="left"
+    ranked = value.join(lifecycle, on="user_id", how="left")
+    known = _growth_evidence(user_files, events, sentiment)
+    bounds = range_bounds(narrow["user_id"], partitions)
+    label_parts: list[str] = []
+    tag_parts: list[str] = []
+    tag_rows = 0
+    out = workdir / "assembled"
+    out.mkdir(parents=True, exist_ok=True)
+    ids = ranked["user_id"]
+    for r, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        per_user = read_range(user_files, lo, hi).sort("user_id")
+        first = 0 if lo is None else int(ids.search_sorted(lo, side="left"))
+        last = ids.len() if hi is None else int(ids.search_sorted(hi, side="left"))
+        labels = per_user.drop("lifecycle_typical_gap_days", "lifecycle_gaps", "lifecycle_stretch").join(
+            ranked.slice(first, last - first), on="user_id", how="left"
+        )
+        searches = per_user.filter(pl.col("_searched").fill_null(False)).select("user_id")
+        reviews = sentiment.filter(user_range(lo, hi)) if sentiment is not None else None
+        labels = labels.join(growth_labels(labels, None, reviews, searches=searches, known=known), on="user_id", how="left")
+        ordered = ["user_id"] + [c for prefix in FAMILY_ORDER for c in labels.columns if c.startswith(prefix)]
+        label_parts.append(str(out / f"labels-{r:05d}.parquet"))
+        labels.select(ordered).sort("user_id").write_parquet(label_parts[-1], **STAGING)
+        tags = read_range(tag_files, lo, hi) if tag_files else pl.DataFrame(schema=TAG_SCHEMA)
+        tags = tags.sort("user_id", "family", "score", "tag", descending=[False, False, True, False]).cast(TAG_SCHEMA)  # type: ignore[arg-type]
+        tag_parts.append(str(out / f"tags-{r:05d}.parquet"))
+        tags.write_parquet(tag_parts[-1], **STAGING)
+        tag_rows += tags.height
+    per_user_summary = ranked.select("user_id", "lifecycle_stage", "lifecycle_reactivated", "value_clv").with_columns(
+        narrow["geo_city_tier"]
     )
-    labels = labels.join(growth_labels(labels, events_l, sentiment), on="user_id", how="left")
-    ordered = ["user_id"] + [c for prefix in FAMILY_ORDER for c in labels.columns if c.startswith(prefix)]
-    labels = labels.select(ordered).sort("user_id")
     return {
-        "labels": labels,
-        "tags": tags.cast(TAG_SCHEMA),  # type: ignore[arg-type]
+        "labels": label_parts,
+        "tags": tag_parts,
+        "per_user": per_user_summary,
+        "tag_rows": tag_rows,
         "value_model": _flat_model({**model, "partitions": partitions, "market": market}),
         "review_sentiment": sentiment,
         "as_of": as_of,
         "warnings": log,
     }
+
+
+def _growth_evidence(user_files: list[str], events: pl.LazyFrame | None, sentiment: pl.DataFrame | None) -> dict[int, bool]:
+    """Which rungs of the growth ladder the workspace as a whole can show (``growth.Evidence``
+    over everyone): rung 1 from each partition's profile columns, 3–5 from the searches and
+    reviews. A range of users without that evidence of its own still has these rungs known."""
+    from c2m_cli.growth import user_rungs
+
+    any_profile = False
+    for path in user_files:
+        names = pl.read_parquet_schema(path)
+        profile = [c for c in names if c.split("_", 1)[0] in ("demo", "geo")]
+        _, evidence = user_rungs(pl.read_parquet(path, columns=["user_id", *profile]))
+        if evidence.missing[1] is None:
+            any_profile = True
+            break
+    searches = False
+    if events is not None and {"user_id", "event"} <= set(events.collect_schema().names()):
+        searches = bool(events.filter(pl.col("event") == "search").select(pl.len()).collect(engine="streaming").item())
+    reviews = sentiment is not None and "user_id" in sentiment.columns and sentiment.height > 0
+    return {1: any_profile, 2: True, 3: reviews or searches, 4: reviews, 5: reviews}
 
 
 def run_label(
@@ -417,18 +532,32 @@ def run_label(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidDataError(f"label: the workspace tables cannot be used as they are: {first}") from exc
         step.warnings.extend(result["warnings"])
-        labels: pl.DataFrame = result["labels"]
-        step.write_table("labels", labels)
-        step.write_table("tags", result["tags"])
+        _write_parts(step, "labels", result["labels"])
+        _write_parts(step, "tags", result["tags"])
         step.write_json("value_model.json", result["value_model"])
         if result["review_sentiment"] is not None:
             step.write_table("review_sentiment", result["review_sentiment"])
         else:
             step.remove_output("review_sentiment.parquet")
-        summary = summarise(labels, result["tags"], result["value_model"], result["as_of"], timezone)
+        summary = summarise(result["per_user"], result["tag_rows"], result["value_model"], result["as_of"], timezone)
         summary["market"] = market
         summary["executor"] = usage_since(mark)  # what ran where (not in any output file)
     return summary
+
+
+def _write_parts(step: Any, name: str, parts: list[str]) -> None:
+    """Stream the part files (in order) into the staged ``<name>.parquet``: the bytes
+    ``write_parquet`` gives the whole table in memory up to ``ONE_ROW_GROUP`` rows (one row
+    group), row groups of ``ROW_GROUP`` rows above, however the parts were cut."""
+    import pyarrow.parquet as pq
+
+    from c2m_cli import contract
+
+    scan = pl.scan_parquet(parts)
+    contract.validate_schema(name, scan.collect_schema(), writing=True)
+    rows = sum(pq.ParquetFile(part).metadata.num_rows for part in parts)
+    group = max(rows, 1) if rows <= ONE_ROW_GROUP else ROW_GROUP
+    scan.sink_parquet(step.staged(f"{name}.parquet"), compression="zstd", statistics=True, row_group_size=group)
 
 
 def _validate(options: LabelOptions) -> None:
@@ -452,7 +581,9 @@ def _validate(options: LabelOptions) -> None:
         raise UsageError("--tag-saturation must be > 0 and --min-tag-score in [0, 1)")
 
 
-def summarise(labels: pl.DataFrame, tags: pl.DataFrame, model: dict[str, Any], as_of: dt.date, timezone: str) -> dict[str, Any]:
+def summarise(labels: pl.DataFrame, tag_rows: int, model: dict[str, Any], as_of: dt.date, timezone: str) -> dict[str, Any]:
+    """The --json summary from one row per user (user_id, lifecycle_stage, lifecycle_reactivated,
+    value_clv, geo_city_tier) and the number of tags."""
     stages = labels["lifecycle_stage"].fill_null("never_bought").value_counts().sort("lifecycle_stage")
     bg = model.get("bgnbd") or {}
     gg = model.get("gamma_gamma") or {}
@@ -460,7 +591,7 @@ def summarise(labels: pl.DataFrame, tags: pl.DataFrame, model: dict[str, Any], a
         "users": labels.height,
         "as_of": str(as_of),
         "data_timezone": timezone,
-        "tags": tags.height,
+        "tags": tag_rows,
         "lifecycle": {row["lifecycle_stage"]: row["count"] for row in stages.iter_rows(named=True)},
         "reactivated": int(labels["lifecycle_reactivated"].sum()),
         "bgnbd": {k: round(v, 4) for k, v in bg.items() if k in ("r", "alpha", "a", "b")},

@@ -19,6 +19,7 @@ not positive definite, or with a standard error above the parameter's value is f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -123,6 +124,22 @@ def _minimise_here(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float, np.n
     return np.exp(best.x), float(best.fun), np.asarray(best.x)
 
 
+@dataclass(frozen=True)
+class Pairs:
+    """The distinct (x, T) pairs of a set of customers and, per customer, the index of theirs."""
+
+    x: np.ndarray
+    T: np.ndarray
+    inverse: np.ndarray
+
+
+def distinct_pairs(x: np.ndarray, T: np.ndarray) -> Pairs:
+    """``Pairs`` of the customers' (x, T) (one sort of complex numbers: x real, T imaginary)."""
+    x, T = (np.asarray(v, dtype=np.float64) for v in (x, T))
+    unique, inverse = np.unique(x + 1j * T, return_inverse=True)
+    return Pairs(unique.real.copy(), unique.imag.copy(), inverse.reshape(-1))
+
+
 class BetaGeoModel:
     """BG/NBD: purchases while alive ~ Poisson(λ), λ ~ Gamma(r, α); dropout p ~ Beta(a, b)."""
 
@@ -131,11 +148,12 @@ class BetaGeoModel:
 
     @staticmethod
     def log_likelihood(
-        params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+        params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, by_x: tuple[np.ndarray, np.ndarray] | None = None
     ) -> np.ndarray:
+        """Per customer; ``by_x``: ``np.unique(x, return_inverse=True)`` when already known."""
         r, alpha, a, b = params
         # the gamma-function terms depend on x alone: evaluate them once per distinct x
-        xs, where = np.unique(x, return_inverse=True)
+        xs, where = np.unique(x, return_inverse=True) if by_x is None else by_x
         by_x = (
             special.gammaln(r + xs)
             - special.gammaln(r)
@@ -161,12 +179,13 @@ class BetaGeoModel:
         if x.size == 0:
             raise InvalidDataError("cannot fit BG/NBD: no customer with a purchase")
         (ux, ut, uT), weight = _compress(x, t_x, T)
+        by_x = np.unique(ux, return_inverse=True)  # once, not at every evaluation
         scale = max(float(np.max(T)), 1e-9) / 10.0  # keep α of order one while optimising
 
         def nll(log_params: np.ndarray) -> float:
             params = np.exp(log_params)
             r, alpha, a, b = params
-            ll = self.log_likelihood(np.array([r, alpha, a, b]), ux, ut / scale, uT / scale)
+            ll = self.log_likelihood(np.array([r, alpha, a, b]), ux, ut / scale, uT / scale, by_x=by_x)
             value = -(weight * ll).sum() / weight.sum()
             value += self.penalizer * float((params**2).sum())
             return float(value) if np.isfinite(value) else 1e100
@@ -177,11 +196,11 @@ class BetaGeoModel:
         self.n_ = int(weight.sum())
         # the log-likelihood in the original time unit (weeks): rescaling time shifts it
         self.log_likelihood_ = float(
-            (weight * self.log_likelihood(self.params_, ux, ut, uT)).sum()
+            (weight * self.log_likelihood(self.params_, ux, ut, uT, by_x=by_x)).sum()
         )
 
         def total(log_params: np.ndarray) -> float:
-            ll = self.log_likelihood(np.exp(log_params), ux, ut / scale, uT / scale)
+            ll = self.log_likelihood(np.exp(log_params), ux, ut / scale, uT / scale, by_x=by_x)
             return float(-(weight * ll).sum())
 
         # log α in weeks = log α scaled + log scale: the covariance on the log scale is the same
@@ -219,23 +238,49 @@ class BetaGeoModel:
         return 1.0 / (1.0 + odds)  # type: ignore[no-any-return]
 
     def expected_purchases(
-        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, params: np.ndarray | None = None
+        self,
+        t: float,
+        x: np.ndarray,
+        t_x: np.ndarray,
+        T: np.ndarray,
+        params: np.ndarray | None = None,
+        *,
+        terms: np.ndarray | None = None,
     ) -> np.ndarray:
         """E[X(T, T+t] | x, t_x, T]: expected repeat purchases in the next ``t`` weeks (with the
-        fitted parameters, or ``params`` — e.g. one draw of ``sample_params``)."""
+        fitted parameters, or ``params`` — e.g. one draw of ``sample_params``). ``terms``: the
+        customers' ``horizon_terms`` for the same ``t`` and parameters, when already known."""
         r, alpha, a, b = self.params_ if params is None else params
         x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
-        z = t / (alpha + T + t)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        head_body = self.horizon_terms(t, x, T, params) if terms is None else terms
         alive = self.p_alive(x, t_x, T, params)
         with np.errstate(all="ignore"):
-            head = (a + b + x - 1) / (a - 1)  # a < 1 is fine: numerator and bracket change sign together
-            body = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
-            value = head * body * alive
+            value = head_body * alive
         # at a = 1 the closed form is 0/0: fall back on the alive rate times the horizon there
         crude = alive * (r + x) / (alpha + T) * t
         value = np.where(np.isfinite(value) & (abs(a - 1) > 1e-6), value, crude)
         return np.maximum(value, 0.0)  # type: ignore[no-any-return]
+
+    def horizon_terms(
+        self, t: float, x: np.ndarray, T: np.ndarray, params: np.ndarray | None = None, *, pairs: Pairs | None = None
+    ) -> np.ndarray:
+        """Per customer, the part of ``expected_purchases`` that depends on x and T alone (the
+        hypergeometric term, the costly one): evaluated once per distinct (x, T) pair (``pairs``:
+        ``distinct_pairs(x, T)`` when already known) — a few thousand pairs for millions of
+        customers whose ages are whole days."""
+        pairs = distinct_pairs(x, T) if pairs is None else pairs
+        return self.pair_terms(t, pairs, params)[pairs.inverse]
+
+    def pair_terms(self, t: float, pairs: Pairs, params: np.ndarray | None = None) -> np.ndarray:
+        """``horizon_terms`` of each distinct pair of ``pairs`` (in the order of ``pairs.x``)."""
+        r, alpha, a, b = self.params_ if params is None else params
+        x, T = pairs.x, pairs.T
+        z = t / (alpha + T + t)
+        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        with np.errstate(all="ignore"):
+            head = (a + b + x - 1) / (a - 1)  # a < 1 is fine: numerator and bracket change sign together
+            body = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
+            return head * body  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -258,10 +303,13 @@ class GammaGammaModel:
         self.penalizer = penalizer
 
     @staticmethod
-    def log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    def log_likelihood(
+        params: np.ndarray, x: np.ndarray, m: np.ndarray, *, by_x: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Per customer; ``by_x``: ``np.unique(x, return_inverse=True)`` when already known."""
         p, q, v = params
         px = p * x
-        xs, where = np.unique(x, return_inverse=True)
+        xs, where = np.unique(x, return_inverse=True) if by_x is None else by_x
         by_x = special.gammaln(p * xs + q) - special.gammaln(p * xs)
         return (  # type: ignore[no-any-return]
             by_x[where]
@@ -281,11 +329,12 @@ class GammaGammaModel:
                 "cannot fit Gamma-Gamma: fewer than two customers with repeat purchases and positive spend"
             )
         (ux, um), weight = _compress(x, m)
+        by_x = np.unique(ux, return_inverse=True)  # once, not at every evaluation
         scale = float(np.mean(m))
 
         def nll(log_params: np.ndarray) -> float:
             params = np.exp(log_params)
-            ll = self.log_likelihood(params, ux, um / scale)
+            ll = self.log_likelihood(params, ux, um / scale, by_x=by_x)
             value = -(weight * ll).sum() / weight.sum() + self.penalizer * float((params**2).sum())
             return float(value) if np.isfinite(value) else 1e100
 
@@ -293,10 +342,10 @@ class GammaGammaModel:
         p, q, v = fitted
         self.p_, self.q_, self.v_ = float(p), float(q), float(v * scale)
         self.n_ = int(weight.sum())
-        self.log_likelihood_ = float((weight * self.log_likelihood(self.params_, ux, um)).sum())
+        self.log_likelihood_ = float((weight * self.log_likelihood(self.params_, ux, um, by_x=by_x)).sum())
 
         def total(log_params: np.ndarray) -> float:
-            return float(-(weight * self.log_likelihood(np.exp(log_params), ux, um / scale)).sum())
+            return float(-(weight * self.log_likelihood(np.exp(log_params), ux, um / scale, by_x=by_x)).sum())
 
         self.cov_log_, self.degenerate_, self.degenerate_reason_ = _uncertainty(total, log_opt, fitted, [0, 1], ("p", "q", "v"))
         self.log_params_ = np.log(self.params_)

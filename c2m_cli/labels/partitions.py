@@ -18,6 +18,10 @@ HASH_SEED = 20240618  # fixed: the partition of a user never depends on --seed
 # staging files are written once and read once, by this run: fast compression, no statistics
 STAGING: dict[str, Any] = {"compression": "lz4", "statistics": False}
 
+# the per-user result tables of a partition, read back by ranges of users (``read_range``)
+RANGED = ("users", "tags")
+RANGE_ROW_GROUP = 4096
+
 LINE_SCHEMA = pl.Schema({  # type: ignore[arg-type]
     "user_id": pl.String, "order_id": pl.String, "sku": pl.String, "ts_local": pl.Datetime("us"),
     "qty": pl.Float64, "amount": pl.Float64, "status": pl.String, "is_presale": pl.Boolean,
@@ -53,6 +57,7 @@ class PartitionTask:
     options: LabelOptions
     facts: DataFacts = DataFacts()
     results: str | None = None  # the directory the task writes its result tables to
+    bgnbd: tuple[float, float, float, float] | None = None  # the fitted r, alpha, a, b (P(alive) 90 days ago)
 
 
 def write_results(task: PartitionTask, tables: dict[str, pl.DataFrame | None]) -> dict[str, str | None]:
@@ -69,9 +74,39 @@ def write_results(task: PartitionTask, tables: dict[str, pl.DataFrame | None]) -
             paths[name] = None
             continue
         path = directory / f"{name}-{task.index:05d}.parquet"
-        frame.write_parquet(path, **STAGING)
+        if name in RANGED:  # sorted by user_id, read back by ranges of users: small row groups with statistics
+            frame.write_parquet(path, compression="lz4", statistics=True, row_group_size=RANGE_ROW_GROUP)
+        else:
+            frame.write_parquet(path, **STAGING)
         paths[name] = str(path)
     return paths
+
+
+def user_range(lo: str | None, hi: str | None) -> pl.Expr:
+    """``lo <= user_id < hi`` (an open end where None)."""
+    expr = pl.lit(True)
+    if lo is not None:
+        expr = expr & (pl.col("user_id") >= lo)
+    if hi is not None:
+        expr = expr & (pl.col("user_id") < hi)
+    return expr
+
+
+def read_range(paths: list[str], lo: str | None, hi: str | None, columns: list[str] | None = None) -> pl.DataFrame:
+    """The rows of users ``lo <= user_id < hi`` from result files sorted by user_id (row groups
+    outside the range are skipped by their statistics): one range of users from every partition."""
+    frames = [pl.scan_parquet(path).filter(user_range(lo, hi)) for path in paths]
+    if columns is not None:
+        frames = [f.select(columns) for f in frames]
+    return pl.concat(frames, how="vertical_relaxed").collect()
+
+
+def range_bounds(users: pl.Series, ranges: int) -> list[str | None]:
+    """``ranges + 1`` bounds splitting the sorted ``users`` into about equal ranges (None: open
+    end); fewer when users repeat."""
+    n = users.len()
+    inner = sorted({users[i * n // ranges] for i in range(1, ranges)} if n else set())
+    return [None, *inner, None]
 
 
 def read_results(paths: dict[str, str | None]) -> dict[str, pl.DataFrame | None]:

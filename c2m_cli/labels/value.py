@@ -26,11 +26,12 @@ import polars as pl
 from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError
 from c2m_cli.labels.base import LabelOptions, fx_sum, fx_value
-from c2m_cli.labels.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+from c2m_cli.labels.clv import BetaGeoModel, GammaGammaModel, distinct_pairs, rfm_summary
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 MIN_FIT_CUSTOMERS = 300
 CHUNK = 50_000  # customers per block of the interval computation (memory: CHUNK × draws floats)
+PAIR_TERMS_MAX = 8_000_000  # distinct (x, T) pairs × draws held at once (64 MB of floats)
 
 
 def _quintile(expr: pl.Expr, *, descending: bool = False) -> pl.Expr:
@@ -56,8 +57,10 @@ def discounted_purchases(bg: BetaGeoModel, months: int, annual_rate: float, x: n
     d = monthly_rate(annual_rate)
     total = np.zeros(len(x))
     previous = np.zeros(len(x))
+    pairs = distinct_pairs(x, T)
     for k in range(1, months + 1):
-        cumulative = bg.expected_purchases(k * WEEKS_PER_MONTH, x, t_x, T)
+        horizon = k * WEEKS_PER_MONTH
+        cumulative = bg.expected_purchases(horizon, x, t_x, T, terms=bg.horizon_terms(horizon, x, T, pairs=pairs))
         total += (cumulative - previous) / (1.0 + d) ** k
         previous = cumulative
     return total
@@ -83,12 +86,23 @@ def _interval(
     if bg_draws is None or (gg is not None and gg_draws is None) or draws < 2:
         return nan, nan
     x, t_x, T, m = arrays
+    # the hypergeometric term of E[X] depends on (x, T) alone: once per distinct pair and draw
+    # (a pairs × draws matrix while that stays small, else once per block)
+    pairs = distinct_pairs(x, T)
+    whole = pairs.x.size * draws <= PAIR_TERMS_MAX
+    terms = np.column_stack([bg.pair_terms(horizon, pairs, bg_draws[j]) for j in range(draws)]) if whole else None
     p10, p90 = np.empty(n), np.empty(n)
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
         block = np.empty((hi - lo, draws))
+        local = None if whole else distinct_pairs(x[lo:hi], T[lo:hi])
         for j in range(draws):
-            e = bg.expected_purchases(horizon, x[lo:hi], t_x[lo:hi], T[lo:hi], params=bg_draws[j])
+            if terms is not None:
+                head_body = terms[pairs.inverse[lo:hi], j]
+            else:
+                assert local is not None
+                head_body = bg.pair_terms(horizon, local, bg_draws[j])[local.inverse]
+            e = bg.expected_purchases(horizon, x[lo:hi], t_x[lo:hi], T[lo:hi], params=bg_draws[j], terms=head_body)
             sp = gg.expected_spend(x[lo:hi], m[lo:hi], params=gg_draws[j]) if gg is not None and gg_draws is not None else spend[lo:hi]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(expected[lo:hi] > 0, e / expected[lo:hi], 0.0) * np.where(spend[lo:hi] > 0, sp / spend[lo:hi], 1.0)

@@ -210,3 +210,46 @@ def test_clv_discounting_and_margin_by_hand() -> None:
     assert inside.mean() > 0.95  # type: ignore[operator]
     again, _, _ = value_labels(purchases, end, LabelOptions(discount_rate=0.0, margin=1.0), seed=0)
     assert again["value_clv_p10"].to_list() == base["value_clv_p10"].to_list()
+
+
+def test_expected_purchases_per_distinct_pair_equal_the_lifetimes_closed_form() -> None:
+    """The hypergeometric term evaluated once per distinct (x, T) pair gives, customer by
+    customer, the closed form of Fader, Hardie & Lee (2005, eq. 10) written out directly."""
+    from scipy import special
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 6, 3000).astype(float)
+    T = rng.integers(1, 40, 3000).astype(float)
+    t_x = np.minimum(T, rng.random(3000) * T) * (x > 0)
+    model = BetaGeoModel()
+    model.r_, model.alpha_, model.a_, model.b_ = 0.6, 4.0, 0.8, 2.5
+    r, alpha, a, b, t = 0.6, 4.0, 0.8, 2.5, 26.0
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+    alive = 1.0 / (1.0 + (x > 0) * a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    direct = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp) * alive
+    assert np.unique(x + 1j * T).size < 300  # 3,000 customers, a few hundred pairs
+    assert model.expected_purchases(t, x, t_x, T) == pytest.approx(direct, rel=1e-10)
+
+
+def test_clv_interval_is_the_same_with_pair_terms_held_or_computed_per_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 80 % CLV interval does not depend on whether the pairs × draws matrix of the
+    hypergeometric term is held at once or evaluated block by block (bit for bit)."""
+    import c2m_cli.labels.value as value
+
+    x, t_x, T = simulate_bgnbd(4000, r=0.5, alpha=6.0, a=0.9, b=3.0, T=52.0, seed=2)
+    T = T - np.floor(np.random.default_rng(1).random(4000) * 30)
+    t_x = np.minimum(t_x, T)
+    bg = BetaGeoModel().fit(x, t_x, T)
+    m = np.where(x > 0, 20.0 + x, 0.0)
+    horizon = 12 * value.WEEKS_PER_MONTH
+    expected = bg.expected_purchases(horizon, x, t_x, T)
+    spend = np.full(x.size, 25.0)
+    clv = expected * spend
+    monkeypatch.setattr(value, "CHUNK", 700)
+    held = value._interval(clv, expected, spend, bg, None, horizon, (x, t_x, T, m), 50, 0)
+    monkeypatch.setattr(value, "PAIR_TERMS_MAX", 0)
+    blocks = value._interval(clv, expected, spend, bg, None, horizon, (x, t_x, T, m), 50, 0)
+    assert np.isfinite(held[0]).sum() > 3000
+    np.testing.assert_array_equal(held[0], blocks[0])
+    np.testing.assert_array_equal(held[1], blocks[1])
+    assert (held[0] <= clv + 1e-9).mean() > 0.5 and (held[1] >= clv - 1e-9).mean() > 0.5
