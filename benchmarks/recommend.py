@@ -6,6 +6,11 @@ With ``--workspace WS`` (a workspace ingested from Complete Journey with ``--pre
 completejourney``) it first runs the whole ``c2m recommend WS`` under ``/usr/bin/time -v`` and
 prints its wall time and peak resident memory against the 2 GiB budget.
 
+With ``--scale WS WS…`` (workspaces of synthetic shops of different sizes, e.g. made by
+``benchmarks/scale.py --keep`` at 2.5 and 10 million lines and taken through ``c2m forecast``) it
+only runs ``c2m recommend`` on each, prints lines, wall time and peak RSS, and extrapolates the
+peak linearly in the order lines to 50 million lines against the 6 GiB budget (issue 17).
+
 Prints the time of c2m's pair/triple mining at its default minimum support and, when mlxtend is
 installed, the time of mlxtend's fpgrowth + association_rules on the same baskets and support,
 and checks both find the same frequent pairs.
@@ -23,7 +28,8 @@ import polars as pl
 from c2m_cli.recommend.bundles import baskets_of, mine_bundles
 
 
-def _whole_step(ws: Path) -> None:
+def _measure(ws: Path) -> tuple[int, str, float]:
+    """``c2m recommend WS`` under /usr/bin/time -v: (exit code, wall time, peak RSS in GiB)."""
     import re
     import subprocess
     import sys
@@ -32,9 +38,30 @@ def _whole_step(ws: Path) -> None:
     done = subprocess.run(["/usr/bin/time", "-v", *c2m], capture_output=True, text=True, check=False)
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr)
-    gib = int(peak.group(1)) / 2**20 if peak else float("nan")
-    print(f"c2m recommend {ws}: exit {done.returncode}, wall {wall.group(1) if wall else '?'}, "
-          f"peak RSS {gib:.2f} GiB ({gib / 2:.0%} of the 2 GiB budget)")
+    return done.returncode, wall.group(1) if wall else "?", int(peak.group(1)) / 2**20 if peak else float("nan")
+
+
+def _whole_step(ws: Path) -> None:
+    code, wall, gib = _measure(ws)
+    print(f"c2m recommend {ws}: exit {code}, wall {wall}, peak RSS {gib:.2f} GiB ({gib / 2:.0%} of the 2 GiB budget)")
+
+
+def _scale(workspaces: list[Path], target: int = 50_000_000, budget_gib: float = 6.0) -> None:
+    import os
+
+    points = []
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    for ws in workspaces:
+        lines = pl.scan_parquet(ws / "orders.parquet").select(pl.len()).collect().item()
+        code, wall, gib = _measure(ws)
+        points.append((lines, gib))
+        print(f"{lines:>12,} lines  exit {code}  wall {wall:>8}  peak {gib:6.2f} GiB")
+    if len(points) >= 2:
+        (x0, y0), (x1, y1) = min(points), max(points)
+        slope = (y1 - y0) / (x1 - x0)
+        at = y1 + slope * (target - x1)
+        print(f"slope {slope * 1e6:.3f} GiB per million lines; at {target:,} lines ≈ {at:.2f} GiB "
+              f"vs budget {budget_gib:g} GiB ({'met' if at <= budget_gib else 'NOT met'})")
 
 
 def main() -> None:
@@ -42,7 +69,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "completejourney")
     parser.add_argument("--min-support", type=float, default=0.001)
     parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--scale", type=Path, nargs="+", default=None, metavar="WS",
+                        help="only measure c2m recommend on these workspaces and extrapolate the peak to 50M lines")
     args = parser.parse_args()
+    if args.scale:
+        _scale(args.scale)
+        return
     if args.workspace is not None:
         _whole_step(args.workspace)
     tx = pl.scan_parquet(args.data / "transactions.parquet")

@@ -210,12 +210,23 @@ EVENT_KINDS = ("search", "view", "cart", "fav", "presale")  # searches, clicks a
 EVENT_COLUMNS = ("event", "user_id", "ts", "query", "category", "sku")
 
 
+# the columns (and rows) of the per-user tables that recommend reads: the rest of a 50-million-line
+# shop's labels (a hundred columns for millions of users) and tags never reach memory
+TABLE_COLUMNS = {
+    "labels": ("user_id", "lifecycle_stage", "lifecycle_recency_days", "lifecycle_ladder", "value_p_alive", "value_clv"),
+    "tags": ("user_id", "family", "tag", "score"),
+    "segments": ("user_id", "segment_id"),
+    "customers": ("user_id", "birth_year", "age_band", "gender", "city_tier", "income_band"),
+}
+
+
 def _read_table(step: Any, name: str) -> pl.DataFrame | None:
     """An optional table, read with only what recommend uses: the forecast's selected model, the
-    events' searches, clicks and deposits (their columns recommend reads)."""
+    events' searches, clicks and deposits, the labels of sleeping, dormant and super users, the
+    lifestyle and motive tags (their columns recommend reads)."""
     if not step.workspace.has(name):
         return None
-    if name not in ("forecast", "events"):
+    if name not in ("forecast", "events", *TABLE_COLUMNS):
         return cast(pl.DataFrame | None, step.read_optional(name))
     lazy = step.scan(name)
     names = lazy.collect_schema().names()
@@ -225,6 +236,12 @@ def _read_table(step: Any, name: str) -> pl.DataFrame | None:
         lazy = lazy.select([c for c in names if c in EVENT_COLUMNS])
         if "event" in names:
             lazy = lazy.filter(pl.col("event").is_in(EVENT_KINDS))
+    if name in TABLE_COLUMNS:
+        lazy = lazy.select([c for c in names if c in TABLE_COLUMNS[name]])
+    if name == "labels" and {"lifecycle_stage", "lifecycle_ladder"} <= set(names):
+        lazy = lazy.filter(pl.col("lifecycle_stage").is_in(list(aud.REACTIVATION_STAGES)) | (pl.col("lifecycle_ladder") == aud.SUPER_RUNG))
+    if name == "tags" and {"family", "tag", "user_id"} <= set(names):
+        lazy = lazy.filter(pl.col("family").is_in(list(price_bands.TAG_FAMILIES)))
     try:
         return cast(pl.DataFrame, lazy.collect())
     except (pl.exceptions.ComputeError, OSError) as exc:

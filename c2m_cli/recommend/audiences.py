@@ -14,6 +14,8 @@ import hmac
 
 import polars as pl
 
+REACTIVATION_STAGES = ("sleeping", "dormant")
+SUPER_RUNG = "super_user"
 AUDIENCE_SCHEMA = {"user_id": pl.String, "audience": pl.String, "reason": pl.String, "score": pl.Float64}
 
 
@@ -25,7 +27,7 @@ def reactivation(labels: pl.DataFrame, *, chinese: bool) -> pl.DataFrame:
     """Sleeping and dormant users ranked by expected regained value (P(alive) × value if alive)."""
     if "lifecycle_stage" not in labels.columns:
         return pl.DataFrame(schema=AUDIENCE_SCHEMA)
-    cand = labels.filter(pl.col("lifecycle_stage").is_in(["sleeping", "dormant"]))
+    cand = labels.filter(pl.col("lifecycle_stage").is_in(list(REACTIVATION_STAGES)))
     if cand.height == 0:
         return pl.DataFrame(schema=AUDIENCE_SCHEMA)
     p_alive = pl.col("value_p_alive").fill_null(0.0) if "value_p_alive" in cand.columns else pl.lit(None, pl.Float64)
@@ -47,7 +49,7 @@ def super_users(labels: pl.DataFrame, *, chinese: bool) -> pl.DataFrame:
     """The growth ladder's super users, ranked by CLV."""
     if "lifecycle_ladder" not in labels.columns:
         return pl.DataFrame(schema=AUDIENCE_SCHEMA)
-    top = labels.filter(pl.col("lifecycle_ladder") == "super_user")
+    top = labels.filter(pl.col("lifecycle_ladder") == SUPER_RUNG)
     if top.height == 0:
         return pl.DataFrame(schema=AUDIENCE_SCHEMA)
     clv = pl.col("value_clv").fill_null(0.0) if "value_clv" in top.columns else pl.lit(0.0)

@@ -91,11 +91,13 @@ def _segment_for(ins: Inputs, users: pl.DataFrame) -> tuple[str | None, str | No
 
 
 def _category_user_sku(ins: Inputs, category: str | None) -> pl.DataFrame:
-    """(user_id, sku, qty …) of the category's sold products (``Inputs.category_skus``), once per category."""
-    key = f"brief_user_sku|{category}"
-    if key not in ins._cache:
-        ins._cache[key] = ins.user_sku().join(ins.category_skus(category), on="sku")
-    return ins._cache[key]  # type: ignore[no-any-return]
+    """(user_id, sku, qty …) of the category's sold products (``Inputs.category_skus``), by a
+    streaming group-by of the category's lines; only the latest brief's category is kept."""
+    cached = ins._cache.get("brief_user_sku")
+    if cached is None or cached[0] != category:
+        frame = ins.user_sku(skus=ins.category_skus(category)).collect(engine="streaming")
+        cached = ins._cache["brief_user_sku"] = (category, frame)
+    return cached[1]  # type: ignore[no-any-return]
 
 
 def _category_weeks(ins: Inputs, category: str | None) -> pl.DataFrame:

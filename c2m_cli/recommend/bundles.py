@@ -42,11 +42,19 @@ def _hashed(pairs: pl.LazyFrame) -> pl.LazyFrame:
             .select(pl.col("basket").hash(seed=1).alias("b"), "item"))
 
 
-def basket_count_queries(pairs: pl.LazyFrame) -> list[pl.LazyFrame]:
-    """[baskets, (item, n): baskets holding each item] of (basket, item) pairs, as lazy queries
-    (``Inputs.prefetch`` runs them with its other aggregates; ``mine_bundles(counts=…)``)."""
+def count_baskets(pairs: pl.LazyFrame, parts: int = 1) -> tuple[int, pl.DataFrame]:
+    """(baskets, (item, n): baskets holding each item) of (basket, item) pairs, by streaming
+    group-bys over ``parts`` basket-hash partitions one after the other (a partition's distinct
+    (basket, item) pairs are all that is held); the partitions' counts add up exactly."""
     hashed = _hashed(pairs)
-    return [hashed.select(pl.col("b").n_unique()), hashed.group_by("item").agg(pl.col("b").n_unique().alias("n"))]
+    n_baskets, frames = 0, []
+    for k in range(parts):
+        part = hashed.filter(pl.col("b") % parts == k) if parts > 1 else hashed
+        n_frame, items = pl.collect_all([part.select(pl.col("b").n_unique()),
+                                         part.unique().group_by("item").agg(pl.len().alias("n"))], engine="streaming")
+        n_baskets += int(n_frame.item())
+        frames.append(items)
+    return n_baskets, pl.concat(frames).group_by("item").agg(pl.col("n").sum()) if parts > 1 else frames[0]
 
 
 def _incidence(chunk: pl.DataFrame, n_items: int) -> sparse.csr_matrix:
@@ -54,7 +62,7 @@ def _incidence(chunk: pl.DataFrame, n_items: int) -> sparse.csr_matrix:
     codes = chunk.select(pl.col("b").rank("dense").cast(pl.Int64) - 1, pl.col("i").cast(pl.Int64))
     rows, cols = codes["b"].to_numpy(), codes["i"].to_numpy()
     n_rows = int(rows.max()) + 1 if rows.size else 0
-    return sparse.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, cols)), shape=(n_rows, n_items))
+    return sparse.csr_matrix((np.ones(rows.size, dtype=np.uint8), (rows, cols)), shape=(n_rows, n_items))
 
 
 def mine_bundles(
@@ -75,13 +83,9 @@ def mine_bundles(
     split by basket hash into chunks of about ``rows_per_chunk`` (basket, item) rows, and each
     chunk's baskets × items incidence matrix X gives its pair counts (XᵀX) and, for the frequent
     pairs (a, b), its triple counts ((X_a ∘ X_b)ᵀ X): sums over chunks are the counts.
-    ``counts`` = (baskets, baskets per item) when already counted (``basket_count_queries``)."""
+    ``counts`` = (baskets, baskets per item) when already counted (``count_baskets``)."""
     hashed = _hashed(pairs)
-    if counts is None:
-        n_frame, item_all = pl.collect_all(basket_count_queries(pairs), engine="streaming")
-        n_baskets = int(n_frame.item())
-    else:
-        n_baskets, item_all = counts
+    n_baskets, item_all = count_baskets(pairs) if counts is None else counts
     note: dict = {"baskets": n_baskets, "min_support": min_support, "min_count": min_count}
     if n_baskets == 0:
         return pl.DataFrame(schema=BUNDLE_SCHEMA), note
@@ -91,15 +95,21 @@ def mine_bundles(
     names = codes["item"].to_list()
     n_item = codes["n"].to_numpy()
     note["frequent_items"] = len(names)
-    frequent = (hashed.join(codes.lazy().select("item", "i"), on="item").select("b", "i").unique()
-                .filter(pl.len().over("b") >= 2))
     n_rows = int(n_item.sum())  # (basket, frequent item) rows: an upper bound of the incidences
     n_chunks = max(1, int(np.ceil(n_rows / rows_per_chunk)))
-    chunks = [_incidence(frequent.filter(pl.col("b") % n_chunks == k).collect(engine="streaming"), len(names))
-              for k in range(n_chunks)] if n_rows else []
+    frequent = hashed.join(codes.lazy().select("item", "i"), on="item").select("b", "i")
+
+    def chunk(k: int) -> pl.DataFrame:
+        # the chunk's baskets are picked before the de-duplication, so only a chunk is ever held
+        part = frequent.filter(pl.col("b") % n_chunks == k) if n_chunks > 1 else frequent
+        return part.unique().filter(pl.len().over("b") >= 2).collect(engine="streaming")
+
+    # kept as 0/1 bytes (a 50-million-line shop has tens of millions of incidences); counted in int64
+    chunks = [_incidence(chunk(k), len(names)) for k in range(n_chunks)] if n_rows else []
     counts = sparse.csr_matrix((len(names), len(names)), dtype=np.int64)
     for x in chunks:
-        counts = counts + (x.T @ x).tocsr()
+        x64 = x.astype(np.int64)
+        counts = counts + (x64.T @ x64).tocsr()
     upper = sparse.triu(counts, k=1).tocoo()
     pc = pl.DataFrame({"i": upper.row.astype(np.uint32), "i2": upper.col.astype(np.uint32),
                        "n": upper.data.astype(np.uint32)}).filter(pl.col("n") >= threshold).sort("i", "i2")
@@ -113,9 +123,10 @@ def mine_bundles(
         pa, pb = pc["i"].to_numpy().astype(np.int64), pc["i2"].to_numpy().astype(np.int64)
         triple = sparse.csr_matrix((pc.height, len(names)), dtype=np.int64)
         for x in chunks:
-            xc = x.tocsc()
+            x64 = x.astype(np.int64)
+            xc = x64.tocsc()
             both = xc[:, pa].multiply(xc[:, pb]).tocsc()  # baskets × frequent pairs (0/1)
-            triple = triple + (both.T @ x).tocsr()
+            triple = triple + (both.T @ x64).tocsr()
         t = triple.tocoo()
         tri = (pl.DataFrame({"i": pa[t.row].astype(np.uint32), "i2": pb[t.row].astype(np.uint32),
                              "i3": t.col.astype(np.uint32), "n": t.data.astype(np.uint32)})

@@ -2,8 +2,10 @@
 
 The order lines stay lazy (a Parquet scan in the workspace adapter): every analysis reads one of
 a few aggregates, each made by one streaming group-by over the lines and kept for the run —
-per SKU (``sku_table``), per SKU and week (``sku_week``), per user and SKU (``user_sku``) and per
-category and day (``category_day``). Memory grows with those groups, not with the lines.
+per SKU (``sku_table``), per SKU and week (``sku_week``) and per category and day
+(``category_day``). Memory grows with those groups, not with the lines. The per (user, SKU)
+aggregate grows with the lines, so it is never kept: ``user_sku`` is a lazy query that its
+readers collect one user-hash partition (``user_parts``) or one category at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from c2m_cli import contract
 
 CATEGORY_LEVELS = ("category_l1", "category_l2", "category_l3")
 LINE_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price", "status", "presale")
+# per-user aggregates are computed a user-hash partition at a time, one partition per this many
+# sales lines (a partition's (user, SKU) groups then take a few hundred MB at most)
+LINES_PER_PART = 4_000_000
+USER_HASH_SEED = 17
 
 
 def _collect(lf: pl.LazyFrame) -> pl.DataFrame:
@@ -89,12 +95,36 @@ class Inputs:
             self.prefetch()
         return self._cache["sku_week"]  # type: ignore[no-any-return]
 
-    def user_sku(self) -> pl.DataFrame:
+    def _marked(self) -> pl.LazyFrame:
+        """The sales lines with what the aggregates sum: the paid price, units of lines with a
+        positive quantity (``q_pos``), with a positive quantity and price (``q_paid``, ``n_paid``)."""
+        paid = (pl.col("qty") > 0) & (pl.col("unit_price") > 0)
+        names = self.scan().collect_schema().names()
+        return self.scan().select(
+            pl.col("user_id").cast(pl.String), "sku", "date", "week", "qty",
+            *([pl.col("order_id")] if "order_id" in names else []),
+            price=pl.when(paid).then(pl.col("unit_price")),
+            q_pos=pl.when(pl.col("qty") > 0).then(pl.col("qty")).otherwise(0.0),
+            q_paid=pl.when(paid).then(pl.col("qty")).otherwise(0.0),
+            n_paid=paid.cast(pl.UInt32))
+
+    def user_parts(self) -> int:
+        """How many user-hash partitions the per-user aggregates are computed in, one after the
+        other: one per ``LINES_PER_PART`` sales lines, so a partition's groups stay bounded."""
+        self.sku_table()
+        return max(1, -(-int(self._cache.get("lines", 0)) // LINES_PER_PART))
+
+    def user_sku(self, part: tuple[int, int] | None = None, skus: pl.DataFrame | None = None) -> pl.LazyFrame:
         """(user_id, sku): units of all lines (``qty``), of lines with a positive quantity
-        (``q_pos``) and of lines with a positive quantity and price (``q_paid``, ``n_paid`` lines)."""
-        if "user_sku" not in self._cache:
-            self.prefetch()
-        return self._cache["user_sku"]  # type: ignore[no-any-return]
+        (``q_pos``) and of lines with a positive quantity and price (``q_paid``, ``n_paid`` lines),
+        lazily: of the users in partition ``part`` = (k, n) (``in_part``), of the products in
+        ``skus`` (sku,) when given. Collect it with the streaming engine, a part at a time."""
+        lines = self._marked()
+        if part is not None and part[1] > 1:
+            lines = lines.filter(in_part("user_id", part))
+        if skus is not None:
+            lines = lines.join(skus.lazy().select("sku"), on="sku", how="semi")
+        return lines.group_by("user_id", "sku").agg(pl.col("qty", "q_pos", "q_paid", "n_paid").sum())
 
     def _guess_level(self) -> str | None:
         """``main_level`` as the products (not only the sold ones) suggest it, before any line is read."""
@@ -105,48 +135,39 @@ class Inputs:
 
     def prefetch(self) -> None:
         """The line aggregates, by streaming group-bys run together (one read of the lines): per
-        SKU, per (SKU, week), per (user, SKU), per (category, day) at the likely main level, and
-        the baskets each item is in (for ``bundles``)."""
-        paid = (pl.col("qty") > 0) & (pl.col("unit_price") > 0)
-        names = self.scan().collect_schema().names()
-        marked = self.scan().select(
-            pl.col("user_id").cast(pl.String), "sku", "date", "week", "qty",
-            *([pl.col("order_id")] if "order_id" in names else []),
-            price=pl.when(paid).then(pl.col("unit_price")),
-            q_pos=pl.when(pl.col("qty") > 0).then(pl.col("qty")).otherwise(0.0),
-            q_paid=pl.when(paid).then(pl.col("qty")).otherwise(0.0),
-            n_paid=paid.cast(pl.UInt32))
+        SKU, per (SKU, week) and per (category, day) at the likely main level."""
+        marked = self._marked()
         queries = [
             marked.group_by("sku").agg(
                 units=pl.col("qty").sum(), price=pl.col("price").median(), paid_units=pl.col("q_paid").sum(),
-                paid_lines=pl.col("n_paid").sum(), first=pl.col("date").min(), last=pl.col("date").max()),
+                paid_lines=pl.col("n_paid").sum(), first=pl.col("date").min(), last=pl.col("date").max(),
+                lines=pl.len()),
             marked.group_by("sku", "week").agg(pl.col("qty").sum()),
-            marked.group_by("user_id", "sku").agg(pl.col("qty", "q_pos", "q_paid", "n_paid").sum()),
         ]
         guess = self._guess_level()
         if guess is not None:
             cats = self.sku_categories().select("sku", pl.col(guess).alias("category")).filter(pl.col("category").is_not_null())
             queries.append(marked.select("sku", "date", "qty").join(cats.lazy(), on="sku")
                            .group_by("category", "date").agg(pl.col("qty").sum().alias("units")))
-        if "order_id" in names:
-            from c2m_cli.recommend.bundles import basket_count_queries
-
-            queries += basket_count_queries(marked.select(pl.col("order_id").alias("basket"), pl.col("sku").alias("item")))
         frames = pl.collect_all(queries, engine="streaming")
-        sku, sku_week, user_sku = frames[:3]
-        self._cache["sku_table"] = sku.join(self.sku_categories(), on="sku", how="left").sort("sku")
+        sku, sku_week = frames[:2]
+        self._cache["lines"] = int(sku["lines"].sum())
+        self._cache["sku_table"] = sku.drop("lines").join(self.sku_categories(), on="sku", how="left").sort("sku")
         self._cache["sku_week"] = sku_week
-        self._cache["user_sku"] = user_sku
-        rest = frames[3:]
+        rest = frames[2:]
         if guess is not None:
             self._cache[f"category_day|{guess}"] = rest.pop(0)
-        if "order_id" in names:
-            self._cache["basket_counts"] = (int(rest[0].item()), rest[1])
 
     def basket_counts(self) -> tuple[int, pl.DataFrame] | None:
-        """(baskets, (item, n) baskets per item) of the sales lines, when they have an order_id."""
-        self.sku_table()
-        return self._cache.get("basket_counts")  # type: ignore[no-any-return]
+        """(baskets, (item, n) baskets per item) of the sales lines, when they have an order_id,
+        counted a basket-hash partition at a time (``bundles.count_baskets``)."""
+        if "order_id" not in self.scan().collect_schema().names():
+            return None
+        if "basket_counts" not in self._cache:
+            from c2m_cli.recommend.bundles import baskets_of, count_baskets
+
+            self._cache["basket_counts"] = count_baskets(baskets_of(self.scan()), self.user_parts())
+        return self._cache["basket_counts"]  # type: ignore[no-any-return]
 
     def category_day(self) -> pl.DataFrame:
         """(category, date, units) at the main level, for lines of a product with that category."""
@@ -177,6 +198,12 @@ class Inputs:
         if "attributes" not in self._cache:
             self._cache["attributes"] = product_attributes(self.products)
         return self._cache["attributes"]  # type: ignore[no-any-return]
+
+
+def in_part(col: str, part: tuple[int, int]) -> pl.Expr:
+    """Whether ``col`` (a user id as string) falls in partition k of n (a fixed hash)."""
+    k, n = part
+    return pl.col(col).cast(pl.String).hash(seed=USER_HASH_SEED) % n == k
 
 
 def local_date(col: str, tz: str) -> pl.Expr:

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from c2m_cli.recommend import scoring, wording
-from c2m_cli.recommend.data import Inputs
+from c2m_cli.recommend.data import Inputs, in_part
 
 # a paid unit price below one minor currency unit (a cent, a fen) is no shelf price: the line's
 # quantity measures something else (fuel volume, coupon points), so the product gets no band
@@ -30,6 +30,8 @@ MIN_LINES = 30
 # a portrait whose strongest trait value differs from the rest of the category by this much in
 # share (e.g. 70 % of the band's buyers against 20 % of the others) counts as fully distinct
 DISTINCT_FULL = 0.5
+# the tag families a buyer portrait reads (tags.parquet's others are not traits of a buyer)
+TAG_FAMILIES = ("lifestyle", "motive")
 
 
 def _nice(x: float) -> float:
@@ -40,7 +42,13 @@ def _nice(x: float) -> float:
 
 
 def buyer_traits(ins: Inputs) -> pl.DataFrame:
-    """Long (user_id, trait, value): generation, gender, city tier, income, lifestyle, motive."""
+    """Long (user_id, trait, value): generation, gender, city tier, income, lifestyle, motive (once per run)."""
+    if "buyer_traits" not in ins._cache:
+        ins._cache["buyer_traits"] = _buyer_traits(ins)
+    return ins._cache["buyer_traits"]  # type: ignore[no-any-return]
+
+
+def _buyer_traits(ins: Inputs) -> pl.DataFrame:
     frames = []
     if ins.customers is not None:
         c = ins.customers.with_columns(pl.col("user_id").cast(pl.String))
@@ -55,7 +63,7 @@ def buyer_traits(ins: Inputs) -> pl.DataFrame:
             if col in c.columns:
                 frames.append(c.select("user_id", pl.lit(col).alias("trait"), pl.col(col).cast(pl.String).alias("value")))
     if ins.tags is not None and {"family", "tag", "user_id"} <= set(ins.tags.columns):
-        t = ins.tags.filter(pl.col("family").is_in(["lifestyle", "motive"]))
+        t = ins.tags.filter(pl.col("family").is_in(list(TAG_FAMILIES)))
         if "score" in t.columns:
             t = t.filter(pl.col("score") >= 0.5)
         frames.append(t.select(pl.col("user_id").cast(pl.String), pl.col("family").alias("trait"), pl.col("tag").cast(pl.String).alias("value")))
@@ -64,17 +72,55 @@ def buyer_traits(ins: Inputs) -> pl.DataFrame:
     return pl.concat(frames).filter(pl.col("value").is_not_null()).unique().sort("user_id", "trait", "value")
 
 
-def _user_band(ins: Inputs, sku_band: pl.DataFrame) -> pl.DataFrame:
+def _user_band(ins: Inputs, sku_band: pl.DataFrame, part: tuple[int, int]) -> pl.DataFrame:
     """(category, user_id, band): units with a positive quantity (q_pos), paid units and lines
-    (q_paid, n_paid) of each buyer in each band; computed once per ``sku_band``."""
-    cached = ins._cache.get("user_band")
+    (q_paid, n_paid) of each buyer of user partition ``part`` in each band."""
+    return (ins.user_sku(part).join(sku_band.lazy().select("category", "sku", "band"), on="sku")
+            .group_by("category", "user_id", "band").agg(pl.col("q_pos", "q_paid", "n_paid").sum())
+            .collect(engine="streaming"))
+
+
+def _band_sums(ins: Inputs, sku_band: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Sums over buyers that the bands and their portraits read, one user partition at a time
+    (``Inputs.user_parts``) and added up, so no per-buyer table of the whole shop is held:
+    ``buyers`` (category, band: paid units, buyers who paid in it) and, when buyers have traits,
+    the portrait's ``trait`` (category, band, trait: Σf, Σf², buyers in it, buyers wholly in it),
+    ``value`` (category, band, trait, value: Σf), ``known`` (category, trait: buyers with the trait
+    known) and ``valued`` (category, trait, value: buyers with that value). Computed once per ``sku_band``."""
+    cached = ins._cache.get("band_sums")
     if cached is not None and cached[0] is sku_band:
         return cached[1]  # type: ignore[no-any-return]
-    frame = (ins.user_sku().lazy().join(sku_band.lazy().select("category", "sku", "band"), on="sku")
-             .group_by("category", "user_id", "band").agg(pl.col("q_pos", "q_paid", "n_paid").sum())
-             .collect(engine="streaming"))
-    ins._cache["user_band"] = (sku_band, frame)
-    return frame
+    traits = buyer_traits(ins)
+    n = ins.user_parts()
+    parts: dict[str, list[pl.DataFrame]] = {"buyers": [], "trait": [], "value": [], "known": [], "valued": []}
+    for k in range(n):
+        ub_all = _user_band(ins, sku_band, (k, n))
+        parts["buyers"].append(ub_all.filter(pl.col("n_paid") > 0).group_by("category", "band")
+                               .agg(pl.col("q_paid").sum().alias("units"), pl.len().alias("buyers")))
+        if traits.height == 0:
+            continue
+        own = traits.filter(in_part("user_id", (k, n))) if n > 1 else traits
+        # a buyer without any known trait weighs in no share: only buyers with traits are kept
+        ub = (ub_all.filter(pl.col("q_pos") > 0).join(own.select("user_id").unique(), on="user_id", how="semi")
+              .select("category", "user_id", "band", pl.col("q_pos").alias("qty")))
+        del ub_all
+        tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
+        w = (ub.join(tot, on=["category", "user_id"])
+             .with_columns(f=(pl.col("qty") / pl.col("tot")).clip(0.0, 1.0))
+             .select("category", "band", "user_id", "f"))
+        known = own.select("user_id", "trait").unique()
+        users = tot.select("category", "user_id")
+        parts["known"].append(users.join(known, on="user_id").group_by("category", "trait").agg(pl.len().alias("_n")))
+        parts["valued"].append(users.join(own, on="user_id").group_by("category", "trait", "value").agg(pl.len().alias("_m")))
+        parts["trait"].append(w.join(known, on="user_id").group_by("category", "band", "trait")
+                              .agg(w1=pl.col("f").sum(), s1=(pl.col("f") ** 2).sum(), n_band=(pl.col("f") > 0).sum(),
+                                   _full=(pl.col("f") >= 1).sum()))
+        parts["value"].append(w.join(own, on="user_id").group_by("category", "band", "trait", "value").agg(k1=pl.col("f").sum()))
+    keys = {"buyers": ["category", "band"], "trait": ["category", "band", "trait"], "value": ["category", "band", "trait", "value"],
+            "known": ["category", "trait"], "valued": ["category", "trait", "value"]}
+    sums = {name: pl.concat(frames).group_by(keys[name]).agg(pl.all().sum()) for name, frames in parts.items() if frames}
+    ins._cache["band_sums"] = (sku_band, sums)
+    return sums
 
 
 def band_support(ins: Inputs, *, min_price: float = MIN_PRICE, min_products: int = MIN_PRODUCTS,
@@ -131,8 +177,7 @@ def band_table(ins: Inputs, *, bands: int = 5, min_price: float = MIN_PRICE, min
     sku_band = sku.join(edges, on="category").filter((pl.col("price") >= pl.col("low")) & (pl.col("price") < pl.col("high"))).select(
         "category", "sku", "band", "price")
     # every product of a band has paid lines: its products are its SKUs; its buyers, who paid in it
-    buyers = (_user_band(ins, sku_band).filter(pl.col("n_paid") > 0).group_by("category", "band")
-              .agg(pl.col("q_paid").sum().alias("units"), pl.len().alias("buyers"))
+    buyers = (_band_sums(ins, sku_band)["buyers"]
               .join(sku_band.group_by("category", "band").agg(pl.len().alias("skus")), on=["category", "band"]))
     table = (
         edges.join(buyers, on=["category", "band"], how="inner")
@@ -167,28 +212,20 @@ def portraits(ins: Inputs, sku_band: pl.DataFrame, *, min_buyers: int = 30) -> p
     level = ins.main_level()
     if traits.height == 0 or sku_band.height == 0 or level is None:
         return pl.DataFrame()
-    # a buyer without any known trait weighs in no share: only buyers with traits are kept
-    ub = (_user_band(ins, sku_band).filter(pl.col("q_pos") > 0).join(traits.select("user_id").unique(), on="user_id", how="semi")
-          .select("category", "user_id", "band", pl.col("q_pos").alias("qty")))
-    tot = ub.group_by("category", "user_id").agg(pl.col("qty").sum().alias("tot")).filter(pl.col("tot") > 0)
-    # f > 0 only where a buyer bought in the band (ub's rows): the sums over the category's other
-    # buyers (f = 0) follow from counts — Σ(1 − f) = N − Σf, Σ(1 − f)² = N − 2Σf + Σf²
-    w = (ub.join(tot, on=["category", "user_id"])
-         .with_columns(f=(pl.col("qty") / pl.col("tot")).clip(0.0, 1.0))
-         .select("category", "band", "user_id", "f"))
-    known = traits.select("user_id", "trait").unique()
-    users = tot.select("category", "user_id")
-    n_known = users.join(known, on="user_id").group_by("category", "trait").agg(pl.len().cast(pl.Float64).alias("_n"))
-    n_value = users.join(traits, on="user_id").group_by("category", "trait", "value").agg(pl.len().cast(pl.Float64).alias("_m"))
+    # f > 0 only where a buyer bought in the band: the sums over the category's other buyers
+    # (f = 0) follow from counts — Σ(1 − f) = N − Σf, Σ(1 − f)² = N − 2Σf + Σf²
+    sums = _band_sums(ins, sku_band)
+    if "trait" not in sums:
+        return pl.DataFrame()
+    n_known = sums["known"].select("category", "trait", pl.col("_n").cast(pl.Float64))
+    n_value = sums["valued"].select("category", "trait", "value", pl.col("_m").cast(pl.Float64))
     per_trait = (
-        w.join(known, on="user_id").group_by("category", "band", "trait")
-        .agg(w1=pl.col("f").sum(), s1=(pl.col("f") ** 2).sum(), n_band=(pl.col("f") > 0).sum(), _full=(pl.col("f") >= 1).sum())
-        .join(n_known, on=["category", "trait"])
+        sums["trait"].join(n_known, on=["category", "trait"])
         .select("category", "band", "trait", "w1", w0=pl.col("_n") - pl.col("w1"), s1="s1",
                 s0=pl.col("_n") - 2 * pl.col("w1") + pl.col("s1"), n_band="n_band",
                 n_rest=(pl.col("_n") - pl.col("_full")).cast(pl.UInt32))
     )
-    k1 = w.join(traits, on="user_id").group_by("category", "band", "trait", "value").agg(k1=pl.col("f").sum())
+    k1 = sums["value"]
     per_value = (
         per_trait.select("category", "band", "trait").join(n_value, on=["category", "trait"])
         .join(k1, on=["category", "band", "trait", "value"], how="left")

@@ -31,6 +31,8 @@ NEGATIVE_WORDS = frozenset(
 )
 REQUEST_WORDS = frozenset("希望 建议 要是 如果 最好 能不能 能否 没有 缺少 期待 加个 增加".split())
 NEGATORS = frozenset("不 没 没有 无 无法 不能 别".split())
+# reviews split into clauses at a time
+REVIEWS_PER_CHUNK = 200_000
 OPINION_TAGS = ("a", "ad", "an", "ag", "al")
 NOUN_TAGS = ("n", "nz", "ng", "vn", "nr", "ns", "nt", "nl", "eng")
 ASPECT_STOP = frozenset(
@@ -158,14 +160,23 @@ def mine_aspects(reviews: pl.DataFrame) -> tuple[pl.DataFrame, str]:
             frame = frame.with_columns(_p=pl.Series(proba))
             negative_review = pl.col("_p") < 0.3
     frame = frame.with_columns(neg_review=negative_review)
-    clauses = (
-        frame.select("rid", "group", "category", "sku", "month", "neg_review",
-                     pl.col("text").str.replace_all(r"[，。！？!?,;；、\n\r~～…]+|\.{2,}|\s{2,}", "|").str.split("|").alias("clause"))
-        .explode("clause")
-        .with_columns(pl.col("clause").str.strip_chars())
-        .filter(pl.col("clause").str.len_chars() >= 2)
-    )
-    unique = clauses["clause"].unique().sort().to_list()
+
+    def clauses_of(part: pl.DataFrame, *cols: str) -> pl.DataFrame:
+        return (part.select(*cols, pl.col("text").str.replace_all(r"[，。！？!?,;；、\n\r~～…]+|\.{2,}|\s{2,}", "|")
+                            .str.split("|").alias("clause"))
+                .explode("clause")
+                .with_columns(pl.col("clause").str.strip_chars())
+                .filter(pl.col("clause").str.len_chars() >= 2))
+
+    # the reviews are split into clauses a chunk at a time (millions of reviews make tens of
+    # millions of clauses): first the distinct clauses, then each chunk's mentions, each clause
+    # held as a code into the sorted distinct clauses (an Enum in that order sorts the same)
+    chunks = [frame.slice(i, REVIEWS_PER_CHUNK) for i in range(0, max(frame.height, 1), REVIEWS_PER_CHUNK)]
+    distinct = pl.Series("clause", [], dtype=pl.String)
+    for part in chunks:
+        distinct = pl.concat([distinct, clauses_of(part.select("text"))["clause"]]).unique()
+    unique = distinct.sort().to_list()
+    del distinct
     parsed = [clause_aspects(c) for c in unique]
     lookup = pl.DataFrame(
         {"clause": unique, "aspect": [p[0] for p in parsed], "neg_clause": [p[1] for p in parsed]},
@@ -176,15 +187,21 @@ def mine_aspects(reviews: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     lookup = lookup.with_columns(
         positive_clause=pl.Series(clause_p >= 0.5) if clause_p is not None else pl.lit(False)
     )
-    mentions = (
-        clauses.join(lookup, on="clause")
+    codes = pl.Enum(unique)
+    lookup = lookup.with_columns(pl.col("clause").cast(codes))
+    del unique, parsed
+    mentions = pl.concat([
+        clauses_of(part, "rid", "group", "category", "sku", "month", "neg_review")
+        .with_columns(pl.col("clause").cast(codes))
+        .join(lookup, on="clause", maintain_order="left")
         .explode("aspect")
         .filter(pl.col("aspect").is_not_null())
         # "XP" and "xp" are one aspect; Chinese text is unaffected
         .with_columns(pl.col("aspect").str.to_lowercase())
         .with_columns(negative=pl.col("neg_clause") | (pl.col("neg_review") & ~pl.col("positive_clause")))
         .select("rid", "group", "category", "sku", "month", "aspect", "negative", "clause")
-    )
+        for part in chunks
+    ])
     totals = frame.group_by("group").agg(pl.len().alias("reviews"), pl.col("category").drop_nulls().first())
     return mentions.join(totals.select("group", "reviews"), on="group"), mode
 
@@ -263,6 +280,7 @@ def micro_demands(
             )
     quotes = (
         neg.join(table.select("group", "aspect"), on=["group", "aspect"])
+        .with_columns(pl.col("clause").cast(pl.String))
         .with_columns(length=pl.col("clause").str.len_chars())
         .unique(["group", "aspect", "clause"])
         .sort(["group", "aspect", "length", "clause"])
