@@ -16,8 +16,9 @@ The province is part of the tier and city keys so that every node has exactly on
 unknown ones included, and the sums are exact. The names are resolved with the shared lookups,
 not re-derived: ``c2m_cli.ingest.address`` (province and prefecture of a place name, the same
 reading ingest gives an address) and ``c2m_cli.labels.geography.city_table`` (a city's tier and
-province from ``seeds/city_tiers.csv``). Only the distinct (province, city) pairs of the orders
-are resolved, then joined back to the lines.
+province from ``seeds/city_tiers.csv``). Only the distinct (province, city) pairs are resolved:
+the lines are first summed per raw pair and period (one group-by over the lines), the keys joined
+to those sums (series.build_series).
 
 Reconciliation (engine.reconcile_tree, with the total as anchor): the geo tree shares its root
 with the product tree, and the total is the product tree's (its own forecast when no product
@@ -40,6 +41,7 @@ GEO_LEVELS = ("province", "city_tier", "city")
 UNKNOWN_KEY = "未知"
 SEPARATOR = "/"
 _P, _C = "__geo_province_raw", "__geo_city_raw"
+RAW_PAIR = (_P, _C)
 
 
 def _blank_null(expr: pl.Expr) -> pl.Expr:
@@ -89,20 +91,24 @@ def geo_keys(pairs: pl.DataFrame, province: str = "province", city: str = "city"
     return out
 
 
-def with_geo_keys(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """``lines`` (with a ``province`` and/or ``city`` column) with those replaced by their geo
-    keys and a ``city_tier`` column added: the distinct pairs are resolved once, then joined."""
-    schema = lines.collect_schema()
-    p = _blank_null(pl.col("province")) if "province" in schema else pl.lit(None, dtype=pl.String)
-    c = _blank_null(pl.col("city")) if "city" in schema else pl.lit(None, dtype=pl.String)
-    raw = lines.with_columns(p.alias(_P), c.alias(_C))
-    pairs = raw.select(_P, _C).unique().collect()
-    keys = geo_keys(pairs, _P, _C).select(
+def raw_pair(schema: pl.Schema) -> list[pl.Expr]:
+    """The order's province and city (stripped, blank → null; null when the column is absent),
+    as the two columns the keys are looked up by (``RAW_PAIR``)."""
+    return [
+        (_blank_null(pl.col(name)) if name in schema else pl.lit(None, dtype=pl.String)).alias(alias)
+        for name, alias in zip(("province", "city"), RAW_PAIR, strict=True)
+    ]
+
+
+def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with the ``RAW_PAIR`` columns, e.g. demand summed per raw pair and period)
+    with those replaced by its ``province``, ``city_tier`` and ``city`` keys: each distinct pair
+    is resolved once (``geo_keys``) and joined back."""
+    keys = geo_keys(frame.select(*RAW_PAIR).unique(), _P, _C).select(
         _P, _C, pl.col("geo_province").alias("province"), pl.col("geo_city_tier").alias("city_tier"),
         pl.col("geo_city").alias("city"),
     )
-    drop = [col for col in ("province", "city") if col in schema]
-    return raw.drop(drop).join(keys.lazy(), on=[_P, _C], how="left", nulls_equal=True).drop(_P, _C)
+    return frame.join(keys, on=list(RAW_PAIR), how="left", nulls_equal=True).drop(*RAW_PAIR)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ Monday) in the data's local zone, ``y`` the quantity sold. Missing periods are f
 from the series' first sale to the last complete period of the data.
 
 The geo levels (``province``, ``city_tier``, ``city``) are keyed as ``c2m_cli.forecast.geo``
-describes (广东, 广东/一线, 广东/深圳): the order lines carry those keys instead of the raw
-province and city, so that each city lies in one tier cell of one province.
+describes (广东, 广东/一线, 广东/深圳): the lines are summed per raw (province, city) and
+period, and the keys — resolved once per distinct pair with the shared lookups — are joined to
+those sums, so that each city lies in one tier cell of one province.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import polars as pl
 
 from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError, UsageError
-from c2m_cli.forecast.geo import GEO_LEVELS, with_geo_keys
+from c2m_cli.forecast.geo import GEO_LEVELS, raw_pair, with_keys
 from c2m_cli.forecast.geo import UNKNOWN_KEY as GEO_UNKNOWN
 
 FREQS = {"D": "1d", "W": "1w", "M": "1mo"}
@@ -89,11 +90,9 @@ def period_end(start: dt.date, freq: str) -> dt.date:
 
 
 def order_lines(
-    orders: pl.LazyFrame, *, timezone: str, net_returns: bool, geo: bool = False
+    orders: pl.LazyFrame, *, timezone: str, net_returns: bool
 ) -> pl.LazyFrame:
     """Paid order lines as (date, sku, qty, + order-level keys); cancelled lines are dropped.
-    With ``geo`` the raw province and city become their geo keys (geo.py) and ``city_tier``
-    is added (the distinct pairs are read once to resolve them).
 
     Lines without a status count as paid. By default demand is what was ordered: returned
     lines count and refund lines (negative qty) do not; with ``net_returns`` returned lines are
@@ -107,15 +106,12 @@ def order_lines(
     # the one sales rule (c2m_cli.contract): as ordered, or net of returns and refunds
     sold = contract.sales_lines(orders, returns="net" if net_returns else "include")
     extra = [pl.col(c).cast(pl.String) for c in ORDER_LEVELS if c in schema]
-    lines = sold.filter(pl.col("ts").is_not_null()).select(
+    return sold.filter(pl.col("ts").is_not_null()).select(
         pl.col("ts").dt.convert_time_zone(timezone).dt.date().alias("date"),
         pl.col("sku").cast(pl.String),
         pl.col("qty").cast(pl.Float64).alias("qty"),
         *extra,
     )
-    if geo and ("province" in schema or "city" in schema):
-        lines = with_geo_keys(lines)
-    return lines
 
 
 def presale_lines(orders: pl.LazyFrame, *, timezone: str) -> pl.LazyFrame:
@@ -181,7 +177,7 @@ def build_series(
             raise InvalidDataError(
                 f"orders.parquet: level {level!r} asked for but the orders have no {source[0]} column"
             )
-    lines = order_lines(orders, timezone=timezone, net_returns=net_returns, geo=bool(geo_levels))
+    lines = order_lines(orders, timezone=timezone, net_returns=net_returns)
     keys = product_keys(products, levels)
     needed_keys = [c for c in keys.columns if c != "sku"]
     frame = lines.with_columns(period_start(pl.col("date"), freq).alias("ds"))
@@ -213,7 +209,7 @@ def build_series(
     # lazily: only the per-period sums are ever materialised, not the order lines
     kept = frame.filter(pl.col("ds").is_between(first_p, last_p))
     queries = []
-    for level in levels:
+    for level in (lv for lv in levels if lv not in GEO_LEVELS):
         key = pl.lit("total") if level == "total" else pl.col(level).cast(pl.String)
         queries.append(
             kept.group_by(key.fill_null(UNKNOWN_KEY).alias("unique_id"), "ds")
@@ -221,12 +217,23 @@ def build_series(
             .agg(pl.col("qty").sum().round(9).alias("y"))
             .with_columns(pl.lit(level).alias("level"))
         )
-    if geo_levels:  # last of the parts (popped below)
-        queries.append(kept.select(*GEO_LEVELS).unique().sort(*GEO_LEVELS))
+    raw_geo = [c for c in ("province", "city") if c in raw]
+    if geo_levels:  # the lines summed per raw (province, city) and period, keyed below (last part)
+        queries.append(kept.group_by(*raw_geo, "ds").agg(pl.col("qty").sum().alias("y")))
     queries.append(kept.select("sku", *needed_keys).unique("sku", keep="first"))
     queries.append(kept.select(pl.len()))
     *parts, hierarchy, count = pl.collect_all(queries)
-    geo = parts.pop() if geo_levels else None
+    geo = None
+    if geo_levels:  # the tier and city keys through the shared lookups (geo.py), per distinct pair
+        by_pair = parts.pop()
+        keyed = with_keys(by_pair.with_columns(raw_pair(by_pair.schema)).drop(raw_geo))
+        for level in geo_levels:
+            parts.append(
+                keyed.group_by(pl.col(level).alias("unique_id"), "ds")
+                .agg(pl.col("y").sum().round(9))
+                .with_columns(pl.lit(level).alias("level"))
+            )
+        geo = keyed.select(*GEO_LEVELS).unique().sort(*GEO_LEVELS)
     sums = pl.concat(parts)
     grid = pl.DataFrame({"ds": periods}, schema={"ds": pl.Date})
     starts = sums.filter(pl.col("y") != 0).group_by("level", "unique_id").agg(
