@@ -27,6 +27,8 @@ from c2m_cli.segment.assign import (
     TABLES,
     PartitionTask,
     load_stats,
+    order_subset,
+    release_memory,
     segment_partition,
 )
 from c2m_cli.segment.features import Orders, SegmentFeatures
@@ -209,7 +211,10 @@ def _fit(
         labels = _collect(labels_lf.filter(keep), "labels")
         tags = None if tags_lf is None else _collect(tags_lf.filter(keep), "tags")
         # the sample's own order lines, read once (mixes, activity)
-        fit_orders: Orders | None = None if orders is None else _collect(orders.lazy().filter(keep), "orders").lazy()
+        try:
+            fit_orders: Orders | None = None if orders is None else order_subset(orders.lazy(), keep)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InvalidDataError(f"orders.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
     else:
         labels = _collect(labels_lf, "labels")
         tags = None if tags_lf is None else _collect(tags_lf, "tags")
@@ -255,11 +260,14 @@ def _fit(
         fitted = selection.reference[chosen]
     else:
         fitted = cluster.fit(X, chosen, method=method, seed=seed)
-    return {
+    out = {
         "specs": fm.specs, "dropped": fm.dropped, "reduction": reduction, "clustering": fitted,
         "selection": selection, "ks": ks, "fixed_k": fixed_k, "fit_users": m if sampled else None,
         "sample_ids": fm.user_ids.gather(selection.sample_index), "label_texts": _label_texts(labels),
     }
+    del fm, X, labels
+    release_memory()
+    return out
 
 
 def _assign_and_profile(

@@ -41,6 +41,28 @@ HASH_SEED = 20240618
 PARTITION_USERS = 200_000
 # the tables a partition task reads (each optional but labels)
 TABLES = ("labels", "tags", "orders", "products", "events", "review_sentiment", "reviews")
+# the order-line columns segmentation reads (mixes, activity, spend lifts, what counts as a purchase)
+ORDER_COLUMNS = ("user_id", "order_id", "sku", "qty", "unit_price", "ts", "channel", "status", "presale")
+
+
+def order_subset(orders: pl.LazyFrame, keep: pl.Expr) -> pl.LazyFrame:
+    """The lines of some users (``keep``), only the columns segmentation reads, read once."""
+    names = orders.collect_schema().names()
+    return orders.select([c for c in ORDER_COLUMNS if c in names]).filter(keep).collect().lazy()
+
+
+def release_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``; elsewhere a no-op):
+    a partition's frames are freed, but without it the next one's peak stacks on their pages."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
 
 
 @dataclass(frozen=True)
@@ -155,7 +177,7 @@ def segment_partition(task: PartitionTask) -> tuple[str, str]:
     orders = scan("orders")
     if orders is not None and task.partitions > 1:
         # the partition's own order lines, read once (the mixes and the spend lifts use them)
-        orders = orders.collect().lazy()
+        orders = order_subset(pl.scan_parquet(str(paths["orders"])), keep)
     products = None if paths.get("products") is None else pl.read_parquet(str(paths["products"]))
     raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=model["timezone"])
     del tags
@@ -171,6 +193,8 @@ def segment_partition(task: PartitionTask) -> tuple[str, str]:
     ).write_parquet(task.result)
     stats["growth_missing"] = [evidence.missing[level] or "" for level in sorted(evidence.missing)]
     save_stats(task.stats, stats)
+    del labels, raw, orders, stats, growth
+    release_memory()
     return task.result, task.stats
 
 
