@@ -384,6 +384,8 @@ def _assemble(
         narrow.select("user_id", pl.col("_prev_stage").alias("lifecycle_prev_stage")), on="user_id", how="left"
     )
     ranked = value.join(lifecycle, on="user_id", how="left")
+    del value, life_in, lifecycle
+    narrow = narrow.select("user_id", "geo_city_tier")  # the rest is in ``ranked`` now
     known = _growth_evidence(user_files, events, sentiment)
     bounds = range_bounds(narrow["user_id"], partitions)
     label_parts: list[str] = []
