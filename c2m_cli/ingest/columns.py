@@ -349,6 +349,51 @@ def canonical_frame(
     from it without reading the rows again). ``omit_absent``: canonical columns neither mapped
     nor derived (null throughout) are left out; the caller adds them as typed nulls.)"""
     lazy = raw.frame if frame is None else frame
+    plan = coercion_plan(
+        raw, table, mapping, timezone=timezone, file_index=file_index, frame=frame, today=today,
+        hash_on=hash_on, omit_absent=omit_absent,
+    )
+    return plan.full(lazy)
+
+
+SLOW = "__c2m_slow__"  # the fast lane's flag: this row needs the full rules
+SOURCE_PREFIX = "__c2m_src__"  # the fast lane carries the source columns under this prefix
+
+
+@dataclass
+class CoercionPlan:
+    """The coercion of one source as functions of a frame of its columns.
+
+    ``full(frame)``: every rule on every row. ``fast(frame)``, when the table allows it: the
+    same layout read by the fast paths alone, with ``SLOW`` true on each row one of them did
+    not read entirely (a placeholder, a problem, untrimmed text, a reader's reject) and the
+    source columns carried as ``SOURCE_PREFIX + name``: ``full`` of the slow rows gives their
+    result. For a row that is not slow the two agree by construction: the full rules keep the
+    fast value where there is one, and find no problem with it.
+    """
+
+    full: Callable[[pl.LazyFrame], pl.LazyFrame]
+    fast: Callable[[pl.LazyFrame], pl.LazyFrame] | None
+    source_columns: list[str]
+
+
+def coercion_plan(
+    raw: RawSource,
+    table: str,
+    mapping: TableMapping,
+    *,
+    timezone: str,
+    file_index: int,
+    frame: pl.LazyFrame | None = None,
+    today: datetime | None = None,
+    hash_on: list[str] | None = None,
+    omit_absent: bool = False,
+    read_columns: tuple[str, str] | None = None,
+) -> CoercionPlan:
+    """The plan behind ``canonical_frame`` (the formats, decimal and origin are detected on the
+    source's first rows once, whatever frame the plan is applied to). ``read_columns``: the
+    reader's (reason, raw) columns, which put a row on the slow lane when set."""
+    lazy = raw.frame if frame is None else frame
     schema = lazy.collect_schema()
     rules = resolve_rules(table, mapping, raw)
     now = today or datetime.now(UTC)
@@ -398,7 +443,8 @@ def canonical_frame(
             cleaned = pl.when(key.is_in(list(value_map))).then(
                 key.replace(list(value_map), list(value_map.values()))
             ).otherwise(cleaned)
-        decimal = declared_decimal or (detect_decimal(sample) if sample is not None else None) or "."
+        detected = detect_decimal(sample) if sample is not None and spec.kind in {"number", "integer"} else None
+        decimal = declared_decimal or detected or "."  # (only numbers read it)
         cleaned_ref = pl.col(f"__c_{spec.name}")
         prepared, fast, value_of, check, bound = _coerce(
             spec, rule, cleaned_ref, dtype, mapping, timezone, formats, decimal, sample, now
@@ -544,30 +590,164 @@ def canonical_frame(
         for name, src in mapping.extras.items()
         if src in schema
     ]
-    staged = (
-        lazy.with_columns(early_pre).with_columns(early_fast).with_columns(stage_strip).with_columns(stage_clean).with_columns(stage_prepare)
-        .with_columns(stage_pre).with_columns(stage_fast)
-        .with_columns(stage_rest).with_columns(stage_value).with_columns(stage_check)
-        .with_columns(stage_bound).with_columns(stage_final)
-    )
-    if _derives_address(by_name):
-        for stage in address_stages("__v_address"):
-            staged = staged.with_columns(stage)
-    return (
-        staged
-        .with_columns(stage_row)
-        .with_columns(first_failure.alias("__k"))
-        .select(
-            *outputs,
-            *extras,
-            *field_columns,
-            pl.lit(file_index, dtype=pl.UInt32).alias(FILE),
-            pl.col(LINE),
-            failed_column.alias(COLUMN),
-            raw_value.alias(RAW),
-            reason_of.alias(REASON),
+
+    def full(source_frame: pl.LazyFrame) -> pl.LazyFrame:
+        staged = (
+            source_frame.with_columns(early_pre).with_columns(early_fast).with_columns(stage_strip)
+            .with_columns(stage_clean).with_columns(stage_prepare)
+            .with_columns(stage_pre).with_columns(stage_fast)
+            .with_columns(stage_rest).with_columns(stage_value).with_columns(stage_check)
+            .with_columns(stage_bound).with_columns(stage_final)
         )
+        if _derives_address(by_name):
+            for stage in address_stages("__v_address"):
+                staged = staged.with_columns(stage)
+        return (
+            staged
+            .with_columns(stage_row)
+            .with_columns(first_failure.alias("__k"))
+            .select(
+                *outputs,
+                *extras,
+                *field_columns,
+                pl.lit(file_index, dtype=pl.UInt32).alias(FILE),
+                pl.col(LINE),
+                failed_column.alias(COLUMN),
+                raw_value.alias(RAW),
+                reason_of.alias(REASON),
+            )
+        )
+
+    lane = _fast_lane(
+        table, columns, rules, by_name, schema, mapping, outputs_of=full, lazy=lazy, file_index=file_index,
+        hash_on=hash_on, omit_absent=omit_absent, read_columns=read_columns,
     )
+    return CoercionPlan(full=full, fast=lane, source_columns=list(schema.names()))
+
+
+_PROBE = pl.Series("v", [None, 0.0, -1.0, 1.5, 2.0, 1e308, float("inf"), float("-inf"), float("nan")])
+
+
+def _fast_check(column: _Column, value: pl.Expr) -> pl.Expr:
+    """``column.check`` of a value its fast path read (no text left for the full rules).
+
+    For a plain number that is only "not finite": the text-rule terms are null when there is
+    no text left, but polars evaluates them on every row (a third of the lane's cost). The
+    short form is used only when it gives the generic form's result on probe values."""
+    none = pl.lit(None, dtype=pl.String)
+    generic = column.check(none, value)
+    spec = column.spec
+    if spec.kind not in {"number", "integer"} or spec.parse is not None:
+        return generic
+    short = pl.when(value.is_not_null() & ~value.is_finite()).then(pl.lit(NOT_FINITE))
+    probe = pl.DataFrame([_PROBE]).select(
+        column.check(none, pl.col("v")).alias("generic"), pl.when(pl.col("v").is_not_null() & ~pl.col("v").is_finite())
+        .then(pl.lit(NOT_FINITE)).alias("short")
+    )
+    return short if probe["generic"].equals(probe["short"]) else generic
+
+
+def _empty_is_null(column: _Column) -> bool:
+    """An empty source text gives a null value without a problem under the full rules."""
+    none = pl.lit(None, dtype=pl.String)
+    try:
+        probe = pl.select(column.value(none).alias("u")).with_columns(
+            column.bound(column.check(none, pl.col("u")), pl.col("u")).alias("e")
+        )
+    except pl.exceptions.PolarsError:
+        return False
+    return bool(probe["u"].is_null().all() and probe["e"].is_null().all())
+
+
+def _fast_lane(
+    table: str,
+    columns: list[_Column],
+    rules: dict[str, ColumnRule],
+    by_name: dict[str, _Column],
+    schema: pl.Schema,
+    mapping: TableMapping,
+    *,
+    outputs_of: Callable[[pl.LazyFrame], pl.LazyFrame],
+    lazy: pl.LazyFrame,
+    file_index: int,
+    hash_on: list[str] | None,
+    omit_absent: bool,
+    read_columns: tuple[str, str] | None,
+) -> Callable[[pl.LazyFrame], pl.LazyFrame] | None:
+    """``CoercionPlan.fast``, or None when a column has no fast path on its source text (value
+    maps, derived columns, text a rule must prepare first)."""
+    derived = _values_with_derivations(table, rules, by_name)
+    if any(derived[s.name] is not _ABSENT and s.name not in by_name for s in specs(table)):
+        return None  # birth_year from birth_date, category levels, province/city from address …
+    if table == "customers" and "birth_year" in by_name:
+        return None  # age_band from a generation
+    parsed: list[pl.Expr] = []
+    first_stage: list[pl.Expr] = []
+    problems: list[pl.Expr] = []
+    values: dict[str, pl.Expr] = {}
+    ok: list[pl.Expr] = []
+    for column in columns:
+        name, spec = column.spec.name, column.spec
+        rule = rules[name]
+        if rule.source is None or schema[rule.source] != pl.String:
+            return None
+        source = pl.col(rule.source)
+        fast_col, problem_col = pl.col(f"__f_{name}"), pl.col(f"__e_{name}")
+        if column.source is not None and column.fast is not None:
+            if column.pre_fast is not None:  # parsed once into a column, then localised
+                parsed.append(column.pre_fast(source).alias(f"__n_{name}"))
+                first_stage.append(column.fast(pl.col(f"__n_{name}")).alias(f"__f_{name}"))
+            else:
+                first_stage.append(column.fast(source).alias(f"__f_{name}"))
+            problems.append(column.bound(_fast_check(column, fast_col), fast_col).alias(f"__e_{name}"))
+            good = fast_col.is_not_null() & problem_col.is_null()
+            if not spec.required and _empty_is_null(column):
+                ok.append(good | source.is_null() | (source == ""))
+                values[name] = pl.when(good).then(fast_col).cast(spec.dtype, strict=False)
+            else:
+                ok.append(good)
+                values[name] = fast_col.cast(spec.dtype, strict=False)
+        elif spec.kind == "text" and spec.parse is None and not mapping.value_map(name):
+            first_stage.append(null_tokens(source.str.strip_chars()).alias(f"__f_{name}"))
+            values[name] = fast_col.cast(spec.dtype, strict=False)
+            if spec.required:
+                ok.append(fast_col.is_not_null())
+        else:
+            return None
+    slow = ~pl.all_horizontal(ok) if ok else pl.lit(False)
+    if EXTRA_FIELD in schema:
+        slow = slow | (pl.col(EXTRA_FIELD).fill_null("") != "")
+    if read_columns is not None:
+        slow = slow | pl.col(read_columns[0]).is_not_null()
+    layout = outputs_of(lazy).collect_schema()
+    dtypes = {s.name: s.dtype for s in specs(table)}
+    out: dict[str, pl.Expr] = {}
+    for s in specs(table):
+        if s.name in values:
+            out[s.name] = values[s.name]
+        elif not omit_absent:
+            out[s.name] = pl.lit(None, dtype=s.dtype)
+    if hash_on:
+        out["_hash"] = pl.struct(
+            [out[n].cast(dtypes[n]).alias(n) for n in hash_on if n in out]
+        ).hash(seed=0)
+    for name, src in mapping.extras.items():
+        if src in schema:
+            out[name] = clean_text(pl.col(src).cast(pl.String))
+    out[FILE] = pl.lit(file_index, dtype=pl.UInt32)
+    out[LINE] = pl.col(LINE)
+    selected = [
+        (out[name] if name in out else pl.lit(None, dtype=dtype)).cast(dtype).alias(name)
+        for name, dtype in layout.items()
+    ]
+    carried = [pl.col(name).alias(SOURCE_PREFIX + name) for name in schema.names()]
+
+    def lane(source_frame: pl.LazyFrame) -> pl.LazyFrame:
+        return source_frame.with_columns(parsed).with_columns(first_stage).with_columns(problems).select(
+            *selected, slow.alias(SLOW), *carried
+        )
+
+    return lane
 
 
 # The value of a canonical column that is neither mapped nor derived (compared by identity).

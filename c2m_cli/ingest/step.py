@@ -1,8 +1,12 @@
 """The ingest step: sources → canonical tables + ``_rejects/``, with exact row accounting.
 
-For each table, every source unit is coerced lazily into an intermediate Parquet file (one
-streaming pass over the source). From those, duplicates are found, and the table and its
-rejects are streamed into the step's staging area. rows_in = rows_written + rows_rejected.
+Each table is made in one streaming pass (``stream_table``): the sources' rows are read by
+the fast paths (the full rules only on the rows those did not read entirely), later copies are
+dropped as they arrive, and the table is written as the rows come. Where one pass cannot be
+exact (a record spanning lines, a file that is not UTF-8 past its head, two different rows with
+one hash) the table is made in two (``ingest_table``): every source is coerced into an
+intermediate Parquet file, duplicates are found from those, and the table and its rejects are
+streamed into the step's staging area. rows_in = rows_written + rows_rejected.
 """
 
 from __future__ import annotations
@@ -13,16 +17,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from c2m_cli import contract
 from c2m_cli.errors import InvalidDataError, UsageError
 from c2m_cli.ingest.coerce import check_timezone
 from c2m_cli.ingest.columns import (
     COLUMN,
+    FIELD_RAW,
+    FIELD_REASON,
     FILE,
     RAW,
     REASON,
+    SLOW,
+    SOURCE_PREFIX,
     canonical_frame,
+    coercion_plan,
     field_columns,
     zone_evidence,
 )
@@ -47,6 +58,7 @@ from c2m_cli.ingest.rejects import (
     reason_counts,
 )
 from c2m_cli.ingest.schema import KEYS, TABLE_NAMES, specs
+from c2m_cli.ingest.stream import SeenHashes, TableWriter, read_rows
 from c2m_cli.market import check_market, detect_market
 from c2m_cli.workspace import Workspace
 
@@ -189,6 +201,275 @@ def ingest_table(
     fields = field_rejects(good, field_columns(scan.collect_schema().names()), labels)
     accounting = {"rows_in": rows_in, "duplicates": duplicates, "files": labels, "field_rejects": fields}
     return good.select(output_columns), rejects, accounting
+
+
+class _TwoPasses(Exception):
+    """The single pass cannot give the exact result; ``ingest_table``'s two passes will."""
+
+
+_HASH = "_hash"
+_KEY = "__c2m_key__"
+
+
+def _row_keys(frame: pl.DataFrame) -> np.ndarray:
+    return frame.select((pl.col(FILE).cast(pl.Int64) * (1 << 40) + pl.col(LINE)).alias(_KEY))[_KEY].to_numpy()
+
+
+def _same_rows(left: pl.DataFrame, right: pl.DataFrame, columns: list[str]) -> bool:
+    """Row i of ``left`` equals row i of ``right`` on ``columns`` for every i (nulls equal)."""
+    if not columns or left.height == 0:
+        return True
+    both = pl.concat(
+        [left.select(columns), right.select(columns).rename({c: f"__r_{c}" for c in columns})], how="horizontal"
+    )
+    return bool(both.select(pl.all_horizontal([pl.col(c).eq_missing(pl.col(f"__r_{c}")) for c in columns]).all()).item())
+
+
+_FLUSH_ROWS = 1 << 19
+_BATCH_ROWS: int | None = None  # rows per batch of the stream (None: polars' own; tests use few)
+
+
+class _Pass:
+    """The state of ``stream_table``'s pass over the sources of one table."""
+
+    def __init__(self, table: str, sources: list[RawSource], tmap: TableMapping, target: Path, workdir: Path) -> None:
+        self.table = table
+        self.target = target
+        self.hash_on = _dedupe_columns(table)
+        schemas = [raw.frame.collect_schema() for raw in sources]
+        self.extras = [name for name, src in tmap.extras.items() if any(src in schema for schema in schemas)]
+        self.output_schema = pl.Schema(
+            {**{s.name: s.dtype for s in specs(table)}, **{name: pl.String() for name in self.extras}}
+        )
+        contract.validate_schema(table, self.output_schema, writing=True)
+        dictionary = [s.name for s in specs(table) if s.dtype == pl.String and s.kind != "id"] + self.extras
+        self.writer = TableWriter(target, self.output_schema, dictionary)
+        self.seen = SeenHashes(sum(raw.expected_records or 0 for raw in sources)) if self.hash_on else None
+        self.compare = (
+            [s.name for s in specs(table)] if table == "orders" else ([KEYS[table]] if table in KEYS else [])
+        )
+        self.rejects: list[pl.DataFrame] = []
+        self.fields: list[pl.DataFrame] = []
+        self.copies: list[pl.DataFrame] = []  # later copies: _file, _line, first_key
+        self.deferred: list[pl.DataFrame] = []  # copies whose first row was written batches ago
+        # (hash, key) of each row written, on disk (16 bytes a row): read back only for far copies
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.written_path = workdir / f"{table}-written.bin"
+        self.written = self.written_path.open("wb")
+        self.recent: list[tuple[np.ndarray, np.ndarray, np.ndarray, pl.DataFrame]] = []
+        self.field_names: list[str] = []
+
+    def source(self, plan: Any, layout: pl.Schema) -> None:
+        """Get ready for the batches of one source (its plan and intermediate layout)."""
+        self.plan = plan
+        self.names = layout.names()
+        self.compared = [
+            pl.col(c) if c in layout else pl.lit(None, dtype=self.output_schema[c]).alias(c) for c in self.compare
+        ]
+        self.field_names += [n for n in field_columns(self.names) if n not in self.field_names]
+        self.field_cols = [c for c in self.names if c.startswith((FIELD_REASON, FIELD_RAW))]
+        self.outputs = [
+            pl.col(name) if name in layout else pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in self.output_schema.items()
+        ]
+        self.count = 0
+        self.pending: list[pl.DataFrame] = []
+        self.pending_rows = 0
+
+    def batch(self, batch: pl.DataFrame) -> None:
+        """A batch of the stream: kept until ``_FLUSH_ROWS`` rows wait (the full rules are then
+        planned once for all their slow rows: planning them costs ~45 ms whatever the rows)."""
+        self.count += batch.height
+        self.pending.append(batch)
+        self.pending_rows += batch.height
+        if self.pending_rows >= _FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        batches, self.pending, self.pending_rows = self.pending, [], 0
+        if not batches:
+            return
+        exact: list[pl.DataFrame | None] = [None] * len(batches)
+        if self.plan.fast is not None:
+            slow = [i for i, b in enumerate(batches) if b[SLOW].any()]
+            if slow:
+                sources_of = pl.concat([
+                    batches[i].filter(pl.col(SLOW)).select(
+                        [pl.col(SOURCE_PREFIX + c).alias(c) for c in self.plan.source_columns]
+                    ) for i in slow
+                ], how="vertical")
+                full = _read_rejects_first(self.plan.full(sources_of.lazy())).collect(engine="in-memory")
+                offset = 0
+                for i in slow:
+                    n = int(batches[i][SLOW].sum())
+                    exact[i] = full.slice(offset, n)
+                    offset += n
+        for batch, rows in zip(batches, exact, strict=True):
+            self._part(batch, rows)
+
+    def _part(self, batch: pl.DataFrame, exact: pl.DataFrame | None) -> None:
+        part = batch.select(self.names)
+        if exact is not None:  # the slow rows' results in their places
+            rows = batch[SLOW].arg_true()
+            part = part.with_columns([part[c].scatter(rows, exact[c]) for c in self.names])
+        reason = part[REASON]
+        keep = reason.is_null()
+        if reason.null_count() != part.height:
+            self.rejects.append(part.select(FILE, LINE, COLUMN, RAW, REASON).filter(~keep))
+        keys = _row_keys(part)
+        kept = keep.to_numpy()
+        if self.seen is not None:
+            hashes = part[_HASH].to_numpy()
+            copy = self.seen.later_copies(hashes[kept])
+            if copy.any():
+                copy_rows = np.flatnonzero(kept)[copy]
+                kept = kept.copy()
+                kept[copy_rows] = False
+                keep = pl.Series(kept)
+            entry = (hashes, keys, kept, part.select(self.compared))
+            if copy.any():
+                self._copies(part.select(FILE, LINE, _HASH, *self.compared)[pl.Series(copy_rows)], [*self.recent, entry])
+            np.stack([hashes[kept].view(np.int64), keys[kept]], axis=1).tofile(self.written)
+            self.recent = [entry]
+        if self.field_cols:
+            flagged = keep & part.select(pl.any_horizontal(
+                [pl.col(c).is_not_null() for c in self.field_cols if c.startswith(FIELD_REASON)]
+            )).to_series()
+            if flagged.any():
+                self.fields.append(part.select(FILE, LINE, *self.field_cols).filter(flagged))
+        self.writer.append(part.select(self.outputs) if kept.all() else part.select(self.outputs).filter(keep))
+
+    def _copies(self, copies: pl.DataFrame, window: list[tuple[np.ndarray, np.ndarray, np.ndarray, pl.DataFrame]]) -> None:
+        """Later copies: each is compared with the written row of its hash where that row is in
+        ``window`` (this batch and the one before: hashes, keys, written?, compared columns of
+        every row) and counted with its key; the others wait for ``confirm``. A hash is written
+        once (later rows with it are copies), so the written row with a copy's hash is its first."""
+        first = np.full(copies.height, -1, dtype=np.int64)
+        wanted = pl.DataFrame({_HASH: copies[_HASH]})
+        for hashes, keys, kept, frame in window:
+            rows = np.flatnonzero(kept)
+            at = wanted.join(
+                pl.DataFrame({_HASH: hashes[rows], "i": np.arange(len(rows))}), on=_HASH, how="left",
+                maintain_order="left",
+            )["i"]
+            hit = at.is_not_null().to_numpy() & (first < 0)
+            if hit.any():
+                where = rows[at.to_numpy()[hit].astype(np.int64)]
+                if not _same_rows(copies.filter(pl.Series(hit)), frame[pl.Series(where)], self.compare):
+                    raise _TwoPasses("two different rows share a hash")
+                first[hit] = keys[where]
+        near = first >= 0
+        self.copies.append(copies.filter(pl.Series(near)).select(FILE, LINE).with_columns(
+            pl.Series("first_key", first[near])
+        ))
+        if not near.all():
+            self.deferred.append(copies.filter(pl.Series(~near)))
+
+    def confirm(self) -> None:
+        """Find and compare the first rows of far copies, read back from the rows written."""
+        if not self.deferred:
+            return
+        late = pl.concat(self.deferred, how="vertical")
+        self.written.close()
+        pairs = np.fromfile(self.written_path, dtype=np.int64).reshape(-1, 2)
+        hashes, keys = pairs[:, 0].view(np.uint64), pairs[:, 1]
+        found = pl.DataFrame({_HASH: late[_HASH]}).join(
+            pl.DataFrame({_HASH: hashes, "i": np.arange(len(hashes))}), on=_HASH, how="left", maintain_order="left"
+        )["i"]
+        if found.null_count():
+            raise _TwoPasses("a copy without its first row")
+        positions = found.to_numpy()
+        order = np.argsort(positions)
+        firsts = read_rows(self.target, positions[order], self.compare)
+        if not _same_rows(late[pl.Series(order)], firsts, self.compare):
+            raise _TwoPasses("two different rows share a hash")
+        self.copies.append(late.select(FILE, LINE).with_columns(pl.Series("first_key", keys[positions])))
+
+    def results(self, labels: list[str], rows_in: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+        copies = (
+            pl.concat(self.copies, how="vertical").sort(FILE, LINE).select(
+                pl.col(FILE), pl.col(LINE),
+                (pl.col("first_key") // (1 << 40)).cast(pl.UInt32).alias("first_file"),
+                (pl.col("first_key") % (1 << 40)).alias("first_line"),
+            ) if self.copies else pl.DataFrame(
+                schema={FILE: pl.UInt32, LINE: pl.Int64, "first_file": pl.UInt32, "first_line": pl.Int64}
+            )
+        )
+        scan = pl.concat(self.rejects, how="vertical").lazy() if self.rejects else pl.DataFrame(
+            schema={FILE: pl.UInt32, LINE: pl.Int64, COLUMN: pl.String, RAW: pl.String, REASON: pl.String}
+        ).lazy()
+        rejects = coercion_rejects(scan, labels)
+        if copies.height:
+            reason, column = (DUPLICATE_LINE, None) if self.table == "orders" else ("duplicate", KEYS[self.table])
+            extra = duplicate_rejects(copies, labels, reason=reason, column=column)
+            rejects = pl.concat([rejects, extra.lazy()], how="vertical").sort(["file", "line"], maintain_order=True)
+        field_schema = {FILE: pl.UInt32(), LINE: pl.Int64(), **{
+            f"{prefix}{n}": pl.String() for n in self.field_names for prefix in (FIELD_REASON, FIELD_RAW)}}
+        flagged = pl.concat([pl.DataFrame(schema=field_schema), *self.fields], how="diagonal_relaxed")
+        accounting = {
+            "rows_in": rows_in, "duplicates": copies.height, "files": labels,
+            "field_rejects": field_rejects(flagged.lazy(), self.field_names, labels),
+        }
+        return rejects.collect(), accounting
+
+
+def stream_table(
+    table: str,
+    sources: list[RawSource],
+    tmap: TableMapping,
+    *,
+    timezone: str,
+    target: Path,
+    workdir: Path,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """``ingest_table`` in one pass: (rejects, accounting), the table written to ``target``.
+
+    Each source's rows are coerced in streamed batches (the fast lane, with the full rules on
+    its slow rows only), later copies are dropped as they arrive (their values compared with
+    the first row's, from memory or read back from the rows written), and the rest is written.
+    Raise ``_TwoPasses`` where this cannot be exact (a record spanning lines, a file that is not
+    UTF-8 past its head, two different rows with one hash): nothing of the pass is kept.
+    """
+    state = _Pass(table, sources, tmap, target, workdir)
+    rows_in = 0
+    failure: list[BaseException] = []
+
+    def on_batch(batch: pl.DataFrame) -> bool:
+        try:
+            state.batch(batch)
+        except BaseException as exc:  # raised again after the sink stops
+            failure.append(exc)
+            return True
+        return False
+
+    try:
+        for index, raw in enumerate(sources):
+            plan = coercion_plan(
+                raw, table, _with_read_rejects(raw, tmap), timezone=timezone, file_index=index,
+                hash_on=state.hash_on, omit_absent=True, read_columns=(READ_REASON, READ_RAW),
+            )
+            layout = _read_rejects_first(plan.full(raw.frame)).collect_schema()
+            state.source(plan, layout)
+            stream = plan.fast(raw.frame) if plan.fast is not None else _read_rejects_first(plan.full(raw.frame))
+            stream.sink_batches(on_batch, chunk_size=_BATCH_ROWS, maintain_order=True)
+            if failure:
+                raise failure[0]
+            state.flush()
+            if raw.exact is not None and state.count != raw.expected_records:
+                raise _TwoPasses("records span lines")
+            rows_in += state.count
+        state.writer.close()
+        state.confirm()
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        state.writer.abort()
+        raise _TwoPasses(str(exc)) from exc
+    except BaseException:
+        state.writer.abort()
+        raise
+    finally:
+        state.written.close()
+        state.written_path.unlink(missing_ok=True)
+    return state.results([raw.label for raw in sources], rows_in)
 
 
 def _note_inputs(step: Any, paths: list[Path]) -> None:
@@ -352,12 +633,18 @@ def run_ingest(
                 paths = [raw.path for raw in raws if raw.path is not None]
                 with ThreadPoolExecutor(max_workers=1) as pool:
                     noted = pool.submit(_note_inputs, step, paths)
-                    good, rejects_lazy, accounting = ingest_table(
-                        table, raws, tmap, timezone=source_zone, workdir=workdir
-                    )
+                    try:
+                        rejects, accounting = stream_table(
+                            table, raws, tmap, timezone=source_zone, target=step.staged(f"{table}.parquet"),
+                            workdir=workdir,
+                        )
+                    except _TwoPasses:
+                        good, rejects_lazy, accounting = ingest_table(
+                            table, raws, tmap, timezone=source_zone, workdir=workdir
+                        )
+                        rejects = rejects_lazy.collect(engine="streaming")
+                        step.sink_table(table, good)
                     noted.result()
-                rejects = rejects_lazy.collect(engine="streaming")
-                step.sink_table(table, good)
                 rows_written = int(pl.scan_parquet(step.staged(f"{table}.parquet")).select(pl.len()).collect().item())
                 if rows_written == 0:
                     raise _no_usable_rows(table, accounting["files"], accounting["rows_in"], rejects)
