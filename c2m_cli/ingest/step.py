@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -273,12 +274,19 @@ class _Pass:
             for name, dtype in self.output_schema.items()
         ]
         self.count = 0
+        self.last_line: int | None = None
         self.pending: list[pl.DataFrame] = []
         self.pending_rows = 0
 
     def batch(self, batch: pl.DataFrame) -> None:
         """A batch of the stream: kept until ``_FLUSH_ROWS`` rows wait (the full rules are then
         planned once for all their slow rows: planning them costs ~45 ms whatever the rows)."""
+        if batch.height == 0:
+            return
+        lines = batch[LINE]
+        if self.last_line is not None and lines[0] <= self.last_line:
+            raise _TwoPasses("batches out of order")  # the pass relies on stream order: never seen
+        self.last_line = lines[-1]
         self.count += batch.height
         self.pending.append(batch)
         self.pending_rows += batch.height
@@ -434,9 +442,12 @@ def stream_table(
     rows_in = 0
     failure: list[BaseException] = []
 
+    lock = threading.Lock()  # one batch at a time, whatever thread polars calls from
+
     def on_batch(batch: pl.DataFrame) -> bool:
         try:
-            state.batch(batch)
+            with lock:
+                state.batch(batch)
         except BaseException as exc:  # raised again after the sink stops
             failure.append(exc)
             return True
