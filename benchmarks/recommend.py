@@ -59,7 +59,7 @@ def _scale(workspaces: list[Path], target: int = 50_000_000, budget_gib: float =
     if len(points) >= 2:
         (x0, y0), (x1, y1) = min(points), max(points)
         slope = (y1 - y0) / (x1 - x0)
-        at = y1 + slope * (target - x1)
+        at = y1 + max(slope, 0.0) * (target - x1)  # a peak that fell with the lines is not extrapolated down
         print(f"slope {slope * 1e6:.3f} GiB per million lines; at {target:,} lines ≈ {at:.2f} GiB "
               f"vs budget {budget_gib:g} GiB ({'met' if at <= budget_gib else 'NOT met'})")
 

@@ -131,11 +131,24 @@ def _warn_trends_and_bands(ins: Inputs, assembled: Any, log: WarningLog) -> None
             log.warn("recommend-price-band-unknown", "; ".join(parts))
 
 
+def _release(ins: Inputs, *names: str) -> None:
+    """Drop input tables (and what was derived from them) no later stage reads, so their memory
+    is free for the next stage (a 50-million-line shop has millions of reviews and tags)."""
+    for name in names:
+        setattr(ins, name, None)
+    for key in ("buyer_traits", "band_sums") if "tags" in names else ():
+        ins._cache.pop(key, None)
+
+
 def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5, min_support: float = 0.001,
-                      seed: int = 0, log: WarningLog | None = None) -> RecommendResult:
-    """Opportunities, briefs, quantities, audiences and bundles from prepared inputs (no I/O)."""
+                      seed: int = 0, log: WarningLog | None = None, release: bool = False) -> RecommendResult:
+    """Opportunities, briefs, quantities, audiences and bundles from prepared inputs (no I/O).
+    ``release``: drop each input table from ``ins`` once no later stage reads it (the adapter's
+    inputs are used once)."""
     log = log if log is not None else WarningLog()
     assembled = assemble(ins, market)
+    if release:
+        _release(ins, "reviews", "tags", "customers")
     table = assembled.table
     skipped, notes = dict(assembled.skipped), dict(assembled.notes)
     res = assembled.search
@@ -164,6 +177,8 @@ def compute_recommend(ins: Inputs, *, market: str, eco: Economics, top: int = 5,
         skipped["forecast"] = "no forecast.parquet: pre-sale quantities from deposits; brief demand from searches or history"
     quantities, notes["quantities"] = plan_quantities(ins.orders, ins.events, ins.products, ins.forecast, tz=ins.timezone,
                                                       end=ins.end, eco=eco, chinese=ins.chinese)
+    if release:
+        _release(ins, "events", "forecast")
     brief_rows = [quantity_row(demands[b], eco, sku=None, brief_id=b, presale=0.0) for b in briefs["brief_id"].to_list()]
     if brief_rows:
         quantities = pl.concat([quantities, pl.DataFrame(brief_rows, schema=QUANTITY_SCHEMA)])
@@ -217,6 +232,7 @@ TABLE_COLUMNS = {
     "tags": ("user_id", "family", "tag", "score"),
     "segments": ("user_id", "segment_id"),
     "customers": ("user_id", "birth_year", "age_band", "gender", "city_tier", "income_band"),
+    "reviews": ("sku", "category", "ts", "rating", "text"),
 }
 
 
@@ -288,8 +304,9 @@ def run_recommend(
             ins = inputs_from(orders, tables, tz)
         except InvalidDataError as exc:
             raise InvalidDataError(f"{exc} (workspace {ws.root})") from None
+        del tables  # the inputs own the tables now, and release them stage by stage
         result = compute_recommend(ins, market=workspace_market(ws.manifest()), eco=eco, top=top,
-                                   min_support=min_support, seed=seed, log=step.warnings)
+                                   min_support=min_support, seed=seed, log=step.warnings, release=True)
         for name, frame in result.tables.items():
             step.write_table(name, frame)
         step.write_text("audiences.csv", aud.to_csv(result.tables["audiences"], hash_ids=hash_ids, salt=salt))

@@ -23,7 +23,7 @@ CATEGORY_LEVELS = ("category_l1", "category_l2", "category_l3")
 LINE_COLUMNS = ("order_id", "user_id", "sku", "ts", "qty", "unit_price", "status", "presale")
 # per-user aggregates are computed a user-hash partition at a time, one partition per this many
 # sales lines (a partition's (user, SKU) groups then take a few hundred MB at most)
-LINES_PER_PART = 4_000_000
+LINES_PER_PART = 2_000_000
 USER_HASH_SEED = 17
 
 
@@ -139,7 +139,7 @@ class Inputs:
         marked = self._marked()
         queries = [
             marked.group_by("sku").agg(
-                units=pl.col("qty").sum(), price=pl.col("price").median(), paid_units=pl.col("q_paid").sum(),
+                units=pl.col("qty").sum(), paid_units=pl.col("q_paid").sum(),
                 paid_lines=pl.col("n_paid").sum(), first=pl.col("date").min(), last=pl.col("date").max(),
                 lines=pl.len()),
             marked.group_by("sku", "week").agg(pl.col("qty").sum()),
@@ -152,7 +152,15 @@ class Inputs:
         frames = pl.collect_all(queries, engine="streaming")
         sku, sku_week = frames[:2]
         self._cache["lines"] = int(sku["lines"].sum())
-        self._cache["sku_table"] = sku.drop("lines").join(self.sku_categories(), on="sku", how="left").sort("sku")
+        # a median holds every price of its group (no streaming form): it is taken over SKU-hash
+        # partitions of the lines one after the other, each partition's SKUs whole (exact)
+        n = max(1, -(-int(self._cache["lines"]) // LINES_PER_PART))
+        prices = pl.concat([
+            (marked.filter(pl.col("sku").cast(pl.String).hash(seed=USER_HASH_SEED) % n == k) if n > 1 else marked)
+            .group_by("sku").agg(price=pl.col("price").median()).collect(engine="streaming")
+            for k in range(n)])
+        sku = sku.join(prices, on="sku", how="left").select("sku", "units", "price", "paid_units", "paid_lines", "first", "last")
+        self._cache["sku_table"] = sku.join(self.sku_categories(), on="sku", how="left").sort("sku")
         self._cache["sku_week"] = sku_week
         rest = frames[2:]
         if guess is not None:

@@ -62,6 +62,9 @@ def test_bands_and_portraits_in_partitions_equal_one_pass(monkeypatch: pytest.Mo
     table6, sku_band6 = price_bands.band_table(many)
     portrait6 = price_bands.portraits(many, sku_band6, min_buyers=10)
     assert portrait1.height > 20 and table1.height >= 6
+    # the median paid price per SKU, taken per SKU partition, is the one-pass median
+    assert_frame_equal(one.sku_table(), many.sku_table())
+    assert one.sku_table()["price"].null_count() == 0
     assert_frame_equal(sku_band1, sku_band6)
     assert_frame_equal(table1, table6, check_exact=False, rel_tol=1e-12)
     assert_frame_equal(portrait1, portrait6, check_exact=False, rel_tol=1e-12)
