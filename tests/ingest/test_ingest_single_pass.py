@@ -68,19 +68,25 @@ def _two_passes(*args: object, **kwargs: object) -> object:
     raise ingest_step._TwoPasses("the reference")
 
 
+def _count_two_pass_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets one item per call of the two-pass ingest (the single pass's fallback)."""
+    calls: list[int] = []
+    real = ingest_step.ingest_table
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_step, "ingest_table", counted)
+    return calls
+
+
 @pytest.mark.parametrize("batch_rows", [None, 7])  # one batch, or many (copies across batches)
 def test_single_pass_equals_two_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int | None):
     folder = _edge_files(tmp_path)
     monkeypatch.setattr(ingest_step, "_BATCH_ROWS", batch_rows)
     monkeypatch.setattr(ingest_step, "_FLUSH_ROWS", 50)
-    called: list[int] = []
-    real = ingest_step.ingest_table
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        called.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ingest_step, "ingest_table", counted)
+    called = _count_two_pass_calls(monkeypatch)
     one = Workspace(tmp_path / "one")
     summary = run_ingest(one, {"orders": str(folder)}, timezone="Asia/Shanghai")
     assert called == []  # the single pass gave the result
@@ -118,14 +124,7 @@ def test_two_rows_with_one_hash_fall_back_to_two_passes(tmp_path: Path, monkeypa
         return copy
 
     monkeypatch.setattr(SeenHashes, "later_copies", collide)
-    fell_back: list[int] = []
-    real_two = ingest_step.ingest_table
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        fell_back.append(1)
-        return real_two(*args, **kwargs)
-
-    monkeypatch.setattr(ingest_step, "ingest_table", counted)
+    fell_back = _count_two_pass_calls(monkeypatch)
     one = Workspace(tmp_path / "one")
     summary = run_ingest(one, {"orders": str(folder / "a.csv")}, timezone="Asia/Shanghai")
     assert fell_back == [1]
