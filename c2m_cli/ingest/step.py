@@ -12,6 +12,7 @@ streamed into the step's staging area. rows_in = rows_written + rows_rejected.
 from __future__ import annotations
 
 import dataclasses
+import queue
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -228,6 +229,7 @@ def _same_rows(left: pl.DataFrame, right: pl.DataFrame, columns: list[str]) -> b
 
 _FLUSH_ROWS = 1 << 19
 _BATCH_ROWS: int | None = None  # rows per batch of the stream (None: polars' own; tests use few)
+_QUEUED_BATCHES = 8  # batches polars may run ahead of the pass
 
 
 class _Pass:
@@ -294,26 +296,18 @@ class _Pass:
             self.flush()
 
     def flush(self) -> None:
+        """The waiting batches as one part: the full rules on its slow rows, then ``_part``."""
         batches, self.pending, self.pending_rows = self.pending, [], 0
         if not batches:
             return
-        exact: list[pl.DataFrame | None] = [None] * len(batches)
-        if self.plan.fast is not None:
-            slow = [i for i, b in enumerate(batches) if b[SLOW].any()]
-            if slow:
-                sources_of = pl.concat([
-                    batches[i].filter(pl.col(SLOW)).select(
-                        [pl.col(SOURCE_PREFIX + c).alias(c) for c in self.plan.source_columns]
-                    ) for i in slow
-                ], how="vertical")
-                full = _read_rejects_first(self.plan.full(sources_of.lazy())).collect(engine="in-memory")
-                offset = 0
-                for i in slow:
-                    n = int(batches[i][SLOW].sum())
-                    exact[i] = full.slice(offset, n)
-                    offset += n
-        for batch, rows in zip(batches, exact, strict=True):
-            self._part(batch, rows)
+        batch = batches[0] if len(batches) == 1 else pl.concat(batches, how="vertical", rechunk=False)
+        exact = None
+        if self.plan.fast is not None and batch[SLOW].any():
+            sources_of = batch.filter(pl.col(SLOW)).select(
+                [pl.col(SOURCE_PREFIX + c).alias(c) for c in self.plan.source_columns]
+            )
+            exact = _read_rejects_first(self.plan.full(sources_of.lazy())).collect(engine="in-memory")
+        self._part(batch, exact)
 
     def _part(self, batch: pl.DataFrame, exact: pl.DataFrame | None) -> None:
         part = batch.select(self.names)
@@ -353,16 +347,21 @@ class _Pass:
         every row) and counted with its key; the others wait for ``confirm``. A hash is written
         once (later rows with it are copies), so the written row with a copy's hash is its first."""
         first = np.full(copies.height, -1, dtype=np.int64)
-        wanted = pl.DataFrame({_HASH: copies[_HASH]})
+        wanted = copies[_HASH].to_numpy()
         for hashes, keys, kept, frame in window:
             rows = np.flatnonzero(kept)
-            at = wanted.join(
-                pl.DataFrame({_HASH: hashes[rows], "i": np.arange(len(rows))}), on=_HASH, how="left",
-                maintain_order="left",
-            )["i"]
-            hit = at.is_not_null().to_numpy() & (first < 0)
+            written = hashes[rows]
+            match = np.flatnonzero(np.isin(written, wanted))  # few copies: a few vector comparisons
+            if match.size == 0:
+                continue
+            # a hash is written once, so each wanted hash matches at most one written row
+            order = np.argsort(written[match])
+            found = np.searchsorted(written[match][order], wanted)
+            found = np.minimum(found, match.size - 1)
+            at = match[order][found]
+            hit = (written[at] == wanted) & (first < 0)
             if hit.any():
-                where = rows[at.to_numpy()[hit].astype(np.int64)]
+                where = rows[at[hit]]
                 if not _same_rows(copies.filter(pl.Series(hit)), frame[pl.Series(where)], self.compare):
                     raise _TwoPasses("two different rows share a hash")
                 first[hit] = keys[where]
@@ -441,16 +440,24 @@ def stream_table(
     state = _Pass(table, sources, tmap, target, workdir)
     rows_in = 0
     failure: list[BaseException] = []
+    # polars hands each batch to ``on_batch``, which only queues it: a thread of ours does the
+    # pass's work, so the engine goes on reading and coercing meanwhile (the queue's bound is
+    # the memory the two may drift apart by).
+    waiting: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
 
-    lock = threading.Lock()  # one batch at a time, whatever thread polars calls from
+    def work() -> None:
+        while (batch := waiting.get()) is not None:
+            if failure:
+                continue  # drained: the sink stops at its next batch
+            try:
+                state.batch(batch)
+            except BaseException as exc:  # raised again after the sink stops
+                failure.append(exc)
 
     def on_batch(batch: pl.DataFrame) -> bool:
-        try:
-            with lock:
-                state.batch(batch)
-        except BaseException as exc:  # raised again after the sink stops
-            failure.append(exc)
+        if failure:
             return True
+        waiting.put(batch)
         return False
 
     try:
@@ -462,7 +469,13 @@ def stream_table(
             layout = _read_rejects_first(plan.full(raw.frame)).collect_schema()
             state.source(plan, layout)
             stream = plan.fast(raw.frame) if plan.fast is not None else _read_rejects_first(plan.full(raw.frame))
-            stream.sink_batches(on_batch, chunk_size=_BATCH_ROWS, maintain_order=True)
+            worker = threading.Thread(target=work, name="c2m-ingest-pass", daemon=True)
+            worker.start()
+            try:
+                stream.sink_batches(on_batch, chunk_size=_BATCH_ROWS, maintain_order=True)
+            finally:
+                waiting.put(None)
+                worker.join()
             if failure:
                 raise failure[0]
             state.flush()
