@@ -85,6 +85,17 @@ def command(
             ),
         ),
     ] = False,
+    backtest_detail: Annotated[
+        str,
+        typer.Option(
+            "--backtest-detail",
+            help=(
+                "Whose per-series rows backtest.parquet and forecast_metrics.parquet hold: all (every candidate "
+                "model's), selected (only selected's; every candidate keeps its level aggregate, unique_id *, in "
+                "forecast_metrics) or auto (all at a level of at most 2,000 series, selected above)."
+            ),
+        ),
+    ] = "auto",
     seed: SeedOpt = 0,
     json_output: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -103,6 +114,7 @@ def command(
             reconcile=reconcile,
             intervals=intervals,
             global_model=global_model,
+            backtest_detail=backtest_detail,
             seed=seed,
             executor=executor,
         )

@@ -24,13 +24,20 @@ def run_forecast(
     reconcile: str = "bottom_up",
     intervals: str = "per_level",
     global_model: bool = False,
+    backtest_detail: str = "auto",
     seed: int = 0,
     executor: str = "local",
     argv: list[str] | None = None,
     via: str | None = None,
 ) -> dict[str, Any]:
     """Forecast ``horizon`` periods of ``freq`` for each level; returns a JSON-able summary."""
-    from c2m_cli.forecast.engine import INTERVALS, MAX_HORIZON, RECONCILE, compute_forecast
+    from c2m_cli.forecast.engine import (
+        BACKTEST_DETAIL,
+        INTERVALS,
+        MAX_HORIZON,
+        RECONCILE,
+        compute_forecast,
+    )
     from c2m_cli.forecast.series import check_freq, parse_levels
     from c2m_cli.market import workspace_market
 
@@ -44,6 +51,8 @@ def run_forecast(
         raise UsageError(f"--reconcile must be one of {', '.join(RECONCILE)}, got {reconcile!r}")
     if intervals not in INTERVALS:
         raise UsageError(f"--intervals must be one of {', '.join(INTERVALS)}, got {intervals!r}")
+    if backtest_detail not in BACKTEST_DETAIL:
+        raise UsageError(f"--backtest-detail must be one of {', '.join(BACKTEST_DETAIL)}, got {backtest_detail!r}")
     parameters = {
         "horizon": horizon,
         "freq": freq,
@@ -52,6 +61,7 @@ def run_forecast(
         "reconcile": reconcile,
         "intervals": intervals,
         "global_model": global_model,
+        "backtest_detail": backtest_detail,
         "executor": executor,
     }
     from c2m_cli.executor import usage_mark, usage_since
@@ -81,6 +91,7 @@ def run_forecast(
                 reconcile=reconcile,
                 intervals=intervals,
                 global_model=global_model,
+                backtest_detail=backtest_detail,
                 seed=seed,
                 executor=executor,
                 scratch=scratch,

@@ -91,6 +91,12 @@ MAX_HORIZON = {"D": 1096, "W": 157, "M": 36}
 HORIZON_FLOOR = {"D": 28, "W": 13, "M": 3}  # always allowed, however short the history
 # ``selected`` averages the TOP_K models of lowest backtest error (1: the single best model).
 TOP_K = 3
+# --backtest-detail: which models' per-series rows backtest.parquet and forecast_metrics.parquet
+# hold — every candidate's (``all``), only ``selected``'s (``selected``; every candidate keeps its
+# level aggregate ``*`` in the metrics), or ``auto``: all at a level of at most DETAIL_SERIES
+# series, selected above (tens of thousands of products × every candidate is rows nobody reads)
+BACKTEST_DETAIL = ("auto", "all", "selected")
+DETAIL_SERIES = 2000
 
 
 @dataclass
@@ -694,10 +700,15 @@ def compute_forecast(
     executor: str = "local",
     scratch: Path | None = None,
     targets: dict[str, Path] | None = None,
+    backtest_detail: str = "auto",
 ) -> ForecastResult:
     """The forecast of every level (see the module): levels → candidates → selection → products
     → reconciliation → intervals → tables. With ``targets`` (table → file) the forecast and
-    backtest tables are written straight into those files (then ``None`` in the result)."""
+    backtest tables are written straight into those files (then ``None`` in the result).
+    ``backtest_detail`` (BACKTEST_DETAIL): whose per-series backtest and metrics rows each level
+    gets (``level_detail``)."""
+    if backtest_detail not in BACKTEST_DETAIL:
+        raise UsageError(f"--backtest-detail must be one of {', '.join(BACKTEST_DETAIL)}, got {backtest_detail!r}")
     _fixed_mmap_threshold()
     internal = tuple(dict.fromkeys(("total", *levels)))
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
@@ -728,7 +739,8 @@ def compute_forecast(
     if intervals == "coherent" and axis.cutoffs and coherent_tree is not None:
         coherent = coherent_intervals(results, sel, coherent_tree, axis)
     sink = TableSink(scratch, targets)
-    pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent)
+    detail = {lv: level_detail(len(results[lv].ids), backtest_detail) for lv in levels if lv in results}
+    pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent, detail)
     forecast, backtest_table, metrics_table = sink.tables()
     info = _info(prepared, life, note, None if coherent is None else coherent_tree, [lv for lv in levels if lv in results])
     summary = forecast_summary(
@@ -738,6 +750,8 @@ def compute_forecast(
     if pooled_with:
         # levels whose interval residuals were pooled with those of the levels below them
         summary["interval_pooling"] = pooled_with
+    if axis.cutoffs:  # per level: every candidate's per-series backtest rows, or selected's only
+        summary["backtest_detail"] = detail
     summary.update(accuracy_summary(metrics_table, sink, results, levels))
     return ForecastResult(forecast, backtest_table, metrics_table, summary, log, sink.rows)
 
@@ -945,13 +959,16 @@ def level_tables(
     axis: Axis,
     retired: np.ndarray | None,
     coherent: Coherent | None = None,
+    detail: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Tables stage: for each requested level and model (a fixed order: level, model, unique_id,
     then time) the intervals (``model_intervals``; for ``selected`` the coherent ones when
     given), the forecast, backtest and metrics rows, handed to ``sink``; retired products get
-    no forecast row. Returns the levels whose interval residuals were pooled with the levels
-    below them."""
+    no forecast row. ``detail`` (level → ``all`` | ``selected``, ``level_detail``; default all):
+    whose per-series backtest and metrics rows are written. Returns the levels whose interval
+    residuals were pooled with the levels below them."""
     pooled_with: dict[str, list[str]] = {}
+    detail = detail or {}
     resid = Residuals(results, sel.backtest, axis.cutoffs, axis.horizon, axis.usable)
     order = [lv for lv in levels if lv in results]
     for i, level in enumerate(order):
@@ -965,7 +982,7 @@ def level_tables(
             point, mine = models[name], name == "selected"
             mine_coherent = coherent if (mine and coherent is not None and level in coherent.final) else None
             if axis.cutoffs:
-                q, used = _heldout_tables(sink, resid, level, name, id_col, sel, axis, mine_coherent)
+                q, used = _heldout_tables(sink, resid, level, name, id_col, sel, axis, mine_coherent, detail.get(level, "all"))
                 if mine and used:
                     pooled_with[level] = used
             else:
@@ -996,34 +1013,50 @@ class ModelIntervals:
     q: np.ndarray
 
 
-def model_intervals(resid: Residuals, level: str, name: str) -> ModelIntervals:
-    """Intervals stage (``per_level``) of one model at one level (see ModelIntervals)."""
+def model_intervals(resid: Residuals, level: str, name: str, heldout: bool = True) -> ModelIntervals:
+    """Intervals stage (``per_level``) of one model at one level (see ModelIntervals); with
+    ``heldout`` the pool also holds every backtest window's held-out quantiles (for coverage)."""
     r = resid.get(level, name)
     assert r is not None
     borrow, used = resid.donors(level, name, r)
     mine = name == "selected"  # the recommended forecast gets per-series calibrated intervals
     pool = ResidualPool(r, borrow)  # sorted once: the quantiles of every window mask
-    pool.prepare([None, *resid.usable], shapes=mine)
+    pool.prepare([None, *resid.usable] if heldout else [None], shapes=mine)
     q = series_quantiles(r, None, borrow, shape=pool.shape(None)) if mine else pool.quantiles(None)
     return ModelIntervals(r, borrow, used, pool, q)
 
 
+def level_detail(n_series: int, option: str = "auto") -> str:
+    """``all`` or ``selected``: whose per-series backtest and metrics rows a level of
+    ``n_series`` series gets under ``--backtest-detail option`` (BACKTEST_DETAIL)."""
+    if option == "auto":
+        return "all" if n_series <= DETAIL_SERIES else "selected"
+    return option
+
+
 def _heldout_tables(
-    sink: TableSink, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None
+    sink: TableSink, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None,
+    detail: str = "all",
 ) -> tuple[np.ndarray, list[str]]:
     """A model's metrics (coverage from the held-out bounds: its own intervals', or the coherent
-    ones') and backtest rows; returns its final quantile shape and the donor levels used."""
+    ones') and backtest rows — per series for ``selected`` and, with ``detail`` ``all``, for every
+    candidate, else only the candidate's level aggregate (``*``) metrics; returns its final
+    quantile shape and the donor levels used."""
     res = resid.results[level]
     held_out = resid.actuals(level)
-    bt = sel.backtest[level] if name == "selected" else res.backtest[name]
-    iv = model_intervals(resid, level, name)
+    mine = name == "selected"
+    rows_too = mine or detail == "all"
+    bt = sel.backtest[level] if mine else res.backtest[name]
+    iv = model_intervals(resid, level, name, heldout=coherent is None)
     bounds_of = None if coherent is None else coherent.bounds(level)
     sink.add(
         "forecast_metrics",
-        _chunked_metrics(level, id_col, name, held_out, bt, res.scale, iv.r, axis.usable, iv.borrow, name == "selected", iv.pool, bounds_of),
+        _chunked_metrics(level, id_col, name, held_out, bt, res.scale, iv.r, axis.usable, iv.borrow, mine, iv.pool, bounds_of, rows_too),
     )
     q, used = iv.q, iv.used
     del iv
+    if not rows_too:
+        return q, used
     # the backtest rows in chunks of series (same order as one frame)
     for a in range(0, len(res.ids), FRAME_SERIES):
         b = a + FRAME_SERIES
@@ -1214,7 +1247,7 @@ def _forecast_frame(level: str, ids: pl.Series, future: list[dt.date], model: st
     data: dict[str, Any] = {
         "level": pl.repeat(level, n * h, dtype=pl.String, eager=True),
         "unique_id": ids.gather(np.repeat(rows, h)),
-        "ds": pl.Series(future * n, dtype=pl.Date),
+        "ds": pl.Series(np.tile(np.array(future, dtype="datetime64[D]"), n), dtype=pl.Date),
         "model": pl.repeat(model, n * h, dtype=pl.String, eager=True),
         "y_hat": np.clip(point[rows], 0.0, None).reshape(-1),
     }
@@ -1251,21 +1284,34 @@ def _chunked_metrics(
     r: np.ndarray, usable: np.ndarray, borrow: tuple[np.ndarray, ...], per_series: bool,
     pool: ResidualPool | None = None,
     bounds_of: Callable[[slice], np.ndarray] | None = None,
+    series_rows: bool = True,
 ) -> pl.DataFrame:
     """``_metrics`` of a level computed FRAME_SERIES series at a time (the held-out bounds of
-    one chunk in memory); the same frame as one call on the whole level."""
+    one chunk in memory); the same frame as one call on the whole level. Without
+    ``series_rows`` only the level's aggregate rows (unique_id ``*``)."""
     pool = ResidualPool(r, borrow) if pool is None else pool
     parts, sums = [], np.zeros(6)
     per_all = []
     n_rows = len(ids)
+    shapes = None
+    if bounds_of is None and not per_series and fc.shape[1]:  # one (h, q) shape per held-out window
+        pool.prepare(list(usable[: fc.shape[1]]))
+        shapes = np.stack([pool.quantiles(usable[w]) for w in range(fc.shape[1])])
     for a in range(0, max(n_rows, 1), FRAME_SERIES):
         rows = slice(a, min(a + FRAME_SERIES, n_rows))
-        if bounds_of is not None:  # the coherent intervals' held-out bounds
-            bounds = bounds_of(rows)
+        if shapes is not None:  # the four bounds coverage reads (heldout_bounds' floats)
+            qi = [QUANTILE_COLUMNS.index(c) for c in ("q0.05", "q0.1", "q0.9", "q0.95")]
+            part = fc[rows]
+            s = scale[rows][:, None, None]
+            four = tuple(np.clip(part + s * shapes[None, :, :, j], 0.0, None) for j in qi)
+            per, has, part_sums = _metric_values(actual[rows], part, None, scale[rows], four)
         else:
-            bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, pool)
-        per, has, part_sums = _metric_values(actual[rows], fc[rows], bounds, scale[rows])
-        del bounds
+            if bounds_of is not None:  # the coherent intervals' held-out bounds
+                bounds = bounds_of(rows)
+            else:
+                bounds = heldout_bounds(fc[rows], scale[rows], r, usable, borrow, per_series, rows, pool)
+            per, has, part_sums = _metric_values(actual[rows], fc[rows], bounds, scale[rows])
+            del bounds
         sums += part_sums
         per_all.append(per)
         parts.append((np.flatnonzero(has) + a, per))
@@ -1283,12 +1329,18 @@ def _chunked_metrics(
             ]
         )
     rows_all = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=int)
+    if not series_rows:
+        rows_all, per = rows_all[:0], per[:0]
     return _metrics_frame(level, ids, model, rows_all, per, whole)
 
 
-def _metric_values(actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _metric_values(
+    actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray | None, scale: np.ndarray, four: tuple[np.ndarray, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-series metrics (series with a target, METRICS), which series have one, and the sums
-    the level's pooled metrics need (Σ|e|, Σe, Σ|y|, inside 80 %, inside 90 %, targets)."""
+    the level's pooled metrics need (Σ|e|, Σe, Σ|y|, inside 80 %, inside 90 %, targets).
+    The held-out bounds: ``bounds`` (..., QUANTILE_COLUMNS), or ``four`` = (q0.05, q0.1, q0.9,
+    q0.95) bounds, each (...)."""
     valid = ~np.isnan(actual) & ~np.isnan(fc)
     n = valid.sum(axis=(1, 2)).astype(float)
     y = np.where(valid, actual, 0.0)
@@ -1297,24 +1349,32 @@ def _metric_values(actual: np.ndarray, fc: np.ndarray, bounds: np.ndarray, scale
     ae = np.abs(e)
     denom = np.abs(y) + np.abs(f)
     sape = np.divide(200 * ae, denom, out=np.zeros_like(ae), where=denom > 0)
-    qi = list(QUANTILE_COLUMNS)
-    in80 = valid & (actual >= bounds[..., qi.index("q0.1")]) & (actual <= bounds[..., qi.index("q0.9")])
-    in90 = valid & (actual >= bounds[..., qi.index("q0.05")]) & (actual <= bounds[..., qi.index("q0.95")])
+    if four is None:
+        assert bounds is not None
+        qi = list(QUANTILE_COLUMNS)
+        four = tuple(bounds[..., qi.index(c)] for c in ("q0.05", "q0.1", "q0.9", "q0.95"))
+    lo90, lo80, hi80, hi90 = four
+    # coverage only where the interval exists (coherent: not for a window without an earlier one)
+    scored = valid & ~np.isnan(lo90 if bounds is None else bounds[..., 0])
+    n_cov = scored.sum(axis=(1, 2)).astype(float)
+    in80 = scored & (actual >= lo80) & (actual <= hi80)
+    in90 = scored & (actual >= lo90) & (actual <= hi90)
     sum_y = np.abs(y).sum(axis=(1, 2))
     has = n > 0
+    ae_sum = ae.sum(axis=(1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         per = np.stack(
             [
-                ae.sum(axis=(1, 2)) / n / scale,
+                ae_sum / n / scale,
                 sape.sum(axis=(1, 2)) / n,
-                np.where(sum_y > 0, ae.sum(axis=(1, 2)) / sum_y, np.nan),
+                np.where(sum_y > 0, ae_sum / sum_y, np.nan),
                 np.where(sum_y > 0, e.sum(axis=(1, 2)) / sum_y, np.nan),
-                in80.sum(axis=(1, 2)) / n,
-                in90.sum(axis=(1, 2)) / n,
+                in80.sum(axis=(1, 2)) / n_cov,
+                in90.sum(axis=(1, 2)) / n_cov,
             ],
             axis=1,
         )[has]
-    sums = np.array([ae.sum(), e.sum(), sum_y.sum(), in80.sum(), in90.sum(), n.sum()], dtype=float)
+    sums = np.array([ae.sum(), e.sum(), sum_y.sum(), in80.sum(), in90.sum(), n_cov.sum()], dtype=float)
     return per, has, sums
 
 

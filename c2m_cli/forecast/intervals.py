@@ -203,14 +203,14 @@ def heldout_bounds(
     ``forecast`` and ``scale`` are those series only (the level's shapes, kept in ``pool``,
     still come from all of ``r``)."""
     n_windows = forecast.shape[1]
-    out = np.empty((*forecast.shape, len(QUANTILES)))
     pool = ResidualPool(r, donors) if pool is None else pool
     pool.prepare(list(usable[:n_windows]), shapes=per_series)
+    if not per_series:  # one (h, q) shape per window: every window at once (apply_quantiles' floats)
+        q_all = np.stack([pool.quantiles(usable[w]) for w in range(n_windows)]) if n_windows else np.zeros((0, forecast.shape[2], len(QUANTILES)))
+        return np.clip(forecast[..., None] + scale[:, None, None, None] * q_all[None], 0.0, None)
+    out = np.empty((*forecast.shape, len(QUANTILES)))
     for w in range(n_windows):
-        if per_series:
-            q = series_quantiles(r, usable[w], donors, rows, pool.shape(usable[w]))
-        else:
-            q = pool.quantiles(usable[w])
+        q = series_quantiles(r, usable[w], donors, rows, pool.shape(usable[w]))
         out[:, w] = apply_quantiles(forecast[:, w], scale, q)
     return out
 

@@ -37,3 +37,42 @@ def test_spilled_backtests_and_direct_writes_change_nothing(tmp_path: Path, monk
     for a, b in zip(ref, got, strict=True):
         assert a.height > 0
         assert a.equals(b)
+
+
+def test_backtest_detail_keeps_selected_rows_and_every_candidates_aggregate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above DETAIL_SERIES series (auto) a level's backtest rows and per-series metrics are
+    selected's only; every candidate keeps its aggregate (``*``) metrics, equal to those of
+    ``all``; the levels below the limit keep every candidate's rows."""
+    from c2m_cli.errors import UsageError
+    from c2m_cli.workspace import Workspace
+
+    ws = Workspace(planted_world(tmp_path / "ws", days=300).root)
+    orders, products = pl.scan_parquet(ws.root / "orders.parquet"), ws.read("products")
+    levels = ("total", "category_l1", "sku")  # 1, 4 and 24 series
+    monkeypatch.setattr(engine, "DETAIL_SERIES", 10)
+    runs = {d: engine.compute_forecast(orders, products, levels=levels, market="cn", backtest_detail=d) for d in ("all", "auto", "selected")}
+    assert runs["auto"].summary["backtest_detail"] == {"total": "all", "category_l1": "all", "sku": "selected"}
+    assert runs["all"].summary["backtest_detail"] == dict.fromkeys(levels, "all")
+    assert runs["selected"].summary["backtest_detail"] == dict.fromkeys(levels, "selected")
+    full, auto = runs["all"], runs["auto"]
+    candidates = set(full.backtest.filter(pl.col("level") == "sku")["model"].unique().to_list()) - {"selected"}
+    assert len(candidates) >= 8
+    key = ["level", "unique_id", "cutoff", "ds", "model"]
+    for level in ("total", "category_l1"):  # below the limit: every row kept
+        assert auto.backtest.filter(pl.col("level") == level).sort(key).equals(full.backtest.filter(pl.col("level") == level).sort(key))
+    sku_auto = auto.backtest.filter(pl.col("level") == "sku")
+    assert sku_auto["model"].unique().to_list() == ["selected"]
+    sku_full = full.backtest.filter((pl.col("level") == "sku") & (pl.col("model") == "selected"))
+    assert sku_auto.sort(key).equals(sku_full.sort(key))
+    assert full.rows["backtest"] - auto.rows["backtest"] == full.backtest.filter((pl.col("level") == "sku") & (pl.col("model") != "selected")).height
+    m_full, m_auto = full.metrics, auto.metrics
+    sku_rows = m_auto.filter((pl.col("level") == "sku") & (pl.col("unique_id") != "*"))
+    assert sku_rows["model"].unique().to_list() == ["selected"] and sku_rows["unique_id"].n_unique() == 24
+    agg = ["level", "model", "metric"]
+    star_full = m_full.filter(pl.col("unique_id") == "*").sort(agg)
+    assert m_auto.filter(pl.col("unique_id") == "*").sort(agg).equals(star_full)  # every candidate, the same numbers
+    assert set(star_full.filter(pl.col("level") == "sku")["model"].to_list()) == candidates | {"selected"}
+    assert runs["selected"].metrics.filter(pl.col("unique_id") != "*")["model"].unique().to_list() == ["selected"]
+    assert full.forecast.equals(auto.forecast)  # the forecast table does not depend on it
+    with pytest.raises(UsageError, match="--backtest-detail must be one of auto, all, selected"):
+        engine.compute_forecast(orders, products, levels=levels, market="cn", backtest_detail="some")
