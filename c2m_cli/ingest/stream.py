@@ -13,6 +13,8 @@ an id (ids are nearly all distinct: a dictionary there is wasted work).
 
 from __future__ import annotations
 
+import queue
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP = 1 << 18  # rows per row group of a written table
+_QUEUED_PARTS = 2  # parts waiting for the writer thread
 _EMPTY = -1
 _LOAD = 0.75  # the table grows beyond this share of occupied slots
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -117,7 +120,11 @@ def arrow_schema(schema: pl.Schema) -> pa.Schema:
 
 
 class TableWriter:
-    """Rows appended in order, written in row groups of exactly ``ROW_GROUP`` rows."""
+    """Rows appended in order, written in row groups of exactly ``ROW_GROUP`` rows.
+
+    The writing happens on a thread of its own (pyarrow encodes and compresses without the
+    GIL), so the caller's next batch is prepared meanwhile; ``close`` waits for it and raises
+    what it raised."""
 
     def __init__(self, path: Path, schema: pl.Schema, dictionary: list[str]) -> None:
         self.path = path
@@ -129,13 +136,30 @@ class TableWriter:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.rows = 0
+        self._queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=_QUEUED_PARTS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="c2m-table-writer", daemon=True)
+        self._thread.start()
 
     def append(self, frame: pl.DataFrame) -> None:
+        if self._error is not None:
+            raise self._error
         if frame.height == 0:
             return
+        self.rows += frame.height
+        self._queue.put(frame)
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(frame)
+                except BaseException as exc:  # raised by the caller's next append or close
+                    self._error = exc
+
+    def _write(self, frame: pl.DataFrame) -> None:
         self._pending.append(frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         self._pending_rows += frame.height
-        self.rows += frame.height
         if self._pending_rows >= ROW_GROUP:
             table = pa.concat_tables(self._pending)
             full = (table.num_rows // ROW_GROUP) * ROW_GROUP
@@ -145,7 +169,15 @@ class TableWriter:
             self._pending = [rest] if rest.num_rows else []
             self._pending_rows = rest.num_rows
 
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
     def close(self) -> None:
+        self._stop()
+        if self._error is not None:
+            raise self._error
         if self._pending_rows:
             self._writer.write_table(pa.concat_tables(self._pending), row_group_size=ROW_GROUP)
         self._pending, self._pending_rows = [], 0
@@ -153,6 +185,7 @@ class TableWriter:
 
     def abort(self) -> None:
         try:
+            self._stop()
             self._writer.close()
         finally:
             self.path.unlink(missing_ok=True)
