@@ -151,3 +151,34 @@ def test_seen_hashes_finds_every_repeat_and_grows() -> None:
     assert flags.tolist() == expected.tolist()
     assert np.flatnonzero(flags).tolist() == [5, 101, 9_000, 19_999]
     assert seen.count == len(first)
+
+
+def test_seen_hashes_probes_long_chains_across_the_table_end() -> None:
+    """Keys crowded on the last home slots: linear probing walks past the end to slot 0 and on."""
+    golden = 0x9E3779B97F4A7C15
+    inverse = pow(golden, -1, 2**64)
+    size = 1 << 16  # the smallest table
+    homes = [size - 3] * 400 + [size - 1] * 300 + [0] * 100
+    keys = [(home << 48) + j + 1 for j, home in enumerate(homes)]
+    hashes = np.array([(k * inverse) % 2**64 for k in keys], dtype=np.uint64)
+    stream = np.concatenate([hashes[:500], hashes[[10, 450]], hashes[500:], hashes[[799, 0]]])
+    seen = SeenHashes(expected_rows=0)
+    flags = np.concatenate([seen.later_copies(stream[i:i + 128]) for i in range(0, len(stream), 128)])
+    assert np.flatnonzero(flags).tolist() == [500, 501, 802, 803]
+    assert seen.count == 800
+
+
+def test_table_writer_raises_what_its_thread_raised_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from c2m_cli.ingest import stream
+
+    def fail(self: stream.TableWriter, frame: pl.DataFrame) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stream.TableWriter, "_write", fail)
+    target = tmp_path / "orders.parquet"
+    writer = stream.TableWriter(target, pl.Schema({"sku": pl.String()}), [])
+    writer.append(pl.DataFrame({"sku": ["a", "b"]}))
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
+    writer.abort()
+    assert not target.exists()
