@@ -69,12 +69,14 @@ def command(
         typer.Option(
             "--intervals",
             help=(
-                "How the quantiles are built: per_level (conformal, from each level's own backtest errors) or "
-                "coherent (the bottom series' calibrated distributions summed to every level of the product tree, or of "
-                "the geo tree when no product level is asked, under the backtest's empirical copula; the quantiles then add up as distributions, see docs/forecast.md)."
+                "How the quantiles are built: coherent (joint sample paths of the bottom series - a bootstrap of their "
+                "backtest errors by window through each series' calibrated quantiles - summed to every level of the "
+                "product tree, or of the geo tree when no product level is asked, each level's between-window spread "
+                "calibrated on earlier windows; the quantiles add up as distributions, see docs/forecast.md) or "
+                "per_level (conformal, from each level's own backtest errors; they do not add up)."
             ),
         ),
-    ] = "per_level",
+    ] = "coherent",
     global_model: Annotated[
         bool,
         typer.Option(

@@ -22,7 +22,7 @@ def run_forecast(
     levels: str = "total,category_l1,sku",
     net_returns: bool = False,
     reconcile: str = "bottom_up",
-    intervals: str = "per_level",
+    intervals: str = "coherent",
     global_model: bool = False,
     backtest_detail: str = "auto",
     seed: int = 0,

@@ -54,12 +54,13 @@ from c2m_cli.forecast.presale import presale_signal
 from c2m_cli.forecast.reconcile import (
     TAUS,
     bottom_up,
-    coherent_quantiles,
-    knot_values,
-    mean_factor,
+    coherent_paths,
+    inflate,
     mint,
-    output_quantiles,
+    point_sum,
+    pooled_ranks,
     scale_to_total,
+    scenario_quantiles,
     shrunk_covariance,
     summing_matrix,
 )
@@ -694,7 +695,7 @@ def compute_forecast(
     market: str,
     net_returns: bool = False,
     reconcile: str = "bottom_up",
-    intervals: str = "per_level",
+    intervals: str = "coherent",
     global_model: bool = False,
     seed: int = 0,
     executor: str = "local",
@@ -737,7 +738,7 @@ def compute_forecast(
     coherent = None
     coherent_tree = tree if tree is not None or not geo.levels else Tree(*geo.rooted())
     if intervals == "coherent" and axis.cutoffs and coherent_tree is not None:
-        coherent = coherent_intervals(results, sel, coherent_tree, axis)
+        coherent = coherent_intervals(results, sel, coherent_tree, axis, life.retired if coherent_tree is tree and tree.bottom == "sku" else None, seed)
     sink = TableSink(scratch, targets)
     detail = {lv: level_detail(len(results[lv].ids), backtest_detail) for lv in levels if lv in results}
     pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent, detail)
@@ -773,6 +774,8 @@ def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree
     if coherent_tree is not None:
         others = [lv for lv in shown or [] if lv not in coherent_tree.levels]
         info["coherent_quantiles"] = "empirical copula of the backtest windows over " + " → ".join(coherent_tree.levels) + (
+            " (joint bootstrap of the bottom errors by window, between-window spread calibrated on earlier windows)"
+        ) + (
             f"; {', '.join(others)}: per-level conformal quantiles" if others else ""
         )
     return info
@@ -1093,11 +1096,18 @@ def _parent_rows(s_matrix: np.ndarray) -> np.ndarray:
     return np.where(s_matrix.any(axis=0), s_matrix.argmax(axis=0), -1).astype(np.int64)
 
 
+def earlier_windows(cutoffs: list[int], horizon: int) -> np.ndarray:
+    """(windows, windows) bool: window j ends before window i starts (c_j + h ≤ c_i) — the
+    only windows the coherent intervals of window i are calibrated on (no later data)."""
+    c = np.array(cutoffs)
+    return c[None, :] + horizon <= c[:, None]
+
+
 @dataclass
 class Coherent:
-    """The coherent quantiles of ``selected`` on the product levels (reconcile.py): final
-    (series, h, q) per level, held-out (series, windows, h, q) per parent level, and what the
-    bottom level's held-out bounds are computed from, chunk by chunk."""
+    """The coherent quantiles of ``selected`` on a tree (reconcile.py): final (series, h, q) per
+    level, held-out (series, windows, h, q) per parent level (NaN for a window without an
+    earlier one), and what the bottom level's held-out bounds are computed from, chunk by chunk."""
 
     bottom: str
     final: dict[str, np.ndarray]
@@ -1106,7 +1116,9 @@ class Coherent:
     pool: ResidualPool
     point_bt: np.ndarray
     scale: np.ndarray
-    usable: np.ndarray
+    earlier: np.ndarray
+    stretch: dict[str, float] = field(default_factory=dict)  # κ per parent level (final forecast)
+    window_stretch: dict[int, tuple[float, ...]] = field(default_factory=dict)  # κ per level, per scored window
 
     def bounds(self, level: str) -> Callable[[slice], np.ndarray]:
         if level != self.bottom:
@@ -1116,44 +1128,156 @@ class Coherent:
 
     def _bottom_bounds(self, rows: slice) -> np.ndarray:
         n_windows = self.point_bt.shape[1]
-        out = np.empty((*self.point_bt[rows].shape, len(QUANTILE_COLUMNS)))
+        out = np.full((*self.point_bt[rows].shape, len(QUANTILE_COLUMNS)), np.nan)
         for w in range(n_windows):
-            knots = series_quantiles(self.r, self.usable[w], (), rows, self.pool.shape(self.usable[w], TAUS), taus=TAUS)
-            values = knot_values(np.clip(self.point_bt[rows, w], 0.0, None), self.scale[rows], knots)
-            factor, _ = mean_factor(values, np.clip(self.point_bt[rows, w], 0.0, None))
-            out[:, w] = output_quantiles(values, factor, QUANTILES)
+            if self.earlier[w].any():
+                q = series_quantiles(self.r, self.earlier[w], (), rows, self.pool.shape(self.earlier[w]))
+                out[:, w] = apply_quantiles(np.clip(np.nan_to_num(self.point_bt[rows, w]), 0.0, None), self.scale[rows], q)
         return out
 
 
-def coherent_intervals(results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis) -> Coherent:
-    """Intervals stage (``coherent``): the tree's bottom-level calibrated distributions summed
-    to every level above it (reconcile.coherent_quantiles), for the forecast and, from the
-    windows that do not overlap it, for each backtest window (the reported coverage)."""
-    bottom, cutoffs, usable = tree.bottom, axis.cutoffs, axis.usable
+# between-window stretch of each parent level (reconcile.inflate): λ² = 1 + κ / (n − 1) for paths
+# over n backtest windows. κ = 2 is the predictive variance of a new window's effect from n
+# exchangeable ones, (n + 1) / (n − 1): the least stretch; κ per level is chosen on earlier
+# windows from 2, 2√2, 4 … 512
+STRETCH_GRID = tuple(round(2 ** (k / 2), 3) for k in range(2, 19))
+MIN_CALIBRATION_WINDOWS = 2  # scored earlier windows needed to choose κ (else the least, 2)
+RECENT_CALIBRATION_WINDOWS = 6  # κ is chosen on the latest this many of them
+
+
+def _upper_links(parent_rows: dict[str, np.ndarray], sizes: dict[str, int]) -> list[np.ndarray | None]:
+    """Per upper level (top first) the row of each node's parent in the level above (None for
+    the top level), read off the bottom series' parent rows."""
+    levels = list(parent_rows)
+    links: list[np.ndarray | None] = [None]
+    for above, level in zip(levels[:-1], levels[1:], strict=True):
+        rows = parent_rows[level]
+        link = np.zeros(sizes[level], dtype=np.int64)
+        keep = rows >= 0
+        link[rows[keep]] = np.maximum(parent_rows[above][keep], 0)
+        links.append(link)
+    return links
+
+
+@dataclass
+class _Scenarios:
+    """One set of joint paths: the parent levels' scenario sums and which scenarios count."""
+
+    sums: list[np.ndarray]
+    used: np.ndarray
+
+
+def coherent_intervals(
+    results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis, retired: np.ndarray | None = None, seed: int = 0
+) -> Coherent:
+    """Intervals stage (``coherent``): joint sample paths of the tree's bottom level — a
+    bootstrap of its backtest errors by window, through each series' calibrated quantile
+    function — summed to every level above it (reconcile.coherent_paths), each parent level's
+    between-window variation stretched (reconcile.inflate, λ² = 1 + κ / (n − 1); the levels
+    still add up) by the κ of STRETCH_GRID whose held-out 80 % / 90 % coverage on earlier
+    windows came closest to nominal. The forecast's paths use every window. A backtest window's
+    use only the windows that end before it starts, and its κ is chosen on those earlier
+    windows' own held-out intervals: the reported coverage uses no later data. A window is
+    scored when MIN_CALIBRATION_WINDOWS earlier windows can be calibrated on (each with paths
+    over two windows or more: a between-window spread needs two); the others are not (NaN).
+    ``retired`` bottom products sell their point forecast (0) in every path."""
+    bottom, cutoffs, h = tree.bottom, axis.cutoffs, axis.horizon
     res = results[bottom]
-    actual = _actuals(res.y, cutoffs, axis.horizon)
+    actual = _actuals(res.y, cutoffs, h)
     r = scaled_residuals(actual, sel.backtest[bottom], res.scale)
     del actual
+    earlier = earlier_windows(cutoffs, h)
+    scored = [w for w in range(len(cutoffs)) if earlier[w].sum() >= 2]  # held-out paths built
     pool = ResidualPool(r)
-    pool.prepare([None, *usable], shapes=True, taus=TAUS)
+    pool.prepare([None, *[earlier[w] for w in scored]], shapes=True, taus=TAUS)
+    pool.prepare([None, *[earlier[w] for w in scored]], shapes=True)
     parent_rows = tree.parent_rows()
     levels = list(parent_rows)
-    parents = [(parent_rows[lv], len(results[lv].ids)) for lv in levels]
-    knots = series_quantiles(r, None, (), shape=pool.shape(None, TAUS), taus=TAUS)
-    point = np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None)  # as bottom_up sums them
-    own, upper = coherent_quantiles(point, res.scale, knots, r, parents, QUANTILES)
-    del knots
+    sizes = {lv: len(results[lv].ids) for lv in levels}
+    parents = [(parent_rows[lv], sizes[lv]) for lv in levels]
+    links = _upper_links(parent_rows, sizes)
+    window_of = np.repeat(np.arange(len(cutoffs)), h)
+    scale = res.scale if retired is None or len(retired) != len(res.scale) else np.where(retired, 0.0, res.scale)
+
+    def paths(point: np.ndarray, windows: np.ndarray | None) -> tuple[np.ndarray, _Scenarios]:
+        shape = pool.shape(windows, TAUS)
+        own, sums, used = coherent_paths(
+            point,
+            scale,
+            lambda rows: series_quantiles(r, windows, (), rows, shape, taus=TAUS),
+            lambda rows: pooled_ranks(r[rows], shape[1], windows),
+            parents,
+            QUANTILES,
+            seed=seed,
+        )
+        return own, _Scenarios(sums, used)
+
+    own, final_paths = paths(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), None)  # as bottom_up sums them
+    held_paths = {w: paths(np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None), earlier[w])[1] for w in scored}
+    truth = {lv: _actuals(results[lv].y, cutoffs, h) for lv in levels}
+    cache: dict[tuple[int, tuple[float, ...]], list[np.ndarray]] = {}
+
+    def quantiles_of(sc: _Scenarios, kappas: tuple[float, ...], key: int | None = None) -> list[np.ndarray]:
+        if key is not None and (key, kappas) in cache:
+            return cache[(key, kappas)]
+        n = len(kappas)
+        if not sc.used.any():
+            out = [np.full((*s.shape[:2], len(QUANTILES)), np.nan) for s in sc.sums[:n]]
+        else:
+            n_windows = np.unique(window_of[sc.used]).size
+            lambdas = [float(np.sqrt(1.0 + k / max(n_windows - 1, 1))) for k in kappas]
+            grown = inflate(sc.sums[:n], links[:n], window_of, sc.used, lambdas)
+            out = [scenario_quantiles(s, sc.used, QUANTILES) for s in grown]
+        if key is not None:
+            cache[(key, kappas)] = out
+        return out
+
+    def choose(windows: list[int]) -> tuple[float, ...]:
+        """κ per level, top-down: the grid value whose held-out 80 % and 90 % coverage on the
+        latest RECENT_CALIBRATION_WINDOWS of ``windows`` is closest to nominal (the sum of the
+        two distances; ties: the smallest κ); the least κ with fewer than MIN_CALIBRATION_WINDOWS."""
+        kappas: tuple[float, ...] = ()
+        windows = windows[-RECENT_CALIBRATION_WINDOWS:]
+        for i, lv in enumerate(levels):
+            if len(windows) < MIN_CALIBRATION_WINDOWS:
+                kappas = (*kappas, STRETCH_GRID[0])
+                continue
+            best, best_loss = STRETCH_GRID[0], np.inf
+            for kappa in sorted(STRETCH_GRID):
+                hit80 = hit90 = count = 0.0
+                for j in windows:
+                    q = quantiles_of(held_paths[j], (*kappas, kappa), j)[i]
+                    y = truth[lv][:, j]
+                    ok = ~np.isnan(y) & ~np.isnan(q[..., 0])
+                    hit80 += float((ok & (y >= q[..., 1]) & (y <= q[..., 3])).sum())
+                    hit90 += float((ok & (y >= q[..., 0]) & (y <= q[..., 4])).sum())
+                    count += float(ok.sum())
+                loss = abs(hit80 / count - 0.8) + abs(hit90 / count - 0.9) if count else np.inf
+                if loss < best_loss - 1e-12:
+                    best, best_loss = kappa, loss
+            kappas = (*kappas, best)
+        return kappas
+
+    stretch = choose(scored)
+    if final_paths.used.any():
+        upper = quantiles_of(final_paths, stretch)
+    else:
+        upper = [np.repeat(point_sum(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), p, n)[..., None], len(QUANTILES), axis=2) for p, n in parents]
     final = {bottom: own, **dict(zip(levels, upper, strict=True))}
-    heldout = {lv: np.empty((len(results[lv].ids), len(cutoffs), axis.horizon, len(QUANTILES))) for lv in levels}
-    for w in range(len(cutoffs)):
-        knots_w = series_quantiles(r, usable[w], (), shape=pool.shape(usable[w], TAUS), taus=TAUS)
-        template = np.where(usable[w][None, :, None], r, np.nan)
-        point_w = np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None)
-        _, upper_w = coherent_quantiles(point_w, res.scale, knots_w, template, parents, QUANTILES)
-        for lv, q in zip(levels, upper_w, strict=True):
+    heldout = {lv: np.full((sizes[lv], len(cutoffs), h, len(QUANTILES)), np.nan) for lv in levels}
+    reported = np.zeros(len(cutoffs), dtype=bool)
+    chosen: dict[int, tuple[float, ...]] = {}
+    for w in scored:
+        before = [j for j in scored if earlier[w, j]]
+        if len(before) < MIN_CALIBRATION_WINDOWS:
+            continue
+        reported[w] = True
+        kappa_w = choose(before)
+        chosen[w] = kappa_w
+        qs = quantiles_of(held_paths[w], kappa_w, w)
+        for lv, q in zip(levels, qs, strict=True):
             heldout[lv][:, w] = q
-        del knots_w, template
-    return Coherent(bottom, final, heldout, r, pool, sel.backtest[bottom], res.scale, usable)
+    return Coherent(bottom, final, heldout, r, pool, sel.backtest[bottom], scale, earlier & reported[:, None], dict(zip(levels, stretch, strict=True)), chosen)
 
 
 def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
@@ -1175,14 +1299,14 @@ def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
 
 def _pick_mean(models: list[np.ndarray], top: np.ndarray, use: np.ndarray) -> np.ndarray:
     """Mean over the k picks ``top`` (..., k) (indices into ``models``, each (..., h)) where
-    ``use`` (..., k), without stacking the models (memory: one model's size)."""
+    ``use`` (..., k), without stacking the models (memory: one model's size): pick by pick, each
+    cell's picked model gathered (``np.choose``) and added."""
     total = np.zeros(models[0].shape)
     count = use.sum(axis=-1).astype(float)
     for j in range(top.shape[-1]):
-        for m, values in enumerate(models):
-            hit = (top[..., j] == m) & use[..., j]
-            if hit.any():
-                total += np.where(hit[..., None], values, 0.0)
+        if use[..., j].any():
+            picked = np.choose(top[..., j][..., None], models)
+            total += np.where(use[..., j][..., None], picked, 0.0)
     return total / np.maximum(count, 1.0)[..., None]
 
 

@@ -10,6 +10,9 @@ the same total: their forecasts are scaled per period so that they add up to the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 
@@ -66,122 +69,121 @@ def mint(s_full: np.ndarray, base: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return (s_full @ bottom).reshape(base.shape)
 
 
-# --- coherent quantiles: the bottom series' distributions summed to every parent ------------
+# --- coherent quantiles: joint sample paths of the bottom series, summed to every parent ----
 #
-# Each bottom series' predictive distribution is its calibrated quantile function: the
-# per-series conformal quantiles of its scaled residuals on the grid TAUS (0.025 … 0.975),
-# linear in between and extended linearly to u = 0 and u = 1, clipped at zero and scaled by
-# c = y_hat / E[max(0, y_hat + scale·Q(u))] (exact on the linear pieces) so that its mean is the
-# reconciled point forecast y_hat. Its own quantiles are those of this distribution.
+# A reconciled probabilistic forecast is the distribution of S·b for b drawn from the bottom
+# series' joint predictive distribution (Panagiotelis, Gamakumara, Athanasopoulos & Hyndman 2023,
+# "Probabilistic forecast reconciliation: properties, evaluation and score optimisation"): each
+# parent's quantiles are those of the sum of its children's joint draws, so they add up as
+# distributions (not quantile by quantile). The joint draws are a bootstrap of the bottom
+# level's backtest errors by window: scenario (w, k') is backtest window w at horizon step k',
+# the same for every series, so the dependence across series and the errors' location (their
+# bias, which adds up at the top) are those the backtest saw.
 #
-# The dependence between series is the backtest's (an empirical copula): for horizon step k,
-# backtest window w is one scenario, in which each series lies in the slice of its distribution
-# that its own residual at (w, k) ranks in among its residuals at step k (u between
-# below/n and (below + ties)/n). A parent's demand in a scenario sums its children's: the
-# scenario's mean and variance are the sums of the children's means and variances over their
-# slices (integrated exactly for a linear piece: two-point Gauss), a series without a residual
-# there contributes its whole distribution, independently. A parent's distribution is the equal
-# mixture over the scenarios of normals with those moments (the within-slice parts are
-# independent and many); its quantiles solve the mixture's CDF, and its mean — the sum of its
-# children's means — is its y_hat (a shift of the mixture by the two-point rounding makes that
-# exact). No Monte Carlo: the same inputs give the same floats.
+# Per series, the marginal is its calibrated quantile function Q_i,k (per-series conformal
+# quantiles of its scaled residuals, shrunk toward the level's shape — intervals.series_quantiles
+# — on the grid TAUS, linear in between and extended linearly to u = 0 and u = 1). In scenario
+# (w, k') series i takes Q_i,k(u) at the rank u of its own residual there among all its residuals
+# (pooled over steps after dividing by the level's step spread: mid-ranks, (rank + ½) / n), for
+# every forecast step k: a series with its own long history follows its own errors, a short one
+# the level's shape at the rank its errors had. Its value is max(0, y_hat + scale · Q_i,k(u)).
+# A series without a residual in a scenario (launched later, or no backtest) draws u on its own
+# (a hash of its index and the scenario: independent of the others, the same floats every run).
+# A parent's value in a scenario is the sum of its children's; its quantiles are the empirical
+# quantiles over the scenarios. Its y_hat stays the sum of the children's y_hat (bottom-up);
+# q0.5 is its median.
 
 TAU_STEP = 0.025
 TAUS = tuple(round(TAU_STEP * i, 3) for i in range(1, 40))  # 0.025 … 0.975 (holds QUANTILES)
-PATH_SERIES = 4096  # bottom series per chunk (memory: chunk × windows × horizon floats)
-_GAUSS = 0.5 / np.sqrt(3.0)  # two-point Gauss nodes at the middle ± this share of a piece
-
-
-def _piece_means(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Mean of max(0, y) over a piece where y runs linearly from ``lo`` to ``hi``."""
-    both = np.where((lo >= 0) & (hi >= 0), (lo + hi) / 2, 0.0)
-    span = np.abs(hi - lo)
-    pos = np.maximum(lo, hi)
-    cross = ((lo < 0) != (hi < 0)) & (span > 0)
-    return both + np.where(cross, pos * pos / (2 * np.where(span > 0, span, 1.0)), 0.0)
+PATH_SERIES = 4096  # bottom series per chunk (memory: chunk × horizon × scenarios floats)
 
 
 def knot_values(point: np.ndarray, scale: np.ndarray, knots: np.ndarray) -> np.ndarray:
-    """The predictive quantile function before clipping and scaling, ``y_hat + scale·Q``, at
-    u = 0, TAUS, 1 (the ends extend the first and last pieces): (series, h, len(TAUS) + 2)."""
+    """The predictive quantile function ``y_hat + scale·Q`` at u = 0, TAUS, 1 (the ends extend
+    the first and last pieces), before clipping: (series, h, len(TAUS) + 2)."""
     y = point[:, :, None] + scale[:, None, None] * knots
     low = y[..., :1] - (y[..., 1:2] - y[..., :1])
     high = y[..., -1:] + (y[..., -1:] - y[..., -2:-1])
     return np.concatenate([low, y, high], axis=2)
 
 
-def mean_factor(values: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """c = y_hat / E[max(0, Q(u))], u uniform, for the piecewise-linear quantile function
-    through ``values`` (knot_values), exactly on the pieces, and the mean c·E (= y_hat, or 0
-    where the clipped distribution has no mass and c is 1): (series, h) twice."""
-    expect = _piece_means(values[..., :-1], values[..., 1:]).sum(axis=2) * TAU_STEP
-    factor = np.divide(np.clip(point, 0.0, None), expect, out=np.ones_like(expect), where=expect > 1e-12)
-    return factor, factor * expect
+def evaluate(values: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """max(0, Q(u)) for levels ``u`` (series, n) at every step, on the knot ``values`` (series,
+    h, g): (series, h, n)."""
+    return _evaluate_sh(values, u).transpose(0, 2, 1)
 
 
-def evaluate(values: np.ndarray, factor: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """c·max(0, Q(u)) for levels ``u`` (series, h, n) on the knot ``values`` (series, h, g)."""
+def _evaluate_sh(values: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``evaluate`` laid out (series, n, h): each level's piece found once for all steps."""
     pieces = values.shape[2] - 1
     pos = u / TAU_STEP
     idx = np.clip(np.floor(pos).astype(np.intp), 0, pieces - 1)
-    t = pos - idx
-    lo = np.take_along_axis(values, idx, axis=2)
-    hi = np.take_along_axis(values, idx + 1, axis=2)
-    return factor[..., None] * np.clip(lo + (hi - lo) * t, 0.0, None)
+    t = (pos - idx)[:, :, None]
+    knots = np.ascontiguousarray(values.transpose(0, 2, 1))  # (series, g, h)
+    rows = np.arange(values.shape[0])[:, None]
+    lo = knots[rows, idx]  # (series, n, h)
+    hi = knots[rows, idx + 1]
+    out = hi - lo
+    out *= t
+    out += lo
+    return np.clip(out, 0.0, None, out=out)
 
 
-def output_quantiles(values: np.ndarray, factor: np.ndarray, columns: tuple[float, ...]) -> np.ndarray:
-    """A bottom series' own quantiles at ``columns`` (each in TAUS): c·max(0, Q(τ)):
+def output_quantiles(values: np.ndarray, columns: tuple[float, ...]) -> np.ndarray:
+    """A bottom series' own quantiles at ``columns`` (each in TAUS): max(0, Q(τ)):
     (series, h, len(columns))."""
     at = [TAUS.index(q) + 1 for q in columns]
-    return factor[:, :, None] * np.clip(values[:, :, at], 0.0, None)
+    return np.clip(values[:, :, at], 0.0, None)
 
 
-def full_variance(values: np.ndarray, factor: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Variance of a series' whole distribution c·max(0, Q(u)) (series, h): two-point Gauss
-    on every piece."""
-    pieces = values.shape[2] - 1
-    nodes = np.concatenate([np.arange(pieces) + 0.5 - _GAUSS, np.arange(pieces) + 0.5 + _GAUSS]) * TAU_STEP
-    f = evaluate(values, factor, np.broadcast_to(nodes, (*values.shape[:2], nodes.size)))
-    return np.clip((f * f).mean(axis=2) - mean * mean, 0.0, None)
+def pooled_ranks(r: np.ndarray, spread: np.ndarray, windows: np.ndarray | None = None) -> np.ndarray:
+    """Each scaled residual's mid-rank level (rank + ½) / n among its series' residuals of the
+    ``windows`` (mask; all when None), pooled over the steps after dividing by the step
+    ``spread``: (series, windows · h), NaN where there is no residual (or the window is masked)."""
+    x = r / spread[None, None, :]
+    if windows is not None:
+        x = np.where(np.asarray(windows, dtype=bool)[None, :, None], x, np.nan)
+    flat = x.reshape(x.shape[0], -1)
+    ok = np.isfinite(flat)
+    vals = np.where(ok, flat, np.inf)
+    order = np.argsort(vals, axis=1, kind="stable")
+    s = np.take_along_axis(vals, order, axis=1)
+    m = s.shape[1]
+    pos = np.broadcast_to(np.arange(m), s.shape)
+    starts = np.ones(s.shape, dtype=bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]
+    ends = np.ones(s.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, pos, m - 1)[:, ::-1], axis=1)[:, ::-1]
+    n = np.maximum(ok.sum(axis=1, keepdims=True), 1)
+    u = np.empty(s.shape)
+    np.put_along_axis(u, order, ((first + last) / 2 + 0.5) / n, axis=1)
+    return np.where(ok, u, np.nan)
 
 
-def step_ranks(template: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each series and horizon step of ``template`` (series, windows, h; NaN where no
-    residual): per window, how many of the series' residuals at that step are below it, how
-    many equal it, and how many it has (series, windows, h) ×2 and (series, h)."""
-    n = (~np.isnan(template)).sum(axis=1)
-    filled = np.where(np.isnan(template), np.inf, template)
-    below = (filled[:, None, :, :] < filled[:, :, None, :]).sum(axis=2)  # (series, w, h): over w'
-    upto = (filled[:, None, :, :] <= filled[:, :, None, :]).sum(axis=2)
-    return below, upto - below, n
+def hash_uniform(rows: np.ndarray, scenarios: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(len(rows), len(scenarios)) uniforms in (0, 1) from a splitmix64 hash of (series row,
+    scenario, seed): independent across series, the same wherever a series is chunked."""
+    with np.errstate(over="ignore"):
+        x = rows.astype(np.uint64)[:, None] * np.uint64(0x9E3779B97F4A7C15) + scenarios.astype(np.uint64)[None, :] * np.uint64(
+            0xD1B54A32D192ED03
+        ) + np.uint64(seed) * np.uint64(0x94D049BB133111EB)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
 
 
-def scenario_moments(
-    point: np.ndarray, scale: np.ndarray, knots: np.ndarray, template: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per series, window (scenario) and step: the mean and variance of the series' demand in
-    that scenario (series, windows, h) ×2, and its own quantile function's knot values, factor
-    and mean (for output_quantiles)."""
-    values = knot_values(point, scale, knots)
-    factor, mean = mean_factor(values, point)
-    var = full_variance(values, factor, mean)
-    below, equal, n = step_ranks(template)
-    has = ~np.isnan(template)
-    nn = np.maximum(n, 1)[:, None, :].astype(float)
-    a, b = below / nn, (below + equal) / nn
-    mid, half = (a + b) / 2, (b - a) * _GAUSS
-    # (series, h, windows): the two Gauss nodes of each scenario's slice
-    u = np.concatenate([(mid - half).transpose(0, 2, 1), (mid + half).transpose(0, 2, 1)], axis=2)
-    f = evaluate(values, factor, np.clip(u, 0.0, 1.0))
-    w = template.shape[1]
-    f_lo, f_hi = f[..., :w].transpose(0, 2, 1), f[..., w:].transpose(0, 2, 1)
-    m = np.where(has, (f_lo + f_hi) / 2, mean[:, None, :])
-    v = np.where(has, ((f_hi - f_lo) / 2) ** 2, var[:, None, :])
-    return m, v, values, factor, mean
+def _summing(parent_of: np.ndarray, size: int) -> Any:
+    """The sparse (parents, rows) 0/1 matrix of ``parent_of`` (−1: no parent)."""
+    from scipy.sparse import csr_matrix
+
+    keep = np.flatnonzero(parent_of >= 0)
+    return csr_matrix((np.ones(keep.size), (parent_of[keep], keep)), shape=(size, parent_of.size))
 
 
-def _add_to_parents(parent_of: np.ndarray, size: int, x: np.ndarray, out: np.ndarray) -> None:
+def _add_to_parents(parent_of: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
     """out[parent] += Σ of the rows of ``x`` with that parent (−1: none)."""
     keep = parent_of >= 0
     keys = parent_of[keep]
@@ -191,67 +193,117 @@ def _add_to_parents(parent_of: np.ndarray, size: int, x: np.ndarray, out: np.nda
     keys = keys[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     out[keys[starts]] += np.add.reduceat(x[keep][order], starts, axis=0)
-    del size
 
 
-def mixture_quantiles(mean: np.ndarray, var: np.ndarray, scenarios: np.ndarray, target: np.ndarray, columns: tuple[float, ...]) -> np.ndarray:
-    """Quantiles (parents, h, len(columns)) of the equal mixture over the ``scenarios``
-    (windows, h: which count) of normals N(mean, var) (parents, windows, h), shifted so that
-    the mixture's mean is ``target`` (parents, h); floored at zero."""
-    from scipy.special import ndtr
+def coherent_paths(
+    point: np.ndarray,
+    scale: np.ndarray,
+    knots_of: Callable[[slice], np.ndarray],
+    ranks_of: Callable[[slice], np.ndarray],
+    parents: list[tuple[np.ndarray, int]],
+    columns: tuple[float, ...],
+    chunk: int = PATH_SERIES,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """The bottom series' own quantiles (series, h, len(columns)), each parent level's scenario
+    sums (parents, h, scenarios) and which scenarios are ones (scenarios,): see above.
 
-    weight = scenarios / np.maximum(scenarios.sum(axis=0, keepdims=True), 1)  # (windows, h)
-    mix_mean = (mean * weight[None]).sum(axis=1)
-    shift = target - mix_mean
-    m = mean + shift[:, None, :]
-    sd = np.sqrt(var)
-    lo = np.where(weight[None] > 0, m - 10 * sd - 1e-9, np.inf).min(axis=1)  # (parents, h)
-    hi = np.where(weight[None] > 0, m + 10 * sd + 1e-9, -np.inf).max(axis=1)
-    q = np.array(columns)
-    lo = np.repeat(lo[..., None], q.size, axis=2)
-    hi = np.repeat(hi[..., None], q.size, axis=2)
-    safe = np.where(sd > 0, sd, 1.0)
-    for _ in range(60):
-        x = (lo + hi) / 2  # (parents, h, q)
-        z = (x[:, None, :, :] - m[..., None]) / safe[..., None]
-        cdf = np.where(sd[..., None] > 0, ndtr(z), (x[:, None, :, :] >= m[..., None]).astype(float))
-        below = (cdf * weight[None, :, :, None]).sum(axis=1) >= q
-        hi = np.where(below, x, hi)
-        lo = np.where(below, lo, x)
-    return np.clip((lo + hi) / 2, 0.0, None)
+    ``point`` (series, h) reconciled y_hat (≥ 0), ``scale`` (series,) (0: a series known to
+    sell exactly its point forecast, e.g. a retired product), ``knots_of(rows)`` (rows, h,
+    len(TAUS)) the calibrated scaled-residual quantiles, ``ranks_of(rows)`` (rows, scenarios) the
+    rank levels of the rows' residuals in each scenario (pooled_ranks; NaN: none), ``parents``:
+    per parent level the parent row of each bottom series (−1: none) and the number of parents.
+    A scenario no series has a residual in is not one. Chunked over series: only the parents'
+    scenario sums are kept."""
+    n_series, h = point.shape
+    own = np.zeros((n_series, h, len(columns)))
+    used = np.zeros(0, dtype=bool)
+    sums: list[np.ndarray] = []
+    for a in range(0, n_series, chunk):
+        rows = slice(a, min(a + chunk, n_series))
+        values = knot_values(point[rows], scale[rows], knots_of(rows))
+        own[rows] = output_quantiles(values, columns)
+        u = ranks_of(rows)
+        if not sums:
+            used = np.zeros(u.shape[1], dtype=bool)
+            sums = [np.zeros((size, h, u.shape[1])) for _, size in parents]
+        used |= np.isfinite(u).any(axis=0)
+        missing = np.isnan(u)
+        if missing.any():
+            u = np.where(missing, hash_uniform(np.arange(rows.start, rows.stop), np.arange(u.shape[1]), seed), u)
+        paths = _evaluate_sh(values, u).reshape(values.shape[0], -1)  # (rows, scenarios · h)
+        for (parent_of, size), out in zip(parents, sums, strict=True):
+            out += (_summing(parent_of[rows], size) @ paths).reshape(size, -1, h).transpose(0, 2, 1)
+    return own, sums, used
+
+
+def window_effects(sums: np.ndarray, window_of: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Each scenario's window effect (parents, h, scenarios): the mean of the node's sums over
+    the scenarios of the same backtest window, less their mean over all scenarios (0 for a
+    scenario that is not one)."""
+    s = sums[:, :, used]
+    win = window_of[used]
+    keys, inverse = np.unique(win, return_inverse=True)
+    onehot = (inverse[:, None] == np.arange(keys.size)[None, :]).astype(float)  # (scenarios, windows)
+    per = (s @ onehot) / onehot.sum(axis=0)
+    out = np.zeros(sums.shape)
+    out[:, :, used] = per[:, :, inverse] - s.mean(axis=2, keepdims=True)
+    return out
+
+
+def inflate(
+    sums: list[np.ndarray], up: list[np.ndarray | None], window_of: np.ndarray, used: np.ndarray, lambdas: list[float]
+) -> list[np.ndarray]:
+    """The parent levels' scenario sums (top level first) with each level's between-window
+    variation stretched by its λ, coherently: a node's adjustment is its share (of its parent's
+    mean) of its parent's adjustment, plus (λ − 1) × the part of its own window effect that its
+    share of the parent's does not explain. Shares add up to one and those parts to zero over a
+    parent's children, so the adjusted sums still add up level to level (the bottom keeps its
+    own marginals: its share of an adjustment is spread over many series). ``up[l]``: the row of
+    each node's parent in level l − 1 (None for the top level)."""
+    out, prev_adj, prev_eff, prev_mean = [], None, None, None
+    for s, parent, lam in zip(sums, up, lambdas, strict=True):
+        eff = window_effects(s, window_of, used)
+        mean = np.where(used[None, None, :], s, 0.0).sum(axis=2) / max(int(used.sum()), 1)  # (nodes, h)
+        if parent is None or prev_adj is None or prev_eff is None or prev_mean is None:
+            adj = (lam - 1.0) * eff
+        else:
+            pm = prev_mean[parent]
+            share = np.divide(mean, pm, out=np.zeros_like(mean), where=pm > 0)
+            # parents without mass: their children share evenly
+            siblings = np.bincount(parent, minlength=prev_mean.shape[0])[parent].astype(float)
+            share = np.where(pm > 0, share, 1.0 / siblings[:, None])
+            adj = share[:, :, None] * prev_adj[parent] + (lam - 1.0) * (eff - share[:, :, None] * prev_eff[parent])
+        out.append(s + adj)
+        prev_adj, prev_eff, prev_mean = adj, eff, mean
+    return out
+
+
+def scenario_quantiles(sums: np.ndarray, used: np.ndarray, columns: tuple[float, ...]) -> np.ndarray:
+    """Empirical quantiles (nodes, h, len(columns)) of the scenario sums, floored at zero."""
+    return np.clip(np.quantile(sums[:, :, used], np.array(columns), axis=2).transpose(1, 2, 0), 0.0, None)
 
 
 def coherent_quantiles(
     point: np.ndarray,
     scale: np.ndarray,
-    knots: np.ndarray,
-    template: np.ndarray,
+    knots_of: Callable[[slice], np.ndarray],
+    ranks_of: Callable[[slice], np.ndarray],
     parents: list[tuple[np.ndarray, int]],
     columns: tuple[float, ...],
     chunk: int = PATH_SERIES,
+    seed: int = 0,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The bottom series' own quantiles (series, h, len(columns)) and each parent level's
-    (parents, h, len(columns)), coherent: a parent's distribution is that of the sum of its
-    children's under the backtest's copula (see above).
+    """``coherent_paths`` without stretching: the bottom's own quantiles and each parent
+    level's, the empirical quantiles of its scenario sums."""
+    own, sums, used = coherent_paths(point, scale, knots_of, ranks_of, parents, columns, chunk, seed)
+    if not used.any():
+        return own, [np.repeat(point_sum(point, p, size)[..., None], len(columns), axis=2) for p, size in parents]
+    return own, [scenario_quantiles(s, used, columns) for s in sums]
 
-    ``point`` (series, h) reconciled y_hat (≥ 0), ``scale`` (series,), ``knots`` (series, h,
-    len(TAUS)) calibrated scaled-residual quantiles, ``template`` (series, windows, h) the
-    scaled residuals of the backtest (NaN where none), ``parents``: per parent level the parent
-    row of each bottom series (−1: none) and the number of parents. Chunked over series: only
-    the parents' scenario moments are kept."""
-    n_series, h = point.shape
-    n_windows = template.shape[1]
-    own = np.zeros((n_series, h, len(columns)))
-    sums = [(np.zeros((size, n_windows, h)), np.zeros((size, n_windows, h)), np.zeros((size, h))) for _, size in parents]
-    for a in range(0, n_series, chunk):
-        rows = slice(a, min(a + chunk, n_series))
-        m, v, values, factor, mean = scenario_moments(point[rows], scale[rows], knots[rows], template[rows])
-        own[rows] = output_quantiles(values, factor, columns)
-        for (parent_of, size), (mm, vv, tt) in zip(parents, sums, strict=True):
-            _add_to_parents(parent_of[rows], size, m, mm)
-            _add_to_parents(parent_of[rows], size, v, vv)
-            _add_to_parents(parent_of[rows], size, mean, tt)
-    scenarios = (~np.isnan(template)).any(axis=0)  # (windows, h): a window with residuals at that step
-    scenarios = np.where(scenarios.any(axis=0, keepdims=True), scenarios, True)
-    out = [mixture_quantiles(mm, vv, scenarios, tt, columns) for mm, vv, tt in sums]
-    return own, out
+
+def point_sum(point: np.ndarray, parent_of: np.ndarray, size: int) -> np.ndarray:
+    """The parents' sums of the bottom ``point`` forecasts (parents, h)."""
+    out = np.zeros((size, point.shape[1]))
+    _add_to_parents(parent_of, point, out)
+    return out

@@ -333,7 +333,7 @@ def test_intervals_coherent_parents_follow_the_childrens_dependence() -> None:
         out[sign] = coherent_intervals(results, sel, tree, axis)
     own, parent = out[1.0].final["sku"], out[1.0].final["total"]
     assert own.shape == (2, 4, len(QUANTILES)) and parent.shape == (1, 4, len(QUANTILES))
-    np.testing.assert_allclose(parent[0], own.sum(axis=0), rtol=0.02)
+    np.testing.assert_allclose(parent[0], own.sum(axis=0), rtol=0.03)  # empirical over the windows' scenarios
     assert out[1.0].heldout["total"].shape == (1, w, 4, len(QUANTILES))
     qi = list(QUANTILES)
     width = {s: c.final["total"][0, :, qi.index(0.9)] - c.final["total"][0, :, qi.index(0.1)] for s, c in out.items()}
