@@ -211,6 +211,7 @@ class _TwoPasses(Exception):
 
 _HASH = "_hash"
 _KEY = "__c2m_key__"
+_EXACT = "__c2m_exact__"  # the full rules' values of the slow rows, aligned to the part
 
 
 def _row_keys(frame: pl.DataFrame) -> np.ndarray:
@@ -312,8 +313,12 @@ class _Pass:
     def _part(self, batch: pl.DataFrame, exact: pl.DataFrame | None) -> None:
         part = batch.select(self.names)
         if exact is not None:  # the slow rows' results in their places
-            rows = batch[SLOW].arg_true()
-            part = part.with_columns([part[c].scatter(rows, exact[c]) for c in self.names])
+            slow = batch[SLOW]
+            at = (slow.cast(pl.Int64).cum_sum() - 1).clip(lower_bound=0)  # each slow row's place in exact
+            aligned = exact.select(pl.all().name.prefix(_EXACT))[at]
+            part = pl.concat([part, aligned, slow.to_frame()], how="horizontal").select(
+                pl.when(pl.col(SLOW)).then(pl.col(_EXACT + c)).otherwise(pl.col(c)).alias(c) for c in self.names
+            )
         reason = part[REASON]
         keep = reason.is_null()
         if reason.null_count() != part.height:
