@@ -102,9 +102,11 @@ def window_errors(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict[
     n = valid.sum(axis=2)
     out = {}
     for name, fc in forecasts.items():
-        err = np.abs(actual - fc)
-        missing = (valid & np.isnan(fc)).any(axis=2)
-        mae = np.where(valid, np.nan_to_num(err), 0.0).sum(axis=2) / np.maximum(n, 1)
+        err = np.abs(actual - fc)  # NaN where either is: no target (counts 0) or a missing forecast
+        missing = (np.isnan(fc) & valid).any(axis=2)
+        np.minimum(err, np.finfo(float).max, out=err)  # nan_to_num of a value ≥ 0: +inf → max, NaN → 0
+        np.copyto(err, 0.0, where=np.isnan(err))
+        mae = err.sum(axis=2) / np.maximum(n, 1)
         mae = np.where(missing, np.inf, mae)
         out[name] = np.where(n > 0, mae, np.nan)
     return out
@@ -167,18 +169,30 @@ def rank_models(
     no_common = ~common.any(axis=1)
     base = np.where(no_common[:, None, None], has_fc, has_fc & common[:, :, None])
 
+    # each window's errors where judged (0 elsewhere) and judged flags: a mask's sums add its
+    # windows in order (the floats of a masked sum over the window axis), no copy per mask
+    judged = np.ascontiguousarray(np.where(base, stack, 0.0).transpose(1, 0, 2))  # (windows, series, models)
+    judged_n = np.ascontiguousarray(base.transpose(1, 0, 2)).astype(np.int64)
+    # (series, models, windows): a model's windows side by side, gathered for the leading ones
+    stack_m = np.ascontiguousarray(stack.transpose(0, 2, 1))
+    base_m = np.ascontiguousarray(base.transpose(0, 2, 1))
+    rows = np.arange(stack.shape[0])[:, None]
+
     def order(mask: np.ndarray, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m = base & mask[None, :, None]
-        total = np.where(m, stack, 0.0).sum(axis=1)
-        count = m.sum(axis=1)
+        total = np.zeros((stack.shape[0], stack.shape[2]))
+        count = np.zeros((stack.shape[0], stack.shape[2]), dtype=np.int64)
+        for w in np.flatnonzero(mask):
+            total += judged[w]
+            count += judged_n[w]
         ok = cand if extra is None else cand & extra
         mean = np.where((count > 0) & ok, total / np.maximum(count, 1), np.inf)
         finite = np.isfinite(mean)
         ranking = np.argsort(mean, axis=1, kind="stable")
         # per-window differences of the leading POOL_MAX to the best, on the windows both were
         # judged on (the engine combines at most that many)
-        top = ranking[:, None, :POOL_MAX]
-        vals = np.where(np.take_along_axis(m, top, axis=2), np.take_along_axis(stack, top, axis=2), np.nan)
+        top = ranking[:, :POOL_MAX]
+        m_top = np.ascontiguousarray(base_m[rows, top].transpose(0, 2, 1)) & mask[None, :, None]  # (series, windows, k)
+        vals = np.where(m_top, np.ascontiguousarray(stack_m[rows, top].transpose(0, 2, 1)), np.nan)
         diff = vals - vals[:, :, :1]
         n_d = (~np.isnan(diff)).sum(axis=1)
         d_sum = np.nansum(diff, axis=1)

@@ -55,11 +55,12 @@ def residual_quantiles(
     """
     if windows is not None:
         r = r[:, windows]
-        donors = tuple(d[:, windows] for d in donors)
     h = r.shape[2]
     ok = np.isfinite(r)
-    if not ok.any():
+    if not ok.any():  # (the donors only fill up a level's own residuals)
         return np.zeros((h, len(taus)))
+    if windows is not None:
+        donors = tuple(d[:, windows] for d in donors)
     weights = ok.astype(float)
     if ok.sum() < MIN_RESIDUALS and donors:
         r, weights = _fill_up(r, weights, donors)

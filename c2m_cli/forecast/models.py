@@ -42,6 +42,7 @@ HOLT_PHIS = np.array([0.9, 0.8, 0.95, 0.98])
 # smoothing values tried for Croston / SBA / TSB (fitted per series and cutoff; 0.1 first)
 INTERMITTENT_ALPHAS = np.array([0.1, 0.05, 0.2, 0.3, 0.5])
 ADI_CUT, CV2_CUT = 1.32, 0.49  # Syntetos, Boylan & Croston (2005)
+TREND_CLASSES = ("smooth", "erratic")  # the demand classes that get the damped-trend candidate
 # a series has stopped selling when its history ends in STOP_RUN or more zero periods that are
 # improbable (< STOP_LEVEL) under the zero rate of the STOP_WINDOW periods before them; daily
 # data: four weeks of zeros against the quarter before (a closed weekend or holiday is no stop)
@@ -114,7 +115,64 @@ def es_pass(
     Returns level, trend and cumulative one-step SSE after ``c`` observations for each ``c`` in
     ``snaps`` (shape (series, snaps, grid)), and the number of observations seen (series, snaps).
     A series starts at its first non-NaN value (level = that value, trend = 0).
+
+    A series whose only missing values come before its start (the usual case) is run without
+    masks: its missing prefix is filled with its first value, so that until its start — and at
+    it — the one-step error is exactly 0 and level, trend and SSE stay at their initial values
+    (the same floats as skipping those periods); a batch with a gap after a start is run with
+    per-period masks (``_es_pass_masked``).
     """
+    n_series, n_periods = z.shape
+    missing = np.isnan(z)
+    started = np.cumsum(~missing, axis=1)
+    if (missing & (started > 0)).any():
+        return _es_pass_masked(z, alpha, beta, phi, snaps)
+    first = np.argmax(~missing, axis=1)
+    y0 = np.where(started[:, -1] > 0, z[np.arange(n_series), first], 0.0) if n_periods else np.zeros(n_series)
+    filled = np.where(missing, y0[:, None], z)
+    g = alpha.size
+    level = np.repeat(y0[:, None], g, axis=1)
+    trend = np.zeros((n_series, g))
+    sse = np.zeros((n_series, g))
+    out_l = np.full((n_series, len(snaps), g), np.nan)
+    out_b = np.zeros((n_series, len(snaps), g))
+    out_s = np.zeros((n_series, len(snaps), g))
+    out_n = np.zeros((n_series, len(snaps)))
+    where = {c: i for i, c in enumerate(snaps)}
+    flat = bool(np.all(beta == 0.0) and np.all(phi == 1.0))  # SES: the trend stays 0
+    ab = alpha * beta
+    # in place, into buffers allocated once (the same operations in the same order)
+    err, tmp, pt, pred = (np.empty((n_series, g)) for _ in range(4))
+    for t in range(n_periods):
+        y = filled[:, t : t + 1]
+        if flat:  # err = y − level; sse += err²; level += α·err
+            np.subtract(y, level, out=err)
+            np.multiply(err, err, out=tmp)
+            sse += tmp
+            np.multiply(alpha, err, out=tmp)
+            level += tmp
+        else:  # pred = level + φ·trend; err = y − pred; level = pred + α·err; trend = φ·trend + αβ·err
+            np.multiply(phi, trend, out=pt)
+            np.add(level, pt, out=pred)
+            np.subtract(y, pred, out=err)
+            np.multiply(err, err, out=tmp)
+            sse += tmp
+            np.multiply(alpha, err, out=tmp)
+            np.add(pred, tmp, out=level)
+            np.multiply(ab, err, out=tmp)
+            np.add(pt, tmp, out=trend)
+        i = where.get(t + 1)
+        if i is not None:
+            seen = started[:, t]
+            out_l[:, i] = np.where(seen[:, None] > 0, level, np.nan)
+            out_b[:, i], out_s[:, i], out_n[:, i] = trend, sse, seen
+    return out_l, out_b, out_s, out_n
+
+
+def _es_pass_masked(
+    z: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray, snaps: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``es_pass`` for series with missing values after their start (no update there)."""
     n_series, n_periods = z.shape
     g = alpha.size
     level = np.full((n_series, g), np.nan)
@@ -169,19 +227,20 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
     smallest one-step squared error up to the cutoff is kept (ties: the first, 0.1).
     """
     n_series, n_periods = z.shape
-    a = INTERMITTENT_ALPHAS[None, :]  # Croston / SBA
-    ta, tb = (g.ravel()[None, :] for g in np.meshgrid(INTERMITTENT_ALPHAS, INTERMITTENT_ALPHAS, indexing="ij"))
-    g1, g2 = a.shape[1], ta.shape[1]
+    a = INTERMITTENT_ALPHAS[None, :]  # Croston / SBA; TSB: its size's α and its probability's β
+    g1 = a.shape[1]
     size = np.full((n_series, g1), np.nan)
     interval = np.full((n_series, g1), np.nan)
     since = np.zeros(n_series)
     started = np.zeros(n_series, dtype=bool)
     seen = np.zeros(n_series)
-    prob = np.full((n_series, g2), np.nan)
-    tsb_size = np.full((n_series, g2), np.nan)
+    # TSB's grid is every (α, β) pair, flattened α-major; its size depends on α only and its
+    # demand probability on β only, so each is smoothed once per value, paired in the rate
+    prob = np.full((n_series, g1), np.nan)  # by β
+    tsb_size = np.full((n_series, g1), np.nan)  # by α
     sse_c = np.zeros((n_series, g1))
     sse_s = np.zeros((n_series, g1))
-    sse_t = np.zeros((n_series, g2))
+    sse_t = np.zeros((n_series, g1 * g1))
     out = {m: np.full((n_series, len(snaps)), np.nan) for m in ("croston", "sba", "tsb")}
     where = {c: i for i, c in enumerate(snaps)}
 
@@ -189,7 +248,8 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
         # one demand so far: its size spread over the periods seen
         gap = np.where(np.isnan(interval), np.maximum(seen, 1.0)[:, None], interval)
         rate = np.where(np.isnan(size), 0.0, size / gap)
-        tsb = np.where(np.isnan(tsb_size) | np.isnan(prob), 0.0, prob * tsb_size)
+        pair = (prob[:, None, :] * tsb_size[:, :, None]).reshape(n_series, g1 * g1)  # NaN until both exist
+        tsb = np.where(np.isnan(pair), 0.0, pair)
         return rate, rate * (1 - a / 2), tsb
 
     for t in range(n_periods):
@@ -220,9 +280,9 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
         d = demand.astype(float)[:, None]
         h2 = has[:, None]
         prob_fresh = h2 & np.isnan(prob)
-        prob = np.where(prob_fresh, d, np.where(h2, prob + tb * (d - prob), prob))
+        prob = np.where(prob_fresh, d, np.where(h2, prob + a * (d - prob), prob))
         tsb_fresh = d2 & np.isnan(tsb_size)
-        tsb_size = np.where(tsb_fresh, yy, np.where(d2 & ~tsb_fresh, tsb_size + ta * (yy - tsb_size), tsb_size))
+        tsb_size = np.where(tsb_fresh, yy, np.where(d2 & ~tsb_fresh, tsb_size + a * (yy - tsb_size), tsb_size))
         i = where.get(t + 1)
         if i is not None:
             rc, rs, rt = rates()
@@ -312,18 +372,29 @@ def _theta_drift(z: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
     return slope, n
 
 
-def smooth_core(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
-    """SES, damped trend and Theta after ``c`` obs, c in snaps: (series, snaps, h)."""
+def smooth_core(z: np.ndarray, snaps: list[int], horizon: int, trend: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """SES, damped trend and Theta after ``c`` obs, c in snaps: (series, snaps, h).
+
+    ``trend`` (series,) bool: the rows the damped trend is fitted for (its grid is most of the
+    cost); the others get NaN for it (no candidate there). Default: every row."""
     alpha, beta, phi, n_ses = _grid()
-    level, trend, sse, seen = es_pass(z, alpha, beta, phi, snaps)
-    rows = np.arange(z.shape[0])[:, None]
+    n_series = z.shape[0]
+    level, _, sse, seen = es_pass(z, alpha[:n_ses], beta[:n_ses], phi[:n_ses], snaps)
+    rows = np.arange(n_series)[:, None]
     cols = np.arange(len(snaps))[None, :]
     out: dict[str, np.ndarray] = {}
     s = _pick(sse, 0, n_ses)
     ses_level = level[rows, cols, s]
     out["ses"] = np.repeat(ses_level[..., None], horizon, axis=2)
-    d = _pick(sse, n_ses, alpha.size)
-    out["damped"] = damped_path(level[rows, cols, d], trend[rows, cols, d], phi[d], horizon)
+    damped = np.full(out["ses"].shape, np.nan)
+    fit = np.arange(n_series) if trend is None else np.flatnonzero(trend)
+    if fit.size:
+        # the damped-trend grid on its own (each grid point's recursion is independent of the others)
+        level_d, trend_d, sse_d, _ = es_pass(z[fit], alpha[n_ses:], beta[n_ses:], phi[n_ses:], snaps)
+        d = _pick(sse_d, 0, alpha.size - n_ses)
+        r = np.arange(fit.size)[:, None]
+        damped[fit] = damped_path(level_d[r, cols, d], trend_d[r, cols, d], phi[n_ses:][d], horizon)
+    out["damped"] = damped
     a = alpha[s]
     k = np.arange(1, horizon + 1)
     theta = np.empty_like(out["ses"])
@@ -336,8 +407,8 @@ def smooth_core(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.n
     # a series with too few observations to smooth keeps its mean (no fabricated trend)
     few = seen < 3
     if few.any():
-        for name in ("damped", "theta"):
-            out[name] = np.where(few[..., None], out["ses"], out[name])
+        out["theta"] = np.where(few[..., None], out["ses"], theta)
+        out["damped"] = np.where(few[..., None] & ~np.isnan(damped), out["ses"], damped)
     return out
 
 
@@ -381,9 +452,10 @@ def robust_ses(z: np.ndarray, snaps: list[int], horizon: int) -> np.ndarray:
     return np.repeat(out[..., None], horizon, axis=2)
 
 
-def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int) -> dict[str, np.ndarray]:
-    """Forecasts of every adjusted-scale model after ``c`` obs, c in snaps: (series, snaps, h)."""
-    out = smooth_core(z, snaps, horizon)
+def smooth_forecasts(z: np.ndarray, snaps: list[int], horizon: int, trend: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Forecasts of every adjusted-scale model after ``c`` obs, c in snaps: (series, snaps, h);
+    the damped trend only for the ``trend`` rows (``smooth_core``)."""
+    out = smooth_core(z, snaps, horizon, trend)
     out["ses_robust"] = robust_ses(z, snaps, horizon)
     for name, rate in croston_pass(z, snaps).items():
         out[name] = np.repeat(rate[..., None], horizon, axis=2)
@@ -454,6 +526,26 @@ def baseline_forecasts(y: np.ndarray, snaps: list[int], horizon: int, season: in
     return {"naive": naive, "seasonal_naive": snaive}
 
 
+def trend_rows(y: np.ndarray) -> np.ndarray:
+    """(series,) bool: the series that get the damped-trend candidate — those whose demand over
+    their whole history is ``smooth`` or ``erratic`` (``demand_class``: a demand in most periods).
+    An intermittent or lumpy series, or one with fewer than two demands, has no trend to follow
+    between its sporadic demands: the level, intermittent-demand and Theta models are its pool
+    (the same pool in the backtest and the final fit, so the backtest judges the candidates the
+    forecast chooses from)."""
+    return np.isin(demand_class(y, y.shape[1]), TREND_CLASSES)
+
+
+def _mean_available(values: list[np.ndarray]) -> np.ndarray:
+    """The mean of the models that have a forecast there (NaN where none has): the same floats
+    as ``np.mean`` where they all have one."""
+    stack = np.stack(values)
+    have = ~np.isnan(stack)
+    count = have.sum(axis=0)
+    total = np.where(have, stack, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
     """Backtest forecasts (series, cutoffs, h) and final forecasts (series, h) of every model.
 
@@ -464,6 +556,7 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
     n_periods = y.shape[1]
     cut = list(task.cutoffs)
     results: dict[str, dict[str, np.ndarray]] = {"backtest": {}, "final": {}}
+    trend = trend_rows(y)
     for phase, mult, snaps in (
         ("backtest", task.mult_backtest, cut),
         ("final", task.mult_final, [n_periods]),
@@ -471,7 +564,7 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
         if not snaps:
             continue
         z = y / mult[:, :n_periods]
-        fc = smooth_forecasts(z, snaps, h)
+        fc = smooth_forecasts(z, snaps, h, trend)
         if task.freq in YEAR:
             fc.update(decomposition_forecasts(z, snaps, h, task.freq))
             fc.update(ets_forecasts(z, snaps, h, task.freq))
@@ -481,7 +574,7 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
             target = np.pad(target, ((0, 0), (0, 0), (0, h - target.shape[2])), constant_values=1.0)
         fc = {name: values * target for name, values in fc.items()}
         fc.update(baseline_forecasts(y, snaps, h, task.season))
-        fc["ensemble"] = np.mean(np.stack([fc[m] for m in SMOOTH_MODELS]), axis=0)
+        fc["ensemble"] = _mean_available([fc[m] for m in SMOOTH_MODELS])
         # a series that stopped selling before a cutoff: every model forecasts zero from there
         halt = np.stack([stopped(y, c, task.season if task.freq in YEAR else 0, task.freq or "W") for c in snaps], axis=1)
         if halt.any():

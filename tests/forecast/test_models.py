@@ -111,3 +111,48 @@ def test_vectorised_smoothing_matches_statsmodels_at_the_same_parameters() -> No
         ).fit(smoothing_level=0.3, smoothing_trend=0.15, damping_trend=0.9, optimized=False)
     np.testing.assert_allclose(ours[0], ses.forecast(6), rtol=1e-10)
     np.testing.assert_allclose(ours[1], damped.forecast(6), rtol=1e-10)
+
+
+def test_damped_trend_only_for_series_that_demand_in_most_periods() -> None:
+    """The damped trend is a candidate for smooth / erratic demand only; an intermittent or
+    lumpy series (or one with a single demand) has none, its ensemble is the mean of SES and
+    Theta, and every other model is unchanged by who else is in the batch."""
+    from c2m_cli.forecast.models import trend_rows
+
+    rng = np.random.default_rng(11)
+    smooth = 20.0 + np.arange(40.0)  # a demand every period
+    intermittent = np.where(rng.random(40) < 0.2, 6.0, 0.0)  # ADI ≈ 5
+    once = np.r_[np.full(10, np.nan), 4.0, np.zeros(29)]  # a single demand
+    y = np.vstack([smooth, intermittent, once])
+    assert trend_rows(y).tolist() == [True, False, False]
+    out = forecast_batch(_task(y, [24, 32]))
+    for phase in ("backtest", "final"):
+        damped, ses, theta, ens = (out[phase][m] for m in ("damped", "ses", "theta", "ensemble"))
+        assert np.isfinite(damped[0]).all() and np.isnan(damped[1:]).all()
+        # (forecasts are clipped at 0 after the mean: compare where no member was clipped)
+        both = (ses[1:] > 0) & (theta[1:] > 0)
+        assert both.any()
+        np.testing.assert_allclose(ens[1:][both], ((ses[1:] + theta[1:]) / 2)[both])
+        np.testing.assert_allclose(ens[:1], (ses[:1] + damped[:1] + theta[:1]) / 3)
+    alone = forecast_batch(_task(smooth, [24, 32]))
+    for name, values in alone["final"].items():
+        np.testing.assert_array_equal(values[0], out["final"][name][0])
+
+
+def test_smoothing_pass_without_masks_equals_the_masked_recursion() -> None:
+    """es_pass' unmasked run (missing prefix filled with the first value) gives the masked
+    recursion's floats exactly; a batch with a gap after a start takes the masked run."""
+    from c2m_cli.forecast.models import _es_pass_masked, _grid, es_pass
+
+    rng = np.random.default_rng(3)
+    z = rng.gamma(2.0, 3.0, size=(6, 30))
+    z[1, :7] = np.nan  # starts late
+    z[2] = np.nan  # never starts
+    z[3, :29] = np.nan  # one observation
+    alpha, beta, phi, _ = _grid()
+    snaps = [5, 12, 29, 30]
+    for got, want in zip(es_pass(z, alpha, beta, phi, snaps), _es_pass_masked(z, alpha, beta, phi, snaps), strict=True):
+        np.testing.assert_array_equal(got, want)
+    z[4, 10] = np.nan  # a gap after the start
+    for got, want in zip(es_pass(z, alpha, beta, phi, snaps), _es_pass_masked(z, alpha, beta, phi, snaps), strict=True):
+        np.testing.assert_array_equal(got, want)

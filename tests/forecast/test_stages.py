@@ -118,7 +118,7 @@ def test_levels_matrices_clip_refunds_and_keep_late_starts_missing() -> None:
 
 
 def test_candidates_join_partitions_in_row_order_and_rank_the_planted_best() -> None:
-    n = 300  # more than one series partition
+    n = 1100  # more than one series partition
     t = np.arange(N_PERIODS, dtype=float)
     y = np.vstack([np.full(N_PERIODS, 1.0 + i % 7) for i in range(n - 1)] + [10.0 + 3.0 * t])  # last: a trend
     ids = [f"s{i:03d}" for i in range(n)]
