@@ -1234,9 +1234,10 @@ def coherent_intervals(
     parents = [(parent_rows[lv], sizes[lv]) for lv in levels]
     links = _upper_links(parent_rows, sizes)
     window_of = np.repeat(np.arange(len(cutoffs)), h)
-    scale = res.scale if retired is None or len(retired) != len(res.scale) else np.where(retired, 0.0, res.scale)
+    # a retired product sells 0 from now on (its forecast); in the backtest windows it still sold
+    final_scale = res.scale if retired is None or len(retired) != len(res.scale) else np.where(retired, 0.0, res.scale)
 
-    def paths(point: np.ndarray, windows: np.ndarray | None) -> tuple[np.ndarray, _Scenarios]:
+    def paths(point: np.ndarray, windows: np.ndarray | None, scale: np.ndarray) -> tuple[np.ndarray, _Scenarios]:
         shape = pool.shape(windows, TAUS)
         own, sums, used = coherent_paths(
             point,
@@ -1249,8 +1250,8 @@ def coherent_intervals(
         )
         return own, _Scenarios(sums, used)
 
-    own, final_paths = paths(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), None)  # as bottom_up sums them
-    held_paths = {w: paths(np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None), earlier[w])[1] for w in scored}
+    own, final_paths = paths(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), None, final_scale)  # as bottom_up sums them
+    held_paths = {w: paths(np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None), earlier[w], res.scale)[1] for w in scored}
     truth = {lv: _actuals(results[lv].y, cutoffs, h) for lv in levels}
     cache: dict[tuple[int, tuple[float, ...]], list[np.ndarray]] = {}
 
@@ -1314,7 +1315,7 @@ def coherent_intervals(
         qs = quantiles_of(held_paths[w], kappa_w, w)
         for lv, q in zip(levels, qs, strict=True):
             heldout[lv][:, w] = q
-    return Coherent(bottom, final, heldout, r, pool, sel.backtest[bottom], scale, earlier & reported[:, None], dict(zip(levels, stretch, strict=True)), chosen)
+    return Coherent(bottom, final, heldout, r, pool, sel.backtest[bottom], res.scale, earlier & reported[:, None], dict(zip(levels, stretch, strict=True)), chosen)
 
 
 def _donor_levels(level: str, results: dict[str, LevelResult]) -> list[str]:
