@@ -186,3 +186,27 @@ def test_coherent_intervals_end_to_end(tmp_path) -> None:  # type: ignore[no-unt
     metrics = ws.read("forecast_metrics").filter((pl.col("unique_id") == "*") & (pl.col("model") == "selected") & (pl.col("metric") == "coverage_80"))
     cover = dict(metrics.select("level", "value").iter_rows())
     assert set(cover) == {"total", "category_l1", "sku"} and all(0.3 < v <= 1.0 for v in cover.values())
+
+
+def test_a_series_of_scale_zero_adds_exactly_its_point() -> None:
+    """A retired product (scale 0: it sells its point forecast, 0, in every path) leaves every
+    parent quantile as if it were not there; one that sells a fixed 7 shifts them by exactly 7."""
+    n, w, h = 40, 8, 3
+    r = _planted(n, w, h, common=0.5, idio=1.0, seed=8)
+    knots = np.broadcast_to(norm.ppf(np.array(TAUS)), (n, h, len(TAUS))).copy()
+    spread = np.ones(h)
+
+    def run(keep: np.ndarray, scale: np.ndarray, point: np.ndarray) -> np.ndarray:
+        k, rr = knots[keep], r[keep]
+        parents = [(np.zeros(int(keep.sum()), dtype=np.int64), 1)]
+        _, (total,), used = coherent_paths(point[keep], scale[keep], lambda rows: k[rows], lambda rows: pooled_ranks(rr[rows], spread), parents, COLUMNS)
+        return scenario_quantiles(total, used, COLUMNS)[0]
+
+    every = np.ones(n, dtype=bool)
+    others = np.arange(n) != 3
+    point, scale = np.full((n, h), 5.0), np.ones(n)
+    alone = run(others, scale, point)  # the 39 other series only
+    retired_scale, retired_point = np.where(others, 1.0, 0.0), np.where(others[:, None], point, 0.0)
+    np.testing.assert_allclose(run(every, retired_scale, retired_point), alone, rtol=1e-12)
+    np.testing.assert_allclose(run(every, retired_scale, np.where(others[:, None], point, 7.0)), alone + 7.0, rtol=1e-12)
+    assert (run(every, scale, point)[:, 4] - run(every, scale, point)[:, 0] > alone[:, 4] - alone[:, 0]).all()
