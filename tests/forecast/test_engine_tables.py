@@ -76,3 +76,30 @@ def test_backtest_detail_keeps_selected_rows_and_every_candidates_aggregate(tmp_
     assert full.forecast.equals(auto.forecast)  # the forecast table does not depend on it
     with pytest.raises(UsageError, match="--backtest-detail must be one of auto, all, selected"):
         engine.compute_forecast(orders, products, levels=levels, market="cn", backtest_detail="some")
+
+
+def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big level's candidates' intervals and aggregate metrics computed in forked workers give
+    the serial run's tables."""
+    from c2m_cli.workspace import Workspace
+
+    ws = Workspace(planted_world(tmp_path / "ws", days=300).root)
+    orders, products = pl.scan_parquet(ws.root / "orders.parquet"), ws.read("products")
+    monkeypatch.setattr(engine, "DETAIL_SERIES", 10)
+    calls: list[str] = []
+    summary = engine._candidate_summaries
+
+    def spy(resid: engine.Residuals, level: str, names: list[str], axis: engine.Axis) -> dict:  # type: ignore[type-arg]
+        out = summary(resid, level, names, axis)
+        calls.extend(out)
+        return out
+
+    monkeypatch.setattr(engine, "_candidate_summaries", spy)
+    runs = []
+    for limit in (10**9, 10):
+        monkeypatch.setattr(engine, "PARALLEL_TABLE_SERIES", limit)
+        runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn", intervals="per_level"))
+    assert len(calls) >= 8 and "selected" not in calls  # the sku candidates, in workers
+    serial, forked = runs
+    for a, b in ((serial.forecast, forked.forecast), (serial.backtest, forked.backtest), (serial.metrics, forked.metrics)):
+        assert a.height > 0 and a.equals(b)
