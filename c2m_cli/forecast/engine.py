@@ -778,6 +778,8 @@ def compute_forecast(
     pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent, detail)
     forecast, backtest_table, metrics_table = sink.tables()
     info = _info(prepared, life, note, None if coherent is None else coherent_tree, [lv for lv in levels if lv in results])
+    if coherent is not None:  # the between-window stretch κ of each parent level (reconcile.inflate)
+        info["coherent_stretch"] = coherent.stretch
     summary = forecast_summary(
         results, axis, levels, prepared.festival_effects, info, reconcile=reconcile, intervals=intervals, market=market,
         dropped=series.info["dropped_partial_periods"],

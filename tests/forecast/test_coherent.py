@@ -175,6 +175,8 @@ def test_coherent_intervals_end_to_end(tmp_path) -> None:  # type: ignore[no-unt
     ws = planted_world(tmp_path / "ws", days=658)
     summary = run_forecast(ws, levels="total,category_l1,sku")
     assert summary["intervals"] == "coherent"
+    assert set(summary["coherent_stretch"]) == {"total", "category_l1"}
+    assert all(k >= engine.STRETCH_GRID[0] for k in summary["coherent_stretch"].values())
     assert ws.manifest()["steps"][-1]["parameters"]["intervals"] == "coherent"
     sel = ws.read("forecast").filter(pl.col("model") == "selected")
     sums = sel.filter(pl.col("level") == "sku").group_by("ds").agg(pl.col("y_hat", "q0.1", "q0.9").sum()).sort("ds")
