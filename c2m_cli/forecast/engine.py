@@ -1302,7 +1302,16 @@ def coherent_intervals(
         return own, _Scenarios(sums, used)
 
     own, final_paths = paths(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), None, final_scale)  # as bottom_up sums them
-    held_paths = {w: paths(np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None), earlier[w], res.scale)[1] for w in scored}
+    # a series without a forecast in a backtest window (not launched yet) sells 0 in its paths,
+    # as a product launched after the forecast is made is not in the forecast's
+    held_paths = {
+        w: paths(
+            np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None),
+            earlier[w],
+            np.where(np.isnan(sel.backtest[bottom][:, w]).all(axis=1), 0.0, res.scale),
+        )[1]
+        for w in scored
+    }
     truth = {lv: _actuals(results[lv].y, cutoffs, h) for lv in levels}
     cache: dict[tuple[int, tuple[float, ...]], list[np.ndarray]] = {}
 
