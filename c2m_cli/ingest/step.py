@@ -297,18 +297,29 @@ class _Pass:
             self.flush()
 
     def flush(self) -> None:
-        """The waiting batches as one part: the full rules on its slow rows, then ``_part``."""
+        """The full rules on the slow rows of every waiting batch (at once), then each batch's
+        ``_part`` (a batch at a time, its columns still in cache: on 10M lines at load 6, one
+        part per flush took 21-22 s of CPU, a part per batch 18-21 s)."""
         batches, self.pending, self.pending_rows = self.pending, [], 0
         if not batches:
             return
-        batch = batches[0] if len(batches) == 1 else pl.concat(batches, how="vertical", rechunk=False)
-        exact = None
-        if self.plan.fast is not None and batch[SLOW].any():
-            sources_of = batch.filter(pl.col(SLOW)).select(
-                [pl.col(SOURCE_PREFIX + c).alias(c) for c in self.plan.source_columns]
-            )
-            exact = _read_rejects_first(self.plan.full(sources_of.lazy())).collect(engine="in-memory")
-        self._part(batch, exact)
+        exact: list[pl.DataFrame | None] = [None] * len(batches)
+        if self.plan.fast is not None:
+            slow = [i for i, b in enumerate(batches) if b[SLOW].any()]
+            if slow:
+                sources_of = pl.concat([
+                    batches[i].filter(pl.col(SLOW)).select(
+                        [pl.col(SOURCE_PREFIX + c).alias(c) for c in self.plan.source_columns]
+                    ) for i in slow
+                ], how="vertical")
+                full = _read_rejects_first(self.plan.full(sources_of.lazy())).collect(engine="in-memory")
+                offset = 0
+                for i in slow:
+                    n = int(batches[i][SLOW].sum())
+                    exact[i] = full.slice(offset, n)
+                    offset += n
+        for batch, rows in zip(batches, exact, strict=True):
+            self._part(batch, rows)
 
     def _part(self, batch: pl.DataFrame, exact: pl.DataFrame | None) -> None:
         part = batch.select(self.names)
