@@ -322,18 +322,7 @@ class _Pass:
             self._part(batch, rows)
 
     def _part(self, batch: pl.DataFrame, exact: pl.DataFrame | None) -> None:
-        part = batch.select(self.names)
-        if exact is not None:  # the slow rows' results in their places
-            slow = batch[SLOW]
-            at = (slow.cast(pl.Int64).cum_sum() - 1).clip(lower_bound=0)  # each slow row's place in exact
-            aligned = exact.select(pl.all().name.prefix(_EXACT))[at]
-            part = pl.concat([part, aligned, slow.to_frame()], how="horizontal").select(
-                pl.when(pl.col(SLOW)).then(pl.col(_EXACT + c)).otherwise(pl.col(c)).alias(c) for c in self.names
-            )
-        reason = part[REASON]
-        keep = reason.is_null()
-        if reason.null_count() != part.height:
-            self.rejects.append(part.select(FILE, LINE, COLUMN, RAW, REASON).filter(~keep))
+        part, keep = self._settle_slow_rows(batch, exact)
         keys = _row_keys(part)
         kept = keep.to_numpy()
         if self.seen is not None:
@@ -356,6 +345,35 @@ class _Pass:
             if flagged.any():
                 self.fields.append(part.select(FILE, LINE, *self.field_cols).filter(flagged))
         self.writer.append(part.select(self.outputs) if kept.all() else part.select(self.outputs).filter(keep))
+
+    def _settle_slow_rows(self, batch: pl.DataFrame, exact: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.Series]:
+        """(the part, which rows are kept) with the slow rows' full-rule results, and the
+        part's rejects noted. Where every slow row is rejected (the usual case: a bad date, a
+        price "面议") their rejects come from ``exact`` and the part stays as the fast lane read
+        it; otherwise the slow rows' values are put in their places (a copy of the part)."""
+        part = batch.select(self.names)
+        reject_columns = [FILE, LINE, COLUMN, RAW, REASON]
+        if exact is not None and exact[REASON].null_count() == 0:
+            slow = batch[SLOW]
+            reason = part[REASON]
+            fast_bad = reason.is_not_null() & ~slow
+            rejected = exact.select(reject_columns)
+            if fast_bad.any():
+                rejected = pl.concat([part.select(reject_columns).filter(fast_bad), rejected]).sort(LINE)
+            self.rejects.append(rejected)
+            return part, reason.is_null() & ~slow
+        if exact is not None:
+            slow = batch[SLOW]
+            at = (slow.cast(pl.Int64).cum_sum() - 1).clip(lower_bound=0)  # each slow row's place in exact
+            aligned = exact.select(pl.all().name.prefix(_EXACT))[at]
+            part = pl.concat([part, aligned, slow.to_frame()], how="horizontal").select(
+                pl.when(pl.col(SLOW)).then(pl.col(_EXACT + c)).otherwise(pl.col(c)).alias(c) for c in self.names
+            )
+        reason = part[REASON]
+        keep = reason.is_null()
+        if reason.null_count() != part.height:
+            self.rejects.append(part.select(reject_columns).filter(~keep))
+        return part, keep
 
     def _copies(self, copies: pl.DataFrame, window: list[tuple[np.ndarray, np.ndarray, np.ndarray, pl.DataFrame]]) -> None:
         """Later copies: each is compared with the written row of its hash where that row is in

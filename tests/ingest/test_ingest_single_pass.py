@@ -182,3 +182,34 @@ def test_table_writer_raises_what_its_thread_raised_and_leaves_no_file(tmp_path:
         writer.close()
     writer.abort()
     assert not target.exists()
+
+
+@pytest.mark.parametrize("batch_rows", [None, 7])
+def test_batches_whose_slow_rows_are_all_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int | None):
+    """The usual batch of a real export: its slow rows are bad rows (the part stays as the
+    fast lane read it, their rejects come from the full rules): the same as two passes."""
+    rows = [line.replace(",u", ",", 1) for line in _lines(60)]  # numeric ids: the fast lane reads these rows
+    rows[3] = "3,3,3,2024/02/30 10:00:00,1,¥5.00,交易成功"  # impossible date
+    rows[10] = "10,10,10,2024/05/10 10:10:00,1,面议,交易成功"  # not a number
+    rows[11] = rows[4]  # a copy, in the same batch of 7
+    rows[40] = "40,40,40,1900/05/10 10:10:00,1,¥5.00,交易成功"  # implausible
+    rows[41] = "41,41,41,2024/05/10 10:10:00,1e308,¥5.00,交易成功"  # above the bound
+    src = tmp_path / "orders.csv"
+    src.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(ingest_step, "_BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(ingest_step, "_FLUSH_ROWS", 50)
+    called = _count_two_pass_calls(monkeypatch)
+    one = Workspace(tmp_path / "one")
+    summary = run_ingest(one, {"orders": str(src)}, timezone="Asia/Shanghai")
+    assert called == []
+    monkeypatch.setattr(ingest_step, "stream_table", _two_passes)
+    two = Workspace(tmp_path / "two")
+    reference = run_ingest(two, {"orders": str(src)}, timezone="Asia/Shanghai")
+    assert summary["tables"] == reference["tables"]
+    table = summary["tables"]["orders"]
+    assert (table["rows_in"], table["rows_written"], table["rows_rejected"], table["duplicates"]) == (60, 55, 5, 1)
+    a, b = _outputs(one), _outputs(two)
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].equals(b[name]), name
+    assert a["_rejects/orders.parquet"]["line"].to_list() == [5, 12, 13, 42, 43]
