@@ -11,7 +11,8 @@ child process (benchmarks/measure.py). Reference measured in the same run: an ea
 of the order lines with a per-user group-by (RFM); the ingest and label times are printed as
 ratios to it.
 
-    .venv/bin/python benchmarks/scale.py                   # 50,000,000 lines (≈ 15 min here)
+    .venv/bin/python benchmarks/scale.py                   # 50,000,000 lines (about an hour of CPU here:
+                                                           # label and recommend ≈ 1,000 s each)
     .venv/bin/python benchmarks/scale.py --lines 2000000   # a quick run
 """
 
