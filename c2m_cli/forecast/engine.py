@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ContextDecorator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -75,6 +75,9 @@ from c2m_cli.forecast.series import (
     next_periods,
     product_keys,
 )
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 BATCH_ROWS = 1024  # series per partition (one executor task)
 FRAME_SERIES = 8192  # series per part of backtest.parquet (bounded memory)
@@ -772,7 +775,7 @@ def compute_forecast(
     coherent = None
     coherent_tree = tree if tree is not None or not geo.levels else Tree(*geo.rooted())
     if intervals == "coherent" and axis.cutoffs and coherent_tree is not None:
-        coherent = coherent_intervals(results, sel, coherent_tree, axis, life.retired if coherent_tree is tree and tree.bottom == "sku" else None, seed)
+        coherent = coherent_intervals(results, sel, coherent_tree, axis, life.retired if coherent_tree is tree and tree.bottom == "sku" else None, seed, levels)
     sink = TableSink(scratch, targets)
     detail = {lv: level_detail(len(results[lv].ids), backtest_detail) for lv in levels if lv in results}
     pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent, detail)
@@ -1088,14 +1091,40 @@ def level_detail(n_series: int, option: str = "auto") -> str:
 # a level of at least this many series (with --backtest-detail selected there) computes its
 # candidates' intervals and aggregate metrics in a pool of forked processes, one model per task
 PARALLEL_TABLE_SERIES = 20_000
-_TABLES: tuple[Residuals, str, Axis] | None = None  # what a forked tables worker reads (set before the fork)
+_FORKED_JOB: Callable[[Any], Any] | None = None  # what a forked worker runs (set before the fork)
 
 
-def _candidate_summary(name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """In a forked worker (numpy only, no polars after a fork): one candidate's final quantile
-    shape, the donor levels used and its level-aggregate metrics (``_metric_arrays``)."""
-    assert _TABLES is not None
-    resid, level, axis = _TABLES
+def _run_forked_job(item: Any) -> Any:
+    assert _FORKED_JOB is not None
+    return _FORKED_JOB(item)
+
+
+def forked_map(job: Callable[[T], R], items: Sequence[T]) -> list[R] | None:
+    """``job`` over ``items`` in the local executor's processes, forked so that they read the
+    parent's arrays where they are (memory maps included; only the items and results are
+    pickled); results in item order. None (the caller runs serially) without fork, a second core
+    or a second item. ``job`` must use numpy only (no polars thread pool after a fork)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from c2m_cli.executor import LocalExecutor
+
+    global _FORKED_JOB
+    processes = LocalExecutor().processes
+    if os.name != "posix" or processes < 2 or len(items) < 2:
+        return None
+    _FORKED_JOB = job
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_run_forked_job, items))
+    finally:
+        _FORKED_JOB = None
+
+
+def _candidate_summary(resid: Residuals, level: str, axis: Axis, name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """One candidate's final quantile shape, the donor levels used and its level-aggregate
+    metrics (``_metric_arrays``; numpy only)."""
     res = resid.results[level]
     iv = model_intervals(resid, level, name)
     _, _, whole = _metric_arrays(resid.actuals(level), res.backtest[name], res.scale, iv.r, axis.usable, iv.borrow, False, iv.pool)
@@ -1103,27 +1132,13 @@ def _candidate_summary(name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
 
 
 def _candidate_summaries(resid: Residuals, level: str, names: list[str], axis: Axis) -> dict[str, tuple[np.ndarray, list[str], np.ndarray]]:
-    """``_candidate_summary`` of every candidate of ``level``, in the local executor's processes
-    (forked: they read the level's arrays where they are, the backtests' memory maps included);
-    empty (computed serially by the caller) without fork or a second core. The same numbers as
-    the serial run: each is a function of its model alone."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from c2m_cli.executor import LocalExecutor
-
-    global _TABLES
-    processes = LocalExecutor().processes
-    if os.name != "posix" or processes < 2 or len(names) < 2:
-        return {}
+    """``_candidate_summary`` of every candidate of ``level`` in forked processes
+    (``forked_map``); empty (computed serially by the caller) where they cannot run. The same
+    numbers as the serial run: each is a function of its model alone."""
     resid.actuals(level)  # computed once, before the fork
-    _TABLES = (resid, level, axis)
-    try:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            return dict(zip(names, pool.map(_candidate_summary, names), strict=True))
-    finally:
-        _TABLES = None
+    out = forked_map(lambda name: _candidate_summary(resid, level, axis, name), names)
+    return {} if out is None else dict(zip(names, out, strict=True))
+
 
 def _heldout_tables(
     sink: TableSink, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None,
@@ -1255,8 +1270,10 @@ class _Scenarios:
     used: np.ndarray
 
 
+@_ArraysInHeap()
 def coherent_intervals(
-    results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis, retired: np.ndarray | None = None, seed: int = 0
+    results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis, retired: np.ndarray | None = None, seed: int = 0,
+    shown: Sequence[str] | None = None,
 ) -> Coherent:
     """Intervals stage (``coherent``): joint sample paths of the tree's bottom level — a
     bootstrap of its backtest errors by window, through each series' calibrated quantile
@@ -1268,7 +1285,9 @@ def coherent_intervals(
     windows' own held-out intervals: the reported coverage uses no later data. A window is
     scored when MIN_CALIBRATION_WINDOWS earlier windows can be calibrated on (each with paths
     over two windows or more: a between-window spread needs two); the others are not (NaN).
-    ``retired`` bottom products sell their point forecast (0) in every path."""
+    ``retired`` bottom products sell their point forecast (0) in every path. With ``shown``
+    (the requested levels) holding none of the tree's upper levels (``--levels sku``: the total
+    is internal), no paths are drawn: the bottom's own quantiles are the same without them."""
     bottom, cutoffs, h = tree.bottom, axis.cutoffs, axis.horizon
     res = results[bottom]
     actual = _actuals(res.y, cutoffs, h)
@@ -1280,6 +1299,8 @@ def coherent_intervals(
     pool.prepare([None, *[earlier[w] for w in scored]], shapes=True, taus=TAUS)
     pool.prepare([None, *[earlier[w] for w in scored]], shapes=True)
     parent_rows = tree.parent_rows()
+    if shown is not None and not set(parent_rows) & set(shown):
+        parent_rows = {}
     levels = list(parent_rows)
     sizes = {lv: len(results[lv].ids) for lv in levels}
     parents = [(parent_rows[lv], sizes[lv]) for lv in levels]
@@ -1301,17 +1322,23 @@ def coherent_intervals(
         )
         return own, _Scenarios(sums, used)
 
-    own, final_paths = paths(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), None, final_scale)  # as bottom_up sums them
-    # a series without a forecast in a backtest window (not launched yet) sells 0 in its paths,
-    # as a product launched after the forecast is made is not in the forecast's
-    held_paths = {
-        w: paths(
-            np.clip(np.nan_to_num(sel.backtest[bottom][:, w]), 0.0, None),
-            earlier[w],
-            np.where(np.isnan(sel.backtest[bottom][:, w]).all(axis=1), 0.0, res.scale),
-        )[1]
-        for w in scored
-    }
+    def window_paths(w: int) -> tuple[np.ndarray | None, _Scenarios]:
+        """The forecast's paths (w = −1: over every window, with the bottom's own quantiles)
+        or backtest window w's held-out ones (over the windows before it). A series without a
+        forecast in a backtest window (not launched yet) sells 0 in its paths, as a product
+        launched after the forecast is made is not in the forecast's."""
+        if w < 0:
+            return paths(np.clip(np.nan_to_num(sel.final[bottom]), 0.0, None), None, final_scale)  # as bottom_up sums them
+        bt = sel.backtest[bottom][:, w]
+        return None, paths(np.clip(np.nan_to_num(bt), 0.0, None), earlier[w], np.where(np.isnan(bt).all(axis=1), 0.0, res.scale))[1]
+
+    # only parent levels use the held-out paths; each set of paths in a forked process
+    jobs = [-1, *(scored if levels else [])]
+    drawn = forked_map(window_paths, jobs) or [window_paths(w) for w in jobs]
+    own = drawn[0][0]
+    assert own is not None
+    final_paths = drawn[0][1]
+    held_paths = {w: sc for w, (_, sc) in zip(jobs[1:], drawn[1:], strict=True)}
     truth = {lv: _actuals(results[lv].y, cutoffs, h) for lv in levels}
     cache: dict[tuple[int, tuple[float, ...]], list[np.ndarray]] = {}
 
@@ -1372,7 +1399,7 @@ def coherent_intervals(
         reported[w] = True
         kappa_w = choose(before)
         chosen[w] = kappa_w
-        qs = quantiles_of(held_paths[w], kappa_w, w)
+        qs = quantiles_of(held_paths[w], kappa_w, w) if levels else []
         for lv, q in zip(levels, qs, strict=True):
             heldout[lv][:, w] = q
     return Coherent(bottom, final, heldout, r, pool, sel.backtest[bottom], res.scale, earlier & reported[:, None], dict(zip(levels, stretch, strict=True)), chosen)

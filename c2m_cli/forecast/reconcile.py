@@ -223,17 +223,23 @@ def coherent_paths(
         rows = slice(a, min(a + chunk, n_series))
         values = knot_values(point[rows], scale[rows], knots_of(rows))
         own[rows] = output_quantiles(values, columns)
+        if not parents:  # only the bottom's own quantiles are wanted: no paths to draw
+            continue
         u = ranks_of(rows)
         if not sums:
             used = np.zeros(u.shape[1], dtype=bool)
             sums = [np.zeros((size, h, u.shape[1])) for _, size in parents]
         used |= np.isfinite(u).any(axis=0)
+        # a series whose quantile function is ≤ 0 everywhere (a retired or not yet launched
+        # product, a zero forecast with no upside) is 0 in every path: it adds nothing
+        live = np.flatnonzero(values.max(axis=(1, 2)) > 0)
+        u = u[live]
         missing = np.isnan(u)
         if missing.any():
-            u = np.where(missing, hash_uniform(np.arange(rows.start, rows.stop), np.arange(u.shape[1]), seed), u)
-        paths = _evaluate_sh(values, u).reshape(values.shape[0], -1)  # (rows, scenarios · h)
+            u = np.where(missing, hash_uniform(rows.start + live, np.arange(u.shape[1]), seed), u)
+        paths = _evaluate_sh(values[live], u).reshape(live.size, -1)  # (live rows, scenarios · h)
         for (parent_of, size), out in zip(parents, sums, strict=True):
-            out += (_summing(parent_of[rows], size) @ paths).reshape(size, -1, h).transpose(0, 2, 1)
+            out += (_summing(parent_of[rows][live], size) @ paths).reshape(size, -1, h).transpose(0, 2, 1)
     return own, sums, used
 
 

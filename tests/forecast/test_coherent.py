@@ -82,6 +82,11 @@ def test_quantiles_add_up_across_levels() -> None:
     r[rng.random(r.shape) < 0.2] = np.nan  # series missing some windows: drawn on their own there
     point = rng.gamma(2.0, 1.0, (n, 1)) * np.ones((1, h))  # small: clipping at zero matters
     knots = np.sort(rng.normal(0, 1, (n, h, len(TAUS))), axis=2)
+    # series that are 0 in every path (skipped by coherent_paths: the rows after them keep
+    # their own hashed draws)
+    dead = rng.random(n) < 0.15
+    point[dead], knots[dead] = 0.0, np.linspace(-3.0, -1.0, len(TAUS))
+    assert dead.sum() >= 10
     groups = np.arange(n) % 6
     parents = [(np.zeros(n, dtype=np.int64), 1), (groups, 6)]
     own, (total, cats), used = _paths(point, knots, r, parents, chunk=32)
@@ -91,7 +96,7 @@ def test_quantiles_add_up_across_levels() -> None:
 
     u = np.where(np.isnan(u), hash_uniform(np.arange(n), np.arange(u.shape[1])), u)
     paths = evaluate(knot_values(point, np.ones(n), knots), u)  # (series, h, scenarios)
-    assert (paths >= 0).all()
+    assert (paths >= 0).all() and (paths[dead] == 0).all() and (paths[~dead].max(axis=(1, 2)) > 0).all()
     np.testing.assert_allclose(total[0], paths.sum(axis=0), rtol=1e-12)
     for g in range(6):
         np.testing.assert_allclose(cats[g], paths[groups == g].sum(axis=0), rtol=1e-12)
@@ -212,3 +217,55 @@ def test_a_series_of_scale_zero_adds_exactly_its_point() -> None:
     np.testing.assert_allclose(run(every, retired_scale, retired_point), alone, rtol=1e-12)
     np.testing.assert_allclose(run(every, retired_scale, np.where(others[:, None], point, 7.0)), alone + 7.0, rtol=1e-12)
     assert (run(every, scale, point)[:, 4] - run(every, scale, point)[:, 0] > alone[:, 4] - alone[:, 0]).all()
+
+
+def test_paths_drawn_in_worker_processes_change_nothing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The forecast's paths and each backtest window's are drawn in forked processes
+    (engine.forked_map): the tables are those of the serial run."""
+    import polars as pl
+
+    from tests.forecast.helpers import planted_world
+
+    ws = planted_world(tmp_path / "ws", days=400)
+    orders, products = pl.scan_parquet(ws.root / "orders.parquet"), ws.read("products")
+    forked = engine.forked_map
+    jobs: list[int] = []
+
+    def spy(job, items):  # type: ignore[no-untyped-def]
+        out = forked(job, items)
+        jobs.extend(items if out is not None else [])
+        return out
+
+    runs = []
+    for fork in (spy, lambda job, items: None):
+        monkeypatch.setattr(engine, "forked_map", fork)
+        runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn"))
+    assert jobs[0] == -1 and len(jobs) >= 3  # the forecast's paths and the scored windows', in workers
+    parallel, serial = runs
+    for a, b in ((parallel.forecast, serial.forecast), (parallel.backtest, serial.backtest), (parallel.metrics, serial.metrics)):
+        assert a.height > 0 and a.equals(b)
+
+
+def test_a_bottom_only_request_draws_no_paths_and_keeps_the_bottom_quantiles(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`--levels sku`: the total is internal, not shown — no joint paths are drawn (no ranks
+    computed) and the skus' quantiles and coverage are those of `--levels total,sku`."""
+    import polars as pl
+
+    from tests.forecast.helpers import planted_world
+
+    ws = planted_world(tmp_path / "ws", days=400)
+    orders, products = pl.scan_parquet(ws.root / "orders.parquet"), ws.read("products")
+    ranked = []
+    ranks = engine.pooled_ranks
+    monkeypatch.setattr(engine, "pooled_ranks", lambda *a, **k: ranked.append(1) or ranks(*a, **k))
+    monkeypatch.setattr(engine, "forked_map", lambda job, items: None)  # the spy sees every call
+    both = engine.compute_forecast(orders, products, levels=("total", "sku"), market="cn")
+    assert ranked
+    ranked.clear()
+    alone = engine.compute_forecast(orders, products, levels=("sku",), market="cn")
+    assert not ranked
+    pick = (pl.col("level") == "sku") & (pl.col("model") == "selected")
+    a, b = alone.forecast.filter(pick), both.forecast.filter(pick)
+    assert a.height > 0 and a.equals(b)
+    a, b = alone.metrics.filter(pick), both.metrics.filter(pick)
+    assert a.height > 0 and a.equals(b)
