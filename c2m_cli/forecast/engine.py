@@ -478,19 +478,24 @@ def _join_candidates(
     A model with no forecast for any series of the level (e.g. seasonal models on one year of
     history) is no candidate there; each model's batches are joined then freed."""
     horizon = axis.horizon
-    inverse = np.argsort(np.concatenate(rows), kind="stable")
+    n_series = sum(r.size for r in rows)
     names = [m for m in MODELS if any(m in o["final"] and np.isfinite(o["final"][m]).any() for o in outs)]
     backtest: dict[str, np.ndarray] = {}
     final: dict[str, np.ndarray] = {}
-    sizes = [r.size for r in rows]
     windows = (len(axis.cutoffs), horizon)
+
+    def joined(phase: str, shape: tuple[int, ...], m: str) -> np.ndarray:
+        out = np.full((n_series, *shape), np.nan)  # NaN where a batch had none of it
+        for o, r in zip(outs, rows, strict=True):
+            if m in o[phase]:
+                out[r] = o[phase][m]
+        return out
+
     for m in MODELS:
-        if m in names:  # joined in partition order (NaN where a batch had none of it)
-            final[m] = np.concatenate([o["final"].get(m, np.full((k, horizon), np.nan)) for o, k in zip(outs, sizes, strict=True)])[inverse]
+        if m in names:  # each batch's rows put in place
+            final[m] = joined("final", (horizon,), m)
             if axis.cutoffs:
-                backtest[m] = np.concatenate(
-                    [o["backtest"].get(m, np.full((k, *windows), np.nan)) for o, k in zip(outs, sizes, strict=True)]
-                )[inverse]
+                backtest[m] = joined("backtest", windows, m)
         for o in outs:
             o["final"].pop(m, None)
             o["backtest"].pop(m, None)
@@ -512,8 +517,7 @@ def rank_level(
     seen = (~np.isnan(y)).sum(axis=1)
     available = np.stack([np.isfinite(final[m]).all(axis=1) for m in names], axis=1)
     if cutoffs:
-        errors = window_errors(_actuals(y, cutoffs, axis.horizon), backtest)
-        rank, held, scored, n_ok, held_ok = rank_models(errors, names, axis.usable, available)
+        rank, held, scored, n_ok, held_ok = _ranked(y, names, backtest, available, axis)
     else:
         rank = np.zeros((n, len(names)), dtype=int)
         held = np.zeros((n, 0, len(names)), dtype=int)
@@ -521,6 +525,32 @@ def rank_level(
         n_ok = np.zeros(n, dtype=int)
         held_ok = np.zeros((n, 0), dtype=int)
     return LevelResult(level, ids, y, scale, names, backtest, final, rank, held, scored, seen, n_ok, held_ok)
+
+
+PARALLEL_RANK_SERIES = 20_000  # a level of at least this many series is ranked in forked processes
+
+
+def _ranked(
+    y: np.ndarray, names: list[str], backtest: dict[str, np.ndarray], available: np.ndarray, axis: Axis
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``rank_models`` of a level's window errors; a big level in chunks of series in forked
+    processes (the ranking of a series depends on its own errors only: the same arrays)."""
+
+    def rank_rows(rows: slice) -> tuple[np.ndarray, ...]:
+        errors = window_errors(_actuals(y[rows], axis.cutoffs, axis.horizon), {m: v[rows] for m, v in backtest.items()})
+        out = rank_models(errors, names, axis.usable, available[rows])
+        # indices and counts below 128 travel as int8 (a tenth of the bytes back from a worker)
+        return tuple(a.astype(np.int8) if a.dtype.kind == "i" and len(names) < 128 else a for a in out)
+
+    n = y.shape[0]
+    parts = None
+    if n >= PARALLEL_RANK_SERIES:
+        step = -(-n // 8)
+        parts = forked_map(rank_rows, [slice(a, min(a + step, n)) for a in range(0, n, step)])
+    if parts is None:
+        parts = [rank_rows(slice(0, n))]
+    rank, held, scored, n_ok, held_ok = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    return rank.astype(int), held.astype(int), scored, n_ok.astype(int), held_ok.astype(int)
 
 
 # --- stage 3: selection -------------------------------------------------------------------
@@ -1332,8 +1362,9 @@ def coherent_intervals(
         bt = sel.backtest[bottom][:, w]
         return None, paths(np.clip(np.nan_to_num(bt), 0.0, None), earlier[w], np.where(np.isnan(bt).all(axis=1), 0.0, res.scale))[1]
 
-    # only parent levels use the held-out paths; each set of paths in a forked process
-    jobs = [-1, *(scored if levels else [])]
+    # only parent levels use the held-out paths; each set of paths in a forked process, the
+    # biggest first (a later window's paths span more earlier windows): the two stay busy
+    jobs = [-1, *(scored[::-1] if levels else [])]
     drawn = forked_map(window_paths, jobs) or [window_paths(w) for w in jobs]
     own = drawn[0][0]
     assert own is not None

@@ -103,3 +103,31 @@ def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path
     serial, forked = runs
     for a, b in ((serial.forecast, forked.forecast), (serial.backtest, forked.backtest), (serial.metrics, forked.metrics)):
         assert a.height > 0 and a.equals(b)
+
+
+def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A level of many series ranks its candidates in chunks of series in forked workers
+    (engine._ranked): rankings, selection and every table are those of the serial run."""
+    from c2m_cli.workspace import Workspace
+
+    ws = Workspace(planted_world(tmp_path / "ws", days=300).root)
+    orders, products = pl.scan_parquet(ws.root / "orders.parquet"), ws.read("products")
+    chunks: list[slice] = []
+    forked = engine.forked_map
+
+    def spy(job, items):  # type: ignore[no-untyped-def]
+        out = forked(job, items)
+        if out is not None and all(isinstance(i, slice) for i in items):
+            chunks.extend(items)
+        return out
+
+    monkeypatch.setattr(engine, "forked_map", spy)
+    runs = []
+    for limit in (10**9, 10):
+        monkeypatch.setattr(engine, "PARALLEL_RANK_SERIES", limit)
+        runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn"))
+    assert len(chunks) >= 8  # the sku level (and the categories), in chunks of series
+    serial, forked_run = runs
+    assert serial.summary == forked_run.summary
+    for a, b in ((serial.forecast, forked_run.forecast), (serial.backtest, forked_run.backtest), (serial.metrics, forked_run.metrics)):
+        assert a.height > 0 and a.equals(b)
