@@ -415,6 +415,7 @@ def calendar_multipliers(level: str, y: np.ndarray, axis: Axis, levels: Levels) 
 # --- stage 2: candidates ------------------------------------------------------------------
 
 
+@_ArraysInHeap()
 def run_candidates(
     levels: Levels, axis: Axis, *, global_model: bool = False, seed: int = 0, executor: str = "local", scratch: Path | None = None
 ) -> dict[str, LevelResult]:
