@@ -22,6 +22,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import ContextDecorator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -1130,11 +1131,13 @@ def _run_forked_job(item: Any) -> Any:
     return _FORKED_JOB(item)
 
 
-def forked_map(job: Callable[[T], R], items: Sequence[T]) -> list[R] | None:
+def forked_map(job: Callable[[T], R], items: Sequence[T], meanwhile: Callable[[], object] | None = None) -> list[R] | None:
     """``job`` over ``items`` in the local executor's processes, forked so that they read the
     parent's arrays where they are (memory maps included; only the items and results are
     pickled); results in item order. None (the caller runs serially) without fork, a second core
-    or a second item. ``job`` must use numpy only (no polars thread pool after a fork)."""
+    or a second item. ``job`` must use numpy only (no polars thread pool after a fork).
+    ``meanwhile`` runs in this process while the workers work (after the fork: they do not see
+    what it changes), and in every case before this returns."""
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -1144,11 +1147,16 @@ def forked_map(job: Callable[[T], R], items: Sequence[T]) -> list[R] | None:
     global _FORKED_JOB
     processes = LocalExecutor().processes
     if os.name != "posix" or processes < 2 or len(items) < 2:
+        if meanwhile is not None:
+            meanwhile()
         return None
     _FORKED_JOB = job
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_run_forked_job, items))
+            results = pool.map(_run_forked_job, items)  # the workers are forked here
+            if meanwhile is not None:
+                meanwhile()
+            return list(results)
     finally:
         _FORKED_JOB = None
 
@@ -1328,7 +1336,6 @@ def coherent_intervals(
     scored = [w for w in range(len(cutoffs)) if earlier[w].sum() >= 2]  # held-out paths built
     pool = ResidualPool(r)
     pool.prepare([None, *[earlier[w] for w in scored]], shapes=True, taus=TAUS)
-    pool.prepare([None, *[earlier[w] for w in scored]], shapes=True)
     parent_rows = tree.parent_rows()
     if shown is not None and not set(parent_rows) & set(shown):
         parent_rows = {}
@@ -1366,7 +1373,9 @@ def coherent_intervals(
     # only parent levels use the held-out paths; each set of paths in a forked process, the
     # biggest first (a later window's paths span more earlier windows): the two stay busy
     jobs = [-1, *(scored[::-1] if levels else [])]
-    drawn = forked_map(window_paths, jobs) or [window_paths(w) for w in jobs]
+    # the shapes at QUANTILES (the bottom's held-out bounds, tables stage), while the paths are drawn
+    bounds_shapes = partial(pool.prepare, [None, *[earlier[w] for w in scored]], shapes=True)
+    drawn = forked_map(window_paths, jobs, meanwhile=bounds_shapes) or [window_paths(w) for w in jobs]
     own = drawn[0][0]
     assert own is not None
     final_paths = drawn[0][1]

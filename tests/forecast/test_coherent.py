@@ -23,6 +23,13 @@ from tests.forecast.test_stages import N_PERIODS, axis_of, hand_result
 COLUMNS = QUANTILES  # 0.05, 0.1, 0.5, 0.9, 0.95
 
 
+def serial(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
+    """engine.forked_map where nothing can fork: runs ``meanwhile``, the caller runs the jobs."""
+    if meanwhile is not None:
+        meanwhile()
+    return None
+
+
 def _planted(n: int, windows: int, h: int, common: float, idio: float, seed: int) -> np.ndarray:
     """Scaled residuals (series, windows, h): a shock common to every series of a window and
     step plus each series' own noise (errors correlated across series)."""
@@ -231,18 +238,18 @@ def test_paths_drawn_in_worker_processes_change_nothing(tmp_path, monkeypatch) -
     forked = engine.forked_map
     jobs: list[int] = []
 
-    def spy(job, items):  # type: ignore[no-untyped-def]
-        out = forked(job, items)
+    def spy(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
+        out = forked(job, items, meanwhile)
         jobs.extend(items if out is not None else [])
         return out
 
     runs = []
-    for fork in (spy, lambda job, items: None):
+    for fork in (spy, serial):
         monkeypatch.setattr(engine, "forked_map", fork)
         runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn"))
     assert jobs[0] == -1 and len(jobs) >= 3  # the forecast's paths and the scored windows', in workers
-    parallel, serial = runs
-    for a, b in ((parallel.forecast, serial.forecast), (parallel.backtest, serial.backtest), (parallel.metrics, serial.metrics)):
+    parallel, one = runs
+    for a, b in ((parallel.forecast, one.forecast), (parallel.backtest, one.backtest), (parallel.metrics, one.metrics)):
         assert a.height > 0 and a.equals(b)
 
 
@@ -258,7 +265,7 @@ def test_a_bottom_only_request_draws_no_paths_and_keeps_the_bottom_quantiles(tmp
     ranked = []
     ranks = engine.pooled_ranks
     monkeypatch.setattr(engine, "pooled_ranks", lambda *a, **k: ranked.append(1) or ranks(*a, **k))
-    monkeypatch.setattr(engine, "forked_map", lambda job, items: None)  # the spy sees every call
+    monkeypatch.setattr(engine, "forked_map", serial)  # the spy sees every call
     both = engine.compute_forecast(orders, products, levels=("total", "sku"), market="cn")
     assert ranked
     ranked.clear()

@@ -115,8 +115,8 @@ def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, 
     chunks: list[slice] = []
     forked = engine.forked_map
 
-    def spy(job, items):  # type: ignore[no-untyped-def]
-        out = forked(job, items)
+    def spy(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
+        out = forked(job, items, meanwhile)
         if out is not None and all(isinstance(i, slice) for i in items):
             chunks.extend(items)
         return out
@@ -131,3 +131,17 @@ def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, 
     assert serial.summary == forked_run.summary
     for a, b in ((serial.forecast, forked_run.forecast), (serial.backtest, forked_run.backtest), (serial.metrics, forked_run.metrics)):
         assert a.height > 0 and a.equals(b)
+
+
+def test_forked_map_keeps_item_order_and_runs_meanwhile_once() -> None:
+    """engine.forked_map: results in item order from forked workers (a closure runs there: it is
+    inherited, not pickled); ``meanwhile`` runs once in this process, also when nothing forks
+    (one item: None, the caller runs it)."""
+    import os
+
+    calls: list[int] = []
+    base = 10
+    out = engine.forked_map(lambda x: (x * x + base, os.getpid()), [3, 1, 2, 5], meanwhile=lambda: calls.append(os.getpid()))
+    assert out is not None and [v for v, _ in out] == [19, 11, 14, 35]
+    assert calls == [os.getpid()] and all(pid != os.getpid() for _, pid in out)
+    assert engine.forked_map(lambda x: x, [7], meanwhile=lambda: calls.append(0)) is None and calls[-1] == 0
