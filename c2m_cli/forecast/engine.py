@@ -1058,15 +1058,27 @@ def level_tables(
         models = {**res.final, "selected": sel.final[level]}
         keep = ~retired if level == "sku" and retired is not None else np.ones(len(res.ids), dtype=bool)
         id_col = pl.Series("unique_id", res.ids, dtype=pl.String)
+        sel_coherent = coherent if (coherent is not None and level in coherent.final) else None
         summaries = {}
+        early: dict[str, tuple[np.ndarray, list[str]]] = {}
+        deferred = _DeferredMetrics(sink)
         if axis.cutoffs and detail.get(level, "all") == "selected" and len(res.ids) >= PARALLEL_TABLE_SERIES:
-            summaries = _candidate_summaries(resid, level, sorted(res.final), axis)
+            # selected's held-out tables in this process while the workers summarise the
+            # candidates (its backtest rows are the level's only ones; its metrics rows wait for
+            # their place in the model order)
+            selected_first = partial(_heldout_tables, deferred, resid, level, "selected", id_col, sel, axis, sel_coherent, "selected")
+            summaries = _candidate_summaries(resid, level, sorted(res.final), axis, meanwhile=partial(_keep, early, "selected", selected_first))
         for name in sorted(models):
             point, mine = models[name], name == "selected"
-            mine_coherent = coherent if (mine and coherent is not None and level in coherent.final) else None
+            mine_coherent = sel_coherent if mine else None
             if name in summaries:  # computed in a worker: its `*` metrics rows here
                 q, used, whole = summaries.pop(name)
                 sink.add("forecast_metrics", _metrics_frame(level, id_col, name, np.zeros(0, dtype=int), np.zeros((0, len(METRICS))), whole))
+            elif name in early:
+                q, used = early.pop(name)
+                deferred.flush()
+                if mine and used:
+                    pooled_with[level] = used
             elif axis.cutoffs:
                 q, used = _heldout_tables(sink, resid, level, name, id_col, sel, axis, mine_coherent, detail.get(level, "all"))
                 if mine and used:
@@ -1170,17 +1182,43 @@ def _candidate_summary(resid: Residuals, level: str, axis: Axis, name: str) -> t
     return iv.q, iv.used, whole
 
 
-def _candidate_summaries(resid: Residuals, level: str, names: list[str], axis: Axis) -> dict[str, tuple[np.ndarray, list[str], np.ndarray]]:
+def _candidate_summaries(
+    resid: Residuals, level: str, names: list[str], axis: Axis, meanwhile: Callable[[], object] | None = None
+) -> dict[str, tuple[np.ndarray, list[str], np.ndarray]]:
     """``_candidate_summary`` of every candidate of ``level`` in forked processes
-    (``forked_map``); empty (computed serially by the caller) where they cannot run. The same
-    numbers as the serial run: each is a function of its model alone."""
+    (``forked_map``, ``meanwhile`` run here in the meantime); empty (computed serially by the
+    caller) where they cannot run. The same numbers as the serial run: each is a function of its
+    model alone."""
     resid.actuals(level)  # computed once, before the fork
-    out = forked_map(lambda name: _candidate_summary(resid, level, axis, name), names)
+    out = forked_map(lambda name: _candidate_summary(resid, level, axis, name), names, meanwhile)
     return {} if out is None else dict(zip(names, out, strict=True))
 
 
+def _keep(into: dict[str, Any], key: str, compute: Callable[[], Any]) -> None:
+    into[key] = compute()
+
+
+class _DeferredMetrics:
+    """A TableSink whose ``forecast_metrics`` frames wait for ``flush`` (the others go through)."""
+
+    def __init__(self, sink: TableSink) -> None:
+        self.sink = sink
+        self.waiting: list[pl.DataFrame] = []
+
+    def add(self, table: str, frame: pl.DataFrame) -> None:
+        if table == "forecast_metrics":
+            self.waiting.append(frame)
+        else:
+            self.sink.add(table, frame)
+
+    def flush(self) -> None:
+        for frame in self.waiting:
+            self.sink.add("forecast_metrics", frame)
+        self.waiting.clear()
+
+
 def _heldout_tables(
-    sink: TableSink, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None,
+    sink: TableSink | _DeferredMetrics, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None,
     detail: str = "all",
 ) -> tuple[np.ndarray, list[str]]:
     """A model's metrics (coverage from the held-out bounds: its own intervals', or the coherent

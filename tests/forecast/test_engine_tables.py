@@ -79,8 +79,9 @@ def test_backtest_detail_keeps_selected_rows_and_every_candidates_aggregate(tmp_
 
 
 def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A big level's candidates' intervals and aggregate metrics computed in forked workers give
-    the serial run's tables."""
+    """A big level's candidates' intervals and aggregate metrics computed in forked workers (and
+    selected's held-out tables here meanwhile, its metrics rows put back in model order) give the
+    serial run's tables."""
     from c2m_cli.workspace import Workspace
 
     ws = Workspace(planted_world(tmp_path / "ws", days=300).root)
@@ -89,8 +90,8 @@ def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path
     calls: list[str] = []
     summary = engine._candidate_summaries
 
-    def spy(resid: engine.Residuals, level: str, names: list[str], axis: engine.Axis) -> dict:  # type: ignore[type-arg]
-        out = summary(resid, level, names, axis)
+    def spy(resid: engine.Residuals, level: str, names: list[str], axis: engine.Axis, meanwhile=None) -> dict:  # type: ignore[type-arg,no-untyped-def]
+        out = summary(resid, level, names, axis, meanwhile)
         calls.extend(out)
         return out
 
