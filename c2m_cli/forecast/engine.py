@@ -842,7 +842,11 @@ def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree
     info.update(life.presale)
     if note is not None:
         info["reconcile_note"] = note
-    if coherent_tree is not None:
+    if coherent_tree is not None and not draws_paths(coherent_tree, shown):
+        info["coherent_quantiles"] = (
+            f"{coherent_tree.bottom}: per-series calibrated quantiles (no level above it requested: no joint paths drawn)"
+        )
+    elif coherent_tree is not None:
         others = [lv for lv in shown or [] if lv not in coherent_tree.levels]
         info["coherent_quantiles"] = "empirical copula of the backtest windows over " + " → ".join(coherent_tree.levels) + (
             " (joint bootstrap of the bottom errors by window, between-window spread calibrated on earlier windows)"
@@ -1347,7 +1351,12 @@ class _Scenarios:
     used: np.ndarray
 
 
-@_ArraysInHeap()
+def draws_paths(tree: Tree, shown: Sequence[str] | None) -> bool:
+    """Whether the coherent intervals draw joint paths: some level above the tree's bottom is
+    shown (``shown`` the requested levels; None: all). Else only the bottom's own quantiles."""
+    return shown is None or bool(set(tree.upper) & set(shown))
+
+
 def coherent_intervals(
     results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis, retired: np.ndarray | None = None, seed: int = 0,
     shown: Sequence[str] | None = None,
@@ -1374,9 +1383,7 @@ def coherent_intervals(
     scored = [w for w in range(len(cutoffs)) if earlier[w].sum() >= 2]  # held-out paths built
     pool = ResidualPool(r)
     pool.prepare([None, *[earlier[w] for w in scored]], shapes=True, taus=TAUS)
-    parent_rows = tree.parent_rows()
-    if shown is not None and not set(parent_rows) & set(shown):
-        parent_rows = {}
+    parent_rows = tree.parent_rows() if draws_paths(tree, shown) else {}
     levels = list(parent_rows)
     sizes = {lv: len(results[lv].ids) for lv in levels}
     parents = [(parent_rows[lv], sizes[lv]) for lv in levels]

@@ -82,3 +82,10 @@ def planted_world(
         {"sku": skus, "category_l1": [f"品类{i % 4}" for i in range(n_sku)]}
     )
     return write_workspace(root, orders, products)
+
+
+def no_fork(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
+    """engine.forked_map where nothing can fork: runs ``meanwhile``, the caller runs the jobs."""
+    if meanwhile is not None:
+        meanwhile()
+    return None

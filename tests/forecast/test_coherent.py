@@ -18,16 +18,10 @@ from c2m_cli.forecast.reconcile import (
     pooled_ranks,
     scenario_quantiles,
 )
+from tests.forecast.helpers import no_fork
 from tests.forecast.test_stages import N_PERIODS, axis_of, hand_result
 
 COLUMNS = QUANTILES  # 0.05, 0.1, 0.5, 0.9, 0.95
-
-
-def serial(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
-    """engine.forked_map where nothing can fork: runs ``meanwhile``, the caller runs the jobs."""
-    if meanwhile is not None:
-        meanwhile()
-    return None
 
 
 def _planted(n: int, windows: int, h: int, common: float, idio: float, seed: int) -> np.ndarray:
@@ -244,7 +238,7 @@ def test_paths_drawn_in_worker_processes_change_nothing(tmp_path, monkeypatch) -
         return out
 
     runs = []
-    for fork in (spy, serial):
+    for fork in (spy, no_fork):
         monkeypatch.setattr(engine, "forked_map", fork)
         runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn"))
     assert jobs[0] == -1 and len(jobs) >= 3  # the forecast's paths and the scored windows', in workers
@@ -265,12 +259,14 @@ def test_a_bottom_only_request_draws_no_paths_and_keeps_the_bottom_quantiles(tmp
     ranked = []
     ranks = engine.pooled_ranks
     monkeypatch.setattr(engine, "pooled_ranks", lambda *a, **k: ranked.append(1) or ranks(*a, **k))
-    monkeypatch.setattr(engine, "forked_map", serial)  # the spy sees every call
+    monkeypatch.setattr(engine, "forked_map", no_fork)  # the spy sees every call
     both = engine.compute_forecast(orders, products, levels=("total", "sku"), market="cn")
     assert ranked
     ranked.clear()
     alone = engine.compute_forecast(orders, products, levels=("sku",), market="cn")
     assert not ranked
+    assert "no joint paths drawn" in alone.summary["coherent_quantiles"]
+    assert both.summary["coherent_quantiles"].startswith("empirical copula of the backtest windows over total → sku")
     pick = (pl.col("level") == "sku") & (pl.col("model") == "selected")
     a, b = alone.forecast.filter(pick), both.forecast.filter(pick)
     assert a.height > 0 and a.equals(b)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from c2m_cli.forecast import engine
-from tests.forecast.helpers import planted_world
+from tests.forecast.helpers import no_fork, planted_world
 
 
 def _run(ws_root: Path, scratch: Path, targets: dict[str, Path] | None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -78,10 +78,17 @@ def test_backtest_detail_keeps_selected_rows_and_every_candidates_aggregate(tmp_
         engine.compute_forecast(orders, products, levels=levels, market="cn", backtest_detail="some")
 
 
-def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _assert_same_tables(a: engine.ForecastResult, b: engine.ForecastResult) -> None:
+    for x, y in ((a.forecast, b.forecast), (a.backtest, b.backtest), (a.metrics, b.metrics)):
+        assert x.height > 0 and x.equals(y)
+
+
+@pytest.mark.parametrize("intervals", ["per_level", "coherent"])
+def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, intervals: str) -> None:
     """A big level's candidates' intervals and aggregate metrics computed in forked workers (and
     selected's held-out tables here meanwhile, its metrics rows put back in model order) give the
-    serial run's tables."""
+    serial run's tables; so does the same path where nothing can fork (selected first, then the
+    candidates serially)."""
     from c2m_cli.workspace import Workspace
 
     ws = Workspace(planted_world(tmp_path / "ws", days=300).root)
@@ -99,11 +106,13 @@ def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path
     runs = []
     for limit in (10**9, 10):
         monkeypatch.setattr(engine, "PARALLEL_TABLE_SERIES", limit)
-        runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn", intervals="per_level"))
+        runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn", intervals=intervals))
     assert len(calls) >= 8 and "selected" not in calls  # the sku candidates, in workers
-    serial, forked = runs
-    for a, b in ((serial.forecast, forked.forecast), (serial.backtest, forked.backtest), (serial.metrics, forked.metrics)):
-        assert a.height > 0 and a.equals(b)
+    monkeypatch.setattr(engine, "forked_map", no_fork)
+    runs.append(engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn", intervals=intervals))
+    serial, forked, unforked = runs
+    _assert_same_tables(serial, forked)
+    _assert_same_tables(serial, unforked)
 
 
 def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,8 +139,7 @@ def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, 
     assert len(chunks) >= 8  # the sku level (and the categories), in chunks of series
     serial, forked_run = runs
     assert serial.summary == forked_run.summary
-    for a, b in ((serial.forecast, forked_run.forecast), (serial.backtest, forked_run.backtest), (serial.metrics, forked_run.metrics)):
-        assert a.height > 0 and a.equals(b)
+    _assert_same_tables(serial, forked_run)
 
 
 def test_forked_map_keeps_item_order_and_runs_meanwhile_once() -> None:
