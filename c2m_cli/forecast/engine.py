@@ -1381,9 +1381,10 @@ def coherent_intervals(
     del actual
     earlier = earlier_windows(cutoffs, h)
     scored = [w for w in range(len(cutoffs)) if earlier[w].sum() >= 2]  # held-out paths built
-    pool = ResidualPool(r)
-    pool.prepare([None, *[earlier[w] for w in scored]], shapes=True, taus=TAUS)
     parent_rows = tree.parent_rows() if draws_paths(tree, shown) else {}
+    pool = ResidualPool(r)
+    # the quantile functions of the paths: the forecast's, and the held-out windows' when drawn
+    pool.prepare([None, *([earlier[w] for w in scored] if parent_rows else [])], shapes=True, taus=TAUS)
     levels = list(parent_rows)
     sizes = {lv: len(results[lv].ids) for lv in levels}
     parents = [(parent_rows[lv], sizes[lv]) for lv in levels]
