@@ -119,10 +119,11 @@ def _evaluate_sh(values: np.ndarray, u: np.ndarray) -> np.ndarray:
     pos = u / TAU_STEP
     idx = np.clip(np.floor(pos).astype(np.intp), 0, pieces - 1)
     t = (pos - idx)[:, :, None]
-    knots = np.ascontiguousarray(values.transpose(0, 2, 1))  # (series, g, h)
-    rows = np.arange(values.shape[0])[:, None]
-    lo = knots[rows, idx]  # (series, n, h)
-    hi = knots[rows, idx + 1]
+    n_series, h, g = values.shape
+    knots = np.ascontiguousarray(values.transpose(0, 2, 1)).reshape(n_series * g, h)  # one row per (series, knot)
+    at = np.arange(n_series)[:, None] * g + idx
+    lo = np.take(knots, at, axis=0)  # (series, n, h): whole rows taken, not element by element
+    hi = np.take(knots, at + 1, axis=0)
     out = hi - lo
     out *= t
     out += lo
