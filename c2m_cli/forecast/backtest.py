@@ -154,9 +154,11 @@ def rank_models(
     in the spirit of Kourentzes, Barrow & Petropoulos 2019, "Another look at forecast selection
     and combination: evidence from forecast pooling"); the engine averages at most its top k of
     them); rankings are indices into ``names``, best first, ties to the earlier name,
-    non-candidates last. The held-out ranking of a window
-    ignores that window and the windows overlapping it (``usable[w]`` says which windows judge
-    window w) and ranks only the models that forecast window w.
+    non-candidates last. The held-out ranking of a window w is judged on the windows
+    ``usable[w]`` (the engine passes the windows that end before w starts: what a forecast made
+    at w's cutoff could have judged; None: every other window) and ranks only the models that
+    forecast window w. Where those windows judge none of a series' candidates, its held-out
+    count is 0 (no held-out ranking: the engine uses its default there).
     """
     stack = np.stack([errors[n] for n in names], axis=-1)  # (series, windows, models)
     truth = ~np.isnan(stack).all(axis=2)  # (series, windows): a target to score
@@ -220,5 +222,5 @@ def rank_models(
         at_w = has_fc[:, w] | ~truth[:, w, None]
         rank, ok, n_w = order(others, at_w)
         held[:, w] = np.where(ok[:, None], rank, final)
-        held_ok[:, w] = np.where(ok, n_w, n_ok)
+        held_ok[:, w] = np.where(ok, n_w, 0)
     return final, held, has, n_ok, held_ok

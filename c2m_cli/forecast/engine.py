@@ -118,13 +118,13 @@ class LevelResult:
     backtest: dict[str, np.ndarray]  # model → (series, windows, h)
     final: dict[str, np.ndarray]  # model → (series, h)
     rank: np.ndarray  # (series, models) indices into names, best first
-    held_rank: np.ndarray  # (series, windows, models) best first, judged without the window
+    held_rank: np.ndarray  # (series, windows, models) best first, judged on the windows before the window
     scored: np.ndarray  # (series,) bool: has a backtest score
     seen: np.ndarray  # observations per series
     # number of candidates to combine per series: the leading ranked ones within the one-SE
     # pool of the best (rank_models; selection averages at most TOP_K of them)
     n_ok: np.ndarray  # (series,)
-    held_ok: np.ndarray  # (series, windows): the same, per held-out window (judged without it)
+    held_ok: np.ndarray  # (series, windows): the same, per held-out window (0: no earlier window judged it)
     method: list[str] = field(default_factory=list)
 
 
@@ -540,7 +540,8 @@ def _ranked(
 
     def rank_rows(rows: slice) -> tuple[np.ndarray, ...]:
         errors = window_errors(_actuals(y[rows], axis.cutoffs, axis.horizon), {m: v[rows] for m, v in backtest.items()})
-        out = rank_models(errors, names, axis.usable, available[rows])
+        # a window's pick is judged on the windows that end before it starts (no later data)
+        out = rank_models(errors, names, earlier_windows(axis.cutoffs, axis.horizon), available[rows])
         # indices and counts below 128 travel as int8 (a tenth of the bytes back from a worker)
         return tuple(a.astype(np.int8) if a.dtype.kind == "i" and len(names) < 128 else a for a in out)
 
@@ -1526,7 +1527,8 @@ def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray
     """Selection stage: ``selected`` = the mean of a series' TOP_K candidates of lowest backtest
     error (the ranked ones only; unscored series: ``ensemble``). Returns the final forecast
     (series, h), the held-out backtest forecast (series, windows, h) — each window's pick judged
-    without it — and the method name per series."""
+    on the windows that end before it starts (``ensemble`` where none judged the series'
+    candidates: what c2m would have forecast at that cutoff) — and the method name per series."""
     idx = {m: i for i, m in enumerate(res.names)}
     k = min(TOP_K, len(res.names))
     top = np.where(res.scored[:, None], res.rank[:, :k], idx["ensemble"])  # (series, k)
@@ -1536,8 +1538,10 @@ def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray
     method = [_method_name(res.names, t[u]) for t, u in zip(top, use, strict=True)]
     if not has_backtest:
         return final, None, method
-    htop = np.where(res.scored[:, None, None], res.held_rank[:, :, :k], idx["ensemble"])
-    huse = (np.arange(k)[None, None, :] < np.maximum(res.held_ok, 1)[:, :, None]) | ~res.scored[:, None, None]
+    # a window whose earlier windows judged none of the series' candidates: the default, as unscored
+    judged = (res.scored[:, None] & (res.held_ok > 0))[:, :, None]
+    htop = np.where(judged, res.held_rank[:, :, :k], idx["ensemble"])
+    huse = (np.arange(k)[None, None, :] < np.maximum(res.held_ok, 1)[:, :, None]) | ~judged
     backtest = _pick_mean([res.backtest[m] for m in res.names], htop, huse)
     return final, backtest, method
 

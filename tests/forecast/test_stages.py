@@ -164,8 +164,37 @@ def test_selection_planted_best_wins_and_one_se_pool_combines_the_tied() -> None
     np.testing.assert_array_equal(sel.final["sku"][1], (final["ses"][1] + final["theta"][1]) / 2)
     assert list(res.n_ok) == [1, 2]
     assert sel.backtest["sku"].shape == (2, w, 4)
-    # held out: series 0's theta is best without any one window too
-    np.testing.assert_array_equal(sel.backtest["sku"][0], backtest["theta"][0])
+    # held out: each window's pick is judged on the windows that end before it starts; theta
+    # wins on any of them, and a window with none before it gets the default (ensemble)
+    before = engine.earlier_windows(axis.cutoffs, 4).any(axis=1)
+    assert before.any() and not before.all()
+    np.testing.assert_array_equal(sel.backtest["sku"][0][before], backtest["theta"][0][before])
+    np.testing.assert_array_equal(sel.backtest["sku"][0][~before], backtest["ensemble"][0][~before])
+
+
+def test_selection_held_out_picks_use_no_later_window() -> None:
+    """A last window where the best model is off by far (and the worst exact) moves no earlier
+    window's held-out backtest: each window's pick is judged on the windows that end before it
+    (judged on the other non-overlapping windows, later ones included, the early picks move)."""
+    axis = axis_of()
+    rng = np.random.default_rng(3)
+    y = 20.0 + rng.poisson(5.0, (30, N_PERIODS)).astype(float)
+    actual = engine._actuals(y, axis.cutoffs, 4)
+    names = ["naive", "ses", "theta", "ensemble"]
+    backtest = {m: actual + rng.normal(0.0, 1.0 + k, actual.shape) for k, m in enumerate(names)}
+    final = {m: np.full((30, 4), float(k)) for k, m in enumerate(names)}
+
+    def held_out(bt: dict[str, np.ndarray]) -> np.ndarray:
+        res = rank_level("sku", [f"s{i}" for i in range(30)], y, names, bt, final, axis)
+        return select_levels({"sku": res}, True).backtest["sku"]
+
+    before = held_out(backtest)
+    late = {m: v.copy() for m, v in backtest.items()}
+    late["naive"][:, -1] += 1000.0
+    late["ensemble"][:, -1] = actual[:, -1]
+    after = held_out(late)
+    np.testing.assert_array_equal(after[:, :-1], before[:, :-1])
+    assert not np.array_equal(after[:, -1], before[:, -1])
 
 
 # --- stage 4: new, retired and pre-sold products ------------------------------------------
