@@ -857,6 +857,15 @@ def _info(levels: Levels, life: Lifecycle, note: str | None, coherent_tree: Tree
     return info
 
 
+def judged_share(res: LevelResult) -> float | None:
+    """The share of a level's scored series × backtest windows whose held-out pick was judged
+    on earlier windows (``held_ok`` > 0; ``select`` uses ``ensemble`` elsewhere); None without any."""
+    cells = res.scored[:, None] & np.ones(res.held_ok.shape, dtype=bool)
+    if not cells.any():
+        return None
+    return round(float((res.held_ok > 0)[cells].mean()), 4)
+
+
 def forecast_summary(
     results: dict[str, LevelResult], axis: Axis, levels: tuple[str, ...], festival_effects: dict[str, float], info: dict[str, Any], *,
     reconcile: str, intervals: str, market: str, dropped: Any,
@@ -873,6 +882,9 @@ def forecast_summary(
         "forecast_from": str(axis.future[0]),
         "cutoffs": [str(periods[c - 1]) for c in axis.cutoffs],
         "series": {lv: len(results[lv].ids) for lv in levels if lv in results},
+        # per level: the share of scored series × backtest windows whose pick for `selected` was
+        # judged on earlier windows (the rest are `ensemble`: nothing before them to judge on)
+        "selected_backtest_judged": {lv: judged_share(results[lv]) for lv in levels if lv in results and axis.cutoffs},
         "reconcile": reconcile,
         "intervals": intervals,
         # extra demand per festival day (window) and per peak day, relative to a plain day

@@ -170,6 +170,8 @@ def test_selection_planted_best_wins_and_one_se_pool_combines_the_tied() -> None
     assert before.any() and not before.all()
     np.testing.assert_array_equal(sel.backtest["sku"][0][before], backtest["theta"][0][before])
     np.testing.assert_array_equal(sel.backtest["sku"][0][~before], backtest["ensemble"][0][~before])
+    # the summary's share of judged windows: those with an earlier window, for both series
+    assert engine.judged_share(res) == pytest.approx(before.mean(), abs=1e-4)
 
 
 def test_selection_held_out_picks_use_no_later_window() -> None:
