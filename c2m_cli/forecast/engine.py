@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import ContextDecorator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -226,36 +226,35 @@ def _split(
     return out
 
 
-def _trim_heap() -> None:
-    """Hand the heap's free pages back to the system (glibc ``malloc_trim``): the per-batch
-    arrays of the model tasks, freed as each level is assembled, otherwise stay in the
-    process's resident memory. No-op off glibc."""
+@cache
+def _libc() -> Any:
+    """glibc's handle (ctypes), found once; None off glibc."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
     if not name:
-        return
+        return None
     try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def _trim_heap() -> None:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``): the per-batch
+    arrays of the model tasks, freed as each level is assembled, otherwise stay in the
+    process's resident memory. No-op off glibc."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def _fixed_mmap_threshold(size: int = 1 << 20) -> None:
     """Pin glibc's mmap threshold (it rises after a big block is freed, then big arrays land in
     the heap and their pages stay resident): arrays above ``size`` are mapped on their own and
     returned to the system when freed. No-op off glibc."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        ctypes.CDLL(name).mallopt(-3, size)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        return
+    _mallopt(-3, size)  # M_MMAP_THRESHOLD
 
 
 class _ArraysInHeap(ContextDecorator):
@@ -277,16 +276,9 @@ class _ArraysInHeap(ContextDecorator):
 
 
 def _mallopt(option: int, value: int) -> None:
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        ctypes.CDLL(name).mallopt(option, value)
-    except (OSError, AttributeError):
-        return
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(option, value)
 
 
 @dataclass
@@ -1610,22 +1602,29 @@ def _forecast_frame(level: str, ids: pl.Series, future: list[dt.date], model: st
 
 
 def _backtest_frame(level: str, ids: pl.Series, periods: list[dt.date], cutoffs: list[int], h: int, model: str, actual: np.ndarray, fc: np.ndarray) -> pl.DataFrame:
-    ds_idx = np.array([[c + k for k in range(h)] for c in cutoffs])  # (w, h)
+    """The backtest rows of a block of series: one per (series, window, step) with both an
+    actual and a forecast, in that order (series-major); dates as day numbers, masked once."""
     valid = ~np.isnan(actual) & ~np.isnan(fc)
-    s_i, w_i, k_i = np.nonzero(valid)
-    per = np.array(periods + [periods[-1]] * h, dtype="datetime64[D]")
-    cut = np.array([periods[c - 1] for c in cutoffs], dtype="datetime64[D]")
+    per_series = valid.reshape(valid.shape[0], -1).sum(axis=1)
+    n = int(per_series.sum())
+    days = np.array([(p - _EPOCH).days for p in periods] + [(periods[-1] - _EPOCH).days] * h, dtype=np.int32)
+    c = np.array(cutoffs, dtype=np.int64)
+    cut_days = days[c - 1]
+    ds_days = days[c[:, None] + np.arange(h)[None, :]]  # (w, h); past the history: its last period
     return pl.DataFrame(
         {
-            "level": pl.repeat(level, s_i.size, dtype=pl.String, eager=True),
-            "unique_id": ids.gather(s_i),
-            "cutoff": pl.Series(cut[w_i], dtype=pl.Date),
-            "ds": pl.Series(per[ds_idx[w_i, k_i]], dtype=pl.Date),
-            "model": pl.repeat(model, s_i.size, dtype=pl.String, eager=True),
-            "y": actual[s_i, w_i, k_i],
-            "y_hat": fc[s_i, w_i, k_i],
+            "level": pl.repeat(level, n, dtype=pl.String, eager=True),
+            "unique_id": ids.gather(np.repeat(np.arange(valid.shape[0]), per_series)),
+            "cutoff": pl.Series(np.broadcast_to(cut_days[None, :, None], valid.shape)[valid]).cast(pl.Date),
+            "ds": pl.Series(np.broadcast_to(ds_days[None], valid.shape)[valid]).cast(pl.Date),
+            "model": pl.repeat(model, n, dtype=pl.String, eager=True),
+            "y": actual[valid],
+            "y_hat": fc[valid],
         }
     )
+
+
+_EPOCH = dt.date(1970, 1, 1)
 
 
 METRICS = ("MASE", "sMAPE", "WAPE", "bias", "coverage_80", "coverage_90")
