@@ -1666,7 +1666,7 @@ def _metric_arrays(
             qi = [QUANTILE_COLUMNS.index(c) for c in ("q0.05", "q0.1", "q0.9", "q0.95")]
             part = fc[rows]
             s = scale[rows][:, None, None]
-            four = tuple(np.clip(part + s * shapes[None, :, :, j], 0.0, None) for j in qi)
+            four = tuple(_floored_bound(part, s, shapes[None, :, :, j]) for j in qi)
             per, has, part_sums = _metric_values(actual[rows], part, None, scale[rows], four)
         else:
             if bounds_of is not None:  # the coherent intervals' held-out bounds
@@ -1693,6 +1693,13 @@ def _metric_arrays(
         )
     rows_all = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=int)
     return rows_all, per, whole
+
+
+def _floored_bound(point: np.ndarray, scale: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """``max(point + scale · shape, 0)`` in one new array (the held-out bound coverage reads)."""
+    out = np.multiply(scale, shape, out=np.empty(np.broadcast_shapes(point.shape, scale.shape, shape.shape)))
+    out += point
+    return np.maximum(out, 0.0, out=out)
 
 
 def _metric_values(
