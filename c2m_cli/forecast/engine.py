@@ -1539,7 +1539,7 @@ def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray
     # only the ranked candidates of a series (fewer than k when few have a backtest score)
     use = (np.arange(k)[None, :] < np.maximum(res.n_ok, 1)[:, None]) | ~res.scored[:, None]
     final = _pick_mean([res.final[m] for m in res.names], top, use)
-    method = [_method_name(res.names, t[u]) for t, u in zip(top, use, strict=True)]
+    method = _method_names(res.names, top, use)
     if not has_backtest:
         return final, None, method
     # a window whose earlier windows judged none of the series' candidates: the default, as unscored
@@ -1561,9 +1561,18 @@ def check_horizon(horizon: int, freq: str, n_periods: int) -> None:
         )
 
 
-def _method_name(names: list[str], top: np.ndarray) -> str:
-    chosen = sorted({names[i] for i in top})
-    return chosen[0] if len(chosen) == 1 else "mean(" + ",".join(chosen) + ")"
+def _method_names(names: list[str], top: np.ndarray, use: np.ndarray) -> list[str]:
+    """Per series, what ``selected`` is: the one candidate it picks, or ``mean(a,b,…)`` of its
+    distinct picks in name order — ``top`` (series, k) indices into ``names`` where ``use``.
+    Each series' picks as a bit set; one name per distinct set, not per series."""
+    assert len(names) < 63
+    bits = np.bitwise_or.reduce(np.where(use, np.left_shift(np.int64(1), top.astype(np.int64)), 0), axis=1)
+    sets, which = np.unique(bits, return_inverse=True)
+    labels = []
+    for b in sets.tolist():
+        chosen = sorted(names[i] for i in range(len(names)) if b >> i & 1)
+        labels.append(chosen[0] if len(chosen) == 1 else "mean(" + ",".join(chosen) + ")")
+    return np.array(labels, dtype=object)[which.reshape(-1)].tolist()
 
 
 def _actuals(y: np.ndarray, cutoffs: list[int], horizon: int) -> np.ndarray:

@@ -174,6 +174,16 @@ def test_selection_planted_best_wins_and_one_se_pool_combines_the_tied() -> None
     assert engine.judged_share(res) == pytest.approx(before.mean(), abs=1e-4)
 
 
+def test_selection_method_names_per_series() -> None:
+    """What ``selected`` is per series: the single pick, or mean(…) of its distinct used picks
+    in name order (an unscored series' repeated ``ensemble`` is one pick)."""
+    names = ["theta", "ses", "naive", "ensemble"]
+    top = np.array([[1, 0], [3, 3], [2, 1], [0, 2], [1, 2]])
+    use = np.array([[True, True], [True, True], [True, False], [True, True], [True, True]])
+    assert engine._method_names(names, top, use) == ["mean(ses,theta)", "ensemble", "naive", "mean(naive,theta)", "mean(naive,ses)"]
+    assert engine._method_names(names, top[:0], use[:0]) == []
+
+
 def test_selection_held_out_picks_use_no_later_window() -> None:
     """A last window where the best model is off by far (and the worst exact) moves no earlier
     window's held-out backtest: each window's pick is judged on the windows that end before it
