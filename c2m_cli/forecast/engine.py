@@ -1718,14 +1718,19 @@ def _metric_values(
     the level's pooled metrics need (Σ|e|, Σe, Σ|y|, inside 80 %, inside 90 %, targets).
     The held-out bounds: ``bounds`` (..., QUANTILE_COLUMNS), or ``four`` = (q0.05, q0.1, q0.9,
     q0.95) bounds, each (...)."""
-    valid = ~np.isnan(actual) & ~np.isnan(fc)
+    diff = fc - actual  # NaN where either is missing
+    valid = ~np.isnan(diff)
     n = valid.sum(axis=(1, 2)).astype(float)
-    y = np.where(valid, actual, 0.0)
-    f = np.where(valid, fc, 0.0)
-    e = f - y
+    e = np.where(valid, diff, 0.0)
+    del diff
     ae = np.abs(e)
-    denom = np.abs(y) + np.abs(f)
-    sape = np.divide(200 * ae, denom, out=np.zeros_like(ae), where=denom > 0)
+    abs_y = np.where(valid, np.abs(actual), 0.0)
+    denom = np.where(valid, np.abs(fc), 0.0)
+    denom += abs_y
+    # 200·|e| / (|y| + |ŷ|); where both are 0, |e| is 0 too
+    sape = np.multiply(ae, 200, out=np.empty_like(ae))
+    np.divide(sape, denom, out=sape, where=denom > 0)
+    del denom
     if four is None:
         assert bounds is not None
         qi = list(QUANTILE_COLUMNS)
@@ -1734,11 +1739,16 @@ def _metric_values(
     # coverage only where the interval exists (coherent: not for a window without an earlier one)
     scored = valid & ~np.isnan(lo90 if bounds is None else bounds[..., 0])
     n_cov = scored.sum(axis=(1, 2)).astype(float)
-    in80 = scored & (actual >= lo80) & (actual <= hi80)
-    in90 = scored & (actual >= lo90) & (actual <= hi90)
-    sum_y = np.abs(y).sum(axis=(1, 2))
+    in80 = actual >= lo80
+    in80 &= actual <= hi80
+    in80 &= scored
+    in90 = actual >= lo90
+    in90 &= actual <= hi90
+    in90 &= scored
+    sum_y = abs_y.sum(axis=(1, 2))
     has = n > 0
     ae_sum = ae.sum(axis=(1, 2))
+    n80, n90 = in80.sum(axis=(1, 2)), in90.sum(axis=(1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         per = np.stack(
             [
@@ -1746,12 +1756,12 @@ def _metric_values(
                 sape.sum(axis=(1, 2)) / n,
                 np.where(sum_y > 0, ae_sum / sum_y, np.nan),
                 np.where(sum_y > 0, e.sum(axis=(1, 2)) / sum_y, np.nan),
-                in80.sum(axis=(1, 2)) / n_cov,
-                in90.sum(axis=(1, 2)) / n_cov,
+                n80 / n_cov,
+                n90 / n_cov,
             ],
             axis=1,
         )[has]
-    sums = np.array([ae.sum(), e.sum(), sum_y.sum(), in80.sum(), in90.sum(), n_cov.sum()], dtype=float)
+    sums = np.array([ae.sum(), e.sum(), sum_y.sum(), n80.sum(), n90.sum(), n_cov.sum()], dtype=float)
     return per, has, sums
 
 
