@@ -185,9 +185,11 @@ def build_series(
         frame = frame.join(keys.lazy(), on="sku", how="left").with_columns(
             pl.col(c).fill_null(UNKNOWN_KEY) for c in needed_keys
         )
-    bounds = frame.select(
-        pl.len().alias("n"), pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
-    ).collect()
+    # the lines' count, first and last day, and distinct days: one scan of the lines
+    bounds, days = pl.collect_all([
+        frame.select(pl.len().alias("n"), pl.col("date").min().alias("first"), pl.col("date").max().alias("last")),
+        frame.select(pl.col("date").unique()),
+    ])
     if bounds["n"][0] == 0:
         raise InvalidDataError("orders.parquet: no paid order lines to forecast from")
     first_day, last_day = bounds["first"][0], bounds["last"][0]
@@ -195,7 +197,7 @@ def build_series(
     first_p = pl.select(period_start(pl.lit(first_day), freq)).item()
     last_p = pl.select(period_start(pl.lit(last_day), freq)).item()
     dropped_tail = 0
-    periodic = freq != "D" and is_periodic(frame.select(pl.col("date").unique()).collect()["date"], freq)
+    periodic = freq != "D" and is_periodic(days["date"], freq)
     # An incomplete last period would read as a collapse of demand: leave it out (unless the
     # data are already one line per period: then each line is its whole period).
     if not periodic and period_end(last_p, freq) > last_day and last_p > first_p:
@@ -236,15 +238,19 @@ def build_series(
         geo = keyed.select(*GEO_LEVELS).unique().sort(*GEO_LEVELS)
     sums = pl.concat(parts)
     grid = pl.DataFrame({"ds": periods}, schema={"ds": pl.Date})
-    starts = sums.filter(pl.col("y") != 0).group_by("level", "unique_id").agg(
-        pl.col("ds").min().alias("start")
+    # in (level, unique_id, ds) order: the series sorted, each one's periods in the grid's order
+    # (joins that keep their left order, instead of sorting the filled rows)
+    starts = (
+        sums.filter(pl.col("y") != 0)
+        .group_by("level", "unique_id")
+        .agg(pl.col("ds").min().alias("start"))
+        .sort("level", "unique_id")
     )
     filled = (
-        starts.join(grid, how="cross")
+        starts.join(grid, how="cross", maintain_order="left_right")
         .filter(pl.col("ds") >= pl.col("start"))
-        .join(sums, on=["level", "unique_id", "ds"], how="left")
+        .join(sums, on=["level", "unique_id", "ds"], how="left", maintain_order="left")
         .select("level", "unique_id", "ds", pl.col("y").fill_null(0.0))
-        .sort("level", "unique_id", "ds")
     )
     hierarchy = hierarchy.sort("sku")
     info: dict[str, int | str | None] = {
