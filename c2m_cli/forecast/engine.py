@@ -1120,13 +1120,21 @@ class ModelIntervals:
     q: np.ndarray
 
 
-def model_intervals(resid: Residuals, level: str, name: str, heldout: bool = True) -> ModelIntervals:
+def model_intervals(resid: Residuals, level: str, name: str, heldout: bool = True, coherent: Coherent | None = None) -> ModelIntervals:
     """Intervals stage (``per_level``) of one model at one level (see ModelIntervals); with
-    ``heldout`` the pool also holds every backtest window's held-out quantiles (for coverage)."""
+    ``heldout`` the pool also holds every backtest window's held-out quantiles (for coverage).
+    ``selected`` at the bottom of ``coherent``'s tree takes its residuals and their sorted pool
+    from there (the same residuals; no donors at the bottom of a tree with enough of them)."""
+    mine = name == "selected"  # the recommended forecast gets per-series calibrated intervals
+    if mine and coherent is not None and coherent.bottom == level:
+        borrow, used = resid.donors(level, name, coherent.r)
+        if not borrow:
+            coherent.pool.prepare([None, *resid.usable] if heldout else [None], shapes=True)
+            q = series_quantiles(coherent.r, None, borrow, shape=coherent.pool.shape(None))
+            return ModelIntervals(coherent.r, borrow, used, coherent.pool, q)
     r = resid.get(level, name)
     assert r is not None
     borrow, used = resid.donors(level, name, r)
-    mine = name == "selected"  # the recommended forecast gets per-series calibrated intervals
     pool = ResidualPool(r, borrow)  # sorted once: the quantiles of every window mask
     pool.prepare([None, *resid.usable] if heldout else [None], shapes=mine)
     q = series_quantiles(r, None, borrow, shape=pool.shape(None)) if mine else pool.quantiles(None)
@@ -1239,7 +1247,7 @@ def _heldout_tables(
     mine = name == "selected"
     rows_too = mine or detail == "all"
     bt = sel.backtest[level] if mine else res.backtest[name]
-    iv = model_intervals(resid, level, name, heldout=coherent is None)
+    iv = model_intervals(resid, level, name, heldout=coherent is None, coherent=coherent)
     bounds_of = None if coherent is None else coherent.bounds(level)
     sink.add(
         "forecast_metrics",

@@ -274,6 +274,8 @@ def _order_statistics(cols: np.ndarray, member: np.ndarray, scale: np.ndarray, r
     ``member[g, c]``. ``cols`` (columns, length) is sorted per row, padded with +inf. Bisection
     over the floats (as ordered integer keys) on the count of values at or below a candidate,
     that count found by a binary search in every member column at once; (groups, ranks)."""
+    if member.sum() * cols.shape[1] <= DIRECT_ORDER_CELLS:
+        return _order_statistics_direct(cols, member, scale, ranks)
     g_of, c_of = np.nonzero(member)  # the (group, column) pairs
     n_valid = np.isfinite(cols).sum(axis=1)
     keep = n_valid[c_of] > 0
@@ -297,6 +299,23 @@ def _order_statistics(cols: np.ndarray, member: np.ndarray, scale: np.ndarray, r
         hi = np.where(enough, mid, hi)
         lo = np.where(enough, lo, mid + np.uint64(1))
     return _from_key(lo)
+
+
+# at most this many values in all groups together: ``_order_statistics`` selects them directly
+DIRECT_ORDER_CELLS = 4_000_000
+
+
+def _order_statistics_direct(cols: np.ndarray, member: np.ndarray, scale: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """``_order_statistics`` by selection (``np.partition``) in each group's values."""
+    out = np.full(ranks.shape, np.nan)
+    for g in range(member.shape[0]):
+        values = (cols[member[g]] / scale[g, member[g]][:, None]).reshape(-1)
+        n = int(np.isfinite(values).sum())
+        if n == 0:
+            continue
+        kth = np.minimum(ranks[g], n - 1)
+        out[g] = np.partition(values, np.unique(kth))[kth]
+    return out
 
 
 def _step_order_statistics(cols: np.ndarray, masks: np.ndarray, h: int, ranks: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from c2m_cli.forecast import engine
 from c2m_cli.forecast.backtest import independent_windows
@@ -189,12 +190,16 @@ def test_row_quantiles_equal_numpy_nanquantile() -> None:
     assert np.isnan(got[200]).all() and (got[201] == 2.5).all()
 
 
-def test_residual_pool_equals_the_direct_quantiles_of_every_window_mask() -> None:
-    """The pool's order statistics (one sort, bisection per mask) give the same quantiles as
-    masking and copying the residuals per window; the level shape within float rounding. Also
-    a level of few series whose masks fall back on the donors."""
+@pytest.mark.parametrize("direct_cells", [0, 4_000_000])
+def test_residual_pool_equals_the_direct_quantiles_of_every_window_mask(monkeypatch: pytest.MonkeyPatch, direct_cells: int) -> None:
+    """The pool's order statistics (one sort, bisection per mask; the pooled shapes by bisection
+    or, for few values, by selection) give the same quantiles as masking and copying the
+    residuals per window; the level shape within float rounding. Also a level of few series
+    whose masks fall back on the donors."""
+    from c2m_cli.forecast import intervals
     from c2m_cli.forecast.intervals import ResidualPool, level_shape
 
+    monkeypatch.setattr(intervals, "DIRECT_ORDER_CELLS", direct_cells)
     rng = np.random.default_rng(5)
     usable = independent_windows(CUTOFFS, H)
     for n_series in (900, 6):
