@@ -48,6 +48,7 @@ from c2m_cli.forecast.intervals import (
     ResidualPool,
     apply_quantiles,
     heldout_bounds,
+    prepare_together,
     scaled_residuals,
     series_quantiles,
 )
@@ -1077,6 +1078,7 @@ def level_tables(
             # their place in the model order)
             selected_first = partial(_heldout_tables, deferred, resid, level, "selected", id_col, sel, axis, sel_coherent, "selected")
             summaries = _candidate_summaries(resid, level, sorted(res.final), axis, meanwhile=partial(_keep, early, "selected", selected_first))
+        pools = candidate_pools(resid, level, sorted(res.final)) if axis.cutoffs and not summaries and not early else {}
         for name in sorted(models):
             point, mine = models[name], name == "selected"
             mine_coherent = sel_coherent if mine else None
@@ -1089,7 +1091,7 @@ def level_tables(
                 if mine and used:
                     pooled_with[level] = used
             elif axis.cutoffs:
-                q, used = _heldout_tables(sink, resid, level, name, id_col, sel, axis, mine_coherent, detail.get(level, "all"))
+                q, used = _heldout_tables(sink, resid, level, name, id_col, sel, axis, mine_coherent, detail.get(level, "all"), pools.pop(name, None))
                 if mine and used:
                     pooled_with[level] = used
             else:
@@ -1120,11 +1122,17 @@ class ModelIntervals:
     q: np.ndarray
 
 
-def model_intervals(resid: Residuals, level: str, name: str, heldout: bool = True, coherent: Coherent | None = None) -> ModelIntervals:
+def model_intervals(
+    resid: Residuals, level: str, name: str, heldout: bool = True, coherent: Coherent | None = None, prepared: ModelIntervals | None = None
+) -> ModelIntervals:
     """Intervals stage (``per_level``) of one model at one level (see ModelIntervals); with
     ``heldout`` the pool also holds every backtest window's held-out quantiles (for coverage).
     ``selected`` at the bottom of ``coherent``'s tree takes its residuals and their sorted pool
-    from there (the same residuals; no donors at the bottom of a tree with enough of them)."""
+    from there (the same residuals; no donors at the bottom of a tree with enough of them); a
+    candidate whose pool was ``prepared`` (``candidate_pools``) takes it."""
+    if prepared is not None:
+        prepared.pool.prepare([None, *resid.usable] if heldout else [None])
+        return ModelIntervals(prepared.r, prepared.borrow, prepared.used, prepared.pool, prepared.pool.quantiles(None))
     mine = name == "selected"  # the recommended forecast gets per-series calibrated intervals
     if mine and coherent is not None and coherent.bottom == level:
         borrow, used = resid.donors(level, name, coherent.r)
@@ -1147,6 +1155,30 @@ def level_detail(n_series: int, option: str = "auto") -> str:
     if option == "auto":
         return "all" if n_series <= DETAIL_SERIES else "selected"
     return option
+
+
+# a level whose candidates' residuals hold at most this many floats in all prepares their held-out
+# quantiles together (candidate_pools)
+JOINT_POOL_CELLS = 8_000_000
+
+
+def candidate_pools(resid: Residuals, level: str, names: list[str]) -> dict[str, ModelIntervals]:
+    """For a level of few series (JOINT_POOL_CELLS), every candidate's residuals, donors and
+    pool, their held-out quantiles of every window mask computed in one bisection
+    (``prepare_together``: fewer, larger array operations; the same floats as model by model).
+    Empty for a bigger level (one model's arrays at a time)."""
+    sizes = [resid.results[level].backtest[n].size for n in names if n in resid.results[level].backtest]
+    if not sizes or sum(sizes) > JOINT_POOL_CELLS:
+        return {}
+    out: dict[str, ModelIntervals] = {}
+    for name in names:
+        r = resid.get(level, name)
+        if r is None:
+            continue
+        borrow, used = resid.donors(level, name, r)
+        out[name] = ModelIntervals(r, borrow, used, ResidualPool(r, borrow), np.zeros(0))
+    prepare_together([iv.pool for iv in out.values()], [None, *resid.usable])
+    return out
 
 
 # a level of at least this many series (with --backtest-detail selected there) computes its
@@ -1237,6 +1269,7 @@ class _DeferredMetrics:
 def _heldout_tables(
     sink: TableSink | _DeferredMetrics, resid: Residuals, level: str, name: str, id_col: pl.Series, sel: Selection, axis: Axis, coherent: Coherent | None,
     detail: str = "all",
+    prepared: ModelIntervals | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """A model's metrics (coverage from the held-out bounds: its own intervals', or the coherent
     ones') and backtest rows — per series for ``selected`` and, with ``detail`` ``all``, for every
@@ -1247,7 +1280,7 @@ def _heldout_tables(
     mine = name == "selected"
     rows_too = mine or detail == "all"
     bt = sel.backtest[level] if mine else res.backtest[name]
-    iv = model_intervals(resid, level, name, heldout=coherent is None, coherent=coherent)
+    iv = model_intervals(resid, level, name, heldout=coherent is None, coherent=coherent, prepared=prepared)
     bounds_of = None if coherent is None else coherent.bounds(level)
     sink.add(
         "forecast_metrics",

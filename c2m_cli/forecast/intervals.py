@@ -129,7 +129,7 @@ def _spread_line(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.maximum(line, 0.25 * overall) / overall
 
 
-def _levels(n: float, taus: tuple[float, ...] = QUANTILES) -> np.ndarray:
+def _levels(n: float | np.ndarray, taus: tuple[float, ...] = QUANTILES) -> np.ndarray:
     """Split-conformal levels for ``n`` residuals: ⌈(n+1)τ⌉/n above the median, mirrored below."""
     q = np.array(taus)
     upper = np.minimum(np.ceil((n + 1) * q) / n, 1.0)
@@ -329,21 +329,15 @@ def _step_order_statistics(cols: np.ndarray, masks: np.ndarray, h: int, ranks: n
     m_len = merged.shape[1]
     total = np.isfinite(merged).sum(axis=1)  # (h,)
     length = cols.shape[1]
-    groups, use_all, pairs_g, pairs_c, coef = [], [], [], [], []
-    for m, mask in enumerate(masks):
-        leave_out = (~mask).sum() < mask.sum()
-        for k in range(h):
-            g = m * h + k
-            groups.append(k)
-            use_all.append(leave_out)
-            for w in np.flatnonzero(~mask if leave_out else mask):
-                if n_valid[w * h + k]:
-                    pairs_g.append(g)
-                    pairs_c.append(w * h + k)
-                    coef.append(-1 if leave_out else 1)
-    step = np.array(groups)
-    all_flag = np.array(use_all)[:, None]
-    g_of, c_of, sign = np.array(pairs_g, dtype=np.intp), np.array(pairs_c, dtype=np.intp), np.array(coef)[:, None]
+    # group g = m·h + k; its pairs (g, column w·h + k) over the windows counted (those the mask
+    # leaves out, subtracted from all, when fewer), in (m, k, w) order
+    leave_out = (~masks).sum(axis=1) < masks.sum(axis=1)
+    step = np.tile(np.arange(h), masks.shape[0])
+    all_flag = np.repeat(leave_out, h)[:, None]
+    counted = np.where(leave_out[:, None], ~masks, masks)  # (masks, windows)
+    m_of, k_of, w_of = np.nonzero(counted[:, None, :] & (n_valid.reshape(n_windows, h).T > 0)[None, :, :])
+    g_of, c_of = (m_of * h + k_of).astype(np.intp), (w_of * h + k_of).astype(np.intp)
+    sign = np.where(leave_out[m_of], -1, 1)[:, None]
     lo = np.zeros(ranks.shape, dtype=np.int64)
     hi = np.repeat(np.maximum(total[step] - 1, 0)[:, None], ranks.shape[1], axis=1)
     flat_m, base_m = merged.reshape(-1), (step * m_len)[:, None]
@@ -414,10 +408,9 @@ class ResidualPool:
         mask = self._mask(windows)
         return _spread_line(self.abs_sum[mask].sum(axis=0), self.count[mask].sum(axis=0).astype(float))
 
-    def prepare(self, masks: list[np.ndarray | None], shapes: bool = False, taus: tuple[float, ...] = QUANTILES) -> None:
-        """Compute the quantiles (and with ``shapes`` the level shapes) of several window masks
-        in one bisection (each column serves every mask holding its window), at the levels ``taus``."""
-        n_windows, h = self.count.shape
+    def _pending(self, masks: list[np.ndarray | None], taus: tuple[float, ...]) -> list[tuple[bytes, np.ndarray]]:
+        """The masks whose quantiles are not known yet and take the bisection (key, mask); the
+        direct ones (``_direct``) are computed here."""
         todo: list[tuple[bytes, np.ndarray]] = []
         for windows in masks:
             mask = self._mask(windows)
@@ -428,15 +421,15 @@ class ResidualPool:
                 self._quantiles[key] = residual_quantiles(self.r, windows, self.donors, taus)
             else:
                 todo.append((key, mask))
+        return todo
+
+    def prepare(self, masks: list[np.ndarray | None], shapes: bool = False, taus: tuple[float, ...] = QUANTILES) -> None:
+        """Compute the quantiles (and with ``shapes`` the level shapes) of several window masks
+        in one bisection (each column serves every mask holding its window), at the levels ``taus``."""
+        n_windows, h = self.count.shape
+        todo = self._pending(masks, taus)
         if todo:
-            # group (m, k): the columns (w, k) of mask m's windows (columns are window-major)
-            counts = np.concatenate([self.count[mask].sum(axis=0) for _, mask in todo])
-            levels = np.stack([_levels(float(n), taus) for n in counts])
-            cols = self.columns()
-            stacked = np.stack([mask for _, mask in todo])
-            out = _interpolate(lambda ranks: _step_order_statistics(cols, stacked, h, ranks), counts, levels)
-            for i, (key, _) in enumerate(todo):
-                self._quantiles[key] = np.maximum.accumulate(out[i * h : (i + 1) * h], axis=1)
+            _bisect_quantiles([self], todo, taus)
         if not shapes:
             return
         pending: list[tuple[bytes, np.ndarray]] = []
@@ -468,3 +461,37 @@ class ResidualPool:
         """``level_shape(r, windows, donors, taus)``."""
         self.prepare([windows], shapes=True, taus=taus)
         return self._shapes[self._mask(windows).tobytes() + np.array(taus).tobytes()]
+
+
+def _bisect_quantiles(pools: list[ResidualPool], todo: list[tuple[bytes, np.ndarray]], taus: tuple[float, ...]) -> None:
+    """The quantiles of the masks ``todo`` (key, mask) of every pool in ``pools`` (the same
+    (series, windows, h) shape) in one bisection: pool p's step k is step p·h + k of one stack
+    of their sorted columns, so each (mask, pool, step) group is bisected on its own columns
+    (the same floats as one pool at a time)."""
+    n_windows, h = pools[0].count.shape
+    n_pools = len(pools)
+    # group (m, p, k) = m · (P·h) + p · h + k: the columns (w, p·h + k) of mask m's windows
+    counts = np.concatenate([np.concatenate([p.count[mask].sum(axis=0) for p in pools]) for _, mask in todo])
+    levels = _levels(counts.astype(float)[:, None], taus)
+    cols = pools[0].columns() if n_pools == 1 else np.stack(
+        [p.columns().reshape(n_windows, h, -1) for p in pools], axis=1
+    ).reshape(n_windows * n_pools * h, -1)
+    stacked = np.stack([mask for _, mask in todo])
+    out = _interpolate(lambda ranks: _step_order_statistics(cols, stacked, n_pools * h, ranks), counts, levels)
+    for i, (key, _) in enumerate(todo):
+        for j, pool in enumerate(pools):
+            start = (i * n_pools + j) * h
+            pool._quantiles[key] = np.maximum.accumulate(out[start : start + h], axis=1)
+
+
+def prepare_together(pools: list[ResidualPool], masks: list[np.ndarray | None], taus: tuple[float, ...] = QUANTILES) -> None:
+    """``prepare(masks)`` (quantiles only) of several pools of the same shape: the pools whose
+    pending masks are the same share one bisection (fewer, larger array operations for a
+    level of few series; the same floats)."""
+    groups: dict[bytes, tuple[list[ResidualPool], list[tuple[bytes, np.ndarray]]]] = {}
+    for pool in pools:
+        todo = pool._pending(masks, taus)
+        if todo:
+            groups.setdefault(b"".join(k for k, _ in todo) + repr(pool.r.shape).encode(), ([], todo))[0].append(pool)
+    for members, todo in groups.values():
+        _bisect_quantiles(members, todo, taus)

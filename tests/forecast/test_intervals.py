@@ -216,6 +216,32 @@ def test_residual_pool_equals_the_direct_quantiles_of_every_window_mask(monkeypa
                 np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
 
 
+def test_pools_prepared_together_equal_one_at_a_time() -> None:
+    """Several models' pools bisected in one stack give the same quantiles, to the bit, as each
+    pool on its own — also a pool with other pending masks (a window without residuals) and
+    one whose masks all take the direct computation (few series, donors)."""
+    from c2m_cli.forecast.intervals import ResidualPool, prepare_together
+
+    rng = np.random.default_rng(8)
+    usable = independent_windows(CUTOFFS, H)
+    masks = [None, *usable]
+    rs = []
+    for k in range(4):
+        r = rng.gamma(1.0 + k, 1.0, (700, len(CUTOFFS), H)) - 1.0
+        r[rng.random(r.shape) < 0.2] = np.nan
+        rs.append(r)
+    rs[2][:, 5] = np.nan
+    few = (rng.standard_normal((3, len(CUTOFFS), H)), (rng.standard_normal((60, len(CUTOFFS), H)),))
+    together = [ResidualPool(r) for r in rs] + [ResidualPool(few[0], few[1])]
+    prepare_together(together, masks)
+    for pool, r, donors in zip(together, [*rs, few[0]], [(), (), (), (), few[1]], strict=True):
+        alone = ResidualPool(r, donors)
+        alone.prepare(masks)
+        for mask in masks:
+            np.testing.assert_array_equal(pool.quantiles(mask), alone.quantiles(mask))
+            np.testing.assert_array_equal(pool.quantiles(mask), residual_quantiles(r, mask, donors))
+
+
 def test_metric_values_match_hand_computed_figures() -> None:
     """One series, one window, two steps, computed by hand: actual (2, 0), forecast (1, 1),
     scale 2; the first target is inside both intervals, the second below both."""
