@@ -343,16 +343,39 @@ def _step_order_statistics(cols: np.ndarray, masks: np.ndarray, h: int, ranks: n
     flat_m, base_m = merged.reshape(-1), (step * m_len)[:, None]
     flat_c, base_c = cols.reshape(-1), (c_of * length)[:, None]
     target = ranks + 1
+    # brackets of each count (in the merged values, in each pair's column): the later queries of
+    # a group lie between those it already made, so each count lies between earlier ones
+    m_lo, m_hi = np.zeros(ranks.shape, dtype=np.int64), np.full(ranks.shape, m_len, dtype=np.int64)
+    c_lo, c_hi = np.zeros((g_of.size, ranks.shape[1]), dtype=np.int64), np.full((g_of.size, ranks.shape[1]), length, dtype=np.int64)
     while (lo < hi).any():
         mid = (lo + hi) // 2
         value = flat_m[base_m + mid]
-        count = np.where(all_flag, _count_at_most(flat_m, base_m, m_len, value), 0)
+        in_merged = _count_in(flat_m, base_m, m_len, value, m_lo, m_hi)
+        count = np.where(all_flag, in_merged, 0)
+        in_cols = None
         if g_of.size:
-            np.add.at(count, g_of, sign * _count_at_most(flat_c, base_c, length, value[g_of]))
+            in_cols = _count_in(flat_c, base_c, length, value[g_of], c_lo, c_hi)
+            np.add.at(count, g_of, sign * in_cols)
         enough = count >= target
+        m_lo, m_hi = np.where(enough, m_lo, in_merged), np.where(enough, in_merged, m_hi)
+        if in_cols is not None:
+            pair_enough = enough[g_of]
+            c_lo, c_hi = np.where(pair_enough, c_lo, in_cols), np.where(pair_enough, in_cols, c_hi)
         hi = np.where(enough, mid, hi)
         lo = np.where(enough, lo, mid + 1)
     return flat_m[base_m + lo]
+
+
+def _count_in(flat: np.ndarray, base: np.ndarray, length: int, query: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``_count_at_most`` when each count is known to lie in [left, right]: the binary search
+    only within that bracket (as many steps as the widest bracket needs)."""
+    left, right = left.copy(), right.copy()
+    for _ in range(int((right - left).max(initial=0)).bit_length()):
+        probe = (left + right) // 2
+        below = (flat[base + np.minimum(probe, length - 1)] <= query) & (probe < right)
+        left = np.where(below, probe + 1, left)
+        right = np.where(below, right, probe)
+    return left
 
 
 def _interpolate(order_statistics: Callable[[np.ndarray], np.ndarray], n: np.ndarray, levels: np.ndarray) -> np.ndarray:
