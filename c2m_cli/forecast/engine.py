@@ -1639,16 +1639,14 @@ def _forecast_frame(level: str, ids: pl.Series, future: list[dt.date], model: st
     h = len(future)
     n = rows.size
     data: dict[str, Any] = {
-        "level": pl.repeat(level, n * h, dtype=pl.String, eager=True),
         "unique_id": ids.gather(np.repeat(rows, h)),
         "ds": pl.Series(np.tile(np.array(future, dtype="datetime64[D]"), n), dtype=pl.Date),
-        "model": pl.repeat(model, n * h, dtype=pl.String, eager=True),
         "y_hat": np.clip(point[rows], 0.0, None).reshape(-1),
     }
     for j, col in enumerate(QUANTILE_COLUMNS):
         data[col] = quant[rows, :, j].reshape(-1)
     data["method"] = pl.Series(method, dtype=pl.String).gather(np.repeat(rows, h))
-    return pl.DataFrame(data)
+    return pl.DataFrame(data).select(_constant("level", level), "unique_id", "ds", _constant("model", model), "y_hat", *QUANTILE_COLUMNS, "method")
 
 
 def _backtest_frame(level: str, ids: pl.Series, periods: list[dt.date], cutoffs: list[int], h: int, model: str, actual: np.ndarray, fc: np.ndarray) -> pl.DataFrame:
@@ -1656,22 +1654,25 @@ def _backtest_frame(level: str, ids: pl.Series, periods: list[dt.date], cutoffs:
     actual and a forecast, in that order (series-major); dates as day numbers, masked once."""
     valid = ~np.isnan(actual) & ~np.isnan(fc)
     per_series = valid.reshape(valid.shape[0], -1).sum(axis=1)
-    n = int(per_series.sum())
     days = np.array([(p - _EPOCH).days for p in periods] + [(periods[-1] - _EPOCH).days] * h, dtype=np.int32)
     c = np.array(cutoffs, dtype=np.int64)
     cut_days = days[c - 1]
     ds_days = days[c[:, None] + np.arange(h)[None, :]]  # (w, h); past the history: its last period
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
-            "level": pl.repeat(level, n, dtype=pl.String, eager=True),
             "unique_id": ids.gather(np.repeat(np.arange(valid.shape[0]), per_series)),
             "cutoff": pl.Series(np.broadcast_to(cut_days[None, :, None], valid.shape)[valid]).cast(pl.Date),
             "ds": pl.Series(np.broadcast_to(ds_days[None], valid.shape)[valid]).cast(pl.Date),
-            "model": pl.repeat(model, n, dtype=pl.String, eager=True),
             "y": actual[valid],
             "y_hat": fc[valid],
         }
     )
+    return frame.select(_constant("level", level), "unique_id", "cutoff", "ds", _constant("model", model), "y", "y_hat")
+
+
+def _constant(name: str, value: str) -> pl.Expr:
+    """A text column of one value (polars keeps it as a scalar column until it is written)."""
+    return pl.lit(value, dtype=pl.String).alias(name)
 
 
 _EPOCH = dt.date(1970, 1, 1)
