@@ -496,9 +496,13 @@ def _bisect_quantiles(pools: list[ResidualPool], todo: list[tuple[bytes, np.ndar
     # group (m, p, k) = m · (P·h) + p · h + k: the columns (w, p·h + k) of mask m's windows
     counts = np.concatenate([np.concatenate([p.count[mask].sum(axis=0) for p in pools]) for _, mask in todo])
     levels = _levels(counts.astype(float)[:, None], taus)
-    cols = pools[0].columns() if n_pools == 1 else np.stack(
-        [p.columns().reshape(n_windows, h, -1) for p in pools], axis=1
-    ).reshape(n_windows * n_pools * h, -1)
+    if n_pools == 1:
+        cols = pools[0].columns()
+    else:  # the pools' columns sorted in one stack (row w·(P·h) + p·h + k), none kept per pool
+        stack = np.stack([p.r for p in pools], axis=2).reshape(pools[0].r.shape[0], -1).T  # (W·P·h, series)
+        cols = np.where(np.isfinite(stack), stack, np.inf)
+        del stack
+        cols.sort(axis=1)
     stacked = np.stack([mask for _, mask in todo])
     out = _interpolate(lambda ranks: _step_order_statistics(cols, stacked, n_pools * h, ranks), counts, levels)
     for i, (key, _) in enumerate(todo):
