@@ -219,6 +219,9 @@ def rank_models(
             others[w] = windows == 1
         else:
             others = usable[w]
+        if not others.any():  # nothing judges this window: no held-out ranking (as order() finds)
+            held[:, w], held_ok[:, w] = final, 0
+            continue
         at_w = has_fc[:, w] | ~truth[:, w, None]
         rank, ok, n_w = order(others, at_w)
         held[:, w] = np.where(ok[:, None], rank, final)
