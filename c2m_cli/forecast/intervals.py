@@ -325,7 +325,10 @@ def _step_order_statistics(cols: np.ndarray, masks: np.ndarray, h: int, ranks: n
     count in the windows it holds, when fewer). ``ranks`` (masks × h, r); (masks × h, r)."""
     n_windows = masks.shape[0] and masks.shape[1]
     n_valid = np.isfinite(cols).sum(axis=1)
-    merged = np.sort(cols.reshape(n_windows, h, -1).transpose(1, 0, 2).reshape(h, -1), axis=1)  # (h, W·S)
+    merged = cols.reshape(n_windows, h, -1).transpose(1, 0, 2).reshape(h, -1)  # (h, W·S): a copy, but for one window
+    if np.shares_memory(merged, cols):
+        merged = merged.copy()
+    merged.sort(axis=1)
     m_len = merged.shape[1]
     total = np.isfinite(merged).sum(axis=1)  # (h,)
     length = cols.shape[1]
@@ -418,7 +421,8 @@ class ResidualPool:
         if self._cols is None:
             n_series, n_windows, h = self.r.shape
             flat = self.r.reshape(n_series, n_windows * h).T
-            ordered = np.sort(np.where(np.isfinite(flat), flat, np.inf), axis=1)
+            ordered = np.where(np.isfinite(flat), flat, np.inf)
+            ordered.sort(axis=1)
             self._cols = ordered
         return self._cols
 
@@ -499,9 +503,8 @@ def _bisect_quantiles(pools: list[ResidualPool], todo: list[tuple[bytes, np.ndar
     if n_pools == 1:
         cols = pools[0].columns()
     else:  # the pools' columns sorted in one stack (row w·(P·h) + p·h + k), none kept per pool
-        stack = np.stack([p.r for p in pools], axis=2).reshape(pools[0].r.shape[0], -1).T  # (W·P·h, series)
-        cols = np.where(np.isfinite(stack), stack, np.inf)
-        del stack
+        cols = np.stack([p.r.transpose(1, 2, 0) for p in pools], axis=1).reshape(n_windows * n_pools * h, -1)  # (W·P·h, series)
+        cols[~np.isfinite(cols)] = np.inf
         cols.sort(axis=1)
     stacked = np.stack([mask for _, mask in todo])
     out = _interpolate(lambda ranks: _step_order_statistics(cols, stacked, n_pools * h, ranks), counts, levels)
