@@ -356,6 +356,36 @@ def test_intervals_per_level_shape_is_the_residuals_quantiles() -> None:
     assert (np.abs(iv.q - expected) <= 0.03 * np.arange(1, 5)[:, None]).all(), (iv.q, expected)
 
 
+def test_intervals_shortcuts_equal_the_model_by_model_computation() -> None:
+    """The candidates' pools prepared together (a level of few series) and ``selected`` taking
+    the coherent stage's pool give, to the bit, the quantiles model_intervals computes alone."""
+    axis = axis_of()
+    rng = np.random.default_rng(12)
+    n = 300
+    y = 40.0 + rng.poisson(8.0, (n, N_PERIODS)).astype(float)
+    y[:40, :20] = np.nan  # late starts: fewer residuals in the early windows
+    actual = engine._actuals(y, axis.cutoffs, 4)
+    res = hand_result("sku", [f"s{i}" for i in range(n)], y)
+    res.backtest = {m: actual + rng.normal(0.0, 1.0 + k, actual.shape) for k, m in enumerate(("naive", "ses", "theta"))}
+    sel_bt = {"sku": actual + rng.normal(0.0, 1.5, actual.shape)}
+    resid = engine.Residuals({"sku": res}, sel_bt, axis.cutoffs, 4, axis.usable)
+    together = engine.candidate_pools(resid, "sku", sorted(res.backtest))
+    assert sorted(together) == ["naive", "ses", "theta"]
+    for name in sorted(res.backtest):
+        got = model_intervals(resid, "sku", name, prepared=together[name])
+        alone = model_intervals(resid, "sku", name)
+        np.testing.assert_array_equal(got.q, alone.q)
+        for mask in axis.usable:
+            np.testing.assert_array_equal(got.pool.quantiles(mask), alone.pool.quantiles(mask))
+    tree = Tree(["total", "sku"], {"total": np.ones((1, n))})
+    results = {"total": hand_result("total", ["total"], np.nansum(y, axis=0, keepdims=True)), "sku": res}
+    sel = Selection({"sku": np.full((n, 4), 48.0), "total": np.full((1, 4), 48.0 * n)}, sel_bt)
+    coherent = coherent_intervals(results, sel, tree, axis, shown=["sku"])
+    reused = model_intervals(resid, "sku", "selected", heldout=False, coherent=coherent)
+    assert reused.pool is coherent.pool
+    np.testing.assert_array_equal(reused.q, model_intervals(resid, "sku", "selected", heldout=False).q)
+
+
 def test_intervals_coherent_parents_follow_the_childrens_dependence() -> None:
     """Two children whose backtest errors move together (the same ranks in every window): the
     coherent parent's quantiles are the sums of its children's, within tolerance; errors that
