@@ -79,6 +79,20 @@ def read_arrays(path: str) -> dict[str, Any]:
     return out
 
 
+def shared_array(shape: tuple[int, ...]) -> Any:
+    """A float64 array of zeros in anonymous shared memory: what a process forked after it is
+    made writes into it, its parent sees — a forked local worker's results come back without
+    being pickled (or copied). Its pages are taken when first written; unmapped with the last
+    reference to the array."""
+    import mmap
+
+    import numpy as np
+
+    count = int(np.prod(shape))
+    buffer = mmap.mmap(-1, max(count, 1) * 8)  # MAP_SHARED | MAP_ANONYMOUS
+    return np.frombuffer(buffer, dtype=np.float64, count=count).reshape(shape)
+
+
 def payload_bytes(item: Any) -> int:
     """The size of ``item`` as Dask ships it (cloudpickle, which falls back from pickle)."""
     import cloudpickle

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from c2m_cli.errors import UsageError
-from c2m_cli.executor import LocalExecutor, get_executor
+from c2m_cli.executor import LocalExecutor, get_executor, shared_array
 
 
 def _work(item: tuple[int, float]) -> float:
@@ -21,6 +21,31 @@ ITEMS = [(i, 1.0 + i / 10) for i in range(12)]
 def test_pool_and_serial_agree():
     executor = LocalExecutor(processes=2)
     assert executor.map(_work, ITEMS, parallel=True) == executor.map(_work, ITEMS, parallel=False)
+
+
+_SHARED = {}
+
+
+def _fill_row(i: int) -> int:
+    import os
+
+    _SHARED["out"][i] = i + 0.5  # written in a forked worker
+    return os.getpid()
+
+
+def test_a_forked_workers_writes_into_a_shared_array_are_seen_by_the_parent():
+    import os
+
+    import numpy as np
+
+    _SHARED["out"] = shared_array((8, 3))
+    try:
+        assert _SHARED["out"].shape == (8, 3) and not _SHARED["out"].any()  # zeros until written
+        pids = LocalExecutor(processes=2).map(_fill_row, list(range(8)), parallel=True)
+        assert os.getpid() not in pids  # really written by other processes
+        np.testing.assert_array_equal(_SHARED["out"], np.repeat(np.arange(8) + 0.5, 3).reshape(8, 3))
+    finally:
+        _SHARED.clear()
 
 
 def test_dask_local_cluster_agrees_with_local():

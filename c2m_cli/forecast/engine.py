@@ -19,6 +19,7 @@ The stages pass small dataclasses (``Axis``, ``Levels``, ``LevelResult``, ``Sele
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from contextlib import ContextDecorator
 from dataclasses import dataclass, field
@@ -415,10 +416,13 @@ def run_candidates(
 ) -> dict[str, LevelResult]:
     """Candidates stage: every model on every series (batch tasks per series partition, plus the
     global model's two fits per level), run on the executor, joined per level and ranked by
-    backtest error."""
+    backtest error. On the local executor a batch writes its forecasts straight into its
+    level's arrays (``_LevelSink``, shared with the forked workers): nothing is pickled back."""
     tasks: list[BatchTask | GlobalTask] = []
     owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
     part_rows: dict[int, np.ndarray] = {}  # task index → the level rows of that batch
+    local = executor == "local" and os.name == "posix"
+    sinks = {level: _LevelSink.make(len(ids), axis) for level, (ids, _) in levels.series.items()} if local else {}
     for level, (ids, y) in levels.series.items():
         m_bt, m_fc = calendar_multipliers(level, y, axis, levels)
         if global_model and axis.cutoffs and len(ids) >= MIN_SERIES:
@@ -438,17 +442,114 @@ def run_candidates(
             owners.append((level, "batch"))
         del m_bt, m_fc
     cells = sum(y.size for _, y in levels.series.values())
-    outputs = [_read_result(o, t) for o, t in zip(_run_tasks(tasks, executor, cells), tasks, strict=True)]
+    if local:
+        outputs = _run_into_sinks(tasks, owners, part_rows, sinks, cells)
+    else:
+        outputs = [_read_result(o, t) for o, t in zip(_run_tasks(tasks, executor, cells), tasks, strict=True)]
     results: dict[str, LevelResult] = {}
     for level, (ids, y) in levels.series.items():
         batch_index = [i for i, (lv, kind) in enumerate(owners) if lv == level and kind == "batch"]
         outs = [outputs[i] for i in batch_index]
         fitted = {kind: o for o, (lv, kind) in zip(outputs, owners, strict=True) if lv == level and kind != "batch"}
-        names, backtest, final = _join_candidates(outs, [part_rows[i] for i in batch_index], fitted, axis)
+        batch_rows = [part_rows[i] for i in batch_index]
+        if local:
+            names, backtest, final = sinks.pop(level).candidates(outs, batch_rows, fitted, axis)
+        else:
+            names, backtest, final = _join_candidates(outs, batch_rows, fitted, axis)
         _trim_heap()  # the level's batch results, freed as they were joined
         results[level] = rank_level(level, ids, y, names, backtest, final, axis)
         _trim_heap()  # the ranking's temporaries
     return results
+
+
+@dataclass
+class _LevelSink:
+    """A level's candidate forecasts as every model's whole arrays — final (series, h) and
+    backtest (series, windows, h) — in shared memory (``executor.shared_array``): each batch
+    writes its rows where it runs, in this process or in a local worker forked after the arrays
+    were made. A model's pages are taken only where it is written."""
+
+    final: dict[str, np.ndarray]
+    backtest: dict[str, np.ndarray]
+
+    @classmethod
+    def make(cls, n_series: int, axis: Axis) -> _LevelSink:
+        from c2m_cli.executor import shared_array
+
+        h, windows = axis.horizon, len(axis.cutoffs)
+        final = {m: shared_array((n_series, h)) for m in MODELS}
+        backtest = {m: shared_array((n_series, windows, h)) for m in MODELS} if windows else {}
+        return cls(final, backtest)
+
+    def put(self, rows: np.ndarray, out: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, bool]]:
+        """A batch's forecasts (``forecast_batch``) written in its rows; per phase, the models
+        the batch has, each with whether any of its values is finite."""
+        written: dict[str, dict[str, bool]] = {}
+        for phase, into in (("final", self.final), ("backtest", self.backtest)):
+            written[phase] = {}
+            for m, values in out.get(phase, {}).items():
+                if m in into:
+                    into[m][rows] = values
+                    written[phase][m] = bool(np.isfinite(values).any())
+        return written
+
+    def candidates(
+        self, written: list[dict[str, dict[str, bool]]], rows: list[np.ndarray], fitted: dict[str, Any], axis: Axis
+    ) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """What ``_join_candidates`` makes of the same batches: the models with a finite final
+        forecast in some batch (MODELS order, then the global model), NaN in the rows of the
+        batches without them; the other models' arrays are let go."""
+        names = [m for m in MODELS if any(w["final"].get(m, False) for w in written)]
+        final = {m: self.final[m] for m in names}
+        backtest = {m: self.backtest[m] for m in names} if axis.cutoffs else {}
+        for phase, arrays in (("final", final), ("backtest", backtest)):
+            for m, values in arrays.items():
+                for w, r in zip(written, rows, strict=True):
+                    if m not in w[phase]:
+                        values[r] = np.nan
+        self.final, self.backtest = {}, {}
+        if all(v is not None for v in fitted.values()) and len(fitted) == 2:
+            backtest[GLOBAL_MODEL] = fitted["global_backtest"]
+            final[GLOBAL_MODEL] = fitted["global_final"]
+            names.append(GLOBAL_MODEL)
+        return names, backtest, final
+
+
+# the local executor's batches, with where each writes: set while they run, read by the forked workers
+_LOCAL_BATCHES: dict[int, tuple[BatchTask, np.ndarray, _LevelSink]] = {}
+
+
+def _run_local(item: int | GlobalTask) -> Any:
+    """One local executor item: batch ``item`` of ``_LOCAL_BATCHES`` written into its sink (what
+    it wrote comes back), or a global model's fit (its forecast comes back)."""
+    if isinstance(item, GlobalTask):
+        return run_task(item)
+    task, rows, sink = _LOCAL_BATCHES[item]
+    return sink.put(rows, forecast_batch(task))
+
+
+def _run_into_sinks(
+    tasks: list[BatchTask | GlobalTask], owners: list[tuple[str, str]], part_rows: dict[int, np.ndarray],
+    sinks: dict[str, _LevelSink], cells: int,
+) -> list[Any]:
+    """The tasks on the local executor, each batch writing into its level's sink; per task, what
+    ``_run_local`` returned. The batches are handed to the workers by index (the workers, forked
+    here, read them from this process's memory: no task is pickled either)."""
+    from c2m_cli.executor import LocalExecutor
+
+    items: list[int | GlobalTask] = []
+    for i, (task, (level, kind)) in enumerate(zip(tasks, owners, strict=True)):
+        if kind == "batch":
+            assert isinstance(task, BatchTask)
+            _LOCAL_BATCHES[i] = (task, part_rows[i], sinks[level])
+            items.append(i)
+        else:
+            assert isinstance(task, GlobalTask)
+            items.append(task)
+    try:
+        return LocalExecutor().map(_run_local, items, parallel=cells >= PARALLEL_CELLS)
+    finally:
+        _LOCAL_BATCHES.clear()
 
 
 def _global_tasks(level: str, y: np.ndarray, axis: Axis, seed: int, executor: str, scratch: Path | None) -> list[tuple[str, GlobalTask]]:
@@ -1200,7 +1301,6 @@ def forked_map(job: Callable[[T], R], items: Sequence[T], meanwhile: Callable[[]
     ``meanwhile`` runs in this process while the workers work (after the fork: they do not see
     what it changes), and in every case before this returns."""
     import multiprocessing
-    import os
     from concurrent.futures import ProcessPoolExecutor
 
     from c2m_cli.executor import LocalExecutor
@@ -1403,6 +1503,7 @@ def draws_paths(tree: Tree, shown: Sequence[str] | None) -> bool:
     return shown is None or bool(set(tree.upper) & set(shown))
 
 
+@_ArraysInHeap()  # each forked worker's paths reuse the memory of its previous set (no page faults)
 def coherent_intervals(
     results: dict[str, LevelResult], sel: Selection, tree: Tree, axis: Axis, retired: np.ndarray | None = None, seed: int = 0,
     shown: Sequence[str] | None = None,

@@ -139,6 +139,39 @@ def test_candidates_join_partitions_in_row_order_and_rank_the_planted_best() -> 
     assert list(res.rank[-1]).index(res.names.index(best)) < list(res.rank[-1]).index(res.names.index("naive"))
 
 
+def test_level_sink_gives_what_joining_the_batches_gives() -> None:
+    """The local executor's batches write into shared arrays (_LevelSink); the result is the
+    batches joined (_join_candidates): rows in place, NaN where a batch lacked a candidate, no
+    candidate without a finite forecast."""
+    axis = axis_of()
+    windows, h = len(axis.cutoffs), axis.horizon
+    rng = np.random.default_rng(3)
+    rows = [np.array([0, 3, 4]), np.array([1, 2])]
+
+    def batch(n: int, models: list[str], nan: tuple[str, ...] = ()) -> dict[str, dict[str, np.ndarray]]:
+        out: dict[str, dict[str, np.ndarray]] = {"final": {}, "backtest": {}}
+        for m in models:
+            out["final"][m] = np.full((n, h), np.nan) if m in nan else rng.random((n, h))
+            out["backtest"][m] = rng.random((n, windows, h))
+        return out
+
+    # seasonal_naive only in the first batch; stl with no finite final forecast anywhere
+    outs = [batch(3, ["naive", "ses", "seasonal_naive", "stl"], nan=("stl",)), batch(2, ["naive", "ses", "stl"], nan=("stl",))]
+    sink = engine._LevelSink.make(5, axis)
+    written = [sink.put(r, o) for r, o in zip(rows, outs, strict=True)]
+    got = sink.candidates(written, rows, {}, axis)
+    copies = [{p: {m: v.copy() for m, v in o[p].items()} for p in o} for o in outs]
+    want = engine._join_candidates(copies, rows, {}, axis)
+    assert got[0] == want[0] and set(got[0]) == {"naive", "ses", "seasonal_naive"}
+    for g, w in zip(got[1:], want[1:], strict=True):
+        assert list(g) == list(w)
+        for m in w:
+            np.testing.assert_array_equal(g[m], w[m])
+    assert np.isnan(got[2]["seasonal_naive"][[1, 2]]).all() and np.isfinite(got[2]["seasonal_naive"][[0, 3, 4]]).all()
+    np.testing.assert_array_equal(got[2]["naive"][[1, 2]], outs[1]["final"]["naive"])
+    assert sink.final == {} and sink.backtest == {}  # the sink lets its arrays go
+
+
 # --- stage 3: selection -------------------------------------------------------------------
 
 
