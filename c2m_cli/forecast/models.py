@@ -248,8 +248,8 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
         # one demand so far: its size spread over the periods seen
         gap = np.where(np.isnan(interval), np.maximum(seen, 1.0)[:, None], interval)
         rate = np.where(np.isnan(size), 0.0, size / gap)
-        pair = (prob[:, None, :] * tsb_size[:, :, None]).reshape(n_series, g1 * g1)  # NaN until both exist
-        tsb = np.where(np.isnan(pair), 0.0, pair)
+        # 0 until both exist (NaN read as 0: a product with a 0 factor is 0, both are finite ≥ 0)
+        tsb = (np.nan_to_num(prob)[:, None, :] * np.nan_to_num(tsb_size)[:, :, None]).reshape(n_series, g1 * g1)
         return rate, rate * (1 - a / 2), tsb
 
     for t in range(n_periods):
@@ -258,11 +258,13 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
         # one-step errors of the forecasts made before this period (from the second period on)
         if t > 0:
             rc, rs, rt = rates()
-            scored = (has & started)[:, None]
+            scored = (has & started).astype(float)[:, None]  # 1 or 0: a squared error (finite) kept or made 0
             yv = np.where(has, y, 0.0)[:, None]
-            sse_c += np.where(scored, (yv - rc) ** 2, 0.0)
-            sse_s += np.where(scored, (yv - rs) ** 2, 0.0)
-            sse_t += np.where(scored, (yv - rt) ** 2, 0.0)
+            for rate, sse in ((rc, sse_c), (rs, sse_s), (rt, sse_t)):
+                err = yv - rate
+                err *= err
+                err *= scored
+                sse += err
         started |= has
         demand = has & (y > 0)
         since = np.where(has, since + 1, since)
