@@ -508,11 +508,7 @@ class _LevelSink:
                     if m not in w[phase]:
                         values[r] = np.nan
         self.final, self.backtest = {}, {}
-        if all(v is not None for v in fitted.values()) and len(fitted) == 2:
-            backtest[GLOBAL_MODEL] = fitted["global_backtest"]
-            final[GLOBAL_MODEL] = fitted["global_final"]
-            names.append(GLOBAL_MODEL)
-        return names, backtest, final
+        return _with_global_model(names, backtest, final, fitted)
 
 
 # the local executor's batches, with where each writes: set while they run, read by the forked workers
@@ -595,6 +591,13 @@ def _join_candidates(
         for o in outs:
             o["final"].pop(m, None)
             o["backtest"].pop(m, None)
+    return _with_global_model(names, backtest, final, fitted)
+
+
+def _with_global_model(
+    names: list[str], backtest: dict[str, np.ndarray], final: dict[str, np.ndarray], fitted: dict[str, Any]
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The level's batch candidates, and the global model last when both its fits came back."""
     if all(v is not None for v in fitted.values()) and len(fitted) == 2:
         backtest[GLOBAL_MODEL] = fitted["global_backtest"]
         final[GLOBAL_MODEL] = fitted["global_final"]
