@@ -42,6 +42,9 @@ import polars as pl
 
 DATA = Path(os.environ.get("C2M_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CJ = DATA / "completejourney" / "transactions.parquet"
+# c2m and AutoETS timed alternately this many times per data set (the medians compared): the host's
+# speed drifts by tens of percent within a minute; the monthly set's round takes ~50 s, so once
+ROUNDS = {"walmart": 3, "seasonal": 1, "cj": 3}
 
 
 def load(name: str, top: int) -> tuple[pl.DataFrame, str, int, int, str]:
@@ -111,9 +114,10 @@ def run_c2m(train: pl.DataFrame, freq: str, holdout: int, market: str) -> tuple[
     return pl.concat(out), time.perf_counter() - started
 
 
-def run_statsforecast(train: pl.DataFrame, freq: str, season: int, holdout: int) -> tuple[pl.DataFrame, dict[str, float]]:
+def statsforecast_frame(train: pl.DataFrame, freq: str) -> tuple[Any, str]:
+    """statsforecast's input (pandas) and its frequency; the JIT warmed on one series."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, AutoTheta, Naive, SeasonalNaive
+    from statsforecast.models import AutoETS
 
     df = train.select("unique_id", pl.col("ds").cast(pl.Datetime("ns")), "y").to_pandas()
     pd_freq = "MS" if freq == "M" else "W"
@@ -123,22 +127,47 @@ def run_statsforecast(train: pl.DataFrame, freq: str, season: int, holdout: int)
         pd_freq = "W-MON"
     warm = df[df["unique_id"] == df["unique_id"].iloc[0]]
     StatsForecast(models=[AutoETS(season_length=1)], freq=pd_freq, n_jobs=1).forecast(df=warm, h=2)  # JIT
-    times: dict[str, float] = {}
-    frames = []
+    return df, pd_freq
+
+
+def run_statsforecast(df: Any, pd_freq: str, name: str, season: int, holdout: int) -> tuple[pl.DataFrame, float]:
+    """One statsforecast model's forecast of every series (``n_jobs=1``) and its wall time."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, AutoTheta, Naive, SeasonalNaive
+
+    model = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "SeasonalNaive": SeasonalNaive}[name](season_length=season)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, model in (
-            ("AutoETS", AutoETS(season_length=season)),
-            ("AutoTheta", AutoTheta(season_length=season)),
-            ("SeasonalNaive", SeasonalNaive(season_length=season)),
-        ):
-            started = time.perf_counter()
-            fc: Any = StatsForecast(models=[model], freq=pd_freq, n_jobs=1, fallback_model=Naive()).forecast(df=df, h=holdout)
-            times[name] = time.perf_counter() - started
-            f = pl.from_pandas(fc.reset_index()).select(pl.col("unique_id").cast(pl.String), "ds", pl.col(name).alias("y_hat"))
-            f = f.with_columns(pl.col("ds").rank("ordinal").over("unique_id").alias("step"), pl.lit(name).alias("model"))
-            frames.append(f.select("unique_id", "step", "y_hat", "model"))
-    return pl.concat(frames), times
+        started = time.perf_counter()
+        fc: Any = StatsForecast(models=[model], freq=pd_freq, n_jobs=1, fallback_model=Naive()).forecast(df=df, h=holdout)
+        took = time.perf_counter() - started
+    f = pl.from_pandas(fc.reset_index()).select(pl.col("unique_id").cast(pl.String), "ds", pl.col(name).alias("y_hat"))
+    f = f.with_columns(pl.col("ds").rank("ordinal").over("unique_id").alias("step"), pl.lit(name).alias("model"))
+    return f.select("unique_id", "step", "y_hat", "model"), took
+
+
+def timed_side_by_side(
+    train: pl.DataFrame, freq: str, season: int, holdout: int, market: str, rounds: int
+) -> tuple[pl.DataFrame, list[float], dict[str, list[float]]]:
+    """c2m and AutoETS alternately ``rounds`` times (the host's speed drifts: each round times
+    both under the same conditions), then AutoTheta and SeasonalNaive once; every forecast,
+    c2m's times and statsforecast's times per model. The forecasts are deterministic: those
+    of the first round are scored."""
+    df, pd_freq = statsforecast_frame(train, freq)
+    frames: dict[str, pl.DataFrame] = {}
+    c2m_times: list[float] = []
+    times: dict[str, list[float]] = {"AutoETS": [], "AutoTheta": [], "SeasonalNaive": []}
+    for _ in range(rounds):
+        c2m, took = run_c2m(train, freq, holdout, market)
+        frames.setdefault("c2m", c2m)
+        c2m_times.append(took)
+        ets, took = run_statsforecast(df, pd_freq, "AutoETS", season, holdout)
+        frames.setdefault("AutoETS", ets)
+        times["AutoETS"].append(took)
+    for name in ("AutoTheta", "SeasonalNaive"):
+        frames[name], took = run_statsforecast(df, pd_freq, name, season, holdout)
+        times[name].append(took)
+    return pl.concat(frames.values()), c2m_times, times
 
 
 def score(forecasts: pl.DataFrame, test: pl.DataFrame, train: pl.DataFrame, season: int) -> pl.DataFrame:
@@ -159,15 +188,13 @@ def score(forecasts: pl.DataFrame, test: pl.DataFrame, train: pl.DataFrame, seas
     )
 
 
-def bench(name: str, top: int) -> None:
+def bench(name: str, top: int, rounds: int) -> None:
     frame, freq, season, holdout, market = load(name, top)
     train, test = split(frame, holdout)
-    c2m, c2m_time = run_c2m(train, freq, holdout, market)
-    sf, times = run_statsforecast(train, freq, season, holdout)
-    mase = score(pl.concat([c2m, sf]), test, train, season)
+    forecasts, c2m_times, times = timed_side_by_side(train, freq, season, holdout, market, rounds)
+    mase = score(forecasts, test, train, season)
     wide = mase.pivot(on="model", index="unique_id", values="MASE")
     n = wide.height
-    # geometric mean over the series where both MASEs are positive (a perfect zero has no ratio)
     def geo(other: str) -> float:
         both = wide.filter((pl.col("c2m") > 0) & (pl.col(other) > 0))
         return float(both.select((pl.col("c2m") / pl.col(other)).log().mean().exp()).item())
@@ -178,7 +205,14 @@ def bench(name: str, top: int) -> None:
     means = {m: float(cast(float, wide[m].mean())) for m in ("c2m", "AutoETS", "AutoTheta", "SeasonalNaive")}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n== {name}: {n} series ({freq}), holdout {holdout}, MASE scale lag {season}, market {market}")
-    print(f"wall time   c2m {c2m_time:7.2f} s | " + " | ".join(f"{k} {v:7.2f} s" for k, v in times.items()) + f" | c2m/AutoETS {c2m_time / times['AutoETS']:.2f}×")
+    c2m_time, ets_time = float(np.median(c2m_times)), float(np.median(times["AutoETS"]))
+    if rounds > 1:
+        print(f"rounds      {rounds}, c2m and AutoETS alternately; c2m " + ", ".join(f"{t:.2f}" for t in c2m_times)
+              + " s; AutoETS " + ", ".join(f"{t:.2f}" for t in times["AutoETS"]) + " s; ratios "
+              + ", ".join(f"{a / b:.2f}" for a, b in zip(c2m_times, times["AutoETS"], strict=True)))
+    label = "median " if rounds > 1 else ""
+    print(f"wall time   {label}c2m {c2m_time:7.2f} s | {label}AutoETS {ets_time:7.2f} s | "
+          + " | ".join(f"{k} {v[0]:7.2f} s" for k, v in times.items() if k != "AutoETS") + f" | c2m/AutoETS {c2m_time / ets_time:.2f}×")
     print("mean MASE   " + " | ".join(f"{k} {v:.4f}" for k, v in means.items()))
     print(f"mean-MASE ratio c2m/AutoETS {means['c2m'] / means['AutoETS']:.3f}")
     print(f"geo-mean MASE ratio c2m/AutoETS {ratio:.3f} | c2m/AutoTheta {ratio_theta:.3f} | c2m better than seasonal naive on {beats:.1%} of series ({n_beats} of {n})")
@@ -192,15 +226,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["walmart", "seasonal", "cj"], default=None)
     parser.add_argument("--top", type=int, default=2000, help="Complete Journey products (by units)")
+    parser.add_argument("--rounds", type=int, default=None, help="c2m and AutoETS timed alternately this many times "
+                        f"(medians reported; default {ROUNDS})")
     args = parser.parse_args()
     if args.only:
-        bench(args.only, args.top)
+        bench(args.only, args.top, args.rounds or ROUNDS[args.only])
         return
     for name in ("walmart", "seasonal", "cj"):
         if name == "cj" and not CJ.is_file():
             print(f"Complete Journey not found at {CJ}: skipped")
             continue
-        subprocess.run([sys.executable, __file__, "--only", name, "--top", str(args.top)], check=True)
+        extra = ["--rounds", str(args.rounds)] if args.rounds else []
+        subprocess.run([sys.executable, __file__, "--only", name, "--top", str(args.top), *extra], check=True)
 
 
 if __name__ == "__main__":

