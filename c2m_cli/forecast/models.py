@@ -577,13 +577,14 @@ def forecast_batch(task: BatchTask) -> dict[str, dict[str, np.ndarray]]:
         fc = {name: values * target for name, values in fc.items()}
         fc.update(baseline_forecasts(y, snaps, h, task.season))
         fc["ensemble"] = _mean_available([fc[m] for m in SMOOTH_MODELS])
+        # every array of ``fc`` is new here and its own: changed in place from here on
         # a series that stopped selling before a cutoff: every model forecasts zero from there
         halt = np.stack([stopped(y, c, task.season if task.freq in YEAR else 0, task.freq or "W") for c in snaps], axis=1)
-        if halt.any():
-            fc = {name: np.where(halt[..., None] & ~np.isnan(values), 0.0, values) for name, values in fc.items()}
         for name, values in fc.items():
-            clipped = np.clip(values, 0.0, None)
-            results[phase][name] = clipped if phase == "backtest" else clipped[:, 0, :]
+            if halt.any():
+                np.copyto(values, 0.0, where=halt[..., None] & ~np.isnan(values))
+            np.clip(values, 0.0, None, out=values)
+            results[phase][name] = values if phase == "backtest" else values[:, 0, :]
     # a seasonal model with no forecast for any series of the batch is not sent back
     for name in SEASONAL_MODELS:
         if all(name in r and np.isnan(r[name]).all() for r in results.values() if r):
