@@ -139,6 +139,30 @@ def test_candidates_join_partitions_in_row_order_and_rank_the_planted_best() -> 
     assert list(res.rank[-1]).index(res.names.index(best)) < list(res.rank[-1]).index(res.names.index("naive"))
 
 
+def test_candidates_use_the_process_pool_only_for_work_outside_the_largest_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool (a fork, ~30 ms) is asked for when the batches other than the largest hold at
+    least PARALLEL_CELLS series × periods — two partitions of ~550 series here — and not for one
+    partition (400 series, 16,000 cells: nothing a second process could take)."""
+    from c2m_cli.executor import LocalExecutor
+
+    asked: list[bool] = []
+    original = LocalExecutor.map
+
+    def recording(self, fn, items, *, parallel=False):  # type: ignore[no-untyped-def]
+        asked.append(parallel)
+        return original(self, fn, items, parallel=parallel)
+
+    monkeypatch.setattr(LocalExecutor, "map", recording)
+    axis = axis_of()
+    for n, expected in ((400, False), (1100, True)):
+        ids = [f"s{i:04d}" for i in range(n)]
+        sizes = sorted(len(rows) for rows in engine.partitions(ids))
+        assert (sum(sizes[:-1]) * N_PERIODS >= engine.PARALLEL_CELLS) is expected
+        asked.clear()
+        run_candidates(Levels({"sku": (ids, np.ones((n, N_PERIODS)))}), axis)
+        assert asked == [expected]
+
+
 def test_level_sink_gives_what_joining_the_batches_gives() -> None:
     """The local executor's batches write into shared arrays (_LevelSink); the result is the
     batches joined (_join_candidates): rows in place, NaN where a batch lacked a candidate, no
