@@ -1310,13 +1310,14 @@ def prepare_pools(pools: list[ResidualPool], masks: list[np.ndarray | None]) -> 
             prepare_together(shares[i], masks)
             return [p.known() for p in shares[i]]
 
-        known = forked_map(prepare_share, range(len(shares)))
+        # the first share here, while forked workers prepare the others
+        known = forked_map(prepare_share, range(1, len(shares)), meanwhile=partial(prepare_together, shares[0], masks), fork_one=True)
         if known is not None:
-            for share, computed in zip(shares, known, strict=True):
+            for share, computed in zip(shares[1:], known, strict=True):
                 for pool, values in zip(share, computed, strict=True):
                     pool.adopt(values)
             return
-    prepare_together(pools, masks)
+    prepare_together(pools, masks)  # what is already prepared (a first share) is not redone
 
 
 # a level of at least this many series (with --backtest-detail selected there) computes its
@@ -1330,11 +1331,14 @@ def _run_forked_job(item: Any) -> Any:
     return _FORKED_JOB(item)
 
 
-def forked_map(job: Callable[[T], R], items: Sequence[T], meanwhile: Callable[[], object] | None = None) -> list[R] | None:
+def forked_map(
+    job: Callable[[T], R], items: Sequence[T], meanwhile: Callable[[], object] | None = None, fork_one: bool = False
+) -> list[R] | None:
     """``job`` over ``items`` in the local executor's processes, forked so that they read the
     parent's arrays where they are (memory maps included; only the items and results are
     pickled); results in item order. None (the caller runs serially) without fork, a second core
-    or a second item. ``job`` must use numpy only (no polars thread pool after a fork).
+    or a second item (with ``fork_one``, one is enough: ``meanwhile`` is this process's share of
+    the work). ``job`` must use numpy only (no polars thread pool after a fork).
     ``meanwhile`` runs in this process while the workers work (after the fork: they do not see
     what it changes), and in every case before this returns."""
     import multiprocessing
@@ -1344,13 +1348,14 @@ def forked_map(job: Callable[[T], R], items: Sequence[T], meanwhile: Callable[[]
 
     global _FORKED_JOB
     processes = LocalExecutor().processes
-    if os.name != "posix" or processes < 2 or len(items) < 2:
+    if os.name != "posix" or processes < 2 or len(items) < (1 if fork_one else 2):
         if meanwhile is not None:
             meanwhile()
         return None
     _FORKED_JOB = job
     try:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        # (a fork-context pool forks all its workers at the first item: no more than the items)
+        with ProcessPoolExecutor(max_workers=min(processes, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
             results = pool.map(_run_forked_job, items)  # the workers are forked here
             if meanwhile is not None:
                 meanwhile()
