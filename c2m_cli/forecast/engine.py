@@ -1187,7 +1187,7 @@ def level_tables(
             # their place in the model order)
             selected_first = partial(_heldout_tables, deferred, resid, level, "selected", id_col, sel, axis, sel_coherent, "selected")
             summaries = _candidate_summaries(resid, level, sorted(res.final), axis, meanwhile=partial(_keep, early, "selected", selected_first))
-        pools = candidate_pools(resid, level, sorted(res.final)) if axis.cutoffs and not summaries and not early else {}
+        pools = candidate_pools(resid, level, sorted(res.final), axis) if axis.cutoffs and not summaries and not early else {}
         for name in sorted(models):
             point, mine = models[name], name == "selected"
             mine_coherent = sel_coherent if mine else None
@@ -1229,6 +1229,8 @@ class ModelIntervals:
     used: list[str]
     pool: ResidualPool
     q: np.ndarray
+    # a candidate's ``_metric_arrays``, when computed where its pool was prepared (candidate_pools)
+    metrics: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def model_intervals(
@@ -1241,7 +1243,7 @@ def model_intervals(
     candidate whose pool was ``prepared`` (``candidate_pools``) takes it."""
     if prepared is not None:
         prepared.pool.prepare([None, *resid.usable] if heldout else [None])
-        return ModelIntervals(prepared.r, prepared.borrow, prepared.used, prepared.pool, prepared.pool.quantiles(None))
+        return ModelIntervals(prepared.r, prepared.borrow, prepared.used, prepared.pool, prepared.pool.quantiles(None), prepared.metrics)
     mine = name == "selected"  # the recommended forecast gets per-series calibrated intervals
     if mine and coherent is not None and coherent.bottom == level:
         borrow, used = resid.donors(level, name, coherent.r)
@@ -1271,11 +1273,13 @@ def level_detail(n_series: int, option: str = "auto") -> str:
 JOINT_POOL_CELLS = 8_000_000
 
 
-def candidate_pools(resid: Residuals, level: str, names: list[str]) -> dict[str, ModelIntervals]:
+def candidate_pools(resid: Residuals, level: str, names: list[str], axis: Axis) -> dict[str, ModelIntervals]:
     """For a level of few series (JOINT_POOL_CELLS), every candidate's residuals, donors and
     pool, their held-out quantiles of every window mask computed in one bisection
     (``prepare_together``: fewer, larger array operations; the same floats as model by model).
-    Empty for a bigger level (one model's arrays at a time)."""
+    When the pools are prepared in shares side by side (``prepare_pools``), each share also
+    computes its candidates' metric arrays (``ModelIntervals.metrics``: the tables stage then
+    only makes their frames). Empty for a bigger level (one model's arrays at a time)."""
     sizes = [resid.results[level].backtest[n].size for n in names if n in resid.results[level].backtest]
     if not sizes or sum(sizes) > JOINT_POOL_CELLS:
         return {}
@@ -1286,7 +1290,15 @@ def candidate_pools(resid: Residuals, level: str, names: list[str]) -> dict[str,
             continue
         borrow, used = resid.donors(level, name, r)
         out[name] = ModelIntervals(r, borrow, used, ResidualPool(r, borrow), np.zeros(0))
-    prepare_pools([iv.pool for iv in out.values()], [None, *resid.usable])
+    res, held_out, order = resid.results[level], resid.actuals(level), list(out)  # the actuals: once, before a fork
+
+    def metrics_of(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        iv = out[order[i]]
+        return _metric_arrays(held_out, res.backtest[order[i]], res.scale, iv.r, axis.usable, iv.borrow, False, iv.pool)
+
+    computed = prepare_pools([iv.pool for iv in out.values()], [None, *resid.usable], metrics_of)
+    for name, metrics in zip(order, computed or [], strict=False):
+        out[name].metrics = metrics
     return out
 
 
@@ -1295,29 +1307,39 @@ def candidate_pools(resid: Residuals, level: str, names: list[str]) -> dict[str,
 FORKED_POOL_CELLS = 1_000_000
 
 
-def prepare_pools(pools: list[ResidualPool], masks: list[np.ndarray | None]) -> None:
+def prepare_pools(
+    pools: list[ResidualPool], masks: list[np.ndarray | None], then: Callable[[int], R] | None = None
+) -> list[R] | None:
     """``prepare_together(pools, masks)``; pools holding FORKED_POOL_CELLS or more are split in
-    contiguous shares among the local executor's forked processes (``forked_map``), each
-    preparing its share and handing back the quantiles computed. The same floats: a pool's
-    quantiles are a function of its residuals alone, whichever pools it was stacked with."""
+    contiguous shares, the first prepared in this process while forked workers
+    (``forked_map``) prepare the others and hand back the quantiles computed, each share also
+    computing ``then(i)`` of its pools i (numpy only). The same floats: a pool's quantiles are a
+    function of its residuals alone, whichever pools it was stacked with. Returns the ``then``
+    results in pool order, or None when the pools were prepared here at once (``then`` not run)."""
     from c2m_cli.executor import LocalExecutor
 
     if sum(p.r.size for p in pools) >= FORKED_POOL_CELLS:
         size = -(-len(pools) // LocalExecutor().processes)
-        shares = [pools[i : i + size] for i in range(0, len(pools), size)]
+        starts = list(range(0, len(pools), size))
 
-        def prepare_share(i: int) -> list[dict[bytes, np.ndarray]]:  # by index: the pools are not pickled
-            prepare_together(shares[i], masks)
-            return [p.known() for p in shares[i]]
+        def prepare_share(a: int) -> tuple[list[dict[bytes, np.ndarray]], list[R]]:  # by index: no pool is pickled
+            share = pools[a : a + size]
+            prepare_together(share, masks)
+            done = [then(a + j) for j in range(len(share))] if then is not None else []
+            return [p.known() for p in share], done  # the quantiles ``then`` added too
 
+        first: list[tuple[list[dict[bytes, np.ndarray]], list[R]]] = []
         # the first share here, while forked workers prepare the others
-        known = forked_map(prepare_share, range(1, len(shares)), meanwhile=partial(prepare_together, shares[0], masks), fork_one=True)
+        known = forked_map(prepare_share, starts[1:], meanwhile=lambda: first.append(prepare_share(0)), fork_one=True)
         if known is not None:
-            for share, computed in zip(shares[1:], known, strict=True):
-                for pool, values in zip(share, computed, strict=True):
+            results: list[R] = list(first[0][1])
+            for a, (computed, done) in zip(starts[1:], known, strict=True):
+                for pool, values in zip(pools[a : a + size], computed, strict=True):
                     pool.adopt(values)
-            return
+                results.extend(done)
+            return results if then is not None else None
     prepare_together(pools, masks)  # what is already prepared (a first share) is not redone
+    return None
 
 
 # a level of at least this many series (with --backtest-detail selected there) computes its
@@ -1424,10 +1446,13 @@ def _heldout_tables(
     bt = sel.backtest[level] if mine else res.backtest[name]
     iv = model_intervals(resid, level, name, heldout=coherent is None, coherent=coherent, prepared=prepared)
     bounds_of = None if coherent is None else coherent.bounds(level)
-    sink.add(
-        "forecast_metrics",
-        _chunked_metrics(level, id_col, name, held_out, bt, res.scale, iv.r, axis.usable, iv.borrow, mine, iv.pool, bounds_of, rows_too),
-    )
+    if iv.metrics is not None:  # computed where the candidate's pool was prepared
+        sink.add("forecast_metrics", _level_metrics_frame(level, id_col, name, iv.metrics, rows_too))
+    else:
+        sink.add(
+            "forecast_metrics",
+            _chunked_metrics(level, id_col, name, held_out, bt, res.scale, iv.r, axis.usable, iv.borrow, mine, iv.pool, bounds_of, rows_too),
+        )
     q, used = iv.q, iv.used
     del iv
     if not rows_too:
@@ -1834,7 +1859,15 @@ def _chunked_metrics(
     """``_metrics`` of a level computed FRAME_SERIES series at a time (the held-out bounds of
     one chunk in memory); the same frame as one call on the whole level. Without
     ``series_rows`` only the level's aggregate rows (unique_id ``*``)."""
-    rows_all, per, whole = _metric_arrays(actual, fc, scale, r, usable, borrow, per_series, pool, bounds_of)
+    return _level_metrics_frame(level, ids, model, _metric_arrays(actual, fc, scale, r, usable, borrow, per_series, pool, bounds_of), series_rows)
+
+
+def _level_metrics_frame(
+    level: str, ids: pl.Series, model: str, arrays: tuple[np.ndarray, np.ndarray, np.ndarray], series_rows: bool = True
+) -> pl.DataFrame:
+    """The metrics frame of ``_metric_arrays``' (rows, per-series metrics, aggregate); without
+    ``series_rows`` only the aggregate rows (unique_id ``*``)."""
+    rows_all, per, whole = arrays
     if not series_rows:
         rows_all, per = rows_all[:0], per[:0]
     return _metrics_frame(level, ids, model, rows_all, per, whole)

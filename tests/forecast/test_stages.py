@@ -426,7 +426,7 @@ def test_intervals_shortcuts_equal_the_model_by_model_computation() -> None:
     res.backtest = {m: actual + rng.normal(0.0, 1.0 + k, actual.shape) for k, m in enumerate(("naive", "ses", "theta"))}
     sel_bt = {"sku": actual + rng.normal(0.0, 1.5, actual.shape)}
     resid = engine.Residuals({"sku": res}, sel_bt, axis.cutoffs, 4, axis.usable)
-    together = engine.candidate_pools(resid, "sku", sorted(res.backtest))
+    together = engine.candidate_pools(resid, "sku", sorted(res.backtest), axis)
     assert sorted(together) == ["naive", "ses", "theta"]
     for name in sorted(res.backtest):
         got = model_intervals(resid, "sku", name, prepared=together[name])
@@ -441,6 +441,31 @@ def test_intervals_shortcuts_equal_the_model_by_model_computation() -> None:
     reused = model_intervals(resid, "sku", "selected", heldout=False, coherent=coherent)
     assert reused.pool is coherent.pool
     np.testing.assert_array_equal(reused.q, model_intervals(resid, "sku", "selected", heldout=False).q)
+
+
+def test_candidate_metrics_computed_with_their_pools_equal_the_tables_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pools prepared in shares side by side (the first here, the others forked) also compute
+    each candidate's metric arrays: the same arrays, to the bit, as the tables stage computes
+    from a pool of its own; a level prepared at once leaves them to the tables stage."""
+    axis = axis_of()
+    rng = np.random.default_rng(13)
+    n = 300
+    y = 40.0 + rng.poisson(8.0, (n, N_PERIODS)).astype(float)
+    y[:40, :20] = np.nan
+    actual = engine._actuals(y, axis.cutoffs, 4)
+    res = hand_result("sku", [f"s{i}" for i in range(n)], y)
+    res.backtest = {m: actual + rng.normal(0.0, 1.0 + k, actual.shape) for k, m in enumerate(("naive", "ses", "theta"))}
+    resid = engine.Residuals({"sku": res}, {"sku": actual}, axis.cutoffs, 4, axis.usable)
+    assert all(iv.metrics is None for iv in engine.candidate_pools(resid, "sku", sorted(res.backtest), axis).values())
+    monkeypatch.setattr(engine, "FORKED_POOL_CELLS", 1)
+    shared = engine.candidate_pools(resid, "sku", sorted(res.backtest), axis)
+    for name in sorted(res.backtest):
+        alone = model_intervals(resid, "sku", name)
+        want = engine._metric_arrays(resid.actuals("sku"), res.backtest[name], res.scale, alone.r, axis.usable, alone.borrow, False, alone.pool)
+        got = shared[name].metrics
+        assert got is not None
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_intervals_coherent_parents_follow_the_childrens_dependence() -> None:
