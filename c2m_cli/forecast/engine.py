@@ -1297,8 +1297,9 @@ def candidate_pools(resid: Residuals, level: str, names: list[str], axis: Axis) 
         return _metric_arrays(held_out, res.backtest[order[i]], res.scale, iv.r, axis.usable, iv.borrow, False, iv.pool)
 
     computed = prepare_pools([iv.pool for iv in out.values()], [None, *resid.usable], metrics_of)
-    for name, metrics in zip(order, computed or [], strict=False):
-        out[name].metrics = metrics
+    if computed is not None:
+        for name, metrics in zip(order, computed, strict=True):
+            out[name].metrics = metrics
     return out
 
 
@@ -1314,8 +1315,10 @@ def prepare_pools(
     contiguous shares, the first prepared in this process while forked workers
     (``forked_map``) prepare the others and hand back the quantiles computed, each share also
     computing ``then(i)`` of its pools i (numpy only). The same floats: a pool's quantiles are a
-    function of its residuals alone, whichever pools it was stacked with. Returns the ``then``
-    results in pool order, or None when the pools were prepared here at once (``then`` not run)."""
+    function of its residuals alone, whichever pools it was stacked with (where no worker can be
+    forked, the shares are prepared here one after the other). Returns the ``then`` results in
+    pool order, or None when the pools were prepared at once (below the threshold: ``then`` not
+    run) or without ``then``."""
     from c2m_cli.executor import LocalExecutor
 
     if sum(p.r.size for p in pools) >= FORKED_POOL_CELLS:
@@ -1331,14 +1334,17 @@ def prepare_pools(
         first: list[tuple[list[dict[bytes, np.ndarray]], list[R]]] = []
         # the first share here, while forked workers prepare the others
         known = forked_map(prepare_share, starts[1:], meanwhile=lambda: first.append(prepare_share(0)), fork_one=True)
-        if known is not None:
-            results: list[R] = list(first[0][1])
+        results: list[R] = list(first[0][1])
+        if known is None:  # no fork here: the first share is done, the others follow in this process
+            for a in starts[1:]:
+                results.extend(prepare_share(a)[1])
+        else:
             for a, (computed, done) in zip(starts[1:], known, strict=True):
                 for pool, values in zip(pools[a : a + size], computed, strict=True):
                     pool.adopt(values)
                 results.extend(done)
-            return results if then is not None else None
-    prepare_together(pools, masks)  # what is already prepared (a first share) is not redone
+        return results if then is not None else None
+    prepare_together(pools, masks)
     return None
 
 

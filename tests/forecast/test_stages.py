@@ -443,10 +443,15 @@ def test_intervals_shortcuts_equal_the_model_by_model_computation() -> None:
     np.testing.assert_array_equal(reused.q, model_intervals(resid, "sku", "selected", heldout=False).q)
 
 
-def test_candidate_metrics_computed_with_their_pools_equal_the_tables_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pools prepared in shares side by side (the first here, the others forked) also compute
-    each candidate's metric arrays: the same arrays, to the bit, as the tables stage computes
-    from a pool of its own; a level prepared at once leaves them to the tables stage."""
+@pytest.mark.parametrize("cores", [2, 1])
+def test_candidate_metrics_computed_with_their_pools_equal_the_tables_own(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    """Pools prepared in shares side by side (the first here, the others forked; with one core
+    all here, one share after the other) also compute each candidate's metric arrays: the same
+    arrays, to the bit, as the tables stage computes from a pool of its own; a level prepared
+    at once leaves them to the tables stage."""
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
     axis = axis_of()
     rng = np.random.default_rng(13)
     n = 300
