@@ -44,7 +44,7 @@ DATA = Path(os.environ.get("C2M_SHARED_DATA", Path(__file__).resolve().parents[2
 CJ = DATA / "completejourney" / "transactions.parquet"
 # c2m and AutoETS timed alternately this many times per data set (the medians compared): the host's
 # speed drifts by tens of percent within a minute; the monthly set's round takes ~50 s, so once
-ROUNDS = {"walmart": 3, "seasonal": 1, "cj": 3}
+ROUNDS = {"walmart": 3, "seasonal": 1, "cj": 5}
 
 
 def load(name: str, top: int) -> tuple[pl.DataFrame, str, int, int, str]:

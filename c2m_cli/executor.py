@@ -18,6 +18,7 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from c2m_cli.errors import C2MError, UsageError
@@ -79,18 +80,36 @@ def read_arrays(path: str) -> dict[str, Any]:
     return out
 
 
-def shared_array(shape: tuple[int, ...]) -> Any:
-    """A float64 array of zeros in anonymous shared memory: what a process forked after it is
-    made writes into it, its parent sees — a forked local worker's results come back without
-    being pickled (or copied). Its pages are taken when first written; unmapped with the last
-    reference to the array."""
+def shared_array(shape: tuple[int, ...], path: Path | None = None) -> Any:
+    """A float64 array of zeros in shared memory: what a process forked after it is made writes
+    into it, its parent sees — a forked local worker's results come back without being pickled
+    (or copied). Its pages are taken when first written; unmapped with the last reference to
+    the array. Anonymous memory, or with ``path`` a new file of that name mapped shared (an
+    ``np.memmap`` whose pages the kernel can write out and reread: ``remap_readonly``)."""
     import mmap
 
     import numpy as np
 
     count = int(np.prod(shape))
+    if path is not None:
+        with open(path, "xb") as handle:  # a new file: never another's
+            handle.truncate(max(count, 1) * 8)
+        return np.memmap(path, dtype=np.float64, mode="r+", shape=shape)
     buffer = mmap.mmap(-1, max(count, 1) * 8)  # MAP_SHARED | MAP_ANONYMOUS
     return np.frombuffer(buffer, dtype=np.float64, count=count).reshape(shape)
+
+
+def remap_readonly(values: Any) -> Any:
+    """The file a ``shared_array(shape, path)`` maps, mapped again read-only (the same values,
+    from the page cache: nothing is copied); None for any other array. The writable mapping
+    goes with its last reference: its pages leave this process's memory, not the file."""
+    import numpy as np
+
+    if not isinstance(values, np.memmap) or values.filename is None or values.offset or not values.flags.c_contiguous:
+        return None
+    if values.dtype != np.float64 or values.size * 8 != Path(values.filename).stat().st_size:
+        return None  # a view of part of the file
+    return np.memmap(values.filename, dtype=np.float64, mode="r", shape=values.shape)
 
 
 def payload_bytes(item: Any) -> int:

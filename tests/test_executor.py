@@ -33,19 +33,43 @@ def _fill_row(i: int) -> int:
     return os.getpid()
 
 
-def test_a_forked_workers_writes_into_a_shared_array_are_seen_by_the_parent():
+@pytest.mark.parametrize("in_file", [False, True], ids=["anonymous", "file"])
+def test_a_forked_workers_writes_into_a_shared_array_are_seen_by_the_parent(tmp_path, in_file):
     import os
 
     import numpy as np
 
-    _SHARED["out"] = shared_array((8, 3))
+    path = tmp_path / "out.f64" if in_file else None
+    _SHARED["out"] = shared_array((8, 3), path)
     try:
         assert _SHARED["out"].shape == (8, 3) and not _SHARED["out"].any()  # zeros until written
         pids = LocalExecutor(processes=2).map(_fill_row, list(range(8)), parallel=True)
         assert os.getpid() not in pids  # really written by other processes
-        np.testing.assert_array_equal(_SHARED["out"], np.repeat(np.arange(8) + 0.5, 3).reshape(8, 3))
+        want = np.repeat(np.arange(8) + 0.5, 3).reshape(8, 3)
+        np.testing.assert_array_equal(_SHARED["out"], want)
+        if in_file:  # the file holds what the workers wrote
+            np.testing.assert_array_equal(np.fromfile(path).reshape(8, 3), want)
     finally:
         _SHARED.clear()
+
+
+def test_a_file_backed_shared_array_is_mapped_again_read_only_and_nothing_else_is(tmp_path):
+    import numpy as np
+
+    from c2m_cli.executor import remap_readonly
+
+    values = shared_array((5, 4, 2), tmp_path / "a.f64")
+    values[...] = np.arange(40.0).reshape(5, 4, 2)
+    again = remap_readonly(values)
+    assert again is not None and not again.flags.writeable
+    np.testing.assert_array_equal(again, np.arange(40.0).reshape(5, 4, 2))
+    values[0, 0, 0] = -1.0  # one file: the read-only map sees a later write
+    assert again[0, 0, 0] == -1.0
+    assert remap_readonly(values[1:]) is None  # a part of the file is not the file
+    assert remap_readonly(np.zeros((5, 4, 2))) is None
+    assert remap_readonly(shared_array((5, 4, 2))) is None  # anonymous memory has no file
+    with pytest.raises(FileExistsError):  # never another array's file
+        shared_array((2,), tmp_path / "a.f64")
 
 
 def test_dask_local_cluster_agrees_with_local():

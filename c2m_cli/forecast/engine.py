@@ -425,7 +425,10 @@ def run_candidates(
     owners: list[tuple[str, str]] = []  # (level, "batch" | "global_backtest" | "global_final")
     part_rows: dict[int, np.ndarray] = {}  # task index → the level rows of that batch
     local = executor == "local" and os.name == "posix"
-    sinks = {level: _LevelSink.make(len(ids), axis) for level, (ids, _) in levels.series.items()} if local else {}
+    spill = None if scratch is None else scratch / "backtests"
+    if local and spill is not None:
+        spill.mkdir(parents=True, exist_ok=True)
+    sinks = {level: _LevelSink.make(len(ids), axis, spill, level) for level, (ids, _) in levels.series.items()} if local else {}
     for level, (ids, y) in levels.series.items():
         m_bt, m_fc = calendar_multipliers(level, y, axis, levels)
         if global_model and axis.cutoffs and len(ids) >= MIN_SERIES:
@@ -478,12 +481,18 @@ class _LevelSink:
     backtest: dict[str, np.ndarray]
 
     @classmethod
-    def make(cls, n_series: int, axis: Axis) -> _LevelSink:
+    def make(cls, n_series: int, axis: Axis, spill: Path | None = None, level: str = "") -> _LevelSink:
+        """With ``spill`` (a directory), each backtest array of SPILL_CELLS or more is a file
+        there (``{level}-{model}.f64``): ``_spill_backtests`` then maps it again read-only
+        instead of writing it out (and first-written file pages cost the workers less than
+        anonymous shared ones)."""
         from c2m_cli.executor import shared_array
 
         h, windows = axis.horizon, len(axis.cutoffs)
         final = {m: shared_array((n_series, h)) for m in MODELS}
-        backtest = {m: shared_array((n_series, windows, h)) for m in MODELS} if windows else {}
+        shape = (n_series, windows, h)
+        on_disk = spill is not None and n_series * windows * h >= SPILL_CELLS
+        backtest = {m: shared_array(shape, spill / f"{level}-{m}.f64" if on_disk and spill else None) for m in MODELS} if windows else {}
         return cls(final, backtest)
 
     def put(self, rows: np.ndarray, out: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, bool]]:
@@ -505,6 +514,9 @@ class _LevelSink:
         forecast in some batch (MODELS order, then the global model), NaN in the rows of the
         batches without them; the other models' arrays are let go."""
         names = [m for m in MODELS if any(w["final"].get(m, False) for w in written)]
+        for m, values in self.backtest.items():  # a dropped model's file goes (its pages with its array)
+            if m not in names and isinstance(values, np.memmap) and values.filename:
+                Path(values.filename).unlink(missing_ok=True)
         final = {m: self.final[m] for m in names}
         backtest = {m: self.backtest[m] for m in names} if axis.cutoffs else {}
         for phase, arrays in (("final", final), ("backtest", backtest)):
@@ -1479,16 +1491,23 @@ def _spill_backtests(results: dict[str, LevelResult], where: Path) -> None:
     """Once selection and reconciliation no longer need them together, each candidate's
     backtest (series, windows, h) of a big level is saved to ``where`` and mapped back
     read-only: the tables stage reads one model at a time and drops it when written (memory:
-    one model's backtest, not every candidate's). Values unchanged."""
+    one model's backtest, not every candidate's). A backtest the candidates stage already wrote
+    into a file there (``_LevelSink``) is only mapped again. Values unchanged."""
+    from c2m_cli.executor import remap_readonly
+
     where.mkdir(parents=True, exist_ok=True)
     for level, res in results.items():
         for name in list(res.backtest):
             values = res.backtest[name]
             if values.size < SPILL_CELLS:
                 continue
-            path = where / f"{level}-{name}.npy"
-            np.save(path, values)
-            res.backtest[name] = np.load(path, mmap_mode="r")
+            mine = isinstance(values, np.memmap) and values.filename is not None and Path(values.filename).parent == where
+            mapped = remap_readonly(values) if mine else None
+            if mapped is None:
+                path = where / f"{level}-{name}.npy"
+                np.save(path, values)
+                mapped = np.load(path, mmap_mode="r")
+            res.backtest[name] = mapped
             del values
 
 

@@ -33,7 +33,9 @@ def test_spilled_backtests_and_direct_writes_change_nothing(tmp_path: Path, monk
     monkeypatch.setattr(engine, "SPILL_CELLS", 1)  # every candidate's backtest spilled
     targets = {t: tmp_path / f"{t}.parquet" for t in ("forecast", "backtest")}
     got = _run(ws.root, tmp_path / "b", targets)
-    assert list((tmp_path / "b" / "backtests").glob("sku-*.npy"))  # spilled indeed
+    spilled = tmp_path / "b" / "backtests"
+    assert list(spilled.glob("sku-*.f64"))  # spilled indeed: written there by the candidates stage
+    assert not list(spilled.glob("sku-*.npy"))  # and mapped again, not written out a second time
     for a, b in zip(ref, got, strict=True):
         assert a.height > 0
         assert a.equals(b)
