@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import weakref
 from collections.abc import Callable, Sequence
-from contextlib import ContextDecorator
+from contextlib import ContextDecorator, suppress
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
@@ -925,8 +926,13 @@ def compute_forecast(
         coherent = coherent_intervals(results, sel, coherent_tree, axis, life.retired if coherent_tree is tree and tree.bottom == "sku" else None, seed, levels)
     sink = TableSink(scratch, targets)
     detail = {lv: level_detail(len(results[lv].ids), backtest_detail) for lv in levels if lv in results}
-    pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent, detail)
-    forecast, backtest_table, metrics_table = sink.tables()
+    try:
+        pooled_with = level_tables(sink, results, levels, sel, axis, life.retired, coherent, detail)
+        forecast, backtest_table, metrics_table = sink.tables()
+    except BaseException:
+        with suppress(Exception):  # the error that stopped the tables is the one reported
+            sink.close()
+        raise
     info = _info(prepared, life, note, None if coherent is None else coherent_tree, [lv for lv in levels if lv in results])
     if coherent is not None:  # the between-window stretch κ of each parent level (reconcile.inflate)
         info["coherent_stretch"] = coherent.stretch
@@ -1042,6 +1048,9 @@ class TableSink:
         self.rows = dict.fromkeys(self.parts, 0)
         self.methods: list[pl.DataFrame] = []
         self.writers: dict[str, Any] = {}
+        self.started: set[str] = set()  # the targets handed a first frame
+        self.thread: Any = None  # the background writer of the targets (``_append``)
+        self.pending: list[Any] = []
 
     def add(self, table: str, frame: pl.DataFrame) -> None:
         self.rows[table] += frame.height
@@ -1060,14 +1069,29 @@ class TableSink:
         self.parts[table].append(path)
 
     def _append(self, table: str, frame: pl.DataFrame) -> None:
+        """``frame`` appended to its target file as a row group: written by one background
+        thread, in the order given (pyarrow encodes and compresses without the GIL: the next
+        frame is made here meanwhile), at most WRITES_PENDING frames waiting."""
+        if table not in self.started:
+            from c2m_cli import contract
+
+            contract.validate_schema(table, frame.schema, writing=True)
+            self.started.add(table)
+        if self.thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c2m-tables")
+            _WRITING_SINKS.add(self)
+        self.pending.append(self.thread.submit(self._write, table, frame))
+        while len(self.pending) > WRITES_PENDING:
+            self.pending.pop(0).result()
+
+    def _write(self, table: str, frame: pl.DataFrame) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from c2m_cli import contract
-
         arrow = frame.to_arrow()
         if table not in self.writers:
-            contract.validate_schema(table, frame.schema, writing=True)
             # the workspace's codec for streamed tables (Step.sink_table): zstd level 1; dictionary
             # pages for the text columns only (the floats are nearly all distinct: -30 % write time)
             text = [f.name for f in arrow.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
@@ -1075,6 +1099,11 @@ class TableSink:
                 self.targets[table], arrow.schema, compression="zstd", compression_level=1, write_statistics=True, use_dictionary=text
             )
         self.writers[table].write_table(arrow)
+
+    def wait(self) -> None:
+        """Every frame handed to ``_append`` written (a failed write raises here)."""
+        while self.pending:
+            self.pending.pop(0).result()
 
     def selected_methods(self) -> pl.DataFrame:
         if not self.methods:
@@ -1088,11 +1117,12 @@ class TableSink:
             "forecast_metrics": pl.DataFrame(schema=METRICS_SCHEMA),
         }
         out: dict[str, Any] = {}
+        for table in self.targets:
+            if table not in self.started:
+                self._append(table, empty[table])
+        self.close()
         for table, parts in self.parts.items():
             if table in self.targets:
-                if table not in self.writers:
-                    self._append(table, empty[table])
-                self.writers.pop(table).close()
                 out[table] = None  # already in its output file
             elif not parts:
                 out[table] = empty[table] if self.scratch is None else empty[table].lazy()
@@ -1102,6 +1132,33 @@ class TableSink:
                 out[table] = pl.scan_parquet([p for p in parts if isinstance(p, Path)])
         metrics = out["forecast_metrics"]
         return out["forecast"], out["backtest"], metrics if isinstance(metrics, pl.DataFrame) else metrics.collect()
+
+
+    def close(self) -> None:
+        """The background writes finished (their error raised) and the target files closed."""
+        try:
+            self.wait()
+        finally:
+            if self.thread is not None:
+                self.thread.shutdown(wait=True, cancel_futures=True)
+                self.thread = None
+                _WRITING_SINKS.discard(self)
+            for table in list(self.writers):
+                self.writers.pop(table).close()
+
+
+WRITES_PENDING = 2  # frames a TableSink's writer thread may have waiting
+
+
+def _finish_writes_before_fork() -> None:
+    """A forked process gets no thread but the forking one: no write may be under way then."""
+    for sink in list(_WRITING_SINKS):
+        sink.wait()
+
+
+_WRITING_SINKS: weakref.WeakSet[TableSink] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_writes_before_fork)
 
 
 BACKTEST_SCHEMA = {"level": pl.String, "unique_id": pl.String, "cutoff": pl.Date, "ds": pl.Date, "model": pl.String, "y": pl.Float64, "y_hat": pl.Float64}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -156,3 +157,52 @@ def test_forked_map_keeps_item_order_and_runs_meanwhile_once() -> None:
     assert out is not None and [v for v, _ in out] == [19, 11, 14, 35]
     assert calls == [os.getpid()] and all(pid != os.getpid() for _, pid in out)
     assert engine.forked_map(lambda x: x, [7], meanwhile=lambda: calls.append(0)) is None and calls[-1] == 0
+
+
+def _forecast_rows(n: int, start: int = 0) -> pl.DataFrame:
+    import datetime as dt
+
+    ids = pl.Series("unique_id", [f"p{i:03d}" for i in range(start, start + n)], dtype=pl.String)
+    point, quantiles = np.ones((n, 2)), np.ones((n, 2, len(engine.QUANTILE_COLUMNS)))
+    days = [dt.date(2024, 1, 1), dt.date(2024, 1, 8)]
+    return engine._forecast_frame("sku", ids, days, "naive", point, quantiles, ["naive"] * n, np.ones(n, dtype=bool))
+
+
+def test_table_sink_writes_its_targets_in_order_in_the_background_and_finishes_before_a_fork(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames handed to a target are written by one background thread, in order; a fork waits
+    until none is being written (os.register_at_fork); the file holds every frame once."""
+    import os
+    import threading
+    import time
+
+    writers: list[str] = []
+    write = engine.TableSink._write
+
+    def slow_write(self: engine.TableSink, table: str, frame: pl.DataFrame) -> None:
+        writers.append(threading.current_thread().name)
+        time.sleep(0.05)
+        write(self, table, frame)
+
+    monkeypatch.setattr(engine.TableSink, "_write", slow_write)
+    monkeypatch.setattr(engine, "WRITES_PENDING", 10)
+    sink = engine.TableSink(None, {"forecast": tmp_path / "forecast.parquet"})
+    frames = [_forecast_rows(5, 5 * i) for i in range(4)]
+    for frame in frames:
+        sink.add("forecast", frame)
+    assert sink.pending  # still being written
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    assert not sink.pending  # the fork waited for every write
+    os.waitpid(pid, 0)
+    sink.tables()
+    assert set(writers) == {writers[0]} and writers[0].startswith("c2m-tables")
+    assert pl.read_parquet(tmp_path / "forecast.parquet").equals(pl.concat(frames))
+
+
+def test_table_sink_raises_a_failed_background_write(tmp_path: Path) -> None:
+    sink = engine.TableSink(None, {"forecast": tmp_path / "missing" / "forecast.parquet"})
+    sink.add("forecast", _forecast_rows(3))  # its directory does not exist: the write fails
+    with pytest.raises(OSError):
+        sink.tables()
+    assert sink.thread is None and not sink.writers
