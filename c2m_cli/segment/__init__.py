@@ -134,6 +134,7 @@ def run_segment(
         "executor": executor,
     }
     with ws.step("segment", parameters=parameters, seed=seed, argv=argv, via=via) as step:
+        cluster.preload()  # scikit-learn imported while the features are read and built
         labels_lf = _scan(step, "labels")
         if labels_lf is None:  # for the type checker: a missing table already raised
             raise InvalidDataError("labels.parquet could not be read")

@@ -7,25 +7,47 @@ through the same two functions, ``assign`` and ``distances``, with no scikit-lea
 
 from __future__ import annotations
 
+import importlib
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
-from threadpoolctl import ThreadpoolController
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
 
 METHODS = ("kmeans", "gmm")
 MINIBATCH_FROM = 200_000
 _CHUNK = 65_536
+# what the fits and the stability scores import (scikit-learn brings SciPy and pandas: ~2 s)
+FIT_MODULES = ("sklearn.cluster", "sklearn.mixture", "sklearn.metrics", "sklearn.exceptions", "threadpoolctl")
+
+
+def preload() -> threading.Thread:
+    """Import FIT_MODULES in a background thread, while the caller reads and prepares its data
+    (polars and numpy work without the GIL); a fit that gets there first waits for the module.
+    The thread is returned started; an import error is left to the fit that needs the module."""
+
+    def load() -> None:
+        for name in FIT_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # raised again, where it matters, by the import that needs it
+                return
+
+    thread = threading.Thread(target=load, name="c2m-preload-sklearn")
+    thread.start()
+    return thread
 
 
 @cache
 def _controller() -> ThreadpoolController:
     # inspecting the loaded BLAS/OpenMP libraries costs ~10 ms: done once, not at every fit
+    from threadpoolctl import ThreadpoolController
+
     return ThreadpoolController()
 
 
@@ -88,12 +110,17 @@ def fit(
     """
     # one thread: OpenMP/BLAS reductions over a different number of threads change the last bits,
     # and with them which local optimum k-means ends in — the result must not depend on the machine
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return _fit(X, k, method=method, seed=seed, n_init=n_init, minibatch_from=minibatch_from)
 
 
 def _fit(X: np.ndarray, k: int, *, method: str, seed: int, n_init: int, minibatch_from: int) -> Clustering:
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.mixture import GaussianMixture
+
     if method == "kmeans":
         if X.shape[0] >= minibatch_from:
             model: Any = MiniBatchKMeans(

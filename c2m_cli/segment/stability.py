@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import adjusted_rand_score, pairwise_distances
 
 from c2m_cli.segment import cluster
 
@@ -90,6 +88,9 @@ def select_k(
     workdir: Path | None = None,
 ) -> Selection:
     """Score every k in ``ks`` on one sample; return the chosen k and the table it chose from."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import adjusted_rand_score, pairwise_distances
+
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     if n > sample_size:

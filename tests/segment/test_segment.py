@@ -241,3 +241,44 @@ def test_pca_and_gmm_model_reassigns_identically(tmp_path):
     assigned = pl.read_parquet(tmp_path / "segment_assignments.parquet")
     assert assigned["segment_id"].to_list() == segments["segment_id"].to_list()
     assert summary["k"] == 4
+
+
+def test_scikit_learn_is_imported_in_the_background_while_the_step_reads_its_data() -> None:
+    """``c2m_cli.segment`` imports without scikit-learn (≈2 s: SciPy, pandas); ``preload``
+    imports what the fits need in a thread of its own, which run_segment starts first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "import c2m_cli.segment as s\n"
+        "assert not any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules), 'sklearn imported eagerly'\n"
+        "t = s.cluster.preload()\n"
+        "assert t.name == 'c2m-preload-sklearn' and t is not threading.main_thread()\n"
+        "t.join()\n"
+        "missing = [m for m in s.cluster.FIT_MODULES if m not in sys.modules]\n"
+        "assert not missing, missing\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_run_segment_starts_the_preload_and_its_outputs_do_not_depend_on_it(tmp_path, monkeypatch):
+    import threading
+
+    from c2m_cli.segment import cluster
+
+    labels, tags, _ = planted_world(1500, seed=3)
+    started: list[threading.Thread] = []
+    preload = cluster.preload
+    monkeypatch.setattr(cluster, "preload", lambda: started.append(preload()) or started[-1])
+    outputs = []
+    for name in ("preloaded", "no-preload"):
+        write_world(tmp_path / name, labels, tags)
+        run_segment(Workspace(tmp_path / name), k="auto", k_max=6, n_boot=2, seed=7)
+        outputs.append([(tmp_path / name / f).read_bytes() for f in ("segments.parquet", "segment_profiles.parquet", "segment_model.json")])
+        monkeypatch.setattr(cluster, "preload", lambda: threading.Thread())  # the second run: no preload
+    assert len(started) == 1 and started[0].name == "c2m-preload-sklearn"
+    assert outputs[0] == outputs[1]
