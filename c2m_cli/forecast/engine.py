@@ -1818,6 +1818,26 @@ def _pick_mean(models: list[np.ndarray], top: np.ndarray, use: np.ndarray) -> np
     return total / np.maximum(count, 1.0)[..., None]
 
 
+def _pick_mean_shared(models: list[np.ndarray], top: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """``_pick_mean`` of a level of PARALLEL_RANK_SERIES series or more in two shares of rows,
+    the first here while a forked worker does the second, both written into one shared array
+    (a row's mean depends on its own picks only: the same floats)."""
+    n = top.shape[0]
+    if n < PARALLEL_RANK_SERIES:
+        return _pick_mean(models, top, use)
+    from c2m_cli.executor import shared_array
+
+    out = shared_array(models[0].shape)
+    shares = [slice(0, n // 2), slice(n // 2, n)]
+
+    def fill(rows: slice) -> None:
+        out[rows] = _pick_mean([m[rows] for m in models], top[rows], use[rows])
+
+    if forked_map(fill, shares[1:], meanwhile=partial(fill, shares[0]), fork_one=True) is None:
+        fill(shares[1])  # no worker: the second share here too
+    return out
+
+
 def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Selection stage: ``selected`` = the mean of a series' TOP_K candidates of lowest backtest
     error (the ranked ones only; unscored series: ``ensemble``). Returns the final forecast
@@ -1829,7 +1849,7 @@ def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray
     top = np.where(res.scored[:, None], res.rank[:, :k], idx["ensemble"])  # (series, k)
     # only the ranked candidates of a series (fewer than k when few have a backtest score)
     use = (np.arange(k)[None, :] < np.maximum(res.n_ok, 1)[:, None]) | ~res.scored[:, None]
-    final = _pick_mean([res.final[m] for m in res.names], top, use)
+    final = _pick_mean_shared([res.final[m] for m in res.names], top, use)
     method = _method_names(res.names, top, use)
     if not has_backtest:
         return final, None, method
@@ -1837,7 +1857,7 @@ def select(res: LevelResult, has_backtest: bool) -> tuple[np.ndarray, np.ndarray
     judged = (res.scored[:, None] & (res.held_ok > 0))[:, :, None]
     htop = np.where(judged, res.held_rank[:, :, :k], idx["ensemble"])
     huse = (np.arange(k)[None, None, :] < np.maximum(res.held_ok, 1)[:, :, None]) | ~judged
-    backtest = _pick_mean([res.backtest[m] for m in res.names], htop, huse)
+    backtest = _pick_mean_shared([res.backtest[m] for m in res.names], htop, huse)
     return final, backtest, method
 
 

@@ -84,7 +84,7 @@ def planted_world(
     return write_workspace(root, orders, products)
 
 
-def no_fork(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
+def no_fork(job, items, meanwhile=None, fork_one=False):  # type: ignore[no-untyped-def]
     """engine.forked_map where nothing can fork: runs ``meanwhile``, the caller runs the jobs."""
     if meanwhile is not None:
         meanwhile()

@@ -232,8 +232,8 @@ def test_paths_drawn_in_worker_processes_change_nothing(tmp_path, monkeypatch) -
     forked = engine.forked_map
     jobs: list[int] = []
 
-    def spy(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
-        out = forked(job, items, meanwhile)
+    def spy(job, items, meanwhile=None, fork_one=False):  # type: ignore[no-untyped-def]
+        out = forked(job, items, meanwhile, fork_one)
         jobs.extend(items if out is not None else [])
         return out
 

@@ -120,7 +120,8 @@ def test_candidates_summarised_in_worker_processes_change_nothing(tmp_path: Path
 
 def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A level of many series ranks its candidates in chunks of series in forked workers
-    (engine._ranked): rankings, selection and every table are those of the serial run."""
+    (engine._ranked) and makes its picks' means in two shares (engine._pick_mean_shared):
+    rankings, selection and every table are those of the serial run."""
     from c2m_cli.workspace import Workspace
 
     ws = Workspace(planted_world(tmp_path / "ws", days=300).root)
@@ -128,8 +129,8 @@ def test_a_big_level_ranked_in_worker_processes_changes_nothing(tmp_path: Path, 
     chunks: list[slice] = []
     forked = engine.forked_map
 
-    def spy(job, items, meanwhile=None):  # type: ignore[no-untyped-def]
-        out = forked(job, items, meanwhile)
+    def spy(job, items, meanwhile=None, fork_one=False):  # type: ignore[no-untyped-def]
+        out = forked(job, items, meanwhile, fork_one)
         if out is not None and all(isinstance(i, slice) for i in items):
             chunks.extend(items)
         return out

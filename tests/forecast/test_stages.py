@@ -266,6 +266,33 @@ def test_selection_held_out_picks_use_no_later_window() -> None:
     assert not np.array_equal(after[:, -1], before[:, -1])
 
 
+@pytest.mark.parametrize("cores", [2, 1])
+def test_selection_of_a_big_level_in_shares_gives_the_same_floats(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    """Above PARALLEL_RANK_SERIES the picks' means are made in two shares of rows (the second in
+    a forked worker, into one shared array; with one core both here): the same arrays, to the
+    bit, as one pass over every row."""
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    axis = axis_of()
+    rng = np.random.default_rng(5)
+    n = 101  # odd: shares of 50 and 51 rows
+    y = 20.0 + rng.poisson(5.0, (n, N_PERIODS)).astype(float)
+    actual = engine._actuals(y, axis.cutoffs, 4)
+    names = ["naive", "ses", "theta", "ensemble"]
+    spread = rng.gamma(2.0, 1.0, (n, len(names)))  # each series its own best model
+    backtest = {m: actual + spread[:, k, None, None] * rng.normal(0.0, 1.0, actual.shape) for k, m in enumerate(names)}
+    final = {m: rng.gamma(2.0, 3.0, (n, 4)) for m in names}
+    res = rank_level("sku", [f"s{i}" for i in range(n)], y, names, backtest, final, axis)
+    want = select_levels({"sku": res}, True)
+    monkeypatch.setattr(engine, "PARALLEL_RANK_SERIES", 10)
+    got = select_levels({"sku": res}, True)
+    assert len(set(res.method)) > 1  # the series' picks differ
+    for table in ("final", "backtest"):
+        np.testing.assert_array_equal(getattr(got, table)["sku"], getattr(want, table)["sku"])
+        assert not np.array_equal(getattr(got, table)["sku"][: n // 2], getattr(want, table)["sku"][n // 2 : n // 2 * 2])
+
+
 # --- stage 4: new, retired and pre-sold products ------------------------------------------
 
 
