@@ -8,8 +8,10 @@ through the same two functions, ``assign`` and ``distances``, with no scikit-lea
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -26,21 +28,35 @@ _CHUNK = 65_536
 FIT_MODULES = ("sklearn.cluster", "sklearn.mixture", "sklearn.metrics", "sklearn.exceptions", "threadpoolctl")
 
 
-def preload() -> threading.Thread:
-    """Import FIT_MODULES in a background thread, while the caller reads and prepares its data
+def preload(modules: tuple[str, ...] = FIT_MODULES) -> threading.Thread:
+    """Import ``modules`` in a background thread, while the caller reads and prepares its data
     (polars and numpy work without the GIL); a fit that gets there first waits for the module.
-    The thread is returned started; an import error is left to the fit that needs the module."""
+    The thread is returned started. Any error is left to the import that needs the module (it
+    raises it again, where it is reported): the thread prints nothing. A fork waits for the
+    thread (a child must not inherit an import half done)."""
 
     def load() -> None:
-        for name in FIT_MODULES:
+        for name in modules:
             try:
                 importlib.import_module(name)
-            except ImportError:  # raised again, where it matters, by the import that needs it
+            except Exception:  # noqa: BLE001 — raised again by the import that needs it
                 return
 
     thread = threading.Thread(target=load, name="c2m-preload-sklearn")
+    _PRELOADING.add(thread)
     thread.start()
     return thread
+
+
+def _finish_preload_before_fork() -> None:
+    for thread in list(_PRELOADING):
+        if thread.is_alive():
+            thread.join()
+
+
+_PRELOADING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_preload_before_fork)
 
 
 @cache

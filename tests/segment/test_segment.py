@@ -282,3 +282,33 @@ def test_run_segment_starts_the_preload_and_its_outputs_do_not_depend_on_it(tmp_
         monkeypatch.setattr(cluster, "preload", lambda: threading.Thread())  # the second run: no preload
     assert len(started) == 1 and started[0].name == "c2m-preload-sklearn"
     assert outputs[0] == outputs[1]
+
+
+def test_preload_prints_nothing_on_a_failing_import_and_a_fork_waits_for_it(tmp_path, monkeypatch):
+    """A module that fails to import is left to the import that needs it (no thread traceback);
+    a fork made while the preload imports waits until it is done (no half-done import in the
+    child)."""
+    import os
+    import sys
+    import threading
+
+    from c2m_cli.segment import cluster
+
+    (tmp_path / "c2m_slow_module.py").write_text("import time\ntime.sleep(0.5)\n")
+    (tmp_path / "c2m_broken_module.py").write_text("raise ValueError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))
+    cluster.preload(("c2m_broken_module",)).join()
+    assert seen == [] and "c2m_broken_module" not in sys.modules
+    with pytest.raises(ValueError, match="broken on purpose"):  # raised where it is needed
+        __import__("c2m_broken_module")
+
+    thread = cluster.preload(("c2m_slow_module",))
+    assert thread.is_alive()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if "c2m_slow_module" in sys.modules else 1)
+    assert not thread.is_alive()  # the fork waited
+    assert os.waitpid(pid, 0)[1] == 0  # and the child has the whole module
+    sys.modules.pop("c2m_slow_module", None)
