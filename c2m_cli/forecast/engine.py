@@ -217,12 +217,16 @@ def _split(
     where: Path | None,
 ) -> list[tuple[np.ndarray, BatchTask]]:
     """The level's batch tasks, one per series partition; with ``where`` each partition is a
-    Parquet file there and the task carries its path, not the arrays."""
-    from c2m_cli.forecast.models import write_partition
+    Parquet file there and the task carries its path, not the arrays. A partition's rows are
+    in order of their first observation (ties: level order): its smoothing recursions then skip
+    the rows that have not started yet (``models.leading_rows``)."""
+    from c2m_cli.forecast.models import first_observed, write_partition
 
     out = []
     empty = np.zeros((0, 0))
-    for p, rows in enumerate(partitions(ids, BATCH_ROWS)):
+    first = first_observed(y)
+    for p, part in enumerate(partitions(ids, BATCH_ROWS)):
+        rows = part[np.argsort(first[part], kind="stable")]
         if where is None:
             out.append((rows, BatchTask(y[rows], m_bt[rows], m_fc[rows], cutoffs, h, season, freq)))
             continue

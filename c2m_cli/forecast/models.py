@@ -107,6 +107,27 @@ def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     return alphas, betas, phis, SES_ALPHAS.size
 
 
+def first_observed(z: np.ndarray) -> np.ndarray:
+    """(series,) int: each row's first non-NaN period (the number of periods when it has none)."""
+    observed = ~np.isnan(z)
+    return np.where(observed.any(axis=1), np.argmax(observed, axis=1), z.shape[1])
+
+
+def leading_rows(z: np.ndarray) -> np.ndarray:
+    """(periods,) int: at each period t, the number of leading rows of ``z`` a smoothing
+    recursion updates — one more than the last row observed at or before t (0: none yet).
+
+    A recursion leaves a row that has not started exactly as it was (its error is 0 and nothing
+    is counted: the update is a no-op, the same floats), so the rows after that one are skipped
+    at t. Rows in order of their first observation (``engine._split``) make the skipped block
+    all the rows not started yet; in any other order fewer are skipped, never a row that
+    has started."""
+    n_series, n_periods = z.shape
+    last = np.full(n_periods + 1, -1)
+    np.maximum.at(last, first_observed(z), np.arange(n_series))
+    return np.maximum.accumulate(last[:n_periods]) + 1
+
+
 def es_pass(
     z: np.ndarray, alpha: np.ndarray, beta: np.ndarray, phi: np.ndarray, snaps: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -141,26 +162,31 @@ def es_pass(
     where = {c: i for i, c in enumerate(snaps)}
     flat = bool(np.all(beta == 0.0) and np.all(phi == 1.0))  # SES: the trend stays 0
     ab = alpha * beta
-    # in place, into buffers allocated once (the same operations in the same order)
-    err, tmp, pt, pred = (np.empty((n_series, g)) for _ in range(4))
+    # in place, into buffers allocated once (the same operations in the same order), on the
+    # rows started so far (``leading_rows``; a row not started has error 0 until its start)
+    buffers = [np.empty((n_series, g)) for _ in range(4)]
+    reach = leading_rows(z)
     for t in range(n_periods):
-        y = filled[:, t : t + 1]
+        k = int(reach[t])
+        y = filled[:k, t : t + 1]
+        lv, tr, ss = level[:k], trend[:k], sse[:k]
+        err, tmp, pt, pred = (b[:k] for b in buffers)
         if flat:  # err = y − level; sse += err²; level += α·err
-            np.subtract(y, level, out=err)
+            np.subtract(y, lv, out=err)
             np.multiply(err, err, out=tmp)
-            sse += tmp
+            ss += tmp
             np.multiply(alpha, err, out=tmp)
-            level += tmp
+            lv += tmp
         else:  # pred = level + φ·trend; err = y − pred; level = pred + α·err; trend = φ·trend + αβ·err
-            np.multiply(phi, trend, out=pt)
-            np.add(level, pt, out=pred)
+            np.multiply(phi, tr, out=pt)
+            np.add(lv, pt, out=pred)
             np.subtract(y, pred, out=err)
             np.multiply(err, err, out=tmp)
-            sse += tmp
+            ss += tmp
             np.multiply(alpha, err, out=tmp)
-            np.add(pred, tmp, out=level)
+            np.add(pred, tmp, out=lv)
             np.multiply(ab, err, out=tmp)
-            np.add(pt, tmp, out=trend)
+            np.add(pt, tmp, out=tr)
         i = where.get(t + 1)
         if i is not None:
             seen = started[:, t]
@@ -185,17 +211,20 @@ def _es_pass_masked(
     out_n = np.zeros((n_series, len(snaps)))
     where = {c: i for i, c in enumerate(snaps)}
     ab = alpha * beta
+    reach = leading_rows(z)  # the rows started so far (the others have no update yet)
     for t in range(n_periods):
-        y = z[:, t : t + 1]
+        k = int(reach[t])
+        y = z[:k, t : t + 1]
         has = ~np.isnan(y)
-        fresh = has & np.isnan(level)
+        lv, tr = level[:k], trend[:k]
+        fresh = has & np.isnan(lv)
         upd = has & ~fresh
-        pred = level + phi * trend
+        pred = lv + phi * tr
         err = np.where(upd, y - pred, 0.0)
-        sse += err * err
-        level = np.where(fresh, y, np.where(upd, pred + alpha * err, level))
-        trend = np.where(upd, phi * trend + ab * err, trend)
-        seen += has[:, 0]
+        sse[:k] += err * err
+        level[:k] = np.where(fresh, y, np.where(upd, pred + alpha * err, lv))
+        trend[:k] = np.where(upd, phi * tr + ab * err, tr)
+        seen[:k] += has[:, 0]
         i = where.get(t + 1)
         if i is not None:
             out_l[:, i], out_b[:, i], out_s[:, i], out_n[:, i] = level, trend, sse, seen
@@ -244,50 +273,56 @@ def croston_pass(z: np.ndarray, snaps: list[int]) -> dict[str, np.ndarray]:
     out = {m: np.full((n_series, len(snaps)), np.nan) for m in ("croston", "sba", "tsb")}
     where = {c: i for i, c in enumerate(snaps)}
 
-    def rates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def rates(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first ``k`` rows' forecasts (Croston, SBA, TSB's grid) from their state now."""
+        iv, sz = interval[:k], size[:k]
         # one demand so far: its size spread over the periods seen
-        gap = np.where(np.isnan(interval), np.maximum(seen, 1.0)[:, None], interval)
-        rate = np.where(np.isnan(size), 0.0, size / gap)
+        gap = np.where(np.isnan(iv), np.maximum(seen[:k], 1.0)[:, None], iv)
+        rate = np.where(np.isnan(sz), 0.0, sz / gap)
         # 0 until both exist (NaN read as 0: a product with a 0 factor is 0, both are finite ≥ 0)
-        tsb = (np.nan_to_num(prob)[:, None, :] * np.nan_to_num(tsb_size)[:, :, None]).reshape(n_series, g1 * g1)
+        tsb = (np.nan_to_num(prob[:k])[:, None, :] * np.nan_to_num(tsb_size[:k])[:, :, None]).reshape(k, g1 * g1)
         return rate, rate * (1 - a / 2), tsb
 
+    reach = leading_rows(z)  # the rows started so far (``leading_rows``: the others stay as they are)
     for t in range(n_periods):
-        y = z[:, t]
+        k = int(reach[t])
+        y = z[:k, t]
         has = ~np.isnan(y)
         # one-step errors of the forecasts made before this period (from the second period on)
         if t > 0:
-            rc, rs, rt = rates()
-            scored = (has & started).astype(float)[:, None]  # 1 or 0: a squared error (finite) kept or made 0
+            rc, rs, rt = rates(k)
+            scored = (has & started[:k]).astype(float)[:, None]  # 1 or 0: a squared error (finite) kept or made 0
             yv = np.where(has, y, 0.0)[:, None]
-            for rate, sse in ((rc, sse_c), (rs, sse_s), (rt, sse_t)):
+            for rate, sse in ((rc, sse_c[:k]), (rs, sse_s[:k]), (rt, sse_t[:k])):
                 err = yv - rate
                 err *= err
                 err *= scored
                 sse += err
-        started |= has
+        started[:k] |= has
         demand = has & (y > 0)
-        since = np.where(has, since + 1, since)
+        sn = np.where(has, since[:k] + 1, since[:k])
         d2 = demand[:, None]
         yy = y[:, None]
-        first = d2 & np.isnan(size)
+        sz, iv = size[:k], interval[:k]
+        first = d2 & np.isnan(sz)
         later = d2 & ~first
-        size = np.where(first, yy, np.where(later, size + a * (yy - size), size))
+        size[:k] = np.where(first, yy, np.where(later, sz + a * (yy - sz), sz))
         # the interval starts at the first observed gap between two demands
-        second = later & np.isnan(interval)
-        sc = since[:, None]
-        interval = np.where(second, sc, np.where(later, interval + a * (sc - interval), interval))
-        since = np.where(demand, 0.0, since)
-        seen += has
+        second = later & np.isnan(iv)
+        sc = sn[:, None]
+        interval[:k] = np.where(second, sc, np.where(later, iv + a * (sc - iv), iv))
+        since[:k] = np.where(demand, 0.0, sn)
+        seen[:k] += has
         d = demand.astype(float)[:, None]
         h2 = has[:, None]
-        prob_fresh = h2 & np.isnan(prob)
-        prob = np.where(prob_fresh, d, np.where(h2, prob + a * (d - prob), prob))
-        tsb_fresh = d2 & np.isnan(tsb_size)
-        tsb_size = np.where(tsb_fresh, yy, np.where(d2 & ~tsb_fresh, tsb_size + a * (yy - tsb_size), tsb_size))
+        pb, ts = prob[:k], tsb_size[:k]
+        prob_fresh = h2 & np.isnan(pb)
+        prob[:k] = np.where(prob_fresh, d, np.where(h2, pb + a * (d - pb), pb))
+        tsb_fresh = d2 & np.isnan(ts)
+        tsb_size[:k] = np.where(tsb_fresh, yy, np.where(d2 & ~tsb_fresh, ts + a * (yy - ts), ts))
         i = where.get(t + 1)
         if i is not None:
-            rc, rs, rt = rates()
+            rc, rs, rt = rates(n_series)
             rows = np.arange(n_series)
             for name, rate, sse in (("croston", rc, sse_c), ("sba", rs, sse_s), ("tsb", rt, sse_t)):
                 best = np.argmin(sse, axis=1)
@@ -432,22 +467,25 @@ def robust_ses(z: np.ndarray, snaps: list[int], horizon: int) -> np.ndarray:
     out = np.full((n_series, len(snaps)), np.nan)
     where = {c: i for i, c in enumerate(snaps)}
     rows = np.arange(n_series)
+    reach = leading_rows(z)  # the rows started so far (``leading_rows``: the others stay as they are)
     for t in range(n_periods):
-        y = z[:, t : t + 1]
+        k = int(reach[t])
+        y = z[:k, t : t + 1]
         has = ~np.isnan(y)
-        fresh = has & np.isnan(level)
+        lv, sg, up = level[:k], sigma[:k], updates[:k]
+        fresh = has & np.isnan(lv)
         upd = has & ~fresh
-        err = np.where(upd, y - level, 0.0)
-        warm = updates < ROBUST_WARMUP
-        bound = ROBUST_K * np.maximum(sigma, 0.01 * np.abs(np.nan_to_num(level)))
+        err = np.where(upd, y - lv, 0.0)
+        warm = up < ROBUST_WARMUP
+        bound = ROBUST_K * np.maximum(sg, 0.01 * np.abs(np.nan_to_num(lv)))
         clipped = np.where(warm, err, np.clip(err, -bound, bound))
-        loss += np.abs(err)
+        loss[:k] += np.abs(err)
         size = np.abs(clipped)
-        sigma = np.where(
-            upd, np.where(warm, (sigma * updates + size) / (updates + 1), (1 - ROBUST_LAMBDA) * sigma + ROBUST_LAMBDA * size), sigma
+        sigma[:k] = np.where(
+            upd, np.where(warm, (sg * up + size) / (up + 1), (1 - ROBUST_LAMBDA) * sg + ROBUST_LAMBDA * size), sg
         )
-        level = np.where(fresh, y, np.where(upd, level + alpha * clipped, level))
-        updates += upd[:, :1]
+        level[:k] = np.where(fresh, y, np.where(upd, lv + alpha * clipped, lv))
+        up += upd[:, :1]
         i = where.get(t + 1)
         if i is not None:
             out[:, i] = level[rows, np.argmin(loss, axis=1)]

@@ -156,3 +156,64 @@ def test_smoothing_pass_without_masks_equals_the_masked_recursion() -> None:
     z[4, 10] = np.nan  # a gap after the start
     for got, want in zip(es_pass(z, alpha, beta, phi, snaps), _es_pass_masked(z, alpha, beta, phi, snaps), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_leading_rows_counts_the_rows_started_by_each_period() -> None:
+    from c2m_cli.forecast.models import first_observed, leading_rows
+
+    z = np.ones((4, 5))
+    z[1, :2] = np.nan  # starts at 2
+    z[2] = np.nan  # never
+    z[3, :1] = np.nan  # starts at 1
+    np.testing.assert_array_equal(first_observed(z), [0, 2, 5, 1])
+    # t = 0: row 0 only; from t = 1 row 3 has started, so every row up to it is updated
+    np.testing.assert_array_equal(leading_rows(z), [1, 4, 4, 4, 4])
+    # in order of first observation the rows not started yet are all skipped
+    np.testing.assert_array_equal(leading_rows(z[[0, 3, 1, 2]]), [1, 2, 3, 3, 3])
+    np.testing.assert_array_equal(leading_rows(np.full((2, 3), np.nan)), [0, 0, 0])
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_recursions_skipping_rows_not_started_give_the_same_floats(gap: bool) -> None:
+    """Rows in order of their first observation (the most rows skipped) and in the reverse
+    order (none skipped) give every smoothing recursion the same floats, row for row; with a
+    gap after a start, es_pass runs masked and skips the same way."""
+    from c2m_cli.forecast.models import _grid, croston_pass, es_pass, first_observed, robust_ses
+
+    rng = np.random.default_rng(11)
+    n, periods = 40, 36
+    z = rng.gamma(0.6, 4.0, size=(n, periods)) * (rng.random((n, periods)) < 0.5)
+    for i, start in enumerate(rng.integers(0, periods + 6, size=n)):  # some never start
+        z[i, : min(start, periods)] = np.nan
+    if gap:
+        z[np.flatnonzero(first_observed(z) < 20)[0], 25] = np.nan
+    order = np.argsort(first_observed(z), kind="stable")
+    snaps = [8, 17, 30, 36]
+    alpha, beta, phi, _ = _grid()
+
+    def both(run):  # type: ignore[no-untyped-def]
+        # row j of the reversed run is row n − 1 − j of the sorted one
+        for x, y in zip(run(z[order]), run(z[order[::-1]]), strict=True):
+            np.testing.assert_array_equal(x, y[::-1])
+
+    both(lambda x: es_pass(x, alpha, beta, phi, snaps))
+    both(lambda x: [robust_ses(x, snaps, 2)])
+    both(lambda x: list(croston_pass(x, snaps).values()))
+
+
+def test_batches_hold_their_rows_in_order_of_first_observation() -> None:
+    from c2m_cli.forecast.engine import _split, partitions
+    from c2m_cli.forecast.models import first_observed
+
+    rng = np.random.default_rng(2)
+    ids = [f"S{i:04d}" for i in range(3000)]
+    y = rng.poisson(2.0, size=(3000, 30)).astype(float)
+    for i, start in enumerate(rng.integers(0, 30, size=3000)):
+        y[i, :start] = np.nan
+    m = np.ones((3000, 34))
+    tasks = _split(ids, y, m, m, [20, 24], 4, 12, "M", None)
+    first = first_observed(y)
+    assert [np.sort(rows).tolist() for rows, _ in tasks] == [p.tolist() for p in partitions(ids)]
+    for rows, task in tasks:
+        assert np.all(np.diff(first[rows]) >= 0)
+        np.testing.assert_array_equal(task.y, y[rows])
