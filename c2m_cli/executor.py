@@ -13,9 +13,12 @@ where is recorded (``usage_mark`` / ``usage_since``) for the step's ``--json`` s
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import socket
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -48,6 +51,38 @@ def usage_since(mark: int) -> dict[str, Any]:
         "tasks": sum(n for _, n, _ in runs),
         "max_payload_bytes": max(sizes) if sizes else None,
     }
+
+
+def preload(modules: tuple[str, ...], name: str = "c2m-preload") -> threading.Thread:
+    """Import ``modules`` in a background thread, while the caller reads and prepares its data
+    (polars and numpy work without the GIL); code that gets there first waits for the module.
+    The thread is returned started. Any error is left to the import that needs the module (it
+    raises it again, where it is reported): the thread prints nothing. A fork waits for the
+    thread: a child must not inherit an import half done (and a forked worker then finds the
+    modules imported instead of importing them itself)."""
+
+    def load() -> None:
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 — raised again by the import that needs it
+                return
+
+    thread = threading.Thread(target=load, name=name)
+    _PRELOADING.add(thread)
+    thread.start()
+    return thread
+
+
+def _finish_preload_before_fork() -> None:
+    for thread in list(_PRELOADING):
+        if thread.is_alive():
+            thread.join()
+
+
+_PRELOADING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_preload_before_fork)
 
 
 def write_arrays(path: str, arrays: dict[str, Any]) -> str:

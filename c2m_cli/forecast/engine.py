@@ -33,6 +33,7 @@ import polars as pl
 
 from c2m_cli.diagnostics import WarningLog
 from c2m_cli.errors import InvalidDataError, UsageError
+from c2m_cli.executor import preload
 from c2m_cli.forecast.backtest import (
     independent_windows,
     make_cutoffs,
@@ -872,6 +873,11 @@ def scale_to_anchor(results: dict[str, LevelResult], sel: Selection, levels: lis
 # --- the stages in order ------------------------------------------------------------------
 
 
+# what the coherent paths import (reconcile._summing: SciPy's sparse matrices, ~0.4 s), imported
+# in the background before the candidates' workers fork, not in each forked worker of the paths
+PATH_MODULES = ("scipy.sparse",)
+
+
 def compute_forecast(
     orders: pl.LazyFrame,
     products: pl.DataFrame | None,
@@ -899,6 +905,8 @@ def compute_forecast(
     if backtest_detail not in BACKTEST_DETAIL:
         raise UsageError(f"--backtest-detail must be one of {', '.join(BACKTEST_DETAIL)}, got {backtest_detail!r}")
     _fixed_mmap_threshold()
+    if intervals == "coherent":
+        preload(PATH_MODULES, name="c2m-preload-scipy")  # imported while the series are built
     internal = tuple(dict.fromkeys(("total", *levels)))
     series = build_series(orders, products, levels=internal, freq=freq, timezone=timezone, net_returns=net_returns)
     log = WarningLog()

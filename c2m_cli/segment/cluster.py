@@ -7,11 +7,8 @@ through the same two functions, ``assign`` and ``distances``, with no scikit-lea
 
 from __future__ import annotations
 
-import importlib
-import os
 import threading
 import warnings
-import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -29,34 +26,10 @@ FIT_MODULES = ("sklearn.cluster", "sklearn.mixture", "sklearn.metrics", "sklearn
 
 
 def preload(modules: tuple[str, ...] = FIT_MODULES) -> threading.Thread:
-    """Import ``modules`` in a background thread, while the caller reads and prepares its data
-    (polars and numpy work without the GIL); a fit that gets there first waits for the module.
-    The thread is returned started. Any error is left to the import that needs the module (it
-    raises it again, where it is reported): the thread prints nothing. A fork waits for the
-    thread (a child must not inherit an import half done)."""
+    """``executor.preload`` of what the fits import (thread ``c2m-preload-sklearn``)."""
+    from c2m_cli.executor import preload as preload_modules
 
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 — raised again by the import that needs it
-                return
-
-    thread = threading.Thread(target=load, name="c2m-preload-sklearn")
-    _PRELOADING.add(thread)
-    thread.start()
-    return thread
-
-
-def _finish_preload_before_fork() -> None:
-    for thread in list(_PRELOADING):
-        if thread.is_alive():
-            thread.join()
-
-
-_PRELOADING: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_finish_preload_before_fork)
+    return preload_modules(modules, name="c2m-preload-sklearn")
 
 
 @cache

@@ -272,3 +272,30 @@ def test_a_bottom_only_request_draws_no_paths_and_keeps_the_bottom_quantiles(tmp
     assert a.height > 0 and a.equals(b)
     a, b = alone.metrics.filter(pick), both.metrics.filter(pick)
     assert a.height > 0 and a.equals(b)
+
+
+def test_the_paths_modules_are_imported_in_the_background_before_any_worker_forks(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Coherent intervals: SciPy's sparse matrices (the paths' sums) are preloaded first, while
+    the series are built, so the forked workers of the paths inherit them (no import in each);
+    per-level intervals draw no paths and preload nothing. The tables do not depend on it."""
+    import threading
+
+    import polars as pl
+
+    from tests.forecast.helpers import planted_world
+
+    ws = planted_world(tmp_path / "ws", days=400)
+    orders, products = pl.scan_parquet(ws.root / "orders.parquet"), ws.read("products")
+    events: list[object] = []
+    preload, candidates = engine.preload, engine.run_candidates
+    monkeypatch.setattr(engine, "preload", lambda modules, name: events.append((modules, name)) or preload(modules, name))
+    monkeypatch.setattr(engine, "run_candidates", lambda *a, **k: events.append("candidates") or candidates(*a, **k))
+    preloaded = engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn")
+    assert events[:2] == [(engine.PATH_MODULES, "c2m-preload-scipy"), "candidates"]
+    events.clear()
+    engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn", intervals="per_level")
+    assert events == ["candidates"]
+    monkeypatch.setattr(engine, "preload", lambda modules, name: threading.Thread())  # no preload
+    plain = engine.compute_forecast(orders, products, levels=("total", "category_l1", "sku"), market="cn")
+    for a, b in ((preloaded.forecast, plain.forecast), (preloaded.backtest, plain.backtest), (preloaded.metrics, plain.metrics)):
+        assert a.height > 0 and a.equals(b)
