@@ -477,8 +477,11 @@ def run_label(
     via: str | None = None,
 ) -> dict[str, Any]:
     """Label every user of the workspace; see the module docstring for the outputs."""
-    from c2m_cli.executor import usage_mark, usage_since
+    from c2m_cli.executor import preload, usage_mark, usage_since
+    from c2m_cli.labels import clv
     from c2m_cli.market import workspace_market
+
+    preload(clv.FIT_MODULES, name="c2m-preload-scipy")  # the value models' SciPy, while the orders are read
 
     options = LabelOptions(
         new_days=new_days,

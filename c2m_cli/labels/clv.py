@@ -25,9 +25,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import optimize, special
 
 from c2m_cli.errors import InvalidDataError
+
+# SciPy's modules the fits use (~0.5 s to import): imported where they are used, and preloaded by
+# the label step (labels.run_label) while it reads the orders
+FIT_MODULES = ("scipy.optimize", "scipy.special")
 
 LOG_BOUND = 12.0  # parameters stay within e^±12 (in scaled units) while optimising
 HUGE = 1e3  # a shape parameter (r, a, b, p, q) above this is implausible for purchase data
@@ -109,6 +112,8 @@ def _one_thread() -> Any:
 
 
 def _minimise_here(nll: Any, start: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    from scipy import optimize
+
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     first = optimize.minimize(nll, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9})
     if first.success:
@@ -151,6 +156,8 @@ class BetaGeoModel:
         params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, by_x: tuple[np.ndarray, np.ndarray] | None = None
     ) -> np.ndarray:
         """Per customer; ``by_x``: ``np.unique(x, return_inverse=True)`` when already known."""
+        from scipy import special
+
         r, alpha, a, b = params
         # the gamma-function terms depend on x alone: evaluate them once per distinct x
         xs, where = np.unique(x, return_inverse=True) if by_x is None else by_x
@@ -273,6 +280,8 @@ class BetaGeoModel:
 
     def pair_terms(self, t: float, pairs: Pairs, params: np.ndarray | None = None) -> np.ndarray:
         """``horizon_terms`` of each distinct pair of ``pairs`` (in the order of ``pairs.x``)."""
+        from scipy import special
+
         r, alpha, a, b = self.params_ if params is None else params
         x, T = pairs.x, pairs.T
         z = t / (alpha + T + t)
@@ -307,6 +316,8 @@ class GammaGammaModel:
         params: np.ndarray, x: np.ndarray, m: np.ndarray, *, by_x: tuple[np.ndarray, np.ndarray] | None = None
     ) -> np.ndarray:
         """Per customer; ``by_x``: ``np.unique(x, return_inverse=True)`` when already known."""
+        from scipy import special
+
         p, q, v = params
         px = p * x
         xs, where = np.unique(x, return_inverse=True) if by_x is None else by_x

@@ -222,3 +222,32 @@ def test_a_market_without_a_calendar_has_no_festival_labels(tmp_path: Path) -> N
     cn_labels = pl.read_parquet(cn.root / "labels.parquet")
     assert {"occasion_share_618", "occasion_share_1111"} <= set(cn_labels.columns)
     assert cn_labels.filter(pl.col("behavior_orders") > 0)["occasion_gift_share"].null_count() == 0
+
+
+def test_scipy_is_imported_in_the_background_while_the_label_step_reads_its_data(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``c2m_cli.labels`` imports without SciPy (its value models' optimiser, ~0.5 s); run_label
+    starts ``executor.preload`` of ``clv.FIT_MODULES`` first, and its outputs do not depend on it."""
+    import subprocess
+    import sys
+    import threading
+
+    from c2m_cli import executor
+
+    code = "import sys\nimport c2m_cli.labels\nassert 'scipy' not in sys.modules, 'scipy imported eagerly'\nprint('ok')\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+    from c2m_cli.labels import clv
+
+    started: list[tuple[tuple[str, ...], str]] = []
+    preload = executor.preload
+    monkeypatch.setattr(executor, "preload", lambda modules, name: started.append((modules, name)) or preload(modules, name))
+    outputs = []
+    for name in ("preloaded", "no-preload"):
+        ws = build_workspace(tmp_path / name)
+        run_label(ws, as_of=AS_OF.isoformat(), p_alive_floor=0.0)
+        outputs.append([(tmp_path / name / f).read_bytes() for f in ("labels.parquet", "tags.parquet", "value_model.json")])
+        monkeypatch.setattr(executor, "preload", lambda modules, name: threading.Thread())  # the second run: no preload
+    assert started == [(clv.FIT_MODULES, "c2m-preload-scipy")]
+    assert outputs[0] == outputs[1]
