@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from c2m_cli.calendar import festival_days, official_days, spring_festival
 
 
@@ -30,3 +32,36 @@ def test_makeup_working_days_of_2024():
     # the State Council's 2024 schedule: Sundays/Saturdays worked to bridge holidays
     assert dt.date(2024, 2, 4) in makeup and dt.date(2024, 2, 18) in makeup
     assert dt.date(2024, 9, 29) in makeup
+
+
+@pytest.mark.parametrize("market", ["us", "cn"])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (dt.date(2016, 1, 1), dt.date(2017, 12, 31)),
+        (dt.date(2018, 11, 20), dt.date(2018, 11, 30)),
+        (dt.date(2019, 12, 31), dt.date(2020, 1, 2)),
+        (dt.date(1985, 5, 1), dt.date(1991, 2, 10)),  # across the first rule year
+        (dt.date(2059, 6, 1), dt.date(2065, 1, 1)),  # across the last
+    ],
+)
+def test_festival_days_of_a_span_are_those_of_the_whole_calendar(market: str, start: dt.date, end: dt.date) -> None:
+    """festival_days builds the US calendar for the span's years only: the same days as the
+    whole calendar's (every window lies within its year)."""
+    import polars as pl
+
+    from c2m_cli.calendar import festival_calendar, festival_days
+
+    rows = festival_calendar(market).filter((pl.col("end") >= start) & (pl.col("start") <= end))
+    want = (
+        rows.select("festival", "peak", pl.date_ranges("start", "end", interval="1d").alias("date"))
+        .explode("date")
+        .filter(pl.col("date").is_between(start, end))
+        .with_columns(is_peak=pl.col("date") == pl.col("peak"))
+        .select("date", "festival", "is_peak")
+        .sort("date", "festival")
+    )
+    got = festival_days(start, end, market=market)
+    assert got.equals(want)
+    if market == "us":
+        assert festival_calendar("us", range(start.year - 1, end.year + 2)).height < festival_calendar("us").height
