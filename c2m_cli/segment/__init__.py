@@ -219,7 +219,10 @@ def _fit(
     else:
         labels = _collect(labels_lf, "labels")
         tags = None if tags_lf is None else _collect(tags_lf, "tags")
-        fit_orders = orders
+        try:  # every order line (at most fit_users' users), read once, as for a sample
+            fit_orders = None if orders is None else order_subset(orders.lazy(), pl.lit(True))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InvalidDataError(f"orders.parquet: not a readable Parquet file ({type(exc).__name__})") from exc
     fm = SegmentFeatures(max_categories=max_categories, family_balance=family_balance, timezone=timezone).fit_transform(
         labels, tags, orders=fit_orders, products=products
     )

@@ -175,9 +175,10 @@ def segment_partition(task: PartitionTask) -> tuple[str, str]:
     tags_lf = scan("tags")
     tags = None if tags_lf is None else tags_lf.collect()
     orders = scan("orders")
-    if orders is not None and task.partitions > 1:
-        # the partition's own order lines, read once (the mixes and the spend lifts use them)
-        orders = order_subset(pl.scan_parquet(str(paths["orders"])), keep)
+    if orders is not None:
+        # the partition's own order lines (every line when it is the only one), read once: the
+        # mixes and the spend lifts use them
+        orders = order_subset(pl.scan_parquet(str(paths["orders"])), keep if task.partitions > 1 else pl.lit(True))
     products = None if paths.get("products") is None else pl.read_parquet(str(paths["products"]))
     raw = raw_frame(labels, tags, specs, orders=orders, products=products, timezone=model["timezone"])
     del tags
