@@ -34,6 +34,25 @@ def test_explicit_market_is_kept_and_bad_one_is_usage_error() -> None:
         check_market("mars")
 
 
+def test_china_and_the_us_are_markets_without_the_holidays_country_list(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """cn and us (any case) are known without ``supported_countries`` (it imports every country
+    of the holidays package); another code is checked against it."""
+    import c2m_cli.market as market
+
+    asked: list[str] = []
+
+    def countries() -> frozenset[str]:
+        asked.append("list")
+        return frozenset({"gb"})
+
+    monkeypatch.setattr(market, "supported_countries", countries)
+    assert [check_market(v) for v in ("cn", " US ", "auto", "none")] == ["cn", "us", "auto", "none"]
+    assert asked == []
+    assert check_market("GB") == "gb" and asked == ["list"]
+    with pytest.raises(UsageError, match="--market 'xx': not a market"):
+        check_market("xx")
+
+
 def test_legacy_manifest_falls_back_on_zone_never_on_china() -> None:
     assert workspace_market({"market": "us"}) == "us"
     assert workspace_market({"data_timezone": "Asia/Shanghai"}) == "cn"
