@@ -231,7 +231,8 @@ def _weekly(lines: pl.DataFrame, end: dt.date, weeks: int) -> np.ndarray:
 
 
 def next_launch_window(market: str, uplift: pl.DataFrame, category: str | None, after: dt.date, zh: bool) -> str:
-    cal = festival_calendar(market).filter(pl.col("start") > after + dt.timedelta(days=30)).sort("start")
+    # every festival's next window after ``after`` + 30 days lies within the two years after it
+    cal = festival_calendar(market, range(after.year, after.year + 3)).filter(pl.col("start") > after + dt.timedelta(days=30)).sort("start")
     lang = "zh" if zh else "en"
     if cal.height == 0:
         return ""
