@@ -560,3 +560,9 @@ def test_tables_row_counts_columns_and_summary() -> None:
     acc = accuracy_summary(metrics, sink, results, internal)
     assert set(acc["backtest"]["sku"]) == set(engine.METRICS)
     assert sum(acc["selected_models"]["sku"].values()) == 3  # the forecast rows' skus
+
+
+def test_partition_count_one_per_batch_and_two_at_least_for_a_mid_size_level() -> None:
+    ids = [f"s{i:05d}" for i in range(9000)]
+    counts = {n: len(engine.partitions(ids[:n])) for n in (1, 1000, 1024, 1025, 2048, 4096, 4097, 9000)}
+    assert counts == {1: 1, 1000: 1, 1024: 1, 1025: 2, 2048: 2, 4096: 2, 4097: 3, 9000: 5}
