@@ -75,16 +75,25 @@ RULE_YEARS = range(1990, 2061)
 _CALENDAR_SCHEMA = {"festival": pl.String, "year": pl.Int32, "start": pl.Date, "peak": pl.Date, "end": pl.Date}
 
 
-@cache
 def festival_calendar(market: str, years: range = RULE_YEARS) -> pl.DataFrame:
     """One row per festival and year: festival, year, start, peak, end (dates, inclusive).
     ``years``: the US calendar is built for those alone (of RULE_YEARS; all 71 cost ~0.15 s of
     the ``holidays`` package's rules in every step that asks); China's comes whole from its seed."""
-    if market == "cn":
-        return _cn_calendar()
     if market == "us":
         return _us_calendar(range(max(years.start, RULE_YEARS.start), min(years.stop, RULE_YEARS.stop)))
-    return pl.DataFrame(schema=_CALENDAR_SCHEMA)
+    return _whole_calendar(market)
+
+
+def festival_calendar_between(market: str, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """``festival_calendar`` of the years that can hold a window overlapping [first, last]: a
+    festival's window lies within its own year (China's 年货节 and 春节 within the lunar new
+    year's), so the years of ``first`` to ``last``, one more each side."""
+    return festival_calendar(market, range(first.year - 1, last.year + 2))
+
+
+@cache
+def _whole_calendar(market: str) -> pl.DataFrame:
+    return _cn_calendar() if market == "cn" else pl.DataFrame(schema=_CALENDAR_SCHEMA)
 
 
 def _cn_calendar() -> pl.DataFrame:
@@ -115,6 +124,7 @@ def _cn_rule_year(year: int) -> list[tuple[str, int, dt.date, dt.date, dt.date]]
     ]
 
 
+@cache
 def _us_calendar(years: range) -> pl.DataFrame:
     """US shopping days of ``years`` placed by rule from the ``holidays`` package's dates (every
     window lies within its own year)."""
@@ -154,8 +164,7 @@ def festival_days(start: dt.date, end: dt.date, *, market: str) -> pl.DataFrame:
     For ``cn`` the 春节 rows cover the logistics pause (除夕 − 4 to 初六), when orders dip and ship
     late. Markets without a shopping calendar give an empty frame.
     """
-    # a window lies within its own year (China's 年货节 and 春节 within the lunar new year's)
-    rows = festival_calendar(market, range(start.year - 1, end.year + 2)).filter((pl.col("end") >= start) & (pl.col("start") <= end))
+    rows = festival_calendar_between(market, start, end).filter((pl.col("end") >= start) & (pl.col("start") <= end))
     days = rows.select(
         "festival",
         "peak",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from c2m_cli.calendar import festival_calendar, festival_name
+from c2m_cli.calendar import festival_calendar_between, festival_name
 from c2m_cli.recommend import demand as dem
 from c2m_cli.recommend import wording
 from c2m_cli.recommend.data import Inputs
@@ -231,8 +231,8 @@ def _weekly(lines: pl.DataFrame, end: dt.date, weeks: int) -> np.ndarray:
 
 
 def next_launch_window(market: str, uplift: pl.DataFrame, category: str | None, after: dt.date, zh: bool) -> str:
-    # every festival's next window after ``after`` + 30 days lies within the two years after it
-    cal = festival_calendar(market, range(after.year, after.year + 3)).filter(pl.col("start") > after + dt.timedelta(days=30)).sort("start")
+    # every festival's next window starting after ``after`` + 30 days lies within the two years after it
+    cal = festival_calendar_between(market, after, after + dt.timedelta(days=730)).filter(pl.col("start") > after + dt.timedelta(days=30)).sort("start")
     lang = "zh" if zh else "en"
     if cal.height == 0:
         return ""

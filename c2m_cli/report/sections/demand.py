@@ -67,9 +67,9 @@ def forecast_freq(ctx: Context, forecast: pl.DataFrame) -> str:
 
 def festival_windows(market: str, first: dt.date, last: dt.date) -> list[Festival]:
     """The market's festival windows that overlap [first, last] (none for a market without a calendar)."""
-    from c2m_cli.calendar import festival_calendar
+    from c2m_cli.calendar import festival_calendar_between
 
-    calendar = festival_calendar(market, range(first.year - 1, last.year + 2))  # a window lies within its year
+    calendar = festival_calendar_between(market, first, last)
     if calendar.height == 0:
         return []
     hits = calendar.filter((pl.col("end") >= first) & (pl.col("start") <= last)).sort("start")
@@ -163,12 +163,12 @@ def gather(ctx: Context) -> DemandData:
     }
     orders = scan_table(ctx, "orders")
     if orders is not None and ctx.market != "none":
-        from c2m_cli.calendar import festival_calendar
+        from c2m_cli.calendar import festival_calendar, festival_calendar_between
 
         daily = daily_units(orders, ctx.timezone)
-        span = daily.select(pl.col("date").min().dt.year().alias("a"), pl.col("date").max().dt.year().alias("b")).row(0)
-        # the years of the data (a window lies within its year; only days in the data count)
-        calendar = festival_calendar(ctx.market, range(span[0] - 1, span[1] + 2)) if daily.height else festival_calendar(ctx.market)
+        # the data's years (only windows within the data are measured, only its days count)
+        span = [cast(dt.date, daily["date"].min()), cast(dt.date, daily["date"].max())] if daily.height else None
+        calendar = festival_calendar_between(ctx.market, *span) if span else festival_calendar(ctx.market)
         if calendar.height:
             uplift = festival_uplift(daily, calendar)
             out["festivals"] = [{"festival": f, "year": int(y), "uplift": float(u)} for f, y, _s, u in uplift.iter_rows()]
