@@ -116,8 +116,11 @@ def main() -> None:
     r = json.loads(done.stdout.strip().splitlines()[-1])
     from sklearn.metrics import adjusted_rand_score
 
-    segs = pl.read_parquet(root / "segments.parquet")
-    ari = adjusted_rand_score(truth, segs["segment_id"].to_numpy())
+    # segments.parquet is in partition order, not the labels' order: the truth joins on user_id
+    planted = pl.DataFrame({"user_id": np.char.add("U", np.arange(users).astype(str)), "truth": truth})
+    segs = pl.read_parquet(root / "segments.parquet").join(planted, on="user_id", how="inner", validate="1:1")
+    assert segs.height == users, f"segments.parquet holds {segs.height:,} of {users:,} users"
+    ari = adjusted_rand_score(segs["truth"].to_numpy(), segs["segment_id"].to_numpy())
     gib = r["rss"] / 2**30
     print(f"segment          {r['seconds']:.1f} s for {r['users']:,} users, k={r['k']} ({r['algorithm']}, {r['features']} features)"
           f" (target < 120 s: {'ok' if r['seconds'] < 120 else 'FAIL'})")
