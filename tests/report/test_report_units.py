@@ -205,3 +205,37 @@ def test_family_coverage_counts_informative_values_only():
     coverage = {row["family"]: row["coverage"] for row in family_coverage(labels)}
     assert coverage["geo"] == 0.25  # unknown / 未知 / null are not coverage
     assert coverage["motive"] == 0.5  # zero scores and empty tag lists are not either
+
+
+def test_family_coverage_of_a_scan_equals_the_frames_and_reads_no_table(tmp_path):
+    labels = pl.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(7)],
+            "geo_city_tier": ["一线", "unknown", None, "二线", "未知", "三线", None],
+            "demo_birth_year": [1990, 0, None, 1985, None, None, 2001],
+            "motive_tags": [[], ["性价比"], None, [], ["品质"], [], []],
+            "lifestyle_top": [None] * 7,
+        },
+        schema_overrides={"lifestyle_top": pl.String},
+    )
+    path = tmp_path / "labels.parquet"
+    labels.write_parquet(path)
+    by_hand = {"geo": 3 / 7, "demo": 3 / 7, "motive": 2 / 7, "lifestyle": 0.0, "value": 0.0}
+    for source in (labels, pl.scan_parquet(path)):
+        coverage = {row["family"]: row for row in sections.family_coverage(source)}
+        assert {f: coverage[f]["coverage"] for f in by_hand} == by_hand
+        assert coverage["lifestyle"]["columns"] == 1 and coverage["value"]["columns"] == 0
+
+
+def test_order_stats_count_distinct_ids_as_n_unique_does(tmp_path):
+    from c2m_cli.report.sections.overview import order_stats
+
+    ts = pl.Series([dt.datetime(2024, 1, 1, 23, 30), dt.datetime(2024, 3, 5, 1), dt.datetime(2024, 2, 1, 12)] * 3).dt.replace_time_zone("UTC")
+    orders = pl.DataFrame({"ts": ts, "user_id": ["a", "b", None] * 3, "sku": ["s1", "s1", "s2", "s3", None, "s1", "s1", "s1", "s1"]})
+    path = tmp_path / "orders.parquet"
+    orders.write_parquet(path)
+    stats = order_stats(pl.scan_parquet(path), "Asia/Shanghai")
+    assert stats == {"first": dt.date(2024, 1, 2), "last": dt.date(2024, 3, 5), "lines": 9, "users": 3, "skus": 4}
+    assert (stats["users"], stats["skus"]) == (orders["user_id"].n_unique(), orders["sku"].n_unique())
+    empty = order_stats(pl.scan_parquet(path).head(0), "UTC")
+    assert empty == {"first": None, "last": None, "lines": 0, "users": 0, "skus": 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from c2m_cli.report.sections.base import Context, as_float, read_table, require_columns
+from c2m_cli.report.sections.base import Context, as_float, require_columns, scan_table
 from c2m_cli.report.sections.measures import (
     family_coverage,
     stage_counts,
@@ -14,6 +14,8 @@ from c2m_cli.report.sections.measures import (
 )
 
 PREV_STAGE = "lifecycle_prev_stage"
+# the only label columns read into memory (the coverage is counted by a streaming pass)
+CONSUMER_COLUMNS = ("user_id", "lifecycle_stage", PREV_STAGE, "value_clv", "value_clv_p10", "value_clv_p90", "value_p_alive")
 
 
 class ValueData(TypedDict):
@@ -36,14 +38,16 @@ class ConsumersData(TypedDict, total=False):
 
 
 def gather(ctx: Context) -> ConsumersData:
-    labels = read_table(ctx, "labels")
-    if labels is None:
+    scan = scan_table(ctx, "labels")
+    if scan is None:
         return {"missing": "labels"}
+    names = scan.collect_schema().names()
+    labels = scan.select(c for c in CONSUMER_COLUMNS if c in names).collect()
     require_columns(labels, "labels", ("user_id", "lifecycle_stage"))
     out: ConsumersData = {
         "users": labels.height,
         "currency": ctx.currency,
-        "coverage": family_coverage(labels),
+        "coverage": family_coverage(scan),
         "stages": stage_counts(labels),
         "flows": stage_flows(labels, PREV_STAGE) if PREV_STAGE in labels.columns else None,
         "value": None,

@@ -27,19 +27,24 @@ def _informative(column: str, dtype: pl.DataType) -> pl.Expr:
     return value.is_not_null()
 
 
-def family_coverage(labels: pl.DataFrame) -> list[dict[str, Any]]:
+def family_coverage(labels: pl.DataFrame | pl.LazyFrame) -> list[dict[str, Any]]:
     """Per label family: its columns and the share of users with at least one informative value
-    in them (not null, not "unknown"/未知, not a zero score, not an empty tag list)."""
-    rows = []
-    for family in FAMILIES:
-        columns = [c for c in labels.columns if c.startswith(f"{family}_")]
-        if columns and labels.height:
-            known = (_informative(c, labels.schema[c]) for c in columns)
-            covered = labels.select(pl.any_horizontal(known).fill_null(False).mean()).item()
-        else:
-            covered = 0.0
-        rows.append({"family": family, "columns": len(columns), "coverage": float(covered or 0.0)})
-    return rows
+    in them (not null, not "unknown"/未知, not a zero score, not an empty tag list). One
+    streaming pass that counts (``labels`` may be a scan: the table is not held in memory)."""
+    lazy = labels.lazy()
+    schema = lazy.collect_schema()
+    columns = {family: [c for c in schema.names() if c.startswith(f"{family}_")] for family in FAMILIES}
+    known = {
+        family: pl.any_horizontal(_informative(c, schema[c]) for c in cols).fill_null(False).sum().alias(family)
+        for family, cols in columns.items()
+        if cols
+    }
+    counts = lazy.select(pl.len().alias("users"), *known.values()).collect(engine="streaming").row(0, named=True)
+    users = int(counts["users"])
+    return [
+        {"family": family, "columns": len(cols), "coverage": int(counts[family]) / users if cols and users else 0.0}
+        for family, cols in columns.items()
+    ]
 
 
 def stage_counts(labels: pl.DataFrame) -> list[dict[str, Any]]:

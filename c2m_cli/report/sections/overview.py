@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import polars as pl
 
@@ -85,17 +85,7 @@ def gather(ctx: Context) -> OverviewData:
     require = [c for c in ("ts", "qty", "unit_price", "user_id", "sku") if c not in names]
     if require:
         raise InvalidDataError(f"orders.parquet lacks column(s) {', '.join(require)} needed by the report")
-    stats = (
-        orders.select(
-            local_ts(ctx.timezone).min().dt.date().alias("first"),
-            local_ts(ctx.timezone).max().dt.date().alias("last"),
-            pl.col("user_id").n_unique().alias("users"),
-            pl.col("sku").n_unique().alias("skus"),
-            pl.len().alias("lines"),
-        )
-        .collect()
-        .row(0, named=True)
-    )
+    stats = order_stats(orders, ctx.timezone)
     sold = sold_orders(orders)
     revenue = sold.select((pl.col("qty") * pl.col("unit_price")).sum()).collect().item()
     weekly = (
@@ -119,6 +109,21 @@ def gather(ctx: Context) -> OverviewData:
         first, last = weekly["week"].min(), weekly["week"].max()
         out["festivals"] = [dict(f) for f in festival_windows(ctx.market, first, last)]  # type: ignore[arg-type]
     return out
+
+
+def order_stats(orders: pl.LazyFrame, tz: str) -> dict[str, Any]:
+    """The order lines' first and last local day, distinct users and SKUs and line count, by
+    streaming passes (distinct values counted as ``unique``: memory grows with the users, not
+    with the lines; a null id counts once, as ``n_unique`` does)."""
+    span, users, skus = pl.collect_all(
+        [
+            orders.select(local_ts(tz).min().dt.date().alias("first"), local_ts(tz).max().dt.date().alias("last"), pl.len().alias("lines")),
+            orders.select("user_id").unique().select(pl.len().alias("users")),
+            orders.select("sku").unique().select(pl.len().alias("skus")),
+        ],
+        engine="streaming",
+    )
+    return {**span.row(0, named=True), "users": users.item(), "skus": skus.item()}
 
 
 def _rejects(ctx: Context) -> list[Rejects]:
