@@ -169,18 +169,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, default=None, help="generate into / reuse this workspace")
     args = parser.parse_args(argv)
-    root = args.keep or Path(tempfile.mkdtemp(prefix="c2m-label-bench-"))
+    if args.keep is not None:
+        return measure(args.keep, args.users)
+    with tempfile.TemporaryDirectory(prefix="c2m-label-bench-") as tmp:  # removed afterwards
+        return measure(Path(tmp), args.users)
+
+
+def measure(root: Path, users: int) -> int:
     root.mkdir(parents=True, exist_ok=True)
     orders = root / "orders.parquet"
     started = time.perf_counter()
     if not orders.exists():
-        lines = generate(orders, args.users)
+        lines = generate(orders, users)
         products(root / "products.parquet")
     else:
         lines = pq.ParquetFile(orders).metadata.num_rows
     gen_s = time.perf_counter() - started
     size_mb = orders.stat().st_size / 2**20
-    print(f"data: {args.users:,} users, {lines:,} order lines, {size_mb:,.0f} MiB parquet (generated in {gen_s:.0f} s)")
+    print(f"data: {users:,} users, {lines:,} order lines, {size_mb:,.0f} MiB parquet (generated in {gen_s:.0f} s)")
     print(f"machine: {os.cpu_count()} cores")
 
     wall, rss, out = child(["-m", "c2m_cli", "label", str(root), "--json", "--quiet"])

@@ -34,9 +34,13 @@ def build_world(root: Path) -> Workspace:
 
 def main() -> None:
     if len(sys.argv) > 1:
-        ws = Workspace(sys.argv[1], create=False)
-    else:
-        ws = build_world(Path(tempfile.mkdtemp(prefix="c2m-bench-report-")) / "ws")
+        measure(Workspace(sys.argv[1], create=False))
+        return
+    with tempfile.TemporaryDirectory(prefix="c2m-bench-report-") as tmp:  # removed afterwards
+        measure(build_world(Path(tmp) / "ws"))
+
+
+def measure(ws: Workspace) -> None:
     started = time.perf_counter()
     if ws.has("orders"):
         pl.scan_parquet(ws.table_path("orders")).select(pl.all().n_unique()).collect()
@@ -45,7 +49,6 @@ def main() -> None:
     summary = run_report(ws)
     seconds = time.perf_counter() - started
     size = summary["bytes"]
-    print(f"workspace        {ws.root}")
     print(f"language         {summary['lang']}; sections {len(summary['sections'])}, waiting {summary['missing']}")
     print(f"report size      {size / 1e6:.3f} MB (target < 5 MB: {'ok' if size < 5e6 else 'FAIL'})")
     print(f"render time      {seconds:.2f} s (target < 10 s: {'ok' if seconds < 10 else 'FAIL'})")

@@ -106,10 +106,14 @@ def make_world(root: Path, users: int, seed: int = 0) -> np.ndarray:
 
 def main() -> None:
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    root = Path(tempfile.mkdtemp(prefix="c2m-bench-segment-"))
+    with tempfile.TemporaryDirectory(prefix="c2m-bench-segment-") as tmp:  # removed afterwards
+        run(Path(tmp), users)
+
+
+def run(root: Path, users: int) -> None:
     t = time.perf_counter()
     truth = make_world(root, users)
-    print(f"world            {users:,} users written in {time.perf_counter() - t:.1f} s → {root}")
+    print(f"world            {users:,} users written in {time.perf_counter() - t:.1f} s")
     done = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         print(done.stderr)
