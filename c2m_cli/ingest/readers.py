@@ -90,8 +90,9 @@ class RawSource:
     kind: str  # csv | parquet | ndjson | json | excel | db
     frame: pl.LazyFrame
     columns: list[str]
-    # For text: the number of records if every physical line is one record (checked after
-    # reading), and how to re-read the file exactly when it is not.
+    # The number of records, where known before reading: for Parquet its metadata's row count;
+    # for text the count if every physical line is one record (checked after reading), with
+    # ``exact`` how to re-read the file when it is not. Sizes the duplicate check's hash table.
     expected_records: int | None = None
     exact: Callable[[], pl.LazyFrame] | None = None
     # The decimal separator of numbers written as text ("." or ","; [table.read] decimal).
@@ -712,9 +713,10 @@ def open_parquet(path: Path, label: str) -> RawSource:
     try:
         frame = pl.scan_parquet(path)
         columns = frame.collect_schema().names()
+        records = int(frame.select(pl.len()).collect().item())  # from the footer: no data read
     except Exception as exc:
         raise InvalidDataError(f"{label}: not a readable Parquet file ({_first_line(exc)})") from exc
-    return RawSource(label, path, "parquet", with_read_columns(_with_row_numbers(frame, 1)), columns)
+    return RawSource(label, path, "parquet", with_read_columns(_with_row_numbers(frame, 1)), columns, expected_records=records)
 
 
 def with_read_columns(frame: pl.LazyFrame) -> pl.LazyFrame:
