@@ -181,15 +181,11 @@ def build_series(
     keys = product_keys(products, levels)
     needed_keys = [c for c in keys.columns if c != "sku"]
     frame = lines.with_columns(period_start(pl.col("date"), freq).alias("ds"))
-    if needed_keys:
-        frame = frame.join(keys.lazy(), on="sku", how="left").with_columns(
-            pl.col(c).fill_null(UNKNOWN_KEY) for c in needed_keys
-        )
     # the lines' count, first and last day, and distinct days: one scan of the lines
     bounds, days = pl.collect_all([
         frame.select(pl.len().alias("n"), pl.col("date").min().alias("first"), pl.col("date").max().alias("last")),
         frame.select(pl.col("date").unique()),
-    ])
+    ], engine="streaming")
     if bounds["n"][0] == 0:
         raise InvalidDataError("orders.parquet: no paid order lines to forecast from")
     first_day, last_day = bounds["first"][0], bounds["last"][0]
@@ -208,23 +204,28 @@ def build_series(
         first_p = next_periods(first_p, freq, 1)[0]
         dropped_head = 1
     periods = period_range(first_p, last_p, freq)
-    # lazily: only the per-period sums are ever materialised, not the order lines
+    # lazily: only the per-period sums are ever materialised, not the order lines; the levels
+    # but geo are summed from the sums per SKU, channel and period (the products' keys join
+    # those, not the lines)
     kept = frame.filter(pl.col("ds").is_between(first_p, last_p))
-    queries = []
-    for level in (lv for lv in levels if lv not in GEO_LEVELS):
-        key = pl.lit("total") if level == "total" else pl.col(level).cast(pl.String)
-        queries.append(
-            kept.group_by(key.fill_null(UNKNOWN_KEY).alias("unique_id"), "ds")
-            # rounded: a float sum must not depend on how threads split the lines
-            .agg(pl.col("qty").sum().round(9).alias("y"))
-            .with_columns(pl.lit(level).alias("level"))
-        )
     raw_geo = [c for c in ("province", "city") if c in raw]
+    line_keys = [lv for lv in levels if lv in ORDER_LEVELS and lv not in GEO_LEVELS]  # a line's own (channel)
+    queries = [kept.group_by("sku", *line_keys, "ds").agg(pl.col("qty").sum().alias("y")), kept.select(pl.len())]
     if geo_levels:  # the lines summed per raw (province, city) and period, keyed below (last part)
         queries.append(kept.group_by(*raw_geo, "ds").agg(pl.col("qty").sum().alias("y")))
-    queries.append(kept.select("sku", *needed_keys).unique("sku", keep="first"))
-    queries.append(kept.select(pl.len()))
-    *parts, hierarchy, count = pl.collect_all(queries)
+    by_sku, count, *geo_sums = pl.collect_all(queries, engine="streaming")
+    keyed_skus = by_sku.join(keys, on="sku", how="left").with_columns(pl.col(c).fill_null(UNKNOWN_KEY) for c in needed_keys)
+    parts = []
+    for level in (lv for lv in levels if lv not in GEO_LEVELS):
+        key = pl.lit("total") if level == "total" else pl.col(level).cast(pl.String)
+        parts.append(
+            keyed_skus.group_by(key.fill_null(UNKNOWN_KEY).alias("unique_id"), "ds")
+            # rounded: a float sum must not depend on how threads split the lines
+            .agg(pl.col("y").sum().round(9).alias("y"))
+            .with_columns(pl.lit(level).alias("level"))
+        )
+    parts += geo_sums
+    hierarchy = keyed_skus.select("sku", *needed_keys).unique("sku", keep="first")
     geo = None
     if geo_levels:  # the tier and city keys through the shared lookups (geo.py), per distinct pair
         by_pair = parts.pop()

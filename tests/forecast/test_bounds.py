@@ -82,3 +82,34 @@ def test_us_market_workspace_gets_us_holidays_and_no_double_11(tmp_path: Path) -
     assert model["market"] == "us"
     none_ws = write_workspace(tmp_path / "none", orders_frame(rows), market="none")
     assert run_forecast(none_ws, levels="total", horizon=8)["festival_effects"] == {}
+
+
+def test_levels_are_summed_from_each_skus_period_sums_by_hand() -> None:
+    """Category, channel and total sums come from the (sku, channel, period) sums; a SKU the
+    products table lacks is 未知, a cancelled line counts nowhere, and the hierarchy holds every
+    SKU sold once with its category."""
+    rows = [
+        ("a", "2024-01-01T10:00:00", 1.25, None), ("a", "2024-01-02T10:00:00", 2.5, None),
+        ("b", "2024-01-03T10:00:00", 4.0, None), ("c", "2024-01-04T10:00:00", 0.1, None),
+        ("a", "2024-01-08T10:00:00", 3.0, None), ("b", "2024-01-09T10:00:00", 0.2, "cancelled"),
+        ("c", "2024-01-10T10:00:00", 0.7, None), ("b", "2024-01-14T23:00:00", 1.0, None),
+    ]
+    orders = orders_frame(rows).with_columns(pl.Series("channel", ["天猫", "京东", "天猫", "京东", "天猫", "天猫", "京东", "京东"]))
+    products = pl.DataFrame({"sku": ["a", "b"], "category_l1": ["奶粉", "奶粉"]})
+    series = build_series(orders.lazy(), products, levels=("total", "category_l1", "sku", "channel"), freq="W")
+    got = {(lv, uid, str(ds)): y for lv, uid, ds, y in series.frame.select("level", "unique_id", "ds", "y").iter_rows()}
+    w1, w2 = "2024-01-01", "2024-01-08"
+    expected = {
+        ("total", "total", w1): 7.85, ("total", "total", w2): 4.7,
+        ("category_l1", "奶粉", w1): 7.75, ("category_l1", "奶粉", w2): 4.0,
+        ("category_l1", "未知", w1): 0.1, ("category_l1", "未知", w2): 0.7,
+        ("channel", "天猫", w1): 5.25, ("channel", "天猫", w2): 3.0,
+        ("channel", "京东", w1): 2.6, ("channel", "京东", w2): 1.7,
+        ("sku", "a", w1): 3.75, ("sku", "a", w2): 3.0, ("sku", "b", w1): 4.0, ("sku", "b", w2): 1.0,
+        ("sku", "c", w1): 0.1, ("sku", "c", w2): 0.7,
+    }
+    assert got.keys() == expected.keys()
+    for key, y in expected.items():
+        assert got[key] == round(y, 9), key
+    assert series.hierarchy.rows() == [("a", "奶粉"), ("b", "奶粉"), ("c", "未知")]
+    assert series.info["order_lines"] == 7
