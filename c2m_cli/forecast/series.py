@@ -204,9 +204,9 @@ def build_series(
         first_p = next_periods(first_p, freq, 1)[0]
         dropped_head = 1
     periods = period_range(first_p, last_p, freq)
-    # lazily: only the per-period sums are ever materialised, not the order lines; the levels
-    # but geo are summed from the sums per SKU, channel and period (the products' keys join
-    # those, not the lines)
+    # lazily: only the per-period sums are ever materialised, not the order lines. Every level
+    # but the geo ones is summed from the sums per SKU, channel and period: the products' keys
+    # join those sums, not the lines
     kept = frame.filter(pl.col("ds").is_between(first_p, last_p))
     raw_geo = [c for c in ("province", "city") if c in raw]
     line_keys = [lv for lv in levels if lv in ORDER_LEVELS and lv not in GEO_LEVELS]  # a line's own (channel)

@@ -207,7 +207,7 @@ def test_family_coverage_counts_informative_values_only():
     assert coverage["motive"] == 0.5  # zero scores and empty tag lists are not either
 
 
-def test_family_coverage_of_a_scan_equals_the_frames_and_reads_no_table(tmp_path):
+def test_family_coverage_of_a_scan_equals_the_frames(tmp_path):
     labels = pl.DataFrame(
         {
             "user_id": [f"u{i}" for i in range(7)],
